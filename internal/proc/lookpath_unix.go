@@ -1,0 +1,80 @@
+//go:build unix
+
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/procd/procd/internal/errdefs"
+	"golang.org/x/sys/unix"
+)
+
+// LookPath resolves file the way execvp would for a child whose PATH is path
+// and whose working directory is dir (empty: the daemon's): a name with a
+// slash is used as is, anything else is searched in path. Relative results
+// stay relative, as the child resolves them after changing to dir. Unlike
+// exec.LookPath it never consults the daemon's own environment, since the
+// child's PATH may differ. Errors wrap errdefs.ErrNotFound or
+// errdefs.ErrPermissionDenied and name the executable and the PATH searched.
+func LookPath(file, path, dir string) (string, error) {
+	if file == "" {
+		return "", fmt.Errorf("%w: empty executable name", errdefs.ErrInvalidArgument)
+	}
+	if strings.Contains(file, "/") {
+		if err := checkExecutable(inDir(dir, file)); err != nil {
+			return "", err
+		}
+		return file, nil
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "." // POSIX: an empty PATH element is the current directory
+		}
+		cand := filepath.Join(dir, file)
+		err := checkExecutable(inDir(dir, cand))
+		if err == nil {
+			return cand, nil
+		}
+		if denied == nil && !errors.Is(err, errdefs.ErrNotFound) {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", fmt.Errorf("%w: executable %q not found in PATH (%s)", errdefs.ErrNotFound, file, path)
+}
+
+func checkExecutable(file string) error {
+	fi, err := os.Stat(file)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return fmt.Errorf("%w: executable %q does not exist", errdefs.ErrNotFound, file)
+		}
+		return fmt.Errorf("%w: executable %q: %v", errdefs.ErrPermissionDenied, file, err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%w: executable %q is a directory", errdefs.ErrPermissionDenied, file)
+	}
+	if fi.Mode()&fs.ModeType != 0 && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: executable %q is not a regular file", errdefs.ErrPermissionDenied, file)
+	}
+	if err := unix.Access(file, unix.X_OK); err != nil {
+		return fmt.Errorf("%w: executable %q is not executable by the daemon's user: %v", errdefs.ErrPermissionDenied, file, err)
+	}
+	return nil
+}
+
+// inDir returns where the child will find a relative path once in dir.
+func inDir(dir, file string) string {
+	if dir == "" || filepath.IsAbs(file) {
+		return file
+	}
+	return filepath.Join(dir, file)
+}

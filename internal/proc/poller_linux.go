@@ -1,0 +1,281 @@
+package proc
+
+import (
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	readChunk = 64 << 10 // one pipe's default capacity
+	// readsPerWake bounds how much one chatty pipe is read before the loop
+	// serves the others (level-triggered epoll reports it again).
+	readsPerWake = 4
+	// drainLimit bounds the final read of a pipe closed early: a descendant
+	// still writing must not keep WaitOutput busy forever.
+	drainLimit = 4 << 20
+)
+
+// poller is one epoll loop over every pidfd and output pipe of the Runtime.
+// Entries are identified by a token that is never reused, not by fd number:
+// an event that was already fetched for an entry closed meanwhile (whose fd
+// number may have been reused) finds no entry and is ignored.
+type poller struct {
+	epfd   int
+	wakefd int // eventfd: wakes the loop for close
+
+	mu      sync.Mutex
+	entries map[uint64]*pollEntry
+	next    uint64
+	closing bool
+	exits   map[int]uint64 // pidfd → token, to remove exit watches
+
+	buf  []byte // scratch for the loop goroutine only
+	done chan struct{}
+}
+
+type pollEntry struct {
+	token  uint64
+	fd     int
+	onExit func() // set for pidfd entries
+	pipe   *pipe  // set for pipe entries
+}
+
+// pipe is one output pipe's read end.
+type pipe struct {
+	token uint64
+	sink  Sink
+	done  chan struct{} // closed at EOF or early close
+
+	mu     sync.Mutex // serialises reads, writes to sink and close
+	fd     int
+	closed bool
+}
+
+const wakeToken = 0
+
+func newPoller() (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("proc: epoll_create1: %w", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("proc: eventfd: %w", err)
+	}
+	p := &poller{
+		epfd:    epfd,
+		wakefd:  wakefd,
+		entries: make(map[uint64]*pollEntry),
+		exits:   make(map[int]uint64),
+		next:    wakeToken + 1,
+		buf:     make([]byte, readChunk),
+		done:    make(chan struct{}),
+	}
+	if err := p.ctl(unix.EPOLL_CTL_ADD, wakefd, wakeToken, unix.EPOLLIN); err != nil {
+		unix.Close(wakefd)
+		unix.Close(epfd)
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *poller) ctl(op, fd int, token uint64, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(uint32(token)), Pad: int32(uint32(token >> 32))}
+	if err := unix.EpollCtl(p.epfd, op, fd, &ev); err != nil {
+		return fmt.Errorf("proc: epoll_ctl(%d, fd %d): %w", op, fd, err)
+	}
+	return nil
+}
+
+func (p *poller) register(e *pollEntry, events uint32) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return fmt.Errorf("proc: runtime closed")
+	}
+	e.token = p.next
+	p.next++
+	if e.pipe != nil {
+		e.pipe.token = e.token // before the loop can see the entry
+	}
+	p.entries[e.token] = e
+	if err := p.ctl(unix.EPOLL_CTL_ADD, e.fd, e.token, events); err != nil {
+		delete(p.entries, e.token)
+		return err
+	}
+	return nil
+}
+
+func (p *poller) addExit(pidfd int, fn func()) error {
+	e := &pollEntry{fd: pidfd, onExit: fn}
+	if err := p.register(e, unix.EPOLLIN); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.exits[pidfd] = e.token
+	p.mu.Unlock()
+	return nil
+}
+
+// removeExit forgets an exit watch before its pidfd is closed.
+func (p *poller) removeExit(pidfd int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	token, ok := p.exits[pidfd]
+	if !ok {
+		return
+	}
+	delete(p.exits, pidfd)
+	if _, ok := p.entries[token]; ok {
+		delete(p.entries, token)
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pidfd, nil)
+	}
+}
+
+// addPipe starts reading fd (non-blocking, owned by the poller from now on)
+// into sink.
+func (p *poller) addPipe(fd int, sink Sink) *pipe {
+	pp := &pipe{fd: fd, sink: sink, done: make(chan struct{})}
+	e := &pollEntry{fd: fd, pipe: pp}
+	if err := p.register(e, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
+		// Closed runtime: nothing will ever read this pipe.
+		unix.Close(fd)
+		pp.closed = true
+		sink.Close()
+		close(pp.done)
+	}
+	return pp
+}
+
+func (p *poller) loop() {
+	defer close(p.done)
+	events := make([]unix.EpollEvent, 128)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			panic(fmt.Sprintf("proc: epoll_wait: %v", err)) // a bad epfd is a bug
+		}
+		for i := range n {
+			token := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
+			if token == wakeToken {
+				p.mu.Lock()
+				closing := p.closing
+				p.mu.Unlock()
+				if closing {
+					return
+				}
+				continue
+			}
+			p.mu.Lock()
+			e := p.entries[token]
+			if e != nil && e.onExit != nil {
+				// One notification per exit: stop watching before calling.
+				delete(p.entries, token)
+				delete(p.exits, e.fd)
+				unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, e.fd, nil)
+			}
+			p.mu.Unlock()
+			switch {
+			case e == nil:
+			case e.onExit != nil:
+				e.onExit()
+			default:
+				p.readPipe(e.pipe, p.buf, readsPerWake*readChunk)
+			}
+		}
+	}
+}
+
+// readPipe reads what pp has, up to limit bytes, into its sink, and closes it
+// at end of file. It reports whether the pipe is closed now.
+func (p *poller) readPipe(pp *pipe, buf []byte, limit int) bool {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.closed {
+		return true
+	}
+	for read := 0; read < limit; {
+		n, err := unix.Read(pp.fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if n > 0 {
+			pp.sink.Write(buf[:n])
+			read += n
+			continue
+		}
+		if err == unix.EAGAIN {
+			return false
+		}
+		// n == 0 is end of file; any other error ends the pipe too.
+		p.finishPipe(pp)
+		return true
+	}
+	return false
+}
+
+// finishPipe closes pp; pp.mu is held.
+func (p *poller) finishPipe(pp *pipe) {
+	p.mu.Lock()
+	delete(p.entries, pp.token)
+	p.mu.Unlock()
+	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pp.fd, nil)
+	unix.Close(pp.fd)
+	pp.closed = true
+	pp.sink.Close()
+	close(pp.done)
+}
+
+// closePipe drains what pp holds now (bounded) and closes it. It reports
+// whether it had to close the pipe before end of file.
+func (p *poller) closePipe(pp *pipe) bool {
+	select {
+	case <-pp.done:
+		return false
+	default:
+	}
+	buf := make([]byte, readChunk)
+	if p.readPipe(pp, buf, drainLimit) {
+		return false // reached end of file while draining
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.closed {
+		return true
+	}
+	p.finishPipe(pp)
+	return true
+}
+
+// close stops the loop and closes every pipe still registered.
+func (p *poller) close() {
+	p.mu.Lock()
+	p.closing = true
+	p.mu.Unlock()
+	var one = []byte{1, 0, 0, 0, 0, 0, 0, 0}
+	unix.Write(p.wakefd, one)
+	<-p.done
+	p.mu.Lock()
+	var pipes []*pipe
+	for _, e := range p.entries {
+		if e.pipe != nil {
+			pipes = append(pipes, e.pipe)
+		}
+	}
+	p.mu.Unlock()
+	for _, pp := range pipes {
+		pp.mu.Lock()
+		if !pp.closed {
+			p.finishPipe(pp)
+		}
+		pp.mu.Unlock()
+	}
+	unix.Close(p.wakefd)
+	unix.Close(p.epfd)
+}

@@ -1,0 +1,344 @@
+package proc
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
+)
+
+var rt *Runtime
+
+func TestMain(m *testing.M) {
+	var err error
+	rt, err = NewRuntime(nil)
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	rt.Close()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// buffer is a Sink collecting everything.
+type buffer struct {
+	mu     sync.Mutex
+	b      bytes.Buffer
+	closed chan struct{}
+}
+
+func newBuffer() *buffer { return &buffer{closed: make(chan struct{})} }
+
+func (b *buffer) Write(p []byte) {
+	b.mu.Lock()
+	b.b.Write(p)
+	b.mu.Unlock()
+}
+func (b *buffer) Close() { close(b.closed) }
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// start runs sh -c script and returns the process and a channel closed at exit.
+func start(t *testing.T, script string, stdout, stderr Sink) (*Process, chan struct{}) {
+	t.Helper()
+	p, err := rt.Start(&Attr{Path: "/bin/sh", Args: []string{"sh", "-c", script}, Env: os.Environ()}, stdout, stderr)
+	if err != nil {
+		t.Fatalf("start %q: %v", script, err)
+	}
+	exited := make(chan struct{})
+	if err := rt.WatchExit(p, func() { close(exited) }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.SignalGroup(syscall.SIGKILL)
+		p.Release()
+	})
+	return p, exited
+}
+
+func waitClosed(t *testing.T, c <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func TestExitCodeAndOutput(t *testing.T) {
+	out, errb := newBuffer(), newBuffer()
+	p, exited := start(t, "echo hi; echo err >&2; exit 3", out, errb)
+	waitClosed(t, exited, "exit")
+	if !p.Exited() {
+		t.Fatal("Exited() = false after the exit notification")
+	}
+	if !p.WaitOutput(5 * time.Second) {
+		t.Fatal("output did not reach EOF")
+	}
+	st, err := p.Reap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Code != 3 || st.Signal != 0 {
+		t.Fatalf("status = %+v, want code 3", st)
+	}
+	if out.String() != "hi\n" || errb.String() != "err\n" {
+		t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
+	}
+	if st.Usage.MaxRSS <= 0 {
+		t.Fatalf("MaxRSS = %d, want > 0", st.Usage.MaxRSS)
+	}
+}
+
+func TestSignalledExitIsDistinctFromCode(t *testing.T) {
+	p, exited := start(t, "kill -SEGV $$", nil, nil)
+	waitClosed(t, exited, "exit")
+	st, err := p.Reap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Signal != syscall.SIGSEGV || st.Code != -1 {
+		t.Fatalf("status = %+v, want SIGSEGV and code -1", st)
+	}
+}
+
+func TestExecErrorsAreSynchronous(t *testing.T) {
+	_, err := rt.Start(&Attr{Path: "/nonexistent/binary", Args: []string{"x"}}, nil, nil)
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("err = %v, want ENOENT", err)
+	}
+	_, err = rt.Start(&Attr{Path: "/bin/true", Args: []string{"true"}, Dir: "/nonexistent-dir"}, nil, nil)
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("err = %v, want ENOENT for missing dir", err)
+	}
+}
+
+func TestProcessLeadsItsOwnGroup(t *testing.T) {
+	p, exited := start(t, "sleep 30", nil, nil)
+	pgid, err := unix.Getpgid(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pgid != p.Pid() || p.Pgid() != p.Pid() {
+		t.Fatalf("pgid = %d (recorded %d), want the pid %d", pgid, p.Pgid(), p.Pid())
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, exited, "exit after SIGTERM")
+	st, err := p.Reap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Signal != syscall.SIGTERM {
+		t.Fatalf("status = %+v, want SIGTERM", st)
+	}
+	if err := p.Signal(syscall.SIGTERM); !errors.Is(err, ErrProcessDone) {
+		t.Fatalf("signal after reap: %v, want ErrProcessDone", err)
+	}
+	if err := p.SignalGroup(syscall.SIGTERM); !errors.Is(err, ErrProcessDone) {
+		t.Fatalf("group signal after reap: %v, want ErrProcessDone", err)
+	}
+}
+
+// Pitfalls 1 and 2: the group is found and killed after the leader exited,
+// because the unreaped leader pins the group number.
+func TestLeftoversIgnoringTermAreFoundAndKilledAfterLeaderExit(t *testing.T) {
+	out := newBuffer()
+	p, exited := start(t, `trap "" TERM; sleep 300 & echo $!; exit 0`, out, nil)
+	waitClosed(t, exited, "leader exit")
+	members := waitFor(t, func() []int { return rt.GroupMembers(p.Pgid()) }, func(m []int) bool { return len(m) == 1 })
+	child, _ := strconv.Atoi(strings.TrimSpace(out.String()))
+	if members[0] != child {
+		t.Fatalf("members = %v, want the sleep %d", members, child)
+	}
+	if err := p.SignalGroup(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// SIGTERM is ignored: still there.
+	if m := rt.GroupMembers(p.Pgid()); len(m) != 1 {
+		t.Fatalf("members after ignored TERM = %v", m)
+	}
+	before := rt.OrphansReaped()
+	if err := p.SignalGroup(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() []int { return rt.GroupMembers(p.Pgid()) }, func(m []int) bool { return len(m) == 0 })
+	waitFor(t, func() int64 { return rt.OrphansReaped() }, func(n int64) bool { return n > before })
+	if _, err := os.Stat("/proc/" + strconv.Itoa(child)); err == nil {
+		t.Fatalf("orphan %d still in the process table (zombie not reaped)", child)
+	}
+	st, err := p.Reap()
+	if err != nil || st.Code != 0 {
+		t.Fatalf("leader status %+v, %v", st, err)
+	}
+}
+
+// Pitfall 4: a grandchild that escaped the group keeps the pipe open; the
+// bounded wait closes it and keeps what was written.
+func TestWaitOutputIsBoundedWhenAnEscapeeHoldsThePipe(t *testing.T) {
+	out := newBuffer()
+	p, exited := start(t, `setsid sleep 300 & echo $!; printf last`, out, nil)
+	waitClosed(t, exited, "leader exit")
+	t0 := time.Now()
+	if p.WaitOutput(200 * time.Millisecond) {
+		t.Fatal("WaitOutput reported EOF although the escapee holds the pipe")
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("WaitOutput took %v", d)
+	}
+	waitClosed(t, out.closed, "sink close")
+	lines := strings.Split(out.String(), "\n")
+	if len(lines) != 2 || lines[1] != "last" {
+		t.Fatalf("output %q, want pid then 'last'", out.String())
+	}
+	esc, _ := strconv.Atoi(lines[0])
+	unix.Kill(esc, syscall.SIGKILL)
+	if _, err := p.Reap(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLargeOutputWithoutNewlinesIsReadCompletely(t *testing.T) {
+	var n int64
+	var mu sync.Mutex
+	var tail []byte
+	sink := &funcSink{write: func(b []byte) {
+		mu.Lock()
+		n += int64(len(b))
+		tail = append(tail, b...)
+		if len(tail) > 16 {
+			tail = tail[len(tail)-16:]
+		}
+		mu.Unlock()
+	}, closed: make(chan struct{})}
+	p, exited := start(t, `head -c 20000000 /dev/zero | tr '\0' x; printf END`, sink, nil)
+	waitClosed(t, exited, "exit")
+	if !p.WaitOutput(10 * time.Second) {
+		t.Fatal("no EOF")
+	}
+	p.Reap()
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 20000003 || !bytes.HasSuffix(tail, []byte("xEND")) {
+		t.Fatalf("read %d bytes ending %q", n, tail)
+	}
+}
+
+type funcSink struct {
+	write  func([]byte)
+	closed chan struct{}
+}
+
+func (f *funcSink) Write(p []byte) { f.write(p) }
+func (f *funcSink) Close()         { close(f.closed) }
+
+func TestInstantExitsAreNeverStolenByTheReaper(t *testing.T) {
+	// Many processes that exit at once while orphans are being reaped: every
+	// status must come back exact.
+	for i := range 50 {
+		code := i % 7
+		p, exited := start(t, "sh -c 'sleep 0 &' ; exit "+strconv.Itoa(code), nil, nil)
+		waitClosed(t, exited, "exit")
+		st, err := p.Reap()
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		if st.Code != code {
+			t.Fatalf("run %d: code %d, want %d", i, st.Code, code)
+		}
+	}
+}
+
+func waitFor[T any](t *testing.T, get func() T, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		v := get()
+		if ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met; last value %v", v)
+		}
+		time.Sleep(delay)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want syscall.Signal
+		err  bool
+	}{
+		{"timeout", syscall.SIGTERM, false},
+		{"force", syscall.SIGKILL, false},
+		{"interrupt", syscall.SIGINT, false},
+		{"SIGUSR1", syscall.SIGUSR1, false},
+		{"usr1", syscall.SIGUSR1, false},
+		{"HUP", syscall.SIGHUP, false},
+		{"9", syscall.SIGKILL, false},
+		{"SIGRTMIN+2", 36, false},
+		{"SIGRTMAX", 64, false},
+		{"SIGIOT", syscall.SIGABRT, false},
+		{"", 0, true},
+		{"0", 0, true},
+		{"65", 0, true},
+		{"-1", 0, true},
+		{"SIGBOGUS", 0, true},
+		{"terminate", 0, true},
+		{"SIGRTMIN+99", 0, true},
+	} {
+		got, err := ParseSignal(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("ParseSignal(%q) = %v, %v; want %v, err %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+	for sig, name := range map[syscall.Signal]string{
+		syscall.SIGSEGV: "SIGSEGV", syscall.SIGABRT: "SIGABRT", 35: "SIGRTMIN+1", 34: "SIGRTMIN",
+	} {
+		if got := SignalName(sig); got != name {
+			t.Errorf("SignalName(%d) = %q, want %q", sig, got, name)
+		}
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	exe := dir + "/tool"
+	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(dir+"/data", []byte("x"), 0o644)
+	if got, err := LookPath("tool", "/nonexistent:"+dir, ""); err != nil || got != exe {
+		t.Fatalf("LookPath(tool) = %q, %v", got, err)
+	}
+	_, err := LookPath("no-such-binary", "/usr/bin:/bin", "")
+	if err == nil || !strings.Contains(err.Error(), `"no-such-binary" not found in PATH (/usr/bin:/bin)`) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := LookPath(dir+"/data", "", ""); err == nil || !strings.Contains(err.Error(), "not executable") {
+		t.Fatalf("non-executable: %v", err)
+	}
+	if _, err := LookPath(dir, "", ""); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Fatalf("directory: %v", err)
+	}
+	if got, err := LookPath("./tool", "", dir); err != nil || got != "./tool" {
+		t.Fatalf("relative to dir: %q, %v", got, err)
+	}
+}

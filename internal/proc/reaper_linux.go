@@ -1,0 +1,241 @@
+package proc
+
+import (
+	"bytes"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// reaper reaps descendants reparented to the daemon (it is their subreaper)
+// without ever waiting for a managed leader: each leader has exactly one
+// waiter, its Process.Reap. It finds candidates in /proc rather than with
+// wait4(-1), which would steal the leaders' statuses (ochinchina/supervisord
+// #372).
+type reaper struct {
+	log *zap.Logger
+
+	// spawnMu is held for reading from fork until the new pid is managed, and
+	// for writing while scanning, so a just-forked leader that exits at once
+	// is never reaped as an orphan.
+	spawnMu sync.RWMutex
+
+	mu      sync.Mutex
+	managed map[int]struct{}
+
+	reaped atomic.Int64
+	sigc   chan os.Signal
+	quit   chan struct{}
+	done   chan struct{}
+	pgrp   int
+	self   int
+}
+
+func newReaper(log *zap.Logger) *reaper {
+	return &reaper{
+		log:     log,
+		managed: make(map[int]struct{}),
+		sigc:    make(chan os.Signal, 1),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		pgrp:    unix.Getpgrp(),
+		self:    os.Getpid(),
+	}
+}
+
+func (r *reaper) start() {
+	signal.Notify(r.sigc, syscall.SIGCHLD)
+	go r.run()
+}
+
+func (r *reaper) stop() {
+	signal.Stop(r.sigc)
+	close(r.quit)
+	<-r.done
+}
+
+func (r *reaper) run() {
+	defer close(r.done)
+	r.scan() // orphans may predate us
+	for {
+		select {
+		case <-r.sigc: // coalesced: one scan serves many SIGCHLDs
+			r.scan()
+		case <-r.quit:
+			return
+		}
+	}
+}
+
+func (r *reaper) manage(pid int) {
+	r.mu.Lock()
+	r.managed[pid] = struct{}{}
+	r.mu.Unlock()
+}
+
+func (r *reaper) unmanage(pid int) {
+	r.mu.Lock()
+	delete(r.managed, pid)
+	r.mu.Unlock()
+}
+
+func (r *reaper) isManaged(pid int) bool {
+	r.mu.Lock()
+	_, ok := r.managed[pid]
+	r.mu.Unlock()
+	return ok
+}
+
+// scan reaps every zombie child that is not a managed leader and is outside
+// the daemon's own process group (children started there by plain os/exec
+// belong to their own waiter).
+func (r *reaper) scan() {
+	r.spawnMu.Lock()
+	defer r.spawnMu.Unlock()
+	for _, pid := range childrenOf(r.self, true) {
+		if r.isManaged(pid) {
+			continue
+		}
+		st, ok := readStat(pid)
+		if !ok || st.pgrp == r.pgrp || st.state != 'Z' {
+			continue
+		}
+		var ws unix.WaitStatus
+		if wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err == nil && wpid == pid {
+			r.reaped.Add(1)
+			if ce := r.log.Check(zap.DebugLevel, "reaped orphan"); ce != nil {
+				ce.Write(zap.Int("pid", pid), zap.Int("pgid", st.pgrp), zap.Int("status", int(ws)))
+			}
+		}
+	}
+}
+
+// groupMembers walks the daemon's unmanaged children and their descendants
+// and returns the live ones in group pgid. An empty answer is confirmed by a
+// second walk: a member that exits between the two reads of a walk hands its
+// children to the daemon, and the second walk sees them there.
+func (r *reaper) groupMembers(pgid int) []int {
+	for range 2 {
+		if m := r.walkGroup(pgid); len(m) > 0 {
+			return m
+		}
+	}
+	return nil
+}
+
+func (r *reaper) walkGroup(pgid int) []int {
+	var members []int
+	var queue []int
+	for _, pid := range childrenOf(r.self, true) {
+		if !r.isManaged(pid) {
+			queue = append(queue, pid)
+		}
+	}
+	seen := make(map[int]struct{}, len(queue))
+	for len(queue) > 0 {
+		pid := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		if _, ok := seen[pid]; ok {
+			continue
+		}
+		seen[pid] = struct{}{}
+		st, ok := readStat(pid)
+		if !ok {
+			continue
+		}
+		if st.pgrp == pgid && st.state != 'Z' && st.state != 'X' {
+			members = append(members, pid)
+		}
+		queue = append(queue, childrenOf(pid, false)...)
+	}
+	return members
+}
+
+// childrenOf lists pid's children from /proc/PID/task/*/children. For the
+// daemon itself every thread is read (a child belongs to the thread that
+// forked it; orphans go to the main thread); for other processes the main
+// thread and its siblings are read the same way.
+func childrenOf(pid int, self bool) []int {
+	base := "/proc/" + strconv.Itoa(pid) + "/task"
+	if self {
+		base = "/proc/self/task"
+	}
+	tasks, err := os.ReadDir(base)
+	if err != nil {
+		return nil
+	}
+	buf := childBuf.Get().(*[]byte)
+	defer childBuf.Put(buf)
+	var out []int
+	for _, t := range tasks {
+		n := readFull(base+"/"+t.Name()+"/children", *buf)
+		for _, f := range bytes.Fields((*buf)[:n]) {
+			if c, err := strconv.Atoi(string(f)); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// childBuf holds buffers large enough to read a children file in one read:
+// the file is generated per read call and may skip entries across calls
+// while the list changes.
+var childBuf = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+func readFull(path string, buf []byte) int {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if m <= 0 || err != nil {
+			break
+		}
+		n += m
+	}
+	return n
+}
+
+type procStat struct {
+	state byte
+	ppid  int
+	pgrp  int
+}
+
+// readStat parses /proc/PID/stat: "pid (comm) state ppid pgrp …", where comm
+// may itself contain spaces and parentheses.
+func readStat(pid int) (procStat, bool) {
+	var buf [512]byte
+	n := readFull("/proc/"+strconv.Itoa(pid)+"/stat", buf[:])
+	if n == 0 {
+		return procStat{}, false
+	}
+	line := buf[:n]
+	i := bytes.LastIndexByte(line, ')')
+	if i < 0 || i+2 >= len(line) {
+		return procStat{}, false
+	}
+	f := bytes.Fields(line[i+2:])
+	if len(f) < 3 || len(f[0]) != 1 {
+		return procStat{}, false
+	}
+	ppid, err1 := strconv.Atoi(string(f[1]))
+	pgrp, err2 := strconv.Atoi(string(f[2]))
+	if err1 != nil || err2 != nil {
+		return procStat{}, false
+	}
+	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp}, true
+}

@@ -1,0 +1,8 @@
+//go:build unix && !linux
+
+package proc
+
+const (
+	sigRTMin  = 0 // no real-time signals
+	maxSignal = 31
+)
