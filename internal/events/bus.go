@@ -1,0 +1,298 @@
+// Package events is procd's event bus: a bounded ring of sequenced events
+// with filtered, resumable subscriptions.
+//
+// The ring is the only buffer. Publishing never waits for subscribers and
+// never allocates per subscriber; each subscription is a cursor into the
+// ring. A subscriber that resumes with a sequence number gets every retained
+// event after it, in order, without gaps or duplicates, or ErrOutOfRange if
+// the ring no longer holds them. A subscriber whose cursor is overwritten
+// before it consumed it is told so (Lagged) and must resubscribe: never a
+// silent drop, never an unbounded queue (pitfall 8, after Nomad's broker).
+//
+// The package knows nothing of processes or gRPC: event payloads (Data) are
+// values of types owned by the publisher.
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/procd/procd/internal/errdefs"
+)
+
+// Type is an event's kind.
+type Type int
+
+// Event kinds. The numbering matches procd.v1.EventType.
+const (
+	Started Type = iota + 1
+	Exited
+	SignalSent
+	Escalated
+	Leftovers
+	OutputDropped
+	Removed
+	Slow
+	Hung
+	Deadline
+	ActivityReady
+)
+
+var typeNames = map[Type]string{
+	Started: "started", Exited: "exited", SignalSent: "signal_sent", Escalated: "escalated",
+	Leftovers: "leftovers", OutputDropped: "output_dropped", Removed: "removed", Slow: "slow",
+	Hung: "hung", Deadline: "deadline", ActivityReady: "activity_ready",
+}
+
+func (t Type) String() string {
+	if s, ok := typeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("type(%d)", int(t))
+}
+
+// Event is one published event. Labels and Data are shared with every
+// subscriber and must not be modified after Publish.
+type Event struct {
+	Seq       uint64
+	Time      time.Time
+	Type      Type
+	ProcessID string
+	PID       int
+	Name      string
+	Labels    map[string]string
+	Signal    string // signal_sent, escalated
+	Stream    string // output_dropped: "stdout" or "stderr"
+	Detail    string // human-readable
+	Data      any    // publisher-owned payload (the exit record for Exited)
+}
+
+// Filter selects events; each empty field matches everything, and the fields
+// are ANDed.
+type Filter struct {
+	Types      []Type
+	ProcessIDs []string
+	Names      []string
+	Labels     map[string]string
+}
+
+func (f *Filter) match(e *Event) bool {
+	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
+		return false
+	}
+	if len(f.ProcessIDs) > 0 && !slices.Contains(f.ProcessIDs, e.ProcessID) {
+		return false
+	}
+	if len(f.Names) > 0 && !slices.Contains(f.Names, e.Name) {
+		return false
+	}
+	for k, v := range f.Labels {
+		if got, ok := e.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ErrLagged is returned by Next when the subscription fell so far behind
+// that the ring overwrote events it had not consumed.
+var ErrLagged = fmt.Errorf("%w: subscriber too slow", errdefs.ErrResourceExhausted)
+
+// ErrClosed is returned by Next after the bus was closed.
+var ErrClosed = fmt.Errorf("%w: event bus closed", errdefs.ErrUnavailable)
+
+// Bus is the event ring. Use NewBus; it is safe for concurrent use.
+type Bus struct {
+	now func() time.Time
+
+	mu     sync.Mutex
+	ring   []Event
+	next   uint64 // seq of the next event; the first is 1
+	subs   map[*Subscription]struct{}
+	wait   chan struct{} // closed at the next publish, if anyone waits
+	closed bool
+	slow   int64
+}
+
+// NewBus returns a bus retaining the last size events (at least 1). now
+// stamps events; nil means time.Now.
+func NewBus(size int, now func() time.Time) *Bus {
+	if now == nil {
+		now = time.Now
+	}
+	return &Bus{
+		now:  now,
+		ring: make([]Event, max(size, 1)),
+		next: 1,
+		subs: make(map[*Subscription]struct{}),
+	}
+}
+
+// oldest returns the seq of the oldest retained event (next if none).
+func (b *Bus) oldest() uint64 {
+	if n := uint64(len(b.ring)); b.next > n {
+		return b.next - n
+	}
+	return 1
+}
+
+// Publish stamps e with the next sequence number and the time, stores it and
+// wakes subscribers. It returns the sequence number.
+func (b *Bus) Publish(e Event) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e.Seq = b.next
+	e.Time = b.now()
+	n := uint64(len(b.ring))
+	if e.Seq > n {
+		evicted := e.Seq - n
+		for s := range b.subs {
+			if s.next <= evicted {
+				b.lag(s)
+			}
+		}
+	}
+	b.ring[e.Seq%n] = e
+	b.next++
+	if b.wait != nil {
+		close(b.wait)
+		b.wait = nil
+	}
+	return e.Seq
+}
+
+// lag marks s as too slow; b.mu is held.
+func (b *Bus) lag(s *Subscription) {
+	delete(b.subs, s)
+	close(s.lagged)
+	b.slow++
+}
+
+// Subscribe starts a subscription. With after == nil it receives events
+// published from now on; otherwise every retained event with seq > *after
+// first. It fails with an error wrapping errdefs.ErrOutOfRange when events
+// after *after are no longer retained, or when *after lies beyond the last
+// event (a resume point from an earlier daemon).
+func (b *Bus) Subscribe(f Filter, after *uint64) (*Subscription, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	s := &Subscription{bus: b, filter: f, next: b.next, lagged: make(chan struct{})}
+	if after != nil {
+		a := *after
+		last := b.next - 1
+		switch {
+		case a > last:
+			return nil, fmt.Errorf("%w: after_seq %d is beyond the last event (seq %d); was it from an earlier daemon run?",
+				errdefs.ErrOutOfRange, a, last)
+		case a+1 < b.oldest():
+			return nil, fmt.Errorf("%w: events after seq %d are no longer retained; the oldest available is seq %d",
+				errdefs.ErrOutOfRange, a, b.oldest())
+		}
+		s.next = a + 1
+	}
+	b.subs[s] = struct{}{}
+	return s, nil
+}
+
+// Close ends every subscription (Next returns ErrClosed once caught up).
+func (b *Bus) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	if b.wait != nil {
+		close(b.wait)
+		b.wait = nil
+	}
+}
+
+// Stats describes the bus.
+type Stats struct {
+	LastSeq, OldestSeq uint64
+	Size               int
+	Subscribers        int
+	SlowTotal          int64
+}
+
+// Stats returns the bus's current figures.
+func (b *Bus) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return Stats{LastSeq: b.next - 1, OldestSeq: b.oldest(), Size: len(b.ring), Subscribers: len(b.subs), SlowTotal: b.slow}
+}
+
+// Subscription is a cursor into the bus. It is used by one goroutine at a
+// time, except Lagged and Close which may be called from any.
+type Subscription struct {
+	bus    *Bus
+	filter Filter
+	next   uint64        // seq of the next event to consume; guarded by bus.mu
+	lagged chan struct{} // closed when the ring overwrote next
+}
+
+// Lagged is closed when the subscription fell behind the ring. Next then
+// returns ErrLagged; a caller blocked elsewhere (sending to a slow client)
+// can watch it to give up at once.
+func (s *Subscription) Lagged() <-chan struct{} { return s.lagged }
+
+// Next appends to buf up to cap(buf)-len(buf) matching events (at least one,
+// waiting for them if needed) and returns it. Non-matching events are
+// skipped without counting toward the limit.
+func (s *Subscription) Next(ctx context.Context, buf []Event) ([]Event, error) {
+	limit := max(cap(buf)-len(buf), 1)
+	b := s.bus
+	for {
+		b.mu.Lock()
+		select {
+		case <-s.lagged:
+			b.mu.Unlock()
+			return buf, ErrLagged
+		default:
+		}
+		n := uint64(len(b.ring))
+		got := 0
+		for s.next < b.next && got < limit {
+			e := &b.ring[s.next%n]
+			s.next++
+			if s.filter.match(e) {
+				buf = append(buf, *e)
+				got++
+			}
+		}
+		if got > 0 {
+			b.mu.Unlock()
+			return buf, nil
+		}
+		if b.closed {
+			b.mu.Unlock()
+			return buf, ErrClosed
+		}
+		if b.wait == nil {
+			b.wait = make(chan struct{})
+		}
+		w := b.wait
+		b.mu.Unlock()
+		select {
+		case <-w:
+		case <-s.lagged:
+		case <-ctx.Done():
+			return buf, ctx.Err()
+		}
+	}
+}
+
+// Close ends the subscription; it no longer counts as a subscriber.
+func (s *Subscription) Close() {
+	s.bus.mu.Lock()
+	defer s.bus.mu.Unlock()
+	delete(s.bus.subs, s)
+}
+
+// IsLagged reports whether err is the lag error.
+func IsLagged(err error) bool { return errors.Is(err, ErrLagged) }

@@ -1,0 +1,144 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/procd/procd/internal/errdefs"
+)
+
+func seqs(evs []Event) []uint64 {
+	var out []uint64
+	for _, e := range evs {
+		out = append(out, e.Seq)
+	}
+	return out
+}
+
+func drain(t *testing.T, s *Subscription) []Event {
+	t.Helper()
+	var all []Event
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		evs, err := s.Next(ctx, make([]Event, 0, 3))
+		cancel()
+		all = append(all, evs...)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return all
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
+	b := NewBus(16, nil)
+	for range 5 {
+		b.Publish(Event{Type: Started})
+	}
+	after := uint64(2)
+	s, err := b.Subscribe(Filter{}, &after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b.Publish(Event{Type: Exited})
+	got := seqs(drain(t, s))
+	want := []uint64{3, 4, 5, 6}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}
+
+func TestLiveSubscriptionSeesOnlyNewEvents(t *testing.T) {
+	b := NewBus(16, nil)
+	b.Publish(Event{Type: Started})
+	s, _ := b.Subscribe(Filter{}, nil)
+	defer s.Close()
+	b.Publish(Event{Type: Started})
+	if got := seqs(drain(t, s)); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("got %v, want [2]", got)
+	}
+}
+
+func TestResumeTooOldOrFromTheFutureIsOutOfRange(t *testing.T) {
+	b := NewBus(4, nil)
+	for range 10 {
+		b.Publish(Event{Type: Started})
+	}
+	for _, after := range []uint64{0, 5, 11} {
+		_, err := b.Subscribe(Filter{}, &after)
+		if !errors.Is(err, errdefs.ErrOutOfRange) {
+			t.Errorf("after %d: err %v, want out of range", after, err)
+		}
+	}
+	after := uint64(6) // oldest retained is 7
+	if _, err := b.Subscribe(Filter{}, &after); err != nil {
+		t.Fatalf("after 6: %v", err)
+	}
+}
+
+func TestSlowSubscriberIsLaggedOthersUnaffected(t *testing.T) {
+	b := NewBus(8, nil)
+	slow, _ := b.Subscribe(Filter{}, nil)
+	fast, _ := b.Subscribe(Filter{}, nil)
+	defer fast.Close()
+	for i := range 20 {
+		b.Publish(Event{Type: Started})
+		if evs, err := fast.Next(context.Background(), make([]Event, 0, 8)); err != nil || len(evs) != 1 || evs[0].Seq != uint64(i+1) {
+			t.Fatalf("fast subscriber: %v %v", seqs(evs), err)
+		}
+	}
+	select {
+	case <-slow.Lagged():
+	default:
+		t.Fatal("slow subscriber not flagged")
+	}
+	if _, err := slow.Next(context.Background(), nil); !IsLagged(err) {
+		t.Fatalf("slow Next: %v, want ErrLagged", err)
+	}
+	if st := b.Stats(); st.SlowTotal != 1 || st.Subscribers != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestFilter(t *testing.T) {
+	b := NewBus(32, nil)
+	s, _ := b.Subscribe(Filter{Types: []Type{Exited}, Labels: map[string]string{"campaign": "a"}}, nil)
+	defer s.Close()
+	b.Publish(Event{Type: Started, Labels: map[string]string{"campaign": "a"}})
+	b.Publish(Event{Type: Exited, Labels: map[string]string{"campaign": "b"}})
+	b.Publish(Event{Type: Exited, Labels: map[string]string{"campaign": "a"}, ProcessID: "p-1"})
+	b.Publish(Event{Type: Exited})
+	got := drain(t, s)
+	if len(got) != 1 || got[0].ProcessID != "p-1" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestNextWakesOnPublishAndOnCancel(t *testing.T) {
+	b := NewBus(4, nil)
+	s, _ := b.Subscribe(Filter{}, nil)
+	defer s.Close()
+	done := make(chan []Event)
+	go func() {
+		evs, _ := s.Next(context.Background(), nil)
+		done <- evs
+	}()
+	b.Publish(Event{Type: Hung})
+	if evs := <-done; len(evs) != 1 || evs[0].Type != Hung {
+		t.Fatalf("got %+v", evs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _, err := s.Next(ctx, nil); done <- nil; _ = err }()
+	cancel()
+	<-done
+}
