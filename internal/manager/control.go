@@ -1,0 +1,346 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/procd/procd/internal/errdefs"
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/output"
+	"github.com/procd/procd/internal/proc"
+)
+
+// Targets resolves either one reference or a selector to records. Exactly
+// one of ref and sel should be set (sel non-nil wins).
+func (m *Manager) targets(ref Ref, sel *Selector) ([]*record, error) {
+	if sel != nil {
+		return m.selectRecords(*sel)
+	}
+	r, err := m.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	return []*record{r}, nil
+}
+
+// Signal sends sig to each target's process group (or to the leader alone
+// with leaderOnly) and returns one result per process. A process that has
+// already exited gets a result saying so, not an error for the whole call.
+func (m *Manager) Signal(ref Ref, sel *Selector, sig syscall.Signal, leaderOnly bool) ([]SignalResult, error) {
+	rs, err := m.targets(ref, sel)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SignalResult, 0, len(rs))
+	for _, r := range rs {
+		res := SignalResult{ID: r.id, PID: r.pid}
+		if err := m.signalOne(r, sig, leaderOnly); err != nil {
+			res.Err = err.Error()
+		} else {
+			res.Delivered = true
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func (m *Manager) signalOne(r *record, sig syscall.Signal, leaderOnly bool) error {
+	r.mu.Lock()
+	if r.exit != nil || r.settling && r.esc == nil {
+		r.mu.Unlock()
+		return errors.New("already exited")
+	}
+	r.clientSigs = append(r.clientSigs, sig)
+	r.mu.Unlock()
+	var err error
+	target := fmt.Sprintf("group %d", r.pgid)
+	if leaderOnly {
+		target = fmt.Sprintf("leader %d", r.pid)
+		err = r.p.Signal(sig)
+	} else {
+		err = r.p.SignalGroup(sig)
+	}
+	if errors.Is(err, proc.ErrProcessDone) {
+		return errors.New("already exited")
+	}
+	if err != nil {
+		return fmt.Errorf("signal %s: %v", target, err)
+	}
+	m.publish(r, events.SignalSent, func(e *events.Event) {
+		e.Signal = proc.SignalName(sig)
+		e.Detail = fmt.Sprintf("%s to %s (client)", proc.SignalName(sig), target)
+	})
+	return nil
+}
+
+// StopOptions override a process's own stop settings for one Stop call.
+type StopOptions struct {
+	Grace  *time.Duration  // nil: the process's grace; 0: SIGKILL at once
+	Signal syscall.Signal  // 0: the process's stop signal
+	Reason Reason          // 0: ReasonStopped
+}
+
+// Stop ends each target's tree gracefully and returns once each is gone,
+// with its final record. Stopping a finished process returns its record.
+// If ctx ends first, the escalations go on and the results say so.
+func (m *Manager) Stop(ctx context.Context, ref Ref, sel *Selector, opts StopOptions) ([]StopResult, error) {
+	rs, err := m.targets(ref, sel)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Grace != nil && *opts.Grace < 0 {
+		return nil, fmt.Errorf("%w: grace %v is negative", errdefs.ErrInvalidArgument, *opts.Grace)
+	}
+	out := make([]StopResult, len(rs))
+	var wg sync.WaitGroup
+	for i, r := range rs {
+		wg.Go(func() { out[i] = m.stopOne(ctx, r, opts) })
+	}
+	wg.Wait()
+	return out, nil
+}
+
+func (m *Manager) stopOne(ctx context.Context, r *record, opts StopOptions) StopResult {
+	sig, grace, reason := r.spec.StopSignal, r.spec.Grace, ReasonStopped
+	if opts.Signal != 0 {
+		sig = opts.Signal
+	}
+	if opts.Grace != nil {
+		grace = *opts.Grace
+	}
+	if opts.Reason != 0 {
+		reason = opts.Reason
+	}
+	if e := m.escalate(r, reason, sig, grace, "stop"); e != nil && opts.Grace != nil && *opts.Grace == 0 {
+		e.hurry()
+	}
+	select {
+	case <-r.done:
+		return StopResult{Info: r.info()}
+	case <-ctx.Done():
+		return StopResult{Info: r.info(), Err: fmt.Errorf("stop %s: %w (the stop goes on in the daemon)", r.id, ctx.Err())}
+	}
+}
+
+// Wait returns the final record once the process has ended. With timeout >
+// 0 it returns the live record and timedOut = true after that long.
+func (m *Manager) Wait(ctx context.Context, ref Ref, timeout time.Duration) (info Info, timedOut bool, err error) {
+	if timeout < 0 {
+		return Info{}, false, fmt.Errorf("%w: timeout %v is negative", errdefs.ErrInvalidArgument, timeout)
+	}
+	r, err := m.lookup(ref)
+	if err != nil {
+		return Info{}, false, err
+	}
+	var expire <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expire = t.C
+	}
+	select {
+	case <-r.done:
+		return r.info(), false, nil
+	case <-expire:
+		return r.info(), true, nil
+	case <-ctx.Done():
+		return Info{}, false, ctx.Err()
+	}
+}
+
+// Output returns the rings of one process's stdout and stderr, and a channel
+// closed once its final record (and so all of its output) is in.
+func (m *Manager) Output(ref Ref) (stdout, stderr *output.Ring, done <-chan struct{}, err error) {
+	r, err := m.lookup(ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return r.stdout, r.stderr, r.done, nil
+}
+
+// Remove deletes the record of a finished process.
+func (m *Manager) Remove(ref Ref) (Info, error) {
+	r, err := m.lookup(ref)
+	if err != nil {
+		return Info{}, err
+	}
+	info := r.info()
+	if info.State != Exited {
+		return info, fmt.Errorf("%w: process %s (pid %d) is %s; stop it before removing it",
+			errdefs.ErrFailedPrecondition, r.id, r.pid, info.State)
+	}
+	m.mu.Lock()
+	removed := m.removeLocked([]*record{r})
+	m.mu.Unlock()
+	m.announceRemoved(removed, "removed by a client")
+	return info, nil
+}
+
+// CleanupFinished removes the finished records a selector matches (all
+// finished records when sel is nil) and returns their ids.
+func (m *Manager) CleanupFinished(sel *Selector) ([]string, error) {
+	var rs []*record
+	if sel != nil && !sel.Empty() {
+		var err error
+		if rs, err = m.selectRecords(*sel); err != nil {
+			return nil, err
+		}
+	} else {
+		m.mu.RLock()
+		rs = append(rs, m.finished...)
+		m.mu.RUnlock()
+	}
+	var fin []*record
+	for _, r := range rs {
+		select {
+		case <-r.done:
+			fin = append(fin, r)
+		default:
+		}
+	}
+	m.mu.Lock()
+	removed := m.removeLocked(fin)
+	m.mu.Unlock()
+	m.announceRemoved(removed, "cleanup of finished processes")
+	ids := make([]string, len(removed))
+	for i, r := range removed {
+		ids[i] = r.id
+	}
+	return ids, nil
+}
+
+// removeLocked deletes finished records from the table; m.mu is held. It
+// returns those it actually removed.
+func (m *Manager) removeLocked(rs []*record) []*record {
+	if len(rs) == 0 {
+		return nil
+	}
+	drop := make(map[*record]bool, len(rs))
+	var removed []*record
+	for _, r := range rs {
+		if _, ok := m.byID[r.id]; !ok || drop[r] {
+			continue
+		}
+		drop[r] = true
+		removed = append(removed, r)
+		delete(m.byID, r.id)
+		if m.byPID[r.pid] == r {
+			delete(m.byPID, r.pid)
+		}
+	}
+	kept := m.finished[:0]
+	for _, r := range m.finished {
+		if !drop[r] {
+			kept = append(kept, r)
+		}
+	}
+	clear(m.finished[len(kept):])
+	m.finished = kept
+	return removed
+}
+
+// trimLocked applies the retention limits; m.mu is held. It schedules the
+// next age-based trim and returns the removed records.
+func (m *Manager) trimLocked(now time.Time) []*record {
+	var drop []*record
+	excess := 0
+	if m.cfg.RetainFinished >= 0 {
+		excess = len(m.finished) - m.cfg.RetainFinished
+	}
+	for i, r := range m.finished {
+		old := m.cfg.RetainAge >= 0 && now.Sub(r.finishedAt) >= m.cfg.RetainAge
+		if i >= excess && !old {
+			break
+		}
+		drop = append(drop, r)
+	}
+	removed := m.removeLocked(drop)
+	if m.ageTimer != nil {
+		m.ageTimer.Stop()
+		m.ageTimer = nil
+	}
+	if m.cfg.RetainAge >= 0 && len(m.finished) > 0 && !m.closing {
+		wait := m.cfg.RetainAge - now.Sub(m.finished[0].finishedAt)
+		m.ageTimer = time.AfterFunc(max(wait, 0), func() {
+			m.mu.Lock()
+			removed := m.trimLocked(time.Now())
+			m.mu.Unlock()
+			m.announceRemoved(removed, "retention age")
+		})
+	}
+	return removed
+}
+
+func (m *Manager) announceRemoved(rs []*record, why string) {
+	for _, r := range rs {
+		m.publish(r, events.Removed, func(e *events.Event) { e.Detail = why })
+	}
+}
+
+// Shutdown refuses new processes, stops every live one with reason
+// DAEMON_SHUTDOWN and waits until all are gone. When ctx ends first the
+// remaining trees are sent SIGKILL at once, and Shutdown still waits for
+// them (bounded by the kill wait).
+func (m *Manager) Shutdown(ctx context.Context) {
+	m.mu.Lock()
+	m.closing = true
+	if m.ageTimer != nil {
+		m.ageTimer.Stop()
+		m.ageTimer = nil
+	}
+	var live []*record
+	for _, r := range m.byID {
+		select {
+		case <-r.done:
+		default:
+			live = append(live, r)
+		}
+	}
+	m.mu.Unlock()
+	if len(live) == 0 {
+		return
+	}
+	m.log.Info("stopping processes for shutdown", zap.Int("count", len(live)))
+	var wg sync.WaitGroup
+	for _, r := range live {
+		wg.Go(func() {
+			e := m.escalate(r, ReasonShutdown, r.spec.StopSignal, r.spec.Grace, "daemon shutdown")
+			select {
+			case <-r.done:
+				return
+			case <-ctx.Done():
+			}
+			if e != nil {
+				e.hurry()
+			}
+			select {
+			case <-r.done:
+			case <-time.After(m.cfg.KillWait + m.cfg.PipeWait):
+				m.log.Error("process did not end during shutdown", zap.String("process-id", r.id), zap.Int("pid", r.pid))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// KillAll sends SIGKILL to every live tree without a grace period (the
+// second shutdown signal). It does not wait.
+func (m *Manager) KillAll() {
+	m.mu.RLock()
+	var live []*record
+	for _, r := range m.byID {
+		live = append(live, r)
+	}
+	m.mu.RUnlock()
+	for _, r := range live {
+		if e := m.escalate(r, ReasonShutdown, syscall.SIGKILL, 0, "kill now"); e != nil {
+			e.hurry()
+		}
+	}
+}

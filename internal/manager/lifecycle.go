@@ -1,0 +1,212 @@
+package manager
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/proc"
+)
+
+// settle runs once per process, after the leader exited. It ends leftovers
+// of the group (unless kill mode is leader), waits for a running stop
+// escalation, reaps the leader, waits for the output to end and publishes
+// the final record.
+func (m *Manager) settle(r *record) {
+	leftovers := 0
+	if r.spec.KillMode == KillGroup {
+		r.mu.Lock()
+		running := r.esc != nil
+		r.mu.Unlock()
+		if !running {
+			if members := m.rt.GroupMembers(r.pgid); len(members) > 0 {
+				leftovers = len(members)
+				m.publish(r, events.Leftovers, func(e *events.Event) {
+					e.Detail = fmt.Sprintf("leader exited; ending %d leftover process(es) of its group", leftovers)
+				})
+				m.escalate(r, 0, r.spec.StopSignal, r.spec.Grace, "leftovers")
+			}
+		}
+	}
+	r.mu.Lock()
+	r.settling = true // from now on Stop waits instead of escalating
+	esc := r.esc
+	r.mu.Unlock()
+	if esc != nil {
+		<-esc.done
+	}
+
+	st, err := r.p.Reap()
+	if err != nil {
+		// Cannot happen for a child we alone wait for; keep a record anyway.
+		m.log.Error("reap failed", zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.Error(err))
+		st = proc.ExitStatus{Code: -1}
+	}
+	complete := r.p.WaitOutput(m.cfg.PipeWait)
+	r.p.Release()
+	if !complete {
+		m.log.Warn("output pipes still open after the tree ended; closed them",
+			zap.String("process-id", r.id), zap.Duration("pipe-wait", m.cfg.PipeWait))
+	}
+	m.finish(r, st, leftovers, !complete)
+}
+
+// finish publishes the final record.
+func (m *Manager) finish(r *record, st proc.ExitStatus, leftovers int, truncated bool) {
+	r.mu.Lock()
+	exit := &Exit{
+		Reason:          r.reasonFor(st),
+		Code:            st.Code,
+		Signal:          st.Signal,
+		CoreDumped:      st.CoreDumped,
+		Usage:           st.Usage,
+		Leftovers:       leftovers,
+		OutputTruncated: truncated,
+	}
+	r.exit = exit
+	r.state = Exited
+	r.finishedAt = time.Now()
+	r.mu.Unlock()
+
+	m.stats.countExit(exit.Reason, leftovers)
+	m.mu.Lock()
+	m.live--
+	m.finished = append(m.finished, r)
+	removed := m.trimLocked(time.Now())
+	m.mu.Unlock()
+
+	if ce := m.log.Check(zap.DebugLevel, "process exited"); ce != nil {
+		ce.Write(zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.String("reason", exit.Reason.String()),
+			zap.Int("code", exit.Code), zap.String("signal", signalName(exit.Signal)))
+	}
+	info := r.info()
+	m.publish(r, events.Exited, func(e *events.Event) {
+		e.Data = info
+		e.Detail = describeExit(exit)
+	})
+	m.announceRemoved(removed, "retention limit")
+	close(r.done) // last: whoever waits may tear everything down
+}
+
+func signalName(sig syscall.Signal) string {
+	if sig == 0 {
+		return ""
+	}
+	return proc.SignalName(sig)
+}
+
+func describeExit(e *Exit) string {
+	s := fmt.Sprintf("exit code %d", e.Code)
+	if e.Signal != 0 {
+		s = "killed by " + proc.SignalName(e.Signal)
+		if e.CoreDumped {
+			s += " (core dumped)"
+		}
+	}
+	s += ", reason " + e.Reason.String()
+	if e.Leftovers > 0 {
+		s += fmt.Sprintf(", %d leftover(s) ended", e.Leftovers)
+	}
+	return s
+}
+
+// escalate starts the stop sequence for r, or joins the one already running
+// (recording reason if none was recorded yet). It returns nil when settle has
+// already taken over without an escalation: the caller just waits for done.
+func (m *Manager) escalate(r *record, reason Reason, sig syscall.Signal, grace time.Duration, why string) *escalation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if reason != 0 && r.stopReason == 0 && !isClosed(r.exited) {
+		// Only a stop that finds the leader running caused its end; one that
+		// arrives while leftovers are cleaned up leaves the reason EXITED.
+		r.stopReason = reason
+	}
+	if r.esc != nil {
+		return r.esc
+	}
+	if r.settling || r.exit != nil {
+		return nil
+	}
+	e := &escalation{done: make(chan struct{}), expedite: make(chan struct{})}
+	r.esc = e
+	if reason != 0 {
+		r.state = Stopping
+	}
+	go m.runEscalation(r, e, sig, grace, why)
+	return e
+}
+
+// runEscalation: stop signal to the group, wait for the tree to go within
+// the grace period, else SIGKILL to the group — even if the leader already
+// exited (pitfall 1) — and wait for the tree to go. The leader is never
+// reaped before this ends, so its zombie keeps the group number ours.
+func (m *Manager) runEscalation(r *record, e *escalation, sig syscall.Signal, grace time.Duration, why string) {
+	defer close(e.done)
+	m.signalGroup(r, sig, why)
+	if m.waitTreeGone(r, grace, e.expedite) {
+		return
+	}
+	if err := r.p.SignalGroup(syscall.SIGKILL); err != nil && !errors.Is(err, proc.ErrProcessDone) {
+		m.log.Error("SIGKILL to process group failed", zap.String("process-id", r.id), zap.Int("pgid", r.pgid), zap.Error(err))
+	}
+	m.publish(r, events.Escalated, func(ev *events.Event) {
+		ev.Signal = "SIGKILL"
+		ev.Detail = fmt.Sprintf("tree still alive after the %v grace period; sent SIGKILL to group %d", grace, r.pgid)
+	})
+	if !m.waitTreeGone(r, m.cfg.KillWait, nil) {
+		m.log.Error("process tree still alive after SIGKILL; giving up waiting",
+			zap.String("process-id", r.id), zap.Int("pgid", r.pgid), zap.Ints("members", m.rt.GroupMembers(r.pgid)))
+	}
+}
+
+func (m *Manager) signalGroup(r *record, sig syscall.Signal, why string) {
+	err := r.p.SignalGroup(sig)
+	if err != nil && !errors.Is(err, proc.ErrProcessDone) {
+		m.log.Error("signal to process group failed", zap.String("process-id", r.id), zap.Int("pgid", r.pgid),
+			zap.String("signal", proc.SignalName(sig)), zap.Error(err))
+		return
+	}
+	m.publish(r, events.SignalSent, func(e *events.Event) {
+		e.Signal = proc.SignalName(sig)
+		e.Detail = fmt.Sprintf("%s to group %d (%s)", proc.SignalName(sig), r.pgid, why)
+	})
+}
+
+// waitTreeGone waits up to d for the leader to exit and its group to be
+// empty. It returns early (false) when hurry is closed.
+func (m *Manager) waitTreeGone(r *record, d time.Duration, hurry <-chan struct{}) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-r.exited:
+	case <-timer.C:
+		return false
+	case <-hurry:
+		return false
+	}
+	for delay := time.Millisecond; ; delay = min(2*delay, 25*time.Millisecond) {
+		if len(m.rt.GroupMembers(r.pgid)) == 0 {
+			return true
+		}
+		select {
+		case <-time.After(delay):
+		case <-timer.C:
+			return false
+		case <-hurry:
+			return false
+		}
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

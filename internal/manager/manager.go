@@ -1,0 +1,237 @@
+// Package manager is procd's process table: it starts processes through
+// internal/proc, keeps one record per process (live and finished), ends
+// process trees with a bounded escalation, captures output into rings
+// (internal/output) and publishes lifecycle events (internal/events).
+//
+// A record's life: Start registers it RUNNING and watches the leader's exit.
+// When the leader exits (it stays an unreaped zombie, pinning its process
+// group number), settle ends whatever is left of its group unless the spec
+// says kill_mode leader, waits for any stop escalation, reaps the leader,
+// waits (bounded) for the output pipes to reach end of file, and only then
+// publishes the final record: Wait, the exited event and the record all see
+// the complete output and a tree that is gone.
+//
+// The package knows nothing of gRPC; internal/server converts.
+package manager
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/procd/procd/internal/errdefs"
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/proc"
+)
+
+// Config holds the manager's policies. Zero fields take the defaults below.
+type Config struct {
+	RingSize       int           // bytes held per output stream (default 1 MiB)
+	MaxProcesses   int           // live processes at once (default 10,000; <0: unlimited)
+	RetainFinished int           // finished records kept (default 1,000; <0: unlimited)
+	RetainAge      time.Duration // finished records older than this are dropped (default 1h; <0: forever)
+	Grace          time.Duration // default time between the stop signal and SIGKILL (default 2s)
+	PipeWait       time.Duration // bound on waiting for output EOF once the tree is gone (default 2s)
+	KillWait       time.Duration // bound on waiting for a tree to vanish after SIGKILL (default 10s)
+}
+
+// Defaults for Config.
+const (
+	DefaultRingSize       = 1 << 20
+	DefaultMaxProcesses   = 10000
+	DefaultRetainFinished = 1000
+	DefaultRetainAge      = time.Hour
+	DefaultGrace          = 2 * time.Second
+	DefaultPipeWait       = 2 * time.Second
+	DefaultKillWait       = 10 * time.Second
+)
+
+func (c *Config) withDefaults() Config {
+	d := *c
+	setDefault(&d.RingSize, DefaultRingSize)
+	setDefault(&d.MaxProcesses, DefaultMaxProcesses)
+	setDefault(&d.RetainFinished, DefaultRetainFinished)
+	setDefault(&d.RetainAge, DefaultRetainAge)
+	setDefault(&d.Grace, DefaultGrace)
+	setDefault(&d.PipeWait, DefaultPipeWait)
+	setDefault(&d.KillWait, DefaultKillWait)
+	return d
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Manager is the process table. Use New; it is safe for concurrent use.
+type Manager struct {
+	cfg Config
+	log *zap.Logger
+	rt  *proc.Runtime
+	bus *events.Bus
+
+	nextID atomic.Uint64
+
+	mu       sync.RWMutex
+	byID     map[string]*record
+	byPID    map[int]*record
+	finished []*record // finish order, for retention
+	live     int       // RUNNING or STOPPING
+	closing  bool
+	ageTimer *time.Timer
+
+	stats counters
+}
+
+// New returns a manager that starts processes through rt and publishes to
+// bus. The caller owns rt and bus and closes them after Shutdown.
+func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manager {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Manager{
+		cfg:   cfg.withDefaults(),
+		log:   log,
+		rt:    rt,
+		bus:   bus,
+		byID:  make(map[string]*record),
+		byPID: make(map[int]*record),
+	}
+}
+
+// Config returns the effective configuration (defaults applied).
+func (m *Manager) Config() Config { return m.cfg }
+
+// lookup resolves a reference to a record.
+func (m *Manager) lookup(ref Ref) (*record, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	switch {
+	case ref.ID != "":
+		if r, ok := m.byID[ref.ID]; ok {
+			return r, nil
+		}
+		if _, err := strconv.Atoi(ref.ID); err == nil {
+			return nil, fmt.Errorf("%w: no process with id %q (ids look like p-42; pass a pid as a pid)", errdefs.ErrNotFound, ref.ID)
+		}
+		return nil, fmt.Errorf("%w: no process with id %q", errdefs.ErrNotFound, ref.ID)
+	case ref.PID > 0:
+		if r, ok := m.byPID[ref.PID]; ok {
+			return r, nil
+		}
+		return nil, fmt.Errorf("%w: no process with pid %d", errdefs.ErrNotFound, ref.PID)
+	case ref.PID < 0:
+		return nil, fmt.Errorf("%w: pid %d is negative", errdefs.ErrInvalidArgument, ref.PID)
+	}
+	return nil, fmt.Errorf("%w: no process given (set an id or a pid)", errdefs.ErrInvalidArgument)
+}
+
+// selectRecords returns the records a selector matches, oldest first.
+func (m *Manager) selectRecords(sel Selector) ([]*record, error) {
+	if sel.Empty() {
+		return nil, fmt.Errorf("%w: empty selector (set all, a name, labels or ids)", errdefs.ErrInvalidArgument)
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []*record
+	if len(sel.IDs) > 0 {
+		for _, id := range sel.IDs {
+			r, ok := m.byID[id]
+			if !ok {
+				return nil, fmt.Errorf("%w: no process with id %q", errdefs.ErrNotFound, id)
+			}
+			if r.matches(sel.Name, sel.Labels) {
+				out = append(out, r)
+			}
+		}
+		return out, nil
+	}
+	for _, r := range m.byID {
+		if r.matches(sel.Name, sel.Labels) {
+			out = append(out, r)
+		}
+	}
+	sortRecords(out)
+	return out, nil
+}
+
+func sortRecords(rs []*record) {
+	slices.SortFunc(rs, func(a, b *record) int { return compareSeq(a.seq, b.seq) })
+}
+
+func compareSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Get returns the current record of one process.
+func (m *Manager) Get(ref Ref) (Info, error) {
+	r, err := m.lookup(ref)
+	if err != nil {
+		return Info{}, err
+	}
+	return r.info(), nil
+}
+
+// List returns the records matching f, oldest first.
+func (m *Manager) List(f ListFilter) []Info {
+	m.mu.RLock()
+	rs := slices.Collect(maps.Values(m.byID))
+	m.mu.RUnlock()
+	sortRecords(rs)
+	out := make([]Info, 0, len(rs))
+	for _, r := range rs {
+		if !r.matches(f.Name, f.Labels) {
+			continue
+		}
+		info := r.info()
+		if len(f.States) > 0 && !slices.Contains(f.States, info.State) {
+			continue
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// UpdateActivity records activity for a process now. On a finished process
+// it is a no-op that returns the final record.
+func (m *Manager) UpdateActivity(ref Ref) (Info, error) {
+	r, err := m.lookup(ref)
+	if err != nil {
+		return Info{}, err
+	}
+	r.touch()
+	return r.info(), nil
+}
+
+// publish sends a process event.
+func (m *Manager) publish(r *record, t events.Type, fill func(*events.Event)) {
+	e := events.Event{Type: t, ProcessID: r.id, PID: r.pid, Name: r.spec.Name, Labels: r.spec.Labels}
+	if fill != nil {
+		fill(&e)
+	}
+	m.bus.Publish(e)
+}
+
+// validateSelectorLabels rejects label keys no process could carry.
+func validateLabels(what string, labels map[string]string) error {
+	for k := range labels {
+		if k == "" || strings.ContainsRune(k, 0) {
+			return fmt.Errorf("%w: %s: label key %q is empty or contains NUL", errdefs.ErrInvalidArgument, what, k)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,535 @@
+package manager
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/procd/procd/internal/errdefs"
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/output"
+	"github.com/procd/procd/internal/proc"
+)
+
+var rt *proc.Runtime
+
+func TestMain(m *testing.M) {
+	var err error
+	if rt, err = proc.NewRuntime(nil); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	rt.Close()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func newManager(t *testing.T, cfg Config) (*Manager, *events.Bus) {
+	t.Helper()
+	bus := events.NewBus(4096, nil)
+	m := New(cfg, rt, bus, zaptest.NewLogger(t))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+		bus.Close()
+		assertNoZombies(t)
+	})
+	return m, bus
+}
+
+func sh(script string) Spec {
+	return Spec{Command: []string{"sh", "-c", script}, Name: "sh"}
+}
+
+func mustStart(t *testing.T, m *Manager, s Spec) Info {
+	t.Helper()
+	info, err := m.Start(s)
+	if err != nil {
+		t.Fatalf("start %q: %v", s.Command, err)
+	}
+	return info
+}
+
+func wait(t *testing.T, m *Manager, id string) Info {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	info, timedOut, err := m.Wait(ctx, Ref{ID: id}, 0)
+	if err != nil || timedOut {
+		t.Fatalf("wait %s: %v (timed out %v)", id, err, timedOut)
+	}
+	return info
+}
+
+func readRing(r *output.Ring) []byte {
+	var out []byte
+	buf := make([]byte, 64<<10)
+	var off int64
+	for {
+		n, start, _ := r.ReadAt(buf, off)
+		if n == 0 {
+			return out
+		}
+		out = append(out, buf[:n]...)
+		off = start + int64(n)
+	}
+}
+
+func stdout(t *testing.T, m *Manager, id string) string {
+	t.Helper()
+	o, _, _, err := m.Output(Ref{ID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(readRing(o))
+}
+
+// assertNoZombies fails if the test process has a zombie child outside its
+// own process group: every child procd started or inherited was reaped.
+func assertNoZombies(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var zombies []string
+		tasks, _ := os.ReadDir("/proc/self/task")
+		for _, task := range tasks {
+			b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
+			for _, f := range strings.Fields(string(b)) {
+				st, _ := os.ReadFile("/proc/" + f + "/stat")
+				if i := bytes.LastIndexByte(st, ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
+					zombies = append(zombies, f)
+				}
+			}
+		}
+		if len(zombies) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("zombie children left: %v", zombies)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
+}
+
+func pids(t *testing.T, s string) []int {
+	t.Helper()
+	var out []int
+	for _, f := range strings.Fields(s) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("not a pid: %q in %q", f, s)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func TestExitCodeOutputAndEventOrder(t *testing.T) {
+	m, bus := newManager(t, Config{})
+	sub, _ := bus.Subscribe(events.Filter{}, nil)
+	defer sub.Close()
+	info := mustStart(t, m, sh("echo hi; echo err >&2; exit 3"))
+	if info.State != Running || info.Name != "sh" || !strings.HasPrefix(info.ID, "p-") || info.PGID != info.PID {
+		t.Fatalf("start info %+v", info)
+	}
+	fin := wait(t, m, info.ID)
+	if fin.State != Exited || fin.Exit == nil || fin.Exit.Code != 3 || fin.Exit.Signal != 0 || fin.Exit.Reason != ReasonExited {
+		t.Fatalf("final %+v exit %+v", fin, fin.Exit)
+	}
+	if fin.Stdout.Total != 3 || fin.Stderr.Total != 4 {
+		t.Fatalf("stream totals %+v %+v", fin.Stdout, fin.Stderr)
+	}
+	if got := stdout(t, m, info.ID); got != "hi\n" {
+		t.Fatalf("stdout %q", got)
+	}
+	var types []events.Type
+	for len(types) < 2 {
+		evs, err := sub.Next(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			types = append(types, e.Type)
+			if e.Type == events.Exited {
+				if got := e.Data.(Info); got.Stdout.Total != 3 || got.Exit.Code != 3 {
+					t.Fatalf("exited event carries %+v", got)
+				}
+			}
+		}
+	}
+	if types[0] != events.Started || types[1] != events.Exited {
+		t.Fatalf("event order %v", types)
+	}
+}
+
+func TestSignalIsKeptApartFromExitCode(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	fin := wait(t, m, mustStart(t, m, sh("kill -SEGV $$")).ID)
+	if fin.Exit.Signal != syscall.SIGSEGV || fin.Exit.Code != -1 || fin.Exit.Reason != ReasonExited {
+		t.Fatalf("exit %+v", fin.Exit)
+	}
+}
+
+// Must-show 3 and pitfall 1: children that ignore SIGTERM do not survive a
+// stop, and the record says stopped only once they are gone.
+func TestStopKillsTreeIgnoringTerm(t *testing.T) {
+	m, bus := newManager(t, Config{})
+	info := mustStart(t, m, sh(`trap "" TERM; sleep 300 & echo $!; sleep 300 & echo $!; wait`))
+	var kids []int
+	deadline := time.Now().Add(5 * time.Second)
+	for len(kids) < 2 && time.Now().Before(deadline) {
+		kids = pids(t, stdout(t, m, info.ID))
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(kids) != 2 {
+		t.Fatalf("children not started: %v", kids)
+	}
+	sub, _ := bus.Subscribe(events.Filter{ProcessIDs: []string{info.ID}}, nil)
+	defer sub.Close()
+	grace := 200 * time.Millisecond
+	t0 := time.Now()
+	res, err := m.Stop(context.Background(), Ref{ID: info.ID}, nil, StopOptions{Grace: &grace})
+	if err != nil || len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("stop: %v %+v", err, res)
+	}
+	if d := time.Since(t0); d < grace {
+		t.Fatalf("stop returned after %v, before the grace period", d)
+	}
+	for _, k := range append(kids, info.PID) {
+		if alive(k) {
+			t.Fatalf("process %d of the tree is alive after Stop returned", k)
+		}
+	}
+	fin := res[0].Info
+	if fin.State != Exited || fin.Exit.Reason != ReasonStopped || fin.Exit.Signal != syscall.SIGKILL {
+		t.Fatalf("final %+v", fin.Exit)
+	}
+	var types []events.Type
+	for len(types) < 3 {
+		evs, _ := sub.Next(context.Background(), nil)
+		for _, e := range evs {
+			types = append(types, e.Type)
+		}
+	}
+	if types[0] != events.SignalSent || types[1] != events.Escalated || types[2] != events.Exited {
+		t.Fatalf("events %v", types)
+	}
+	// Idempotent: stopping the finished process returns its record.
+	res, err = m.Stop(context.Background(), Ref{ID: info.ID}, nil, StopOptions{})
+	if err != nil || res[0].Err != nil || res[0].Info.Exit.Reason != ReasonStopped {
+		t.Fatalf("second stop: %v %+v", err, res)
+	}
+}
+
+func TestStopGracefulProcessExitsWithoutEscalation(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	info := mustStart(t, m, sh(`trap 'exit 7' TERM; while :; do sleep 0.05; done`))
+	time.Sleep(50 * time.Millisecond) // let the shell install its trap (no condition to wait on)
+	res, _ := m.Stop(context.Background(), Ref{ID: info.ID}, nil, StopOptions{})
+	if e := res[0].Info.Exit; e.Code != 7 || e.Reason != ReasonStopped {
+		t.Fatalf("exit %+v", e)
+	}
+}
+
+// The leader exits on its own; its children are leftovers and are ended.
+func TestLeftoversAreEndedWhenLeaderExits(t *testing.T) {
+	m, _ := newManager(t, Config{Grace: 100 * time.Millisecond})
+	info := mustStart(t, m, sh(`trap "" TERM; sleep 300 >/dev/null & echo $!`))
+	fin := wait(t, m, info.ID)
+	kid := pids(t, stdout(t, m, info.ID))[0]
+	if alive(kid) {
+		t.Fatalf("leftover %d alive after the final record", kid)
+	}
+	if fin.Exit.Reason != ReasonExited || fin.Exit.Code != 0 || fin.Exit.Leftovers != 1 {
+		t.Fatalf("exit %+v", fin.Exit)
+	}
+}
+
+func TestKillModeLeaderLeavesDescendants(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	s := sh(`sleep 300 >/dev/null 2>&1 & echo $!`)
+	s.KillMode = KillLeader
+	info := mustStart(t, m, s)
+	fin := wait(t, m, info.ID)
+	kid := pids(t, stdout(t, m, info.ID))[0]
+	defer syscall.Kill(kid, syscall.SIGKILL)
+	if !alive(kid) || fin.Exit.Leftovers != 0 {
+		t.Fatalf("descendant %d alive=%v, leftovers %d", kid, alive(kid), fin.Exit.Leftovers)
+	}
+}
+
+// Pitfall 4: an escapee holding stdout delays the record by the pipe wait
+// at most, and the output written before is kept.
+func TestEscapeeHoldingPipeDelaysExitBoundedly(t *testing.T) {
+	m, _ := newManager(t, Config{PipeWait: 300 * time.Millisecond})
+	// The escapee records its pid only after setsid, and the leader waits
+	// for that, so the escapee is out of the group when the leader exits.
+	f := t.TempDir() + "/pid"
+	info := mustStart(t, m, sh(`setsid sh -c 'echo $$ >`+f+`; exec sleep 300' & while [ ! -s `+f+` ]; do sleep 0.01; done; cat `+f+`; printf tail`))
+	t0 := time.Now()
+	fin := wait(t, m, info.ID)
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Fatalf("final record took %v", d)
+	}
+	out := stdout(t, m, info.ID)
+	lines := strings.Split(out, "\n")
+	esc, _ := strconv.Atoi(lines[0])
+	syscall.Kill(esc, syscall.SIGKILL)
+	if lines[len(lines)-1] != "tail" || !fin.Exit.OutputTruncated || fin.Exit.Code != 0 || fin.Exit.Leftovers != 0 {
+		t.Fatalf("out %q exit %+v", out, fin.Exit)
+	}
+}
+
+func TestWaitOnFinishedReturnsAtOnceAndTimeoutReturnsLiveRecord(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	done := mustStart(t, m, sh("exit 0"))
+	wait(t, m, done.ID)
+	t0 := time.Now()
+	info, timedOut, err := m.Wait(context.Background(), Ref{PID: done.PID}, time.Second)
+	if err != nil || timedOut || info.ID != done.ID || time.Since(t0) > 100*time.Millisecond {
+		t.Fatalf("wait on finished: %+v %v %v after %v", info, timedOut, err, time.Since(t0))
+	}
+	run := mustStart(t, m, sh("sleep 300"))
+	info, timedOut, err = m.Wait(context.Background(), Ref{ID: run.ID}, 50*time.Millisecond)
+	if err != nil || !timedOut || info.State != Running {
+		t.Fatalf("wait with timeout: %+v %v %v", info, timedOut, err)
+	}
+}
+
+// Must-show 5: start failures are precise and leave nothing behind.
+func TestStartFailures(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	other := mustStart(t, m, sh("sleep 300"))
+	for _, tc := range []struct {
+		spec Spec
+		kind error
+		msg  string
+	}{
+		{Spec{Command: []string{"no-such-binary"}}, errdefs.ErrNotFound, `executable "no-such-binary" not found in PATH (`},
+		{Spec{Command: []string{"true"}, Dir: "/no/such/dir"}, errdefs.ErrNotFound, `working directory "/no/such/dir" does not exist`},
+		{Spec{Command: []string{"./x"}, Env: map[string]string{}}, errdefs.ErrNotFound, `executable "./x" does not exist`},
+		{Spec{Command: []string{"/etc/passwd"}}, errdefs.ErrPermissionDenied, `not executable`},
+		{Spec{}, errdefs.ErrInvalidArgument, "empty command"},
+		{Spec{Command: []string{"true"}, Env: map[string]string{"A=B": "1"}}, errdefs.ErrInvalidArgument, `"A=B"`},
+		{Spec{Command: []string{"true"}, Grace: -time.Second}, errdefs.ErrInvalidArgument, "negative"},
+		{Spec{Command: []string{"true"}, Env: map[string]string{"PATH": "/nowhere"}}, errdefs.ErrNotFound, "PATH (/nowhere)"},
+	} {
+		_, err := m.Start(tc.spec)
+		if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("start %+v: %v; want %v containing %q", tc.spec, err, tc.kind, tc.msg)
+		}
+	}
+	if l := m.List(ListFilter{}); len(l) != 1 || l[0].ID != other.ID || l[0].State != Running {
+		t.Fatalf("table after failures: %+v", l)
+	}
+	if st := m.Stats(); st.StartFailuresTotal != 8 || st.Running != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if _, err := m.Get(Ref{ID: "p-999"}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if _, err := m.Get(Ref{PID: 999999}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("unknown pid: %v", err)
+	}
+}
+
+func TestEnvironmentAndCwd(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	dir := t.TempDir()
+	s := sh(`pwd; echo "$FOO"; echo "${HOME:-unset}"`)
+	s.Dir, s.Env, s.ClearEnv = dir, map[string]string{"FOO": "bar"}, true
+	info := mustStart(t, m, s)
+	wait(t, m, info.ID)
+	if got := stdout(t, m, info.ID); got != dir+"\nbar\nunset\n" {
+		t.Fatalf("output %q", got)
+	}
+	// stdin is /dev/null: read gets EOF at once.
+	info = mustStart(t, m, sh(`read x; echo "rc=$?"`))
+	wait(t, m, info.ID)
+	if got := stdout(t, m, info.ID); got != "rc=1\n" {
+		t.Fatalf("stdin not /dev/null: %q", got)
+	}
+}
+
+// Must-show 6: huge output without newlines and 1 MiB lines neither block
+// nor lose their last bytes.
+func TestHugeOutputKeepsTailAndCountsDrops(t *testing.T) {
+	m, bus := newManager(t, Config{RingSize: 1 << 20})
+	sub, _ := bus.Subscribe(events.Filter{Types: []events.Type{events.OutputDropped}}, nil)
+	defer sub.Close()
+	big := mustStart(t, m, sh(`head -c 100000000 /dev/zero | tr '\0' x; printf END`))
+	lines := mustStart(t, m, sh(`i=0; while [ $i -lt 5 ]; do head -c 1048576 /dev/zero | tr '\0' a; echo; i=$((i+1)); done; printf LAST`))
+	fin := wait(t, m, big.ID)
+	if fin.Stdout.Total != 100_000_003 || fin.Stdout.Dropped != 100_000_003-(1<<20) {
+		t.Fatalf("stdout info %+v", fin.Stdout)
+	}
+	if out := stdout(t, m, big.ID); len(out) != 1<<20 || !strings.HasSuffix(out, "xxEND") {
+		t.Fatalf("ring holds %d bytes ending %q", len(out), out[max(0, len(out)-8):])
+	}
+	fin = wait(t, m, lines.ID)
+	if want := int64(5*(1<<20+1) + 4); fin.Stdout.Total != want {
+		t.Fatalf("lines total %d want %d", fin.Stdout.Total, want)
+	}
+	if out := stdout(t, m, lines.ID); !strings.HasSuffix(out, "a\nLAST") {
+		t.Fatalf("lines tail %q", out[len(out)-8:])
+	}
+	evs, _ := sub.Next(context.Background(), make([]events.Event, 0, 8))
+	if len(evs) == 0 || evs[0].Stream != "stdout" {
+		t.Fatalf("no output_dropped event: %+v", evs)
+	}
+	if st := m.Stats(); st.BytesDroppedTotal < 99_000_000 {
+		t.Fatalf("dropped total %d", st.BytesDroppedTotal)
+	}
+}
+
+func TestSignals(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	a := mustStart(t, m, Spec{Command: []string{"sleep", "300"}, Name: "a", Labels: map[string]string{"k": "v"}})
+	b := mustStart(t, m, Spec{Command: []string{"sleep", "300"}, Name: "b"})
+	fin := mustStart(t, m, sh("exit 0"))
+	wait(t, m, fin.ID)
+
+	res, err := m.Signal(Ref{}, &Selector{All: true}, syscall.SIGTERM, false)
+	if err != nil || len(res) != 3 {
+		t.Fatalf("bulk: %v %+v", err, res)
+	}
+	byID := map[string]SignalResult{}
+	for _, r := range res {
+		byID[r.ID] = r
+	}
+	if !byID[a.ID].Delivered || !byID[b.ID].Delivered || byID[fin.ID].Delivered || byID[fin.ID].Err != "already exited" {
+		t.Fatalf("results %+v", res)
+	}
+	if e := wait(t, m, a.ID).Exit; e.Signal != syscall.SIGTERM || e.Reason != ReasonStopped {
+		t.Fatalf("a exit %+v", e)
+	}
+	if _, err := m.Signal(Ref{}, &Selector{}, syscall.SIGTERM, false); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("empty selector: %v", err)
+	}
+	// A handled non-terminating signal does not make the exit a stop.
+	c := mustStart(t, m, sh(`trap 'echo got; exit 0' USR1; echo ready; while :; do sleep 0.05; done`))
+	for !strings.Contains(stdout(t, m, c.ID), "ready") {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if res, _ := m.Signal(Ref{ID: c.ID}, nil, syscall.SIGUSR1, true); !res[0].Delivered {
+		t.Fatalf("usr1 %+v", res)
+	}
+	if e := wait(t, m, c.ID).Exit; e.Reason != ReasonExited || e.Code != 0 {
+		t.Fatalf("c exit %+v", e)
+	}
+}
+
+func TestRetentionRemoveAndCleanup(t *testing.T) {
+	m, bus := newManager(t, Config{RetainFinished: 2})
+	sub, _ := bus.Subscribe(events.Filter{Types: []events.Type{events.Removed}}, nil)
+	defer sub.Close()
+	var ids []string
+	for range 4 {
+		info := mustStart(t, m, sh("exit 0"))
+		wait(t, m, info.ID)
+		ids = append(ids, info.ID)
+	}
+	l := m.List(ListFilter{States: []State{Exited}})
+	if len(l) != 2 || l[0].ID != ids[2] || l[1].ID != ids[3] {
+		t.Fatalf("retained %+v", l)
+	}
+	evs, _ := sub.Next(context.Background(), make([]events.Event, 0, 8))
+	if len(evs) == 0 || evs[0].ProcessID != ids[0] {
+		t.Fatalf("removed events %+v", evs)
+	}
+	run := mustStart(t, m, sh("sleep 300"))
+	if _, err := m.Remove(Ref{ID: run.ID}); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("remove running: %v", err)
+	}
+	if _, err := m.Remove(Ref{ID: ids[3]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Get(Ref{ID: ids[3]}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("get removed: %v", err)
+	}
+	removed, _ := m.CleanupFinished(nil)
+	if len(removed) != 1 || removed[0] != ids[2] {
+		t.Fatalf("cleanup removed %v", removed)
+	}
+	if l := m.List(ListFilter{}); len(l) != 1 || l[0].ID != run.ID {
+		t.Fatalf("table %+v", l)
+	}
+}
+
+func TestRetentionByAge(t *testing.T) {
+	m, _ := newManager(t, Config{RetainAge: 100 * time.Millisecond})
+	info := mustStart(t, m, sh("exit 0"))
+	wait(t, m, info.ID)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := m.Get(Ref{ID: info.ID}); errors.Is(err, errdefs.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("record not dropped after its retention age")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestProcessLimit(t *testing.T) {
+	m, _ := newManager(t, Config{MaxProcesses: 1})
+	mustStart(t, m, sh("sleep 300"))
+	if _, err := m.Start(sh("true")); !errors.Is(err, errdefs.ErrResourceExhausted) || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("over the limit: %v", err)
+	}
+}
+
+func TestShutdownStopsEverythingAndRefusesStarts(t *testing.T) {
+	m, _ := newManager(t, Config{Grace: 100 * time.Millisecond})
+	a := mustStart(t, m, sh(`trap "" TERM; sleep 300`))
+	b := mustStart(t, m, sh("sleep 300"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m.Shutdown(ctx)
+	for _, id := range []string{a.ID, b.ID} {
+		info, _ := m.Get(Ref{ID: id})
+		if info.State != Exited || info.Exit.Reason != ReasonShutdown {
+			t.Fatalf("%s after shutdown: %+v", id, info.Exit)
+		}
+	}
+	if _, err := m.Start(sh("true")); !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Fatalf("start after shutdown: %v", err)
+	}
+}
+
+func TestUpdateActivity(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	info := mustStart(t, m, sh("sleep 300"))
+	before := info.LastActivity
+	time.Sleep(2 * time.Millisecond)
+	got, err := m.UpdateActivity(Ref{PID: info.PID})
+	if err != nil || !got.LastActivity.After(before) {
+		t.Fatalf("activity %v -> %v (%v)", before, got.LastActivity, err)
+	}
+}

@@ -1,0 +1,144 @@
+package manager
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/output"
+	"github.com/procd/procd/internal/proc"
+)
+
+// record is one process's entry in the table.
+type record struct {
+	// Immutable after Start.
+	id        string
+	seq       uint64 // start order
+	spec      Spec   // normalised: Name, KillMode, StopSignal and Grace set
+	exe       string
+	pid       int
+	pgid      int
+	p         *proc.Process
+	startedAt time.Time
+	stdout    *output.Ring
+	stderr    *output.Ring
+
+	lastActivity atomic.Int64 // unix nanoseconds
+	exited       chan struct{} // closed when the leader exits (it may be unreaped)
+	done         chan struct{} // closed when the final record is published
+
+	mu         sync.Mutex
+	state      State
+	stopReason Reason      // first reason a stop was requested for; 0 if none
+	esc        *escalation // the running escalation, if any
+	settling   bool        // settle has taken over; no new escalation starts
+	clientSigs []syscall.Signal
+	exit       *Exit
+	finishedAt time.Time
+}
+
+// escalation is one run of the stop sequence for a record.
+type escalation struct {
+	done         chan struct{} // closed when the tree is gone (or given up on)
+	expedite     chan struct{} // closed to skip what is left of the grace period
+	expediteOnce sync.Once
+}
+
+func (e *escalation) hurry() { e.expediteOnce.Do(func() { close(e.expedite) }) }
+
+func (r *record) touch() { r.lastActivity.Store(time.Now().UnixNano()) }
+
+func (r *record) matches(name string, labels map[string]string) bool {
+	if name != "" && r.spec.Name != name {
+		return false
+	}
+	for k, v := range labels {
+		if got, ok := r.spec.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *record) info() Info {
+	r.mu.Lock()
+	state, exit, fin := r.state, r.exit, r.finishedAt
+	r.mu.Unlock()
+	var e *Exit
+	if exit != nil {
+		c := *exit
+		e = &c
+	}
+	info := Info{
+		ID:           r.id,
+		PID:          r.pid,
+		PGID:         r.pgid,
+		Name:         r.spec.Name,
+		Labels:       r.spec.Labels,
+		Command:      r.spec.Command,
+		Executable:   r.exe,
+		Dir:          r.spec.Dir,
+		KillMode:     r.spec.KillMode,
+		State:        state,
+		StartedAt:    r.startedAt,
+		FinishedAt:   fin,
+		LastActivity: time.Unix(0, r.lastActivity.Load()),
+		Exit:         e,
+	}
+	info.Stdout = streamInfo(r.stdout)
+	info.Stderr = streamInfo(r.stderr)
+	return info
+}
+
+func streamInfo(ring *output.Ring) StreamInfo {
+	total, oldest, _ := ring.Info()
+	return StreamInfo{Total: total, Dropped: oldest}
+}
+
+// terminatingBySignal are the signals a client sends to end a process; a
+// process that exits after receiving one from a client was stopped, not
+// exited on its own.
+var terminatingBySignal = []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGKILL, syscall.SIGHUP, syscall.SIGQUIT}
+
+// reasonFor decides the exit reason once the leader is reaped; r.mu is held.
+func (r *record) reasonFor(st proc.ExitStatus) Reason {
+	if r.stopReason != 0 {
+		return r.stopReason
+	}
+	for _, s := range r.clientSigs {
+		if s == st.Signal || slices.Contains(terminatingBySignal, s) {
+			return ReasonStopped
+		}
+	}
+	return ReasonExited
+}
+
+// streamSink feeds one output pipe into a ring, counts and events drops,
+// and stamps activity.
+type streamSink struct {
+	m       *Manager
+	r       *record
+	ring    *output.Ring
+	stream  string
+	evented bool // only touched from the poll loop
+}
+
+func (s *streamSink) Write(p []byte) {
+	s.r.touch()
+	s.m.stats.bytesCaptured.Add(int64(len(p)))
+	if d := s.ring.Write(p); d > 0 {
+		s.m.stats.bytesDropped.Add(d)
+		if !s.evented {
+			s.evented = true
+			s.m.publish(s.r, events.OutputDropped, func(e *events.Event) {
+				e.Stream = s.stream
+				e.Detail = "the " + s.stream + " ring is full; the oldest bytes are being dropped"
+			})
+		}
+	}
+}
+
+func (s *streamSink) Close() { s.ring.Close() }

@@ -1,0 +1,236 @@
+package manager
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/procd/procd/internal/errdefs"
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/output"
+	"github.com/procd/procd/internal/proc"
+)
+
+// defaultPath is searched when the child's environment has no PATH, as
+// execvp does with its built-in default.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Validate checks a spec without starting anything. Errors wrap
+// errdefs.ErrInvalidArgument and say which field is wrong and why.
+func (s *Spec) Validate() error {
+	if len(s.Command) == 0 || s.Command[0] == "" {
+		return fmt.Errorf("%w: empty command (give the program and its arguments)", errdefs.ErrInvalidArgument)
+	}
+	for i, a := range s.Command {
+		if strings.IndexByte(a, 0) >= 0 {
+			return fmt.Errorf("%w: command argument %d contains a NUL byte", errdefs.ErrInvalidArgument, i)
+		}
+	}
+	if strings.IndexByte(s.Dir, 0) >= 0 {
+		return fmt.Errorf("%w: cwd contains a NUL byte", errdefs.ErrInvalidArgument)
+	}
+	for k, v := range s.Env {
+		switch {
+		case k == "":
+			return fmt.Errorf("%w: env: empty variable name", errdefs.ErrInvalidArgument)
+		case strings.ContainsAny(k, "=\x00"):
+			return fmt.Errorf("%w: env: variable name %q contains '=' or NUL", errdefs.ErrInvalidArgument, k)
+		case strings.IndexByte(v, 0) >= 0:
+			return fmt.Errorf("%w: env: value of %s contains a NUL byte", errdefs.ErrInvalidArgument, k)
+		}
+	}
+	if err := validateLabels("labels", s.Labels); err != nil {
+		return err
+	}
+	if s.Grace < 0 {
+		return fmt.Errorf("%w: grace %v is negative", errdefs.ErrInvalidArgument, s.Grace)
+	}
+	if s.KillMode != 0 && s.KillMode != KillGroup && s.KillMode != KillLeader {
+		return fmt.Errorf("%w: unknown kill mode %d", errdefs.ErrInvalidArgument, s.KillMode)
+	}
+	return nil
+}
+
+// normalise fills defaults into a validated spec and copies its maps, so the
+// record never shares memory with the caller.
+func (m *Manager) normalise(s Spec) Spec {
+	s.Command = append([]string(nil), s.Command...)
+	s.Env = maps.Clone(s.Env)
+	s.Labels = maps.Clone(s.Labels)
+	if s.Labels == nil {
+		s.Labels = map[string]string{}
+	}
+	if s.Name == "" {
+		s.Name = "unknown"
+	}
+	if s.KillMode == 0 {
+		s.KillMode = KillGroup
+	}
+	if s.StopSignal == 0 {
+		s.StopSignal = syscall.SIGTERM
+	}
+	if s.Grace == 0 {
+		s.Grace = m.cfg.Grace
+	}
+	return s
+}
+
+// environ builds the child's environment and the PATH to search.
+func environ(s *Spec) (env []string, path string) {
+	vars := map[string]string{}
+	if !s.ClearEnv {
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				vars[k] = v
+			}
+		}
+	}
+	maps.Copy(vars, s.Env)
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env = make([]string, 0, len(keys))
+	for _, k := range keys {
+		env = append(env, k+"="+vars[k])
+	}
+	path, ok := vars["PATH"]
+	if !ok {
+		path = defaultPath
+	}
+	return env, path
+}
+
+// Start starts a process. It fails without leaving a record when the spec is
+// invalid, the executable or working directory is missing or not permitted,
+// the process limit is reached, or the daemon is shutting down.
+func (m *Manager) Start(spec Spec) (Info, error) {
+	err := spec.Validate()
+	var info Info
+	if err == nil {
+		info, err = m.start(m.normalise(spec))
+	}
+	if err != nil {
+		m.stats.startFailures.Add(1)
+		return Info{}, err
+	}
+	return info, nil
+}
+
+func (m *Manager) start(spec Spec) (Info, error) {
+	what := fmt.Sprintf("start %q", spec.Name)
+	if spec.Dir != "" {
+		fi, err := os.Stat(spec.Dir)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return Info{}, fmt.Errorf("%w: %s: working directory %q does not exist", errdefs.ErrNotFound, what, spec.Dir)
+		case err != nil:
+			return Info{}, fmt.Errorf("%w: %s: working directory %q: %v", errdefs.ErrPermissionDenied, what, spec.Dir, err)
+		case !fi.IsDir():
+			return Info{}, fmt.Errorf("%w: %s: working directory %q is not a directory", errdefs.ErrInvalidArgument, what, spec.Dir)
+		}
+	}
+	env, path := environ(&spec)
+	exe, err := proc.LookPath(spec.Command[0], path, spec.Dir)
+	if err != nil {
+		return Info{}, fmt.Errorf("%s: %w", what, err)
+	}
+
+	if err := m.reserve(); err != nil {
+		return Info{}, fmt.Errorf("%s: %w", what, err)
+	}
+	n := m.nextID.Add(1)
+	r := &record{
+		id:     fmt.Sprintf("p-%d", n),
+		seq:    n,
+		spec:   spec,
+		exe:    exe,
+		stdout: output.NewRing(m.cfg.RingSize),
+		stderr: output.NewRing(m.cfg.RingSize),
+		exited: make(chan struct{}),
+		done:   make(chan struct{}),
+		state:  Running,
+	}
+	outSink := &streamSink{m: m, r: r, ring: r.stdout, stream: "stdout"}
+	errSink := &streamSink{m: m, r: r, ring: r.stderr, stream: "stderr"}
+	r.touch()
+	r.startedAt = time.Now()
+	p, err := m.rt.Start(&proc.Attr{Path: exe, Args: spec.Command, Env: env, Dir: spec.Dir}, outSink, errSink)
+	if err != nil {
+		m.unreserve()
+		return Info{}, fmt.Errorf("%s: %w", what, startError(exe, spec.Dir, err))
+	}
+	r.p, r.pid, r.pgid = p, p.Pid(), p.Pgid()
+
+	m.mu.Lock()
+	m.byID[r.id] = r
+	m.byPID[r.pid] = r
+	m.mu.Unlock()
+	m.stats.started.Add(1)
+	m.publish(r, events.Started, func(e *events.Event) { e.Detail = strings.Join(spec.Command, " ") })
+	if ce := m.log.Check(zap.DebugLevel, "process started"); ce != nil {
+		ce.Write(zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.String("name", spec.Name), zap.String("executable", exe))
+	}
+	if err := m.rt.WatchExit(p, func() {
+		close(r.exited)
+		go m.settle(r)
+	}); err != nil {
+		// Only possible while the runtime closes; end the process at once.
+		m.log.Error("cannot watch process exit", zap.String("process-id", r.id), zap.Error(err))
+		p.SignalGroup(syscall.SIGKILL)
+		close(r.exited)
+		go m.settle(r)
+	}
+	return r.info(), nil
+}
+
+// reserve counts a new live process against the limit.
+func (m *Manager) reserve() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closing {
+		return fmt.Errorf("%w: the daemon is shutting down", errdefs.ErrUnavailable)
+	}
+	if m.cfg.MaxProcesses > 0 && m.live >= m.cfg.MaxProcesses {
+		return fmt.Errorf("%w: %d processes are running, the limit (max processes) is %d",
+			errdefs.ErrResourceExhausted, m.live, m.cfg.MaxProcesses)
+	}
+	m.live++
+	return nil
+}
+
+func (m *Manager) unreserve() {
+	m.mu.Lock()
+	m.live--
+	m.mu.Unlock()
+}
+
+// startError words an exec failure and gives it its kind.
+func startError(exe, dir string, err error) error {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err
+	}
+	switch errno {
+	case syscall.ENOENT:
+		if dir != "" {
+			return fmt.Errorf("%w: exec %s: %v (the executable, its interpreter or working directory %q vanished)", errdefs.ErrNotFound, exe, errno, dir)
+		}
+		return fmt.Errorf("%w: exec %s: %v (the executable or its #! interpreter is missing)", errdefs.ErrNotFound, exe, errno)
+	case syscall.EACCES, syscall.EPERM:
+		return fmt.Errorf("%w: exec %s: %v", errdefs.ErrPermissionDenied, exe, errno)
+	case syscall.ENOEXEC, syscall.E2BIG, syscall.ENAMETOOLONG, syscall.ELOOP, syscall.ENOTDIR, syscall.EISDIR:
+		return fmt.Errorf("%w: exec %s: %v", errdefs.ErrInvalidArgument, exe, errno)
+	case syscall.EAGAIN, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE:
+		return fmt.Errorf("%w: exec %s: %v", errdefs.ErrResourceExhausted, exe, errno)
+	}
+	return fmt.Errorf("exec %s: %w", exe, err)
+}

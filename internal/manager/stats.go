@@ -1,0 +1,79 @@
+package manager
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// counters are the manager's running totals.
+type counters struct {
+	started       atomic.Int64
+	startFailures atomic.Int64
+	bytesCaptured atomic.Int64
+	bytesDropped  atomic.Int64
+	leftovers     atomic.Int64
+
+	mu       sync.Mutex
+	byReason map[Reason]int64
+}
+
+func (c *counters) countExit(r Reason, leftovers int) {
+	c.leftovers.Add(int64(leftovers))
+	c.mu.Lock()
+	if c.byReason == nil {
+		c.byReason = make(map[Reason]int64)
+	}
+	c.byReason[r]++
+	c.mu.Unlock()
+}
+
+// Stats is a snapshot of the manager's figures.
+type Stats struct {
+	Running, Stopping, Exited int64
+	StartedTotal              int64
+	StartFailuresTotal        int64
+	ExitsByReason             map[Reason]int64
+	LeftoversKilledTotal      int64
+	OrphansReapedTotal        int64
+	BytesCapturedTotal        int64
+	BytesDroppedTotal         int64
+	RingSize                  int
+}
+
+// Stats returns the current figures.
+func (m *Manager) Stats() Stats {
+	st := Stats{
+		StartedTotal:         m.stats.started.Load(),
+		StartFailuresTotal:   m.stats.startFailures.Load(),
+		LeftoversKilledTotal: m.stats.leftovers.Load(),
+		OrphansReapedTotal:   m.rt.OrphansReaped(),
+		BytesCapturedTotal:   m.stats.bytesCaptured.Load(),
+		BytesDroppedTotal:    m.stats.bytesDropped.Load(),
+		RingSize:             m.cfg.RingSize,
+		ExitsByReason:        map[Reason]int64{},
+	}
+	m.stats.mu.Lock()
+	for k, v := range m.stats.byReason {
+		st.ExitsByReason[k] = v
+	}
+	m.stats.mu.Unlock()
+	m.mu.RLock()
+	recs := make([]*record, 0, len(m.byID))
+	for _, r := range m.byID {
+		recs = append(recs, r)
+	}
+	m.mu.RUnlock()
+	for _, r := range recs {
+		r.mu.Lock()
+		switch r.state {
+		case Running:
+			st.Running++
+		case Stopping:
+			st.Stopping++
+		case Exited:
+			st.Exited++
+		}
+		r.mu.Unlock()
+	}
+	return st
+}

@@ -1,0 +1,187 @@
+package manager
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/procd/procd/internal/proc"
+)
+
+// State is where a process is in its lifecycle.
+type State int
+
+// States, numbered as procd.v1.ProcessState.
+const (
+	Running  State = 1 // the leader runs, or its tree is being cleaned up
+	Stopping State = 2 // a stop escalation is in progress
+	Exited   State = 3 // the tree is gone and the exit record is final
+)
+
+func (s State) String() string {
+	switch s {
+	case Running:
+		return "RUNNING"
+	case Stopping:
+		return "STOPPING"
+	case Exited:
+		return "EXITED"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Reason says why a process ended.
+type Reason int
+
+// Reasons, numbered as procd.v1.ExitReason.
+const (
+	ReasonExited   Reason = 1 // on its own
+	ReasonStopped  Reason = 2 // StopProcess, or a terminating signal from a client
+	ReasonHung     Reason = 3 // the hang watchdog
+	ReasonDeadline Reason = 4 // wall-clock deadline
+	ReasonShutdown Reason = 5 // the daemon was shutting down
+)
+
+func (r Reason) String() string {
+	switch r {
+	case ReasonExited:
+		return "EXITED"
+	case ReasonStopped:
+		return "STOPPED"
+	case ReasonHung:
+		return "HUNG"
+	case ReasonDeadline:
+		return "DEADLINE"
+	case ReasonShutdown:
+		return "DAEMON_SHUTDOWN"
+	}
+	return fmt.Sprintf("Reason(%d)", int(r))
+}
+
+// KillMode says what is ended when the leader exits on its own.
+type KillMode int
+
+// Kill modes, numbered as procd.v1.KillMode.
+const (
+	KillGroup  KillMode = 1 // default: leftovers of the group are ended
+	KillLeader KillMode = 2 // descendants may outlive the leader
+)
+
+func (k KillMode) String() string {
+	if k == KillLeader {
+		return "leader"
+	}
+	return "group"
+}
+
+// Spec describes a process to start.
+type Spec struct {
+	Command    []string
+	Dir        string
+	Env        map[string]string // overlay on the daemon's environment
+	ClearEnv   bool              // start from an empty environment
+	Name       string            // default "unknown"
+	Labels     map[string]string
+	KillMode   KillMode       // 0: KillGroup
+	StopSignal syscall.Signal // 0: SIGTERM
+	Grace      time.Duration  // 0: the manager's default
+}
+
+// Exit is the final record of how a process ended.
+type Exit struct {
+	Reason     Reason
+	Code       int            // -1 when killed by a signal
+	Signal     syscall.Signal // 0 when it exited normally
+	CoreDumped bool
+	Usage      proc.Usage
+	// Leftovers is how many processes of the tree were still alive after
+	// the leader exited and were ended by procd.
+	Leftovers int
+	// OutputTruncated: a descendant still held the output pipes when the
+	// bounded pipe wait ran out, and procd closed them.
+	OutputTruncated bool
+}
+
+// StreamInfo describes one captured output stream.
+type StreamInfo struct {
+	Total   int64 // bytes captured: the offset of the next byte
+	Dropped int64 // bytes no longer held: the oldest available offset
+}
+
+// Info is a snapshot of a process record. Its maps and slices are shared
+// with the record and must not be modified.
+type Info struct {
+	ID           string
+	PID          int
+	PGID         int
+	Name         string
+	Labels       map[string]string
+	Command      []string
+	Executable   string
+	Dir          string
+	KillMode     KillMode
+	State        State
+	StartedAt    time.Time
+	FinishedAt   time.Time // zero until Exited
+	LastActivity time.Time
+	Exit         *Exit // nil until Exited
+	Stdout       StreamInfo
+	Stderr       StreamInfo
+}
+
+// Duration is how long the process ran, or has been running at now.
+func (i *Info) Duration(now time.Time) time.Duration {
+	if !i.FinishedAt.IsZero() {
+		return i.FinishedAt.Sub(i.StartedAt)
+	}
+	return now.Sub(i.StartedAt)
+}
+
+// Ref names one process by id or, when ID is empty, by pid (the newest
+// record with that pid).
+type Ref struct {
+	ID  string
+	PID int
+}
+
+func (r Ref) String() string {
+	if r.ID != "" {
+		return r.ID
+	}
+	return fmt.Sprintf("pid %d", r.PID)
+}
+
+// Selector matches processes for bulk operations; its fields are ANDed. An
+// empty selector matches nothing unless All is set.
+type Selector struct {
+	All    bool
+	Name   string
+	Labels map[string]string
+	IDs    []string
+}
+
+// Empty reports whether the selector names no criterion at all.
+func (s *Selector) Empty() bool {
+	return !s.All && s.Name == "" && len(s.Labels) == 0 && len(s.IDs) == 0
+}
+
+// ListFilter filters List; empty fields match everything.
+type ListFilter struct {
+	States []State
+	Name   string
+	Labels map[string]string
+}
+
+// SignalResult is the outcome of a signal for one process.
+type SignalResult struct {
+	ID        string
+	PID       int
+	Delivered bool
+	Err       string // why not delivered
+}
+
+// StopResult is the outcome of a stop for one process.
+type StopResult struct {
+	Info Info
+	Err  error
+}
