@@ -1,13 +1,16 @@
 // Package errdefs defines the error kinds procd's core packages return.
 //
-// Core packages wrap these sentinels with context
-// (fmt.Errorf("start %q: %w", name, errdefs.ErrNotFound)); the gRPC layer maps
+// Core packages create errors of a kind with Errorf and add context with
+// fmt.Errorf("start %q: %w", name, err); the gRPC layer maps
 // them to status codes in one place (internal/server) and procctl maps the
 // codes back to exit statuses. A message should say what failed, on what, and
 // why; the sentinel only says which kind of failure it is.
 package errdefs
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrInvalidArgument: the request is malformed (empty command, bad signal name…).
@@ -26,14 +29,11 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 )
 
-// Kind wraps err so that errors.Is(result, kind) holds while the message stays
-// err's own. It is for errors that already say everything (an *os.PathError,
-// a syscall error) but need a kind for the status mapping.
-func Kind(kind, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &kinded{kind: kind, err: err}
+// Errorf formats an error of the given kind: errors.Is(err, kind) holds, and
+// the message is only the formatted text (the kind's own words, such as
+// "not found", are not prepended). %w in format wraps as in fmt.Errorf.
+func Errorf(kind error, format string, args ...any) error {
+	return &kinded{kind: kind, err: fmt.Errorf(format, args...)}
 }
 
 type kinded struct {

@@ -100,10 +100,10 @@ func (f *Filter) match(e *Event) bool {
 
 // ErrLagged is returned by Next when the subscription fell so far behind
 // that the ring overwrote events it had not consumed.
-var ErrLagged = fmt.Errorf("%w: subscriber too slow", errdefs.ErrResourceExhausted)
+var ErrLagged = errdefs.Errorf(errdefs.ErrResourceExhausted, "subscriber too slow")
 
 // ErrClosed is returned by Next after the bus was closed.
-var ErrClosed = fmt.Errorf("%w: event bus closed", errdefs.ErrUnavailable)
+var ErrClosed = errdefs.Errorf(errdefs.ErrUnavailable, "event bus closed")
 
 // Bus is the event ring. Use NewBus; it is safe for concurrent use.
 type Bus struct {
@@ -183,19 +183,18 @@ func (b *Bus) Subscribe(f Filter, after *uint64) (*Subscription, error) {
 	if b.closed {
 		return nil, ErrClosed
 	}
-	s := &Subscription{bus: b, filter: f, next: b.next, lagged: make(chan struct{})}
+	s := &Subscription{bus: b, filter: f, next: b.next, startAfter: b.next - 1, lagged: make(chan struct{})}
 	if after != nil {
 		a := *after
 		last := b.next - 1
 		switch {
 		case a > last:
-			return nil, fmt.Errorf("%w: after_seq %d is beyond the last event (seq %d); was it from an earlier daemon run?",
-				errdefs.ErrOutOfRange, a, last)
+			return nil, errdefs.Errorf(errdefs.ErrOutOfRange, "after_seq %d is beyond the last event (seq %d); was it from an earlier daemon run?", a, last)
 		case a+1 < b.oldest():
-			return nil, fmt.Errorf("%w: events after seq %d are no longer retained; the oldest available is seq %d",
-				errdefs.ErrOutOfRange, a, b.oldest())
+			return nil, errdefs.Errorf(errdefs.ErrOutOfRange, "events after seq %d are no longer retained; the oldest available is seq %d", a, b.oldest())
 		}
 		s.next = a + 1
+		s.startAfter = a
 	}
 	b.subs[s] = struct{}{}
 	return s, nil
@@ -234,7 +233,13 @@ type Subscription struct {
 	filter Filter
 	next   uint64        // seq of the next event to consume; guarded by bus.mu
 	lagged chan struct{} // closed when the ring overwrote next
+
+	startAfter uint64 // the seq the subscription started after
 }
+
+// StartAfter is the sequence number the subscription started after: a
+// client that received nothing yet resumes from here.
+func (s *Subscription) StartAfter() uint64 { return s.startAfter }
 
 // Lagged is closed when the subscription fell behind the ring. Next then
 // returns ErrLagged; a caller blocked elsewhere (sending to a slow client)

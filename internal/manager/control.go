@@ -81,9 +81,9 @@ func (m *Manager) signalOne(r *record, sig syscall.Signal, leaderOnly bool) erro
 
 // StopOptions override a process's own stop settings for one Stop call.
 type StopOptions struct {
-	Grace  *time.Duration  // nil: the process's grace; 0: SIGKILL at once
-	Signal syscall.Signal  // 0: the process's stop signal
-	Reason Reason          // 0: ReasonStopped
+	Grace  *time.Duration // nil: the process's grace; 0: SIGKILL at once
+	Signal syscall.Signal // 0: the process's stop signal
+	Reason Reason         // 0: ReasonStopped
 }
 
 // Stop ends each target's tree gracefully and returns once each is gone,
@@ -95,7 +95,7 @@ func (m *Manager) Stop(ctx context.Context, ref Ref, sel *Selector, opts StopOpt
 		return nil, err
 	}
 	if opts.Grace != nil && *opts.Grace < 0 {
-		return nil, fmt.Errorf("%w: grace %v is negative", errdefs.ErrInvalidArgument, *opts.Grace)
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "grace %v is negative", *opts.Grace)
 	}
 	out := make([]StopResult, len(rs))
 	var wg sync.WaitGroup
@@ -132,7 +132,7 @@ func (m *Manager) stopOne(ctx context.Context, r *record, opts StopOptions) Stop
 // 0 it returns the live record and timedOut = true after that long.
 func (m *Manager) Wait(ctx context.Context, ref Ref, timeout time.Duration) (info Info, timedOut bool, err error) {
 	if timeout < 0 {
-		return Info{}, false, fmt.Errorf("%w: timeout %v is negative", errdefs.ErrInvalidArgument, timeout)
+		return Info{}, false, errdefs.Errorf(errdefs.ErrInvalidArgument, "timeout %v is negative", timeout)
 	}
 	r, err := m.lookup(ref)
 	if err != nil {
@@ -172,8 +172,7 @@ func (m *Manager) Remove(ref Ref) (Info, error) {
 	}
 	info := r.info()
 	if info.State != Exited {
-		return info, fmt.Errorf("%w: process %s (pid %d) is %s; stop it before removing it",
-			errdefs.ErrFailedPrecondition, r.id, r.pid, info.State)
+		return info, errdefs.Errorf(errdefs.ErrFailedPrecondition, "process %s (pid %d) is %s; stop it before removing it", r.id, r.pid, info.State)
 	}
 	m.mu.Lock()
 	removed := m.removeLocked([]*record{r})

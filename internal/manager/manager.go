@@ -15,7 +15,6 @@
 package manager
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -120,24 +119,24 @@ func (m *Manager) lookup(ref Ref) (*record, error) {
 			return r, nil
 		}
 		if _, err := strconv.Atoi(ref.ID); err == nil {
-			return nil, fmt.Errorf("%w: no process with id %q (ids look like p-42; pass a pid as a pid)", errdefs.ErrNotFound, ref.ID)
+			return nil, errdefs.Errorf(errdefs.ErrNotFound, "no process with id %q (ids look like p-42; pass a pid as a pid)", ref.ID)
 		}
-		return nil, fmt.Errorf("%w: no process with id %q", errdefs.ErrNotFound, ref.ID)
+		return nil, errdefs.Errorf(errdefs.ErrNotFound, "no process with id %q", ref.ID)
 	case ref.PID > 0:
 		if r, ok := m.byPID[ref.PID]; ok {
 			return r, nil
 		}
-		return nil, fmt.Errorf("%w: no process with pid %d", errdefs.ErrNotFound, ref.PID)
+		return nil, errdefs.Errorf(errdefs.ErrNotFound, "no process with pid %d", ref.PID)
 	case ref.PID < 0:
-		return nil, fmt.Errorf("%w: pid %d is negative", errdefs.ErrInvalidArgument, ref.PID)
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "pid %d is negative", ref.PID)
 	}
-	return nil, fmt.Errorf("%w: no process given (set an id or a pid)", errdefs.ErrInvalidArgument)
+	return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "no process given (set an id or a pid)")
 }
 
 // selectRecords returns the records a selector matches, oldest first.
 func (m *Manager) selectRecords(sel Selector) ([]*record, error) {
 	if sel.Empty() {
-		return nil, fmt.Errorf("%w: empty selector (set all, a name, labels or ids)", errdefs.ErrInvalidArgument)
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "empty selector (set all, a name, labels or ids)")
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -146,7 +145,7 @@ func (m *Manager) selectRecords(sel Selector) ([]*record, error) {
 		for _, id := range sel.IDs {
 			r, ok := m.byID[id]
 			if !ok {
-				return nil, fmt.Errorf("%w: no process with id %q", errdefs.ErrNotFound, id)
+				return nil, errdefs.Errorf(errdefs.ErrNotFound, "no process with id %q", id)
 			}
 			if r.matches(sel.Name, sel.Labels) {
 				out = append(out, r)
@@ -230,7 +229,7 @@ func (m *Manager) publish(r *record, t events.Type, fill func(*events.Event)) {
 func validateLabels(what string, labels map[string]string) error {
 	for k := range labels {
 		if k == "" || strings.ContainsRune(k, 0) {
-			return fmt.Errorf("%w: %s: label key %q is empty or contains NUL", errdefs.ErrInvalidArgument, what, k)
+			return errdefs.Errorf(errdefs.ErrInvalidArgument, "%s: label key %q is empty or contains NUL", what, k)
 		}
 	}
 	return nil

@@ -26,7 +26,7 @@ type record struct {
 	stdout    *output.Ring
 	stderr    *output.Ring
 
-	lastActivity atomic.Int64 // unix nanoseconds
+	lastActivity atomic.Int64  // unix nanoseconds
 	exited       chan struct{} // closed when the leader exits (it may be unreaped)
 	done         chan struct{} // closed when the final record is published
 

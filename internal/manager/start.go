@@ -26,34 +26,34 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // errdefs.ErrInvalidArgument and say which field is wrong and why.
 func (s *Spec) Validate() error {
 	if len(s.Command) == 0 || s.Command[0] == "" {
-		return fmt.Errorf("%w: empty command (give the program and its arguments)", errdefs.ErrInvalidArgument)
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "empty command (give the program and its arguments)")
 	}
 	for i, a := range s.Command {
 		if strings.IndexByte(a, 0) >= 0 {
-			return fmt.Errorf("%w: command argument %d contains a NUL byte", errdefs.ErrInvalidArgument, i)
+			return errdefs.Errorf(errdefs.ErrInvalidArgument, "command argument %d contains a NUL byte", i)
 		}
 	}
 	if strings.IndexByte(s.Dir, 0) >= 0 {
-		return fmt.Errorf("%w: cwd contains a NUL byte", errdefs.ErrInvalidArgument)
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "cwd contains a NUL byte")
 	}
 	for k, v := range s.Env {
 		switch {
 		case k == "":
-			return fmt.Errorf("%w: env: empty variable name", errdefs.ErrInvalidArgument)
+			return errdefs.Errorf(errdefs.ErrInvalidArgument, "env: empty variable name")
 		case strings.ContainsAny(k, "=\x00"):
-			return fmt.Errorf("%w: env: variable name %q contains '=' or NUL", errdefs.ErrInvalidArgument, k)
+			return errdefs.Errorf(errdefs.ErrInvalidArgument, "env: variable name %q contains '=' or NUL", k)
 		case strings.IndexByte(v, 0) >= 0:
-			return fmt.Errorf("%w: env: value of %s contains a NUL byte", errdefs.ErrInvalidArgument, k)
+			return errdefs.Errorf(errdefs.ErrInvalidArgument, "env: value of %s contains a NUL byte", k)
 		}
 	}
 	if err := validateLabels("labels", s.Labels); err != nil {
 		return err
 	}
 	if s.Grace < 0 {
-		return fmt.Errorf("%w: grace %v is negative", errdefs.ErrInvalidArgument, s.Grace)
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "grace %v is negative", s.Grace)
 	}
 	if s.KillMode != 0 && s.KillMode != KillGroup && s.KillMode != KillLeader {
-		return fmt.Errorf("%w: unknown kill mode %d", errdefs.ErrInvalidArgument, s.KillMode)
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "unknown kill mode %d", s.KillMode)
 	}
 	return nil
 }
@@ -131,11 +131,11 @@ func (m *Manager) start(spec Spec) (Info, error) {
 		fi, err := os.Stat(spec.Dir)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			return Info{}, fmt.Errorf("%w: %s: working directory %q does not exist", errdefs.ErrNotFound, what, spec.Dir)
+			return Info{}, errdefs.Errorf(errdefs.ErrNotFound, "%s: working directory %q does not exist", what, spec.Dir)
 		case err != nil:
-			return Info{}, fmt.Errorf("%w: %s: working directory %q: %v", errdefs.ErrPermissionDenied, what, spec.Dir, err)
+			return Info{}, errdefs.Errorf(errdefs.ErrPermissionDenied, "%s: working directory %q: %v", what, spec.Dir, err)
 		case !fi.IsDir():
-			return Info{}, fmt.Errorf("%w: %s: working directory %q is not a directory", errdefs.ErrInvalidArgument, what, spec.Dir)
+			return Info{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "%s: working directory %q is not a directory", what, spec.Dir)
 		}
 	}
 	env, path := environ(&spec)
@@ -197,11 +197,10 @@ func (m *Manager) reserve() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closing {
-		return fmt.Errorf("%w: the daemon is shutting down", errdefs.ErrUnavailable)
+		return errdefs.Errorf(errdefs.ErrUnavailable, "the daemon is shutting down")
 	}
 	if m.cfg.MaxProcesses > 0 && m.live >= m.cfg.MaxProcesses {
-		return fmt.Errorf("%w: %d processes are running, the limit (max processes) is %d",
-			errdefs.ErrResourceExhausted, m.live, m.cfg.MaxProcesses)
+		return errdefs.Errorf(errdefs.ErrResourceExhausted, "%d processes are running, the limit (max processes) is %d", m.live, m.cfg.MaxProcesses)
 	}
 	m.live++
 	return nil
@@ -222,15 +221,15 @@ func startError(exe, dir string, err error) error {
 	switch errno {
 	case syscall.ENOENT:
 		if dir != "" {
-			return fmt.Errorf("%w: exec %s: %v (the executable, its interpreter or working directory %q vanished)", errdefs.ErrNotFound, exe, errno, dir)
+			return errdefs.Errorf(errdefs.ErrNotFound, "exec %s: %v (the executable, its interpreter or working directory %q vanished)", exe, errno, dir)
 		}
-		return fmt.Errorf("%w: exec %s: %v (the executable or its #! interpreter is missing)", errdefs.ErrNotFound, exe, errno)
+		return errdefs.Errorf(errdefs.ErrNotFound, "exec %s: %v (the executable or its #! interpreter is missing)", exe, errno)
 	case syscall.EACCES, syscall.EPERM:
-		return fmt.Errorf("%w: exec %s: %v", errdefs.ErrPermissionDenied, exe, errno)
+		return errdefs.Errorf(errdefs.ErrPermissionDenied, "exec %s: %v", exe, errno)
 	case syscall.ENOEXEC, syscall.E2BIG, syscall.ENAMETOOLONG, syscall.ELOOP, syscall.ENOTDIR, syscall.EISDIR:
-		return fmt.Errorf("%w: exec %s: %v", errdefs.ErrInvalidArgument, exe, errno)
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "exec %s: %v", exe, errno)
 	case syscall.EAGAIN, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE:
-		return fmt.Errorf("%w: exec %s: %v", errdefs.ErrResourceExhausted, exe, errno)
+		return errdefs.Errorf(errdefs.ErrResourceExhausted, "exec %s: %v", exe, errno)
 	}
 	return fmt.Errorf("exec %s: %w", exe, err)
 }

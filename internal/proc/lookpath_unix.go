@@ -4,14 +4,14 @@ package proc
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/procd/procd/internal/errdefs"
 	"golang.org/x/sys/unix"
+
+	"github.com/procd/procd/internal/errdefs"
 )
 
 // LookPath resolves file the way execvp would for a child whose PATH is path
@@ -23,7 +23,7 @@ import (
 // errdefs.ErrPermissionDenied and name the executable and the PATH searched.
 func LookPath(file, path, dir string) (string, error) {
 	if file == "" {
-		return "", fmt.Errorf("%w: empty executable name", errdefs.ErrInvalidArgument)
+		return "", errdefs.Errorf(errdefs.ErrInvalidArgument, "empty executable name")
 	}
 	if strings.Contains(file, "/") {
 		if err := checkExecutable(inDir(dir, file)); err != nil {
@@ -48,25 +48,25 @@ func LookPath(file, path, dir string) (string, error) {
 	if denied != nil {
 		return "", denied
 	}
-	return "", fmt.Errorf("%w: executable %q not found in PATH (%s)", errdefs.ErrNotFound, file, path)
+	return "", errdefs.Errorf(errdefs.ErrNotFound, "executable %q not found in PATH (%s)", file, path)
 }
 
 func checkExecutable(file string) error {
 	fi, err := os.Stat(file)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return fmt.Errorf("%w: executable %q does not exist", errdefs.ErrNotFound, file)
+			return errdefs.Errorf(errdefs.ErrNotFound, "executable %q does not exist", file)
 		}
-		return fmt.Errorf("%w: executable %q: %v", errdefs.ErrPermissionDenied, file, err)
+		return errdefs.Errorf(errdefs.ErrPermissionDenied, "executable %q: %v", file, err)
 	}
 	if fi.IsDir() {
-		return fmt.Errorf("%w: executable %q is a directory", errdefs.ErrPermissionDenied, file)
+		return errdefs.Errorf(errdefs.ErrPermissionDenied, "executable %q is a directory", file)
 	}
 	if fi.Mode()&fs.ModeType != 0 && !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: executable %q is not a regular file", errdefs.ErrPermissionDenied, file)
+		return errdefs.Errorf(errdefs.ErrPermissionDenied, "executable %q is not a regular file", file)
 	}
 	if err := unix.Access(file, unix.X_OK); err != nil {
-		return fmt.Errorf("%w: executable %q is not executable by the daemon's user: %v", errdefs.ErrPermissionDenied, file, err)
+		return errdefs.Errorf(errdefs.ErrPermissionDenied, "executable %q is not executable by the daemon's user: %v", file, err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,7 +23,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	t := strings.TrimSpace(s)
 	switch strings.ToLower(t) {
 	case "":
-		return 0, fmt.Errorf("%w: empty signal name", errdefs.ErrInvalidArgument)
+		return 0, errdefs.Errorf(errdefs.ErrInvalidArgument, "empty signal name")
 	case KindTimeout:
 		return syscall.SIGTERM, nil
 	case KindForce:
@@ -34,7 +33,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	}
 	if n, err := strconv.Atoi(t); err == nil {
 		if n <= 0 || n > maxSignal {
-			return 0, fmt.Errorf("%w: signal number %d out of range 1-%d", errdefs.ErrInvalidArgument, n, maxSignal)
+			return 0, errdefs.Errorf(errdefs.ErrInvalidArgument, "signal number %d out of range 1-%d", n, maxSignal)
 		}
 		return syscall.Signal(n), nil
 	}
@@ -45,8 +44,7 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	if sig, ok := signalByName(name); ok {
 		return sig, nil
 	}
-	return 0, fmt.Errorf("%w: unknown signal %q (use a name such as SIGTERM or HUP, a number, or one of timeout, force, interrupt)",
-		errdefs.ErrInvalidArgument, s)
+	return 0, errdefs.Errorf(errdefs.ErrInvalidArgument, "unknown signal %q (use a name such as SIGTERM or HUP, a number, or one of timeout, force, interrupt)", s)
 }
 
 // SignalName returns the conventional name of sig ("SIGSEGV"), or
