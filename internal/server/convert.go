@@ -1,0 +1,199 @@
+package server
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/procd/procd/internal/errdefs"
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/proc"
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+// target is what the generated oneof getters of every single-process
+// request provide.
+type target interface {
+	GetId() string
+	GetPid() int32
+}
+
+// refFrom converts a request's oneof target to a manager reference.
+func refFrom(req target) manager.Ref {
+	return manager.Ref{ID: req.GetId(), PID: int(req.GetPid())}
+}
+
+// duration converts an optional protobuf duration; nil stays zero.
+func duration(field string, d *durationpb.Duration) (time.Duration, error) {
+	if d == nil {
+		return 0, nil
+	}
+	if err := d.CheckValid(); err != nil {
+		return 0, errdefs.Errorf(errdefs.ErrInvalidArgument, "%s: %v", field, err)
+	}
+	v := d.AsDuration()
+	if v < 0 {
+		return 0, errdefs.Errorf(errdefs.ErrInvalidArgument, "%s %v is negative", field, v)
+	}
+	return v, nil
+}
+
+// parseSignal resolves a signal field; empty returns 0 (the default).
+func parseSignal(field, s string) (syscall.Signal, error) {
+	if s == "" {
+		return 0, nil
+	}
+	sig, err := proc.ParseSignal(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", field, err)
+	}
+	return sig, nil
+}
+
+func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
+	if s == nil {
+		return manager.Spec{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec is required")
+	}
+	grace, err := duration("spec.grace", s.GetGrace())
+	if err != nil {
+		return manager.Spec{}, err
+	}
+	sig, err := parseSignal("spec.stop_signal", s.GetStopSignal())
+	if err != nil {
+		return manager.Spec{}, err
+	}
+	var km manager.KillMode
+	switch s.GetKillMode() {
+	case pb.KillMode_KILL_MODE_UNSPECIFIED, pb.KillMode_KILL_MODE_GROUP:
+		km = manager.KillGroup
+	case pb.KillMode_KILL_MODE_LEADER:
+		km = manager.KillLeader
+	default:
+		return manager.Spec{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.kill_mode: unknown value %d", s.GetKillMode())
+	}
+	return manager.Spec{
+		Command:    s.GetCommand(),
+		Dir:        s.GetCwd(),
+		Env:        s.GetEnv(),
+		ClearEnv:   s.GetClearEnv(),
+		Name:       s.GetName(),
+		Labels:     s.GetLabels(),
+		KillMode:   km,
+		StopSignal: sig,
+		Grace:      grace,
+	}, nil
+}
+
+func selectorFrom(s *pb.Selector) *manager.Selector {
+	if s == nil {
+		return nil
+	}
+	return &manager.Selector{All: s.GetAll(), Name: s.GetName(), Labels: s.GetLabels(), IDs: s.GetIds()}
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func processToProto(i *manager.Info, now time.Time) *pb.Process {
+	p := &pb.Process{
+		Id:           i.ID,
+		Pid:          int32(i.PID),
+		Pgid:         int32(i.PGID),
+		Name:         i.Name,
+		Labels:       i.Labels,
+		Command:      i.Command,
+		Executable:   i.Executable,
+		Cwd:          i.Dir,
+		State:        pb.ProcessState(i.State),
+		StartedAt:    timestamp(i.StartedAt),
+		FinishedAt:   timestamp(i.FinishedAt),
+		Duration:     durationpb.New(i.Duration(now)),
+		LastActivity: timestamp(i.LastActivity),
+		Stdout:       &pb.OutputInfo{TotalBytes: i.Stdout.Total, DroppedBytes: i.Stdout.Dropped},
+		Stderr:       &pb.OutputInfo{TotalBytes: i.Stderr.Total, DroppedBytes: i.Stderr.Dropped},
+		KillMode:     pb.KillMode(i.KillMode),
+	}
+	if i.Exit != nil {
+		p.Exit = exitToProto(i.Exit)
+	}
+	return p
+}
+
+func exitToProto(e *manager.Exit) *pb.ExitStatus {
+	x := &pb.ExitStatus{
+		Reason:     pb.ExitReason(e.Reason),
+		CoreDumped: e.CoreDumped,
+		Rusage: &pb.ResourceUsage{
+			MaxRssBytes: e.Usage.MaxRSS,
+			UserCpu:     durationpb.New(e.Usage.User),
+			SystemCpu:   durationpb.New(e.Usage.System),
+		},
+		LeftoversKilled: int32(e.Leftovers),
+		OutputTruncated: e.OutputTruncated,
+	}
+	if e.Signal != 0 {
+		n := int32(e.Signal)
+		x.SignalNumber = &n
+		x.Signal = proc.SignalName(e.Signal)
+	} else {
+		c := int32(e.Code)
+		x.ExitCode = &c
+	}
+	return x
+}
+
+func eventToProto(e *events.Event) *pb.Event {
+	ev := &pb.Event{
+		Seq:       e.Seq,
+		Time:      timestamppb.New(e.Time),
+		Type:      pb.EventType(e.Type),
+		ProcessId: e.ProcessID,
+		Pid:       int32(e.PID),
+		Name:      e.Name,
+		Labels:    e.Labels,
+		Signal:    e.Signal,
+		Detail:    e.Detail,
+	}
+	switch e.Stream {
+	case "stdout":
+		ev.Stream = pb.Stream_STREAM_STDOUT
+	case "stderr":
+		ev.Stream = pb.Stream_STREAM_STDERR
+	}
+	if info, ok := e.Data.(manager.Info); ok && info.Exit != nil {
+		ev.Exit = exitToProto(info.Exit)
+	}
+	return ev
+}
+
+func filterFrom(req *pb.WatchEventsRequest) (events.Filter, error) {
+	f := events.Filter{ProcessIDs: req.GetProcessIds(), Names: req.GetNames(), Labels: req.GetLabels()}
+	for _, t := range req.GetTypes() {
+		if _, ok := pb.EventType_name[int32(t)]; !ok || t == pb.EventType_EVENT_TYPE_UNSPECIFIED {
+			return f, errdefs.Errorf(errdefs.ErrInvalidArgument, "types: unknown event type %d", t)
+		}
+		f.Types = append(f.Types, events.Type(t))
+	}
+	return f, nil
+}
+
+func statesFrom(states []pb.ProcessState) ([]manager.State, error) {
+	var out []manager.State
+	for _, s := range states {
+		switch s {
+		case pb.ProcessState_PROCESS_STATE_RUNNING, pb.ProcessState_PROCESS_STATE_STOPPING, pb.ProcessState_PROCESS_STATE_EXITED:
+			out = append(out, manager.State(s))
+		default:
+			return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "states: unknown process state %d", s)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,393 @@
+package server
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/procd/procd/internal/errdefs"
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/output"
+	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/version"
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+type processService struct {
+	pb.UnimplementedProcessServiceServer
+
+	m           *manager.Manager
+	bus         *events.Bus
+	log         *zap.Logger
+	started     time.Time
+	containment string
+	shutdown    <-chan struct{}
+}
+
+var errShuttingDown = status.Error(codes.Unavailable, "the daemon is shutting down")
+
+func (s *processService) StartProcess(_ context.Context, req *pb.StartProcessRequest) (*pb.StartProcessResponse, error) {
+	spec, err := specFrom(req.GetSpec())
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.m.Start(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.StartProcessResponse{Process: processToProto(&info, time.Now())}, nil
+}
+
+func (s *processService) WaitForProcess(ctx context.Context, req *pb.WaitForProcessRequest) (*pb.WaitForProcessResponse, error) {
+	timeout, err := duration("timeout", req.GetTimeout())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.untilShutdown(ctx)
+	defer cancel()
+	info, timedOut, err := s.m.Wait(ctx, refFrom(req), timeout)
+	if err != nil {
+		return nil, s.interrupted(err)
+	}
+	return &pb.WaitForProcessResponse{Process: processToProto(&info, time.Now()), TimedOut: timedOut}, nil
+}
+
+// untilShutdown returns a context that also ends when the daemon begins
+// shutting down, so long waits do not hold the shutdown up.
+func (s *processService) untilShutdown(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-s.shutdown:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// interrupted turns a wait cut short by shutdown into UNAVAILABLE.
+func (s *processService) interrupted(err error) error {
+	select {
+	case <-s.shutdown:
+		return errShuttingDown
+	default:
+		return err
+	}
+}
+
+func (s *processService) GetProcess(_ context.Context, req *pb.GetProcessRequest) (*pb.GetProcessResponse, error) {
+	info, err := s.m.Get(refFrom(req))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.GetProcessResponse{Process: processToProto(&info, time.Now())}, nil
+}
+
+func (s *processService) ListProcesses(_ context.Context, req *pb.ListProcessesRequest) (*pb.ListProcessesResponse, error) {
+	states, err := statesFrom(req.GetStates())
+	if err != nil {
+		return nil, err
+	}
+	infos := s.m.List(manager.ListFilter{States: states, Name: req.GetName(), Labels: req.GetLabels()})
+	now := time.Now()
+	resp := &pb.ListProcessesResponse{Processes: make([]*pb.Process, len(infos))}
+	for i := range infos {
+		resp.Processes[i] = processToProto(&infos[i], now)
+	}
+	return resp, nil
+}
+
+func (s *processService) SendSignal(_ context.Context, req *pb.SendSignalRequest) (*pb.SendSignalResponse, error) {
+	if req.GetSignal() == "" {
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "signal is required (a kind such as timeout, a name such as SIGUSR1, or a number)")
+	}
+	sig, err := parseSignal("signal", req.GetSignal())
+	if err != nil {
+		return nil, err
+	}
+	results, err := s.m.Signal(refFrom(req), selectorFrom(req.GetSelector()), sig, req.GetLeaderOnly())
+	if err != nil {
+		return nil, err
+	}
+	resp := &pb.SendSignalResponse{Signal: proc.SignalName(sig)}
+	for _, r := range results {
+		resp.Results = append(resp.Results, &pb.SignalResult{Id: r.ID, Pid: int32(r.PID), Delivered: r.Delivered, Error: r.Err})
+	}
+	return resp, nil
+}
+
+func (s *processService) StopProcess(ctx context.Context, req *pb.StopProcessRequest) (*pb.StopProcessResponse, error) {
+	var opts manager.StopOptions
+	if req.GetGrace() != nil {
+		g, err := duration("grace", req.GetGrace())
+		if err != nil {
+			return nil, err
+		}
+		opts.Grace = &g
+	}
+	sig, err := parseSignal("signal", req.GetSignal())
+	if err != nil {
+		return nil, err
+	}
+	opts.Signal = sig
+	results, err := s.m.Stop(ctx, refFrom(req), selectorFrom(req.GetSelector()), opts)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	resp := &pb.StopProcessResponse{}
+	for _, r := range results {
+		res := &pb.StopResult{Process: processToProto(&r.Info, now)}
+		if r.Err != nil {
+			res.Error = r.Err.Error()
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	return resp, nil
+}
+
+func (s *processService) UpdateActivity(_ context.Context, req *pb.UpdateActivityRequest) (*pb.UpdateActivityResponse, error) {
+	info, err := s.m.UpdateActivity(refFrom(req))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.UpdateActivityResponse{Process: processToProto(&info, time.Now())}, nil
+}
+
+func (s *processService) RemoveProcess(_ context.Context, req *pb.RemoveProcessRequest) (*pb.RemoveProcessResponse, error) {
+	info, err := s.m.Remove(refFrom(req))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.RemoveProcessResponse{Process: processToProto(&info, time.Now())}, nil
+}
+
+func (s *processService) CleanupFinished(_ context.Context, req *pb.CleanupFinishedRequest) (*pb.CleanupFinishedResponse, error) {
+	ids, err := s.m.CleanupFinished(selectorFrom(req.GetSelector()))
+	if err != nil {
+		return nil, err
+	}
+	return &pb.CleanupFinishedResponse{RemovedIds: ids}, nil
+}
+
+func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.GetStatsResponse, error) {
+	ms := s.m.Stats()
+	es := s.bus.Stats()
+	byReason := make(map[string]int64, len(ms.ExitsByReason))
+	for r, n := range ms.ExitsByReason {
+		byReason[r.String()] = n
+	}
+	return &pb.GetStatsResponse{
+		Processes: &pb.ProcessStats{
+			Running:              ms.Running,
+			Stopping:             ms.Stopping,
+			Exited:               ms.Exited,
+			StartedTotal:         ms.StartedTotal,
+			StartFailuresTotal:   ms.StartFailuresTotal,
+			ExitsByReason:        byReason,
+			LeftoversKilledTotal: ms.LeftoversKilledTotal,
+			OrphansReapedTotal:   ms.OrphansReapedTotal,
+		},
+		Output: &pb.OutputStats{
+			BytesCapturedTotal: ms.BytesCapturedTotal,
+			BytesDroppedTotal:  ms.BytesDroppedTotal,
+			RingBytes:          int64(ms.RingSize),
+		},
+		Events: &pb.EventStats{
+			LastSeq:              es.LastSeq,
+			OldestSeq:            es.OldestSeq,
+			RingSize:             int64(es.Size),
+			Subscribers:          int64(es.Subscribers),
+			SlowSubscribersTotal: es.SlowTotal,
+		},
+		Daemon: &pb.DaemonStats{
+			Version:     version.String(),
+			Pid:         int32(os.Getpid()),
+			Uptime:      durationpb.New(time.Since(s.started)),
+			Goroutines:  int64(runtime.NumGoroutine()),
+			RssBytes:    rssBytes(),
+			Containment: s.containment,
+		},
+	}, nil
+}
+
+// eventBatch bounds how many events one subscriber copies out of the ring
+// at a time, and sendQueue how many wait for the sender.
+const (
+	eventBatch = 64
+	sendQueue  = 64
+)
+
+// WatchEvents streams events. Sending happens on a separate goroutine so a
+// client that stops reading (and so blocks Send on flow control) can still
+// be noticed falling behind the ring: the handler then returns
+// RESOURCE_EXHAUSTED, which ends the stream and unblocks the sender.
+func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.ProcessService_WatchEventsServer) error {
+	filter, err := filterFrom(req)
+	if err != nil {
+		return err
+	}
+	sub, err := s.bus.Subscribe(filter, req.AfterSeq)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+
+	ctx := stream.Context()
+	queue := make(chan *pb.WatchEventsResponse, sendQueue)
+	quit := make(chan struct{})
+	defer close(quit)
+	lastSent := make(chan uint64, 1) // holds the last seq Send accepted
+	lastSent <- sub.StartAfter()
+	sendErr := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case msg := <-queue:
+				if err := stream.Send(msg); err != nil {
+					sendErr <- err
+					return
+				}
+				<-lastSent
+				lastSent <- msg.GetEvent().GetSeq()
+			case <-quit:
+				return
+			}
+		}
+	}()
+	tooSlow := func() error {
+		n := <-lastSent
+		lastSent <- n
+		return status.Errorf(codes.ResourceExhausted,
+			"subscriber too slow: the event ring (%d events) overtook it; resume after seq %d (after_seq=%d)", s.bus.Stats().Size, n, n)
+	}
+
+	buf := make([]events.Event, 0, eventBatch)
+	for {
+		evs, err := sub.Next(ctx, buf[:0])
+		for i := range evs {
+			select {
+			case queue <- &pb.WatchEventsResponse{Event: eventToProto(&evs[i])}:
+			case <-sub.Lagged():
+				return tooSlow()
+			case err := <-sendErr:
+				return err
+			case <-s.shutdown:
+				return errShuttingDown
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		switch {
+		case events.IsLagged(err):
+			return tooSlow()
+		case err != nil:
+			return s.interrupted(err)
+		}
+		select {
+		case <-s.shutdown:
+			return errShuttingDown
+		default:
+		}
+	}
+}
+
+// outputChunk is the largest data field ReadOutput sends.
+const outputChunk = 128 << 10
+
+// ReadOutput streams one or both output streams from an offset. Offsets
+// older than the ring are reported as skipped_bytes on the first chunk
+// after the gap, never silently.
+func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.ProcessService_ReadOutputServer) error {
+	if req.GetOffset() < 0 {
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "offset %d is negative", req.GetOffset())
+	}
+	if req.TailBytes != nil && req.GetTailBytes() < 0 {
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "tail_bytes %d is negative", req.GetTailBytes())
+	}
+	stdout, stderr, _, err := s.m.Output(refFrom(req))
+	if err != nil {
+		return err
+	}
+	type cursor struct {
+		ring   *output.Ring
+		stream pb.Stream
+		off    int64
+		eof    bool
+	}
+	var cs []*cursor
+	switch req.GetStream() {
+	case pb.Stream_STREAM_UNSPECIFIED:
+		cs = []*cursor{{ring: stdout, stream: pb.Stream_STREAM_STDOUT}, {ring: stderr, stream: pb.Stream_STREAM_STDERR}}
+	case pb.Stream_STREAM_STDOUT:
+		cs = []*cursor{{ring: stdout, stream: pb.Stream_STREAM_STDOUT}}
+	case pb.Stream_STREAM_STDERR:
+		cs = []*cursor{{ring: stderr, stream: pb.Stream_STREAM_STDERR}}
+	default:
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "stream: unknown value %d", req.GetStream())
+	}
+	for _, c := range cs {
+		c.off = req.GetOffset()
+		if req.TailBytes != nil {
+			total, _, _ := c.ring.Info()
+			c.off = max(0, total-req.GetTailBytes())
+		}
+	}
+
+	ctx := stream.Context()
+	buf := make([]byte, outputChunk)
+	for {
+		progressed := false
+		for _, c := range cs {
+			if c.eof {
+				continue
+			}
+			n, start, eof := c.ring.ReadAt(buf, c.off)
+			if eof {
+				c.eof = true
+				continue
+			}
+			if n == 0 {
+				continue
+			}
+			msg := &pb.ReadOutputResponse{Stream: c.stream, Offset: start, Data: buf[:n], SkippedBytes: start - c.off}
+			if err := stream.Send(msg); err != nil {
+				return err
+			}
+			c.off = start + int64(n)
+			progressed = true
+		}
+		if progressed {
+			continue
+		}
+		if !req.GetFollow() {
+			return nil
+		}
+		var waits []<-chan struct{}
+		for _, c := range cs {
+			if !c.eof {
+				waits = append(waits, c.ring.Wait(c.off))
+			}
+		}
+		if len(waits) == 0 {
+			return nil // every stream ended and was sent in full
+		}
+		waits = append(waits, nil) // pad: at most two streams
+		select {
+		case <-waits[0]:
+		case <-waits[1]:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.shutdown:
+			return errShuttingDown
+		}
+	}
+}

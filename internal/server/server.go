@@ -1,0 +1,104 @@
+// Package server exposes procd's core over gRPC: it assembles the gRPC
+// server (interceptors, limits, health, reflection), implements the procd.v1
+// services by converting between protobuf messages and the core's plain Go
+// types, and maps core errors to status codes in one place (errors.go).
+//
+// It is the only package that imports both the generated API and the core.
+package server
+
+import (
+	"context"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/manager"
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+// Options configure the gRPC server.
+type Options struct {
+	Manager     *manager.Manager
+	Events      *events.Bus
+	Logger      *zap.Logger
+	MaxRecvSize int    // bytes; default 4 MiB
+	Containment string // reported by GetStats: "cgroup" or "pgroup"
+}
+
+// Server is procd's gRPC server.
+type Server struct {
+	GRPC   *grpc.Server
+	health *health.Server
+
+	shutdownOnce sync.Once
+	shutdown     chan struct{} // closed when the daemon starts shutting down
+}
+
+// New assembles the gRPC server: logging then panic recovery then error
+// mapping around every handler, the procd.v1 services, grpc.health.v1 and
+// server reflection.
+func New(opts Options) *Server {
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if opts.MaxRecvSize <= 0 {
+		opts.MaxRecvSize = 4 << 20
+	}
+	recoveryOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		method, _ := grpc.Method(ctx)
+		log.Error("panic in handler", zap.String("method", method), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+		return status.Errorf(codes.Internal, "internal error in %s: the daemon recovered from a bug and logged it; the request was not completed", method)
+	})
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(callLevel),
+	}
+	g := grpc.NewServer(
+		grpc.MaxRecvMsgSize(opts.MaxRecvSize),
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(zapLogger(log), logOpts...),
+			recovery.UnaryServerInterceptor(recoveryOpt),
+			unaryErrors,
+		),
+		grpc.ChainStreamInterceptor(
+			logging.StreamServerInterceptor(zapLogger(log), logOpts...),
+			recovery.StreamServerInterceptor(recoveryOpt),
+			streamErrors,
+		),
+	)
+	s := &Server{GRPC: g, health: health.NewServer(), shutdown: make(chan struct{})}
+	pb.RegisterProcessServiceServer(g, &processService{
+		m:           opts.Manager,
+		bus:         opts.Events,
+		log:         log,
+		started:     time.Now(),
+		containment: opts.Containment,
+		shutdown:    s.shutdown,
+	})
+	healthpb.RegisterHealthServer(g, s.health)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(pb.ProcessService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	reflection.Register(g)
+	return s
+}
+
+// BeginShutdown reports NOT_SERVING to health checks, ends open streams
+// with UNAVAILABLE and makes long waits return. Unary calls in flight finish.
+func (s *Server) BeginShutdown() {
+	s.shutdownOnce.Do(func() {
+		s.health.Shutdown()
+		close(s.shutdown)
+	})
+}
