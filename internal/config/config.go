@@ -1,0 +1,215 @@
+// Package config holds procd's daemon configuration: its defaults, the
+// default socket path shared with procctl, and the value types used by both
+// command lines (durations that accept bare seconds, byte sizes with units).
+// Precedence is defaults, then PROCD_* environment variables, then flags the
+// user actually set.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/procd/procd/internal/manager"
+)
+
+// Config is the daemon's configuration.
+type Config struct {
+	Socket   string // Unix socket path
+	Listen   string // optional TCP address (loopback only, with Insecure)
+	Insecure bool   // allow plaintext TCP on loopback
+
+	LogLevel  string // debug, info, warn, error
+	LogFormat string // json or console
+
+	RingSize        Size
+	EventRingSize   int
+	MaxProcesses    int
+	RetainFinished  int
+	RetainAge       Duration
+	Grace           Duration
+	PipeWait        Duration
+	ShutdownTimeout Duration
+	MaxMsgSize      Size
+}
+
+// Default returns the defaults.
+func Default() Config {
+	return Config{
+		Socket:          DefaultSocket(),
+		LogLevel:        "info",
+		LogFormat:       "json",
+		RingSize:        manager.DefaultRingSize,
+		EventRingSize:   8192,
+		MaxProcesses:    manager.DefaultMaxProcesses,
+		RetainFinished:  manager.DefaultRetainFinished,
+		RetainAge:       Duration(manager.DefaultRetainAge),
+		Grace:           Duration(manager.DefaultGrace),
+		PipeWait:        Duration(manager.DefaultPipeWait),
+		ShutdownTimeout: Duration(10 * time.Second),
+		MaxMsgSize:      4 << 20,
+	}
+}
+
+// DefaultSocket is /run/procd/procd.sock for root, else
+// $XDG_RUNTIME_DIR/procd/procd.sock, else /tmp/procd-$UID/procd.sock.
+func DefaultSocket() string {
+	uid := os.Getuid()
+	if uid == 0 {
+		return "/run/procd/procd.sock"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "procd", "procd.sock")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("procd-%d", uid), "procd.sock")
+}
+
+// Manager returns the manager settings.
+func (c *Config) Manager() manager.Config {
+	return manager.Config{
+		RingSize:       int(c.RingSize),
+		MaxProcesses:   c.MaxProcesses,
+		RetainFinished: c.RetainFinished,
+		RetainAge:      time.Duration(c.RetainAge),
+		Grace:          time.Duration(c.Grace),
+		PipeWait:       time.Duration(c.PipeWait),
+	}
+}
+
+// Validate checks values that flags cannot.
+func (c *Config) Validate() error {
+	switch {
+	case c.Socket == "" && c.Listen == "":
+		return fmt.Errorf("no listener: set --socket or --listen")
+	case c.RingSize < 1:
+		return fmt.Errorf("--ring-size must be at least 1 byte")
+	case c.EventRingSize < 16:
+		return fmt.Errorf("--event-ring-size %d is too small (at least 16)", c.EventRingSize)
+	case c.Grace < 0 || c.PipeWait < 0 || c.ShutdownTimeout < 0:
+		return fmt.Errorf("durations must not be negative")
+	case c.MaxMsgSize < 1024:
+		return fmt.Errorf("--max-msg-size %d is too small (at least 1KiB)", c.MaxMsgSize)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		return fmt.Errorf("--log-format %q: use json or console", c.LogFormat)
+	}
+	return nil
+}
+
+// Bind registers the daemon's flags on fs, with c's values as defaults.
+func (c *Config) Bind(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Socket, "socket", c.Socket, "Unix socket to serve on (empty: none)")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "also serve on this TCP address (loopback only, needs --insecure)")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow plaintext TCP (loopback only)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
+	fs.Var(&c.RingSize, "ring-size", "output bytes kept in memory per stream (e.g. 1MiB)")
+	fs.IntVar(&c.EventRingSize, "event-ring-size", c.EventRingSize, "events kept for replay to subscribers")
+	fs.IntVar(&c.MaxProcesses, "max-processes", c.MaxProcesses, "live processes at once (-1: unlimited)")
+	fs.IntVar(&c.RetainFinished, "retain-finished", c.RetainFinished, "finished records kept (-1: unlimited)")
+	fs.Var(&c.RetainAge, "retain-age", "finished records older than this are dropped (e.g. 1h; -1: never)")
+	fs.Var(&c.Grace, "grace", "default time between the stop signal and SIGKILL")
+	fs.Var(&c.PipeWait, "pipe-wait", "how long to wait for output pipes held by escaped descendants")
+	fs.Var(&c.ShutdownTimeout, "shutdown-timeout", "how long shutdown waits for processes to stop before SIGKILL")
+	fs.Var(&c.MaxMsgSize, "max-msg-size", "largest request message accepted (e.g. 4MiB)")
+}
+
+// ApplyEnv sets every flag the command line did not set from its PROCD_*
+// variable (--ring-size from PROCD_RING_SIZE).
+func ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		name := EnvName(f.Name)
+		if v, ok := lookup(name); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// EnvName is the environment variable for a flag.
+func EnvName(flag string) string {
+	return "PROCD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// Duration is a time.Duration flag that also accepts bare seconds ("30",
+// "1.5") as the original API's float seconds did, and "-1" for "never".
+type Duration time.Duration
+
+// ParseDuration parses Go syntax ("1.5s", "2m") or bare seconds ("30").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use 1.5s, 2m or bare seconds)", s)
+	}
+	return d, nil
+}
+
+func (d *Duration) String() string { return time.Duration(*d).String() }
+func (d *Duration) Type() string   { return "duration" }
+func (d *Duration) Set(s string) error {
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Size is a byte count flag accepting units: 65536, 64K, 64KiB, 1M, 1MiB, 1G.
+// Units are binary (K = 1024).
+type Size int64
+
+// ParseSize parses a byte count with an optional binary unit.
+func ParseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q (use bytes or a unit: 64KiB, 1MiB, 1G)", s)
+	}
+	return v * mult, nil
+}
+
+func (z *Size) String() string { return strconv.FormatInt(int64(*z), 10) }
+func (z *Size) Type() string   { return "size" }
+func (z *Size) Set(s string) error {
+	v, err := ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*z = Size(v)
+	return nil
+}
