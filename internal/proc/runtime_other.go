@@ -1,0 +1,213 @@
+//go:build !linux
+
+package proc
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Runtime is the portable fallback used off Linux: one goroutine waits per
+// process and one copies per pipe, there is no subreaper, and leftovers are
+// found by probing the process group (Unix) or not at all (Windows). It
+// keeps procd usable for development on macOS and Windows; Linux is where
+// its guarantees hold.
+type Runtime struct {
+	log *zap.Logger
+}
+
+// NewRuntime returns the fallback runtime.
+func NewRuntime(log *zap.Logger) (*Runtime, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Runtime{log: log}, nil
+}
+
+// Process is a started process.
+type Process struct {
+	p     *os.Process
+	pgid  int
+	pipes []*fallbackPipe
+
+	mu     sync.Mutex
+	state  *os.ProcessState
+	err    error
+	exited chan struct{}
+	reaped bool
+}
+
+type fallbackPipe struct{ done chan struct{} }
+
+// Start starts a process with stdin from the null device.
+func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer devNull.Close()
+	files := []*os.File{devNull, nil, nil}
+	var readers []*os.File
+	var writers []*os.File
+	for i, sink := range []Sink{stdout, stderr} {
+		if sink == nil {
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		readers = append(readers, r)
+		writers = append(writers, w)
+		files[1+i] = w
+	}
+	p, err := os.StartProcess(a.Path, a.Args, &os.ProcAttr{Dir: a.Dir, Env: a.Env, Files: files, Sys: sysProcAttr()})
+	for _, w := range writers {
+		w.Close()
+	}
+	if err != nil {
+		for _, r := range readers {
+			r.Close()
+		}
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, pe.Err
+		}
+		return nil, err
+	}
+	proc := &Process{p: p, pgid: p.Pid, exited: make(chan struct{})}
+	j := 0
+	for _, sink := range []Sink{stdout, stderr} {
+		if sink == nil {
+			continue
+		}
+		r := readers[j]
+		j++
+		fp := &fallbackPipe{done: make(chan struct{})}
+		proc.pipes = append(proc.pipes, fp)
+		go func() {
+			defer close(fp.done)
+			defer sink.Close()
+			defer r.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := r.Read(buf)
+				if n > 0 {
+					sink.Write(buf[:n])
+				}
+				if err == io.EOF || err != nil {
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		st, err := p.Wait()
+		proc.mu.Lock()
+		proc.state, proc.err = st, err
+		proc.mu.Unlock()
+		close(proc.exited)
+	}()
+	return proc, nil
+}
+
+// WatchExit calls fn once the process has exited.
+func (rt *Runtime) WatchExit(p *Process, fn func()) error {
+	go func() {
+		<-p.exited
+		fn()
+	}()
+	return nil
+}
+
+// GroupMembers probes the group (see groupAlive); the result only says
+// whether anything is left, not what.
+func (rt *Runtime) GroupMembers(pgid int) []int {
+	if groupAlive(pgid) {
+		return []int{-1}
+	}
+	return nil
+}
+
+// OrphansReaped is always 0: the fallback is no subreaper.
+func (rt *Runtime) OrphansReaped() int64 { return 0 }
+
+// Close is a no-op.
+func (rt *Runtime) Close() error { return nil }
+
+// Pid returns the leader's pid.
+func (p *Process) Pid() int { return p.p.Pid }
+
+// Pgid returns the process group recorded at spawn.
+func (p *Process) Pgid() int { return p.pgid }
+
+// Signal signals the leader.
+func (p *Process) Signal(sig syscall.Signal) error {
+	select {
+	case <-p.exited:
+		return ErrProcessDone
+	default:
+	}
+	if err := p.p.Signal(sig); err != nil {
+		if errors.Is(err, os.ErrProcessDone) {
+			return ErrProcessDone
+		}
+		return err
+	}
+	return nil
+}
+
+// SignalGroup signals the process group where the platform has them.
+func (p *Process) SignalGroup(sig syscall.Signal) error {
+	return signalGroup(p, sig)
+}
+
+// Exited reports whether the leader has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// Reap returns the exit status once the leader has exited.
+func (p *Process) Reap() (ExitStatus, error) {
+	<-p.exited
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reaped {
+		return ExitStatus{}, errors.New("process already reaped")
+	}
+	p.reaped = true
+	if p.err != nil {
+		return ExitStatus{}, p.err
+	}
+	return exitStatus(p.state), nil
+}
+
+// WaitOutput waits up to d for the pipes to reach end of file. The
+// fallback cannot close a pipe under its reader goroutine, so it only
+// reports whether they ended.
+func (p *Process) WaitOutput(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for _, pp := range p.pipes {
+		select {
+		case <-pp.done:
+		case <-timer.C:
+			return false
+		}
+	}
+	return true
+}
+
+// Release frees the process handle.
+func (p *Process) Release() { p.p.Release() }
