@@ -213,3 +213,20 @@ func (z *Size) Set(s string) error {
 	*z = Size(v)
 	return nil
 }
+
+// ApplyClientEnv sets procctl's --socket and --addr from PROCD_SOCKET and
+// PROCD_ADDR when the command line did not set them.
+func ApplyClientEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	for _, name := range []string{"socket", "addr"} {
+		f := fs.Lookup(name)
+		if f == nil || f.Changed {
+			continue
+		}
+		if v, ok := lookup(EnvName(name)); ok {
+			if err := fs.Set(name, v); err != nil {
+				return fmt.Errorf("%s=%q: %v", EnvName(name), v, err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+var (
+	jsonDoc  = protojson.MarshalOptions{Multiline: true, Indent: "  "}
+	jsonLine = protojson.MarshalOptions{}
+)
+
+// printJSON writes one message as an indented JSON document.
+func printJSON(w io.Writer, m proto.Message) error {
+	b, err := jsonDoc.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// printJSONLine writes one message on one line (for streams).
+func printJSONLine(w io.Writer, m proto.Message) error {
+	b, err := jsonLine.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// shellQuote renders argv so it can be pasted into a shell.
+func shellQuote(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+		}) < 0 {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}
+
+// stateName is a state without its enum prefix.
+func stateName(s pb.ProcessState) string {
+	return strings.TrimPrefix(s.String(), "PROCESS_STATE_")
+}
+
+func reasonName(r pb.ExitReason) string {
+	return strings.TrimPrefix(r.String(), "EXIT_REASON_")
+}
+
+// exitSummary says how a process ended, e.g. "exit 3" or "SIGSEGV (core dumped)".
+func exitSummary(e *pb.ExitStatus) string {
+	if e == nil {
+		return ""
+	}
+	if e.SignalNumber != nil {
+		s := fmt.Sprintf("%s (signal %d)", e.GetSignal(), e.GetSignalNumber())
+		if e.GetCoreDumped() {
+			s += ", core dumped"
+		}
+		return s
+	}
+	return fmt.Sprintf("exit %d", e.GetExitCode())
+}
+
+// shortExit is exitSummary for tables.
+func shortExit(e *pb.ExitStatus) string {
+	if e == nil {
+		return "-"
+	}
+	if e.SignalNumber != nil {
+		return e.GetSignal()
+	}
+	return fmt.Sprint(e.GetExitCode())
+}
+
+func labelsString(l map[string]string) string {
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + l[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond)
+	case d < time.Second:
+		return d.Round(time.Millisecond)
+	default:
+		return d.Round(10 * time.Millisecond)
+	}
+}
+
+// printProcess writes the human form of one record.
+func printProcess(w io.Writer, p *pb.Process) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("id", p.GetId())
+	row("pid", fmt.Sprintf("%d (process group %d)", p.GetPid(), p.GetPgid()))
+	row("name", p.GetName())
+	row("state", stateName(p.GetState()))
+	row("command", shellQuote(p.GetCommand()))
+	row("executable", p.GetExecutable())
+	if p.GetCwd() != "" {
+		row("cwd", p.GetCwd())
+	}
+	if len(p.GetLabels()) > 0 {
+		row("labels", labelsString(p.GetLabels()))
+	}
+	row("started", p.GetStartedAt().AsTime().Local().Format(time.RFC3339Nano))
+	if p.GetFinishedAt() != nil {
+		row("finished", p.GetFinishedAt().AsTime().Local().Format(time.RFC3339Nano))
+	}
+	row("duration", roundDuration(p.GetDuration().AsDuration()).String())
+	if e := p.GetExit(); e != nil {
+		row("exit", exitSummary(e))
+		row("reason", reasonName(e.GetReason()))
+		if e.GetLeftoversKilled() > 0 {
+			row("leftovers", fmt.Sprintf("%d process(es) of the tree ended after the leader exited", e.GetLeftoversKilled()))
+		}
+		if e.GetOutputTruncated() {
+			row("output", "pipes still held open by an escaped descendant; closed after the pipe wait")
+		}
+		if u := e.GetRusage(); u != nil {
+			row("resources", fmt.Sprintf("max RSS %s, user CPU %v, system CPU %v", humanBytes(u.GetMaxRssBytes()),
+				roundDuration(u.GetUserCpu().AsDuration()), roundDuration(u.GetSystemCpu().AsDuration())))
+		}
+	}
+	row("last activity", p.GetLastActivity().AsTime().Local().Format(time.RFC3339Nano))
+	for _, s := range []struct {
+		name string
+		info *pb.OutputInfo
+	}{{"stdout", p.GetStdout()}, {"stderr", p.GetStderr()}} {
+		v := humanBytes(s.info.GetTotalBytes())
+		if s.info.GetDroppedBytes() > 0 {
+			v += fmt.Sprintf(" (%s dropped from the ring)", humanBytes(s.info.GetDroppedBytes()))
+		}
+		row(s.name, v)
+	}
+	tw.Flush()
+}
+
+// printTable writes process rows.
+func printTable(w io.Writer, ps []*pb.Process) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPID\tSTATE\tEXIT\tREASON\tDURATION\tNAME\tCOMMAND")
+	for _, p := range ps {
+		reason := "-"
+		if p.GetExit() != nil {
+			reason = reasonName(p.GetExit().GetReason())
+		}
+		cmd := shellQuote(p.GetCommand())
+		if len(cmd) > 60 {
+			cmd = cmd[:57] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetId(), p.GetPid(), stateName(p.GetState()),
+			shortExit(p.GetExit()), reason, roundDuration(p.GetDuration().AsDuration()), p.GetName(), cmd)
+	}
+	tw.Flush()
+}

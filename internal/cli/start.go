@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/procd/procd/internal/config"
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+// specFlags are the process spec flags shared by start and run.
+type specFlags struct {
+	name, cwd, killMode, stopSignal string
+	env, labels                     []string
+	clearEnv                        bool
+	grace                           config.Duration
+}
+
+func (f *specFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.name, "name", "", `name of the process (default "unknown")`)
+	fs.StringVarP(&f.cwd, "cwd", "C", "", "working directory (must exist; default: the daemon's)")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable KEY=VALUE (repeatable)")
+	fs.BoolVar(&f.clearEnv, "clear-env", false, "start from an empty environment instead of the daemon's")
+	fs.StringArrayVarP(&f.labels, "label", "l", nil, "add a label key=value (repeatable)")
+	fs.StringVar(&f.killMode, "kill-mode", "group", "what is ended when the leader exits: group or leader")
+	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that starts a stop (default SIGTERM)")
+	fs.Var(&f.grace, "grace", "time between the stop signal and SIGKILL (default: the daemon's, 2s)")
+	fs.SetInterspersed(false) // flags after the command belong to it
+}
+
+func parseKV(flag string, kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--%s %q: expected KEY=VALUE", flag, kv)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
+	env, err := parseKV("env", f.env)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := parseKV("label", f.labels)
+	if err != nil {
+		return nil, err
+	}
+	s := &pb.ProcessSpec{
+		Command:    args,
+		Cwd:        f.cwd,
+		Env:        env,
+		ClearEnv:   f.clearEnv,
+		Name:       f.name,
+		Labels:     labels,
+		StopSignal: f.stopSignal,
+	}
+	switch f.killMode {
+	case "group", "":
+		s.KillMode = pb.KillMode_KILL_MODE_GROUP
+	case "leader":
+		s.KillMode = pb.KillMode_KILL_MODE_LEADER
+	default:
+		return nil, usagef("--kill-mode %q: use group or leader", f.killMode)
+	}
+	if f.grace != 0 {
+		s.Grace = durationpb.New(time.Duration(f.grace))
+	}
+	return s, nil
+}
+
+func (a *app) startProcess(ctx context.Context, f *specFlags, args []string) (*pb.Process, error) {
+	spec, err := f.spec(args)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.dial()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := a.callCtx(ctx)
+	defer cancel()
+	resp, err := c.Process.StartProcess(ctx, &pb.StartProcessRequest{Spec: spec})
+	if err != nil {
+		return nil, a.explain(err)
+	}
+	return resp.GetProcess(), nil
+}
+
+func (a *app) startCmd() *cobra.Command {
+	var f specFlags
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "start [flags] [--] COMMAND [ARG...]",
+		Short: "start a process and print its id",
+		Example: `  procctl start --name fuzz-1 --label campaign=a -- ./target -runs=1000
+  procctl start -q sleep 60`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.startProcess(cmd.Context(), &f, args)
+			if err != nil {
+				return err
+			}
+			switch {
+			case a.json:
+				return printJSON(a.stdout, p)
+			case quiet:
+				fmt.Fprintln(a.stdout, p.GetId())
+			default:
+				fmt.Fprintf(a.stdout, "%s\tpid %d\n", p.GetId(), p.GetPid())
+			}
+			return nil
+		},
+	}
+	f.bind(cmd.Flags())
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the id")
+	return cmd
+}

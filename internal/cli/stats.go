@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+func (a *app) statsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "stats",
+		Short: "show daemon-wide counters",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.dial()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.callCtx(cmd.Context())
+			defer cancel()
+			s, err := c.Process.GetStats(ctx, &pb.GetStatsRequest{})
+			if err != nil {
+				return a.explain(err)
+			}
+			if a.json {
+				return printJSON(a.stdout, s)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", k, v) }
+			p, o, e, d := s.GetProcesses(), s.GetOutput(), s.GetEvents(), s.GetDaemon()
+			row("processes", fmt.Sprintf("%d running, %d stopping, %d finished records", p.GetRunning(), p.GetStopping(), p.GetExited()))
+			row("started", fmt.Sprintf("%d (%d start failures)", p.GetStartedTotal(), p.GetStartFailuresTotal()))
+			reasons := make([]string, 0, len(p.GetExitsByReason()))
+			for r := range p.GetExitsByReason() {
+				reasons = append(reasons, r)
+			}
+			sort.Strings(reasons)
+			for _, r := range reasons {
+				row("  exited "+r, p.GetExitsByReason()[r])
+			}
+			row("leftovers killed", p.GetLeftoversKilledTotal())
+			row("orphans reaped", p.GetOrphansReapedTotal())
+			row("output", fmt.Sprintf("%s captured, %s dropped, ring %s per stream", humanBytes(o.GetBytesCapturedTotal()),
+				humanBytes(o.GetBytesDroppedTotal()), humanBytes(o.GetRingBytes())))
+			row("events", fmt.Sprintf("last seq %d, oldest retained %d, ring %d, %d subscriber(s), %d ended as too slow",
+				e.GetLastSeq(), e.GetOldestSeq(), e.GetRingSize(), e.GetSubscribers(), e.GetSlowSubscribersTotal()))
+			row("containment", d.GetContainment())
+			row("daemon", fmt.Sprintf("procd %s, pid %d, up %v, %d goroutines, RSS %s", d.GetVersion(), d.GetPid(),
+				roundDuration(d.GetUptime().AsDuration()), d.GetGoroutines(), humanBytes(d.GetRssBytes())))
+			return tw.Flush()
+		},
+	}
+}
