@@ -462,10 +462,13 @@ func (x *ProcessSpec) GetGrace() *durationpb.Duration {
 // ResourceUsage is what the process consumed, as reported by the kernel for
 // the leader and the children it waited for.
 type ResourceUsage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MaxRssBytes   int64                  `protobuf:"varint,1,opt,name=max_rss_bytes,json=maxRssBytes,proto3" json:"max_rss_bytes,omitempty"`
-	UserCpu       *durationpb.Duration   `protobuf:"bytes,2,opt,name=user_cpu,json=userCpu,proto3" json:"user_cpu,omitempty"`
-	SystemCpu     *durationpb.Duration   `protobuf:"bytes,3,opt,name=system_cpu,json=systemCpu,proto3" json:"system_cpu,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Peak resident set size. The kernel carries a process's pre-exec peak
+	// over exec, so a process that stays smaller than procd reports about
+	// procd's own RSS here.
+	MaxRssBytes   int64                `protobuf:"varint,1,opt,name=max_rss_bytes,json=maxRssBytes,proto3" json:"max_rss_bytes,omitempty"`
+	UserCpu       *durationpb.Duration `protobuf:"bytes,2,opt,name=user_cpu,json=userCpu,proto3" json:"user_cpu,omitempty"`
+	SystemCpu     *durationpb.Duration `protobuf:"bytes,3,opt,name=system_cpu,json=systemCpu,proto3" json:"system_cpu,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

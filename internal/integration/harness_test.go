@@ -1,0 +1,271 @@
+//go:build linux
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// binDir holds procd and procctl built once for the whole run.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "procd-it-bin")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/procd", "../../cmd/procctl")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building procd and procctl:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a procd running on a temporary socket.
+type daemon struct {
+	t      *testing.T
+	dir    string
+	socket string
+	cmd    *exec.Cmd
+	logs   *syncBuffer
+	exited chan struct{}
+	err    error
+}
+
+// syncBuffer collects the daemon's log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{} }
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startDaemon runs procd on a short temporary socket path (sun_path holds
+// 108 bytes) and stops it at the end of the test, failing the test on an
+// unclean exit.
+func startDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pdi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{t: t, dir: dir, socket: filepath.Join(dir, "procd.sock")}
+	d.start(args...)
+	t.Cleanup(func() {
+		d.stop()
+		os.RemoveAll(dir)
+	})
+	return d
+}
+
+func (d *daemon) start(args ...string) {
+	d.t.Helper()
+	d.logs = newSyncBuffer()
+	d.cmd = exec.Command(filepath.Join(binDir, "procd"), append([]string{"--socket", d.socket, "--log-level", "debug"}, args...)...)
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // keep terminal signals away
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.exited = make(chan struct{})
+	go func() {
+		d.err = d.cmd.Wait()
+		close(d.exited)
+	}()
+	d.waitServing()
+}
+
+// waitServing polls the health service until the daemon answers.
+func (d *daemon) waitServing() {
+	d.t.Helper()
+	cc, err := grpc.NewClient("unix://"+d.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer cc.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+		select {
+		case <-d.exited:
+			d.t.Fatalf("procd exited during start: %v\n%s", d.err, d.logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("procd not serving after 15s: %v\n%s", err, d.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and requires a clean exit within the shutdown bound.
+func (d *daemon) stop() {
+	d.t.Helper()
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.exited
+		d.t.Errorf("procd did not exit within 30s of SIGTERM\n%s", d.logs)
+		return
+	}
+	if d.err != nil {
+		d.t.Errorf("procd exited uncleanly: %v\n%s", d.err, d.logs)
+	}
+	if strings.Contains(d.logs.String(), "panic") {
+		d.t.Errorf("procd logged a panic:\n%s", d.logs)
+	}
+}
+
+// result is one procctl invocation.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %q\nstderr: %q", r.code, r.stdout, r.stderr)
+}
+
+// ctl runs procctl against the daemon.
+func (d *daemon) ctl(args ...string) result {
+	d.t.Helper()
+	return d.ctlIn(nil, args...)
+}
+
+func (d *daemon) ctlIn(stdin []byte, args ...string) result {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "procctl"), append([]string{"--socket", d.socket}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatalf("procctl %v: %v", args, err)
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// mustCtl runs procctl and requires exit 0.
+func (d *daemon) mustCtl(args ...string) string {
+	d.t.Helper()
+	r := d.ctl(args...)
+	if r.code != 0 {
+		d.t.Fatalf("procctl %v: %v", args, r)
+	}
+	return r.stdout
+}
+
+// statusJSON returns procctl --json status ID decoded.
+func (d *daemon) statusJSON(id string) map[string]any {
+	d.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(d.mustCtl("--json", "status", id)), &m); err != nil {
+		d.t.Fatal(err)
+	}
+	return m
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && len(b) > i+2 && b[i+2] != 'Z'
+}
+
+// zombieChildren lists zombie children of pid.
+func zombieChildren(pid int) []int {
+	var out []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			st, _ := os.ReadFile("/proc/" + f + "/stat")
+			if i := bytes.LastIndexByte(st, ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
+				n, _ := strconv.Atoi(f)
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for delay := 2 * time.Millisecond; !cond(); delay = min(2*delay, 100*time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(delay)
+	}
+}
+
+// toolPath finds a pinned tool installed by `make tools` in the repository's .bin.
+func toolPath(t *testing.T, name string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	p := filepath.Join(filepath.Dir(file), "..", "..", ".bin", name)
+	if _, err := os.Stat(p); err != nil {
+		if lp, err := exec.LookPath(name); err == nil {
+			return lp
+		}
+		t.Skipf("%s not installed (run make tools; make test does)", name)
+	}
+	return p
+}
