@@ -535,3 +535,58 @@ func TestUpdateActivity(t *testing.T) {
 		t.Fatalf("activity %v -> %v (%v)", before, got.LastActivity, err)
 	}
 }
+
+// Pitfall 1 (process-compose #520): the leader dies of SIGTERM at once but
+// its child ignores SIGTERM; the escalation must still SIGKILL the group
+// after the grace period instead of being cancelled by the leader's exit.
+func TestPitfall1EscalationOutlivesTheLeader(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	info := mustStart(t, m, sh(`sh -c 'trap "" TERM; echo $$; exec sleep 300' & wait`))
+	var kid []int
+	for deadline := time.Now().Add(5 * time.Second); len(kid) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		kid = pids(t, stdout(t, m, info.ID))
+	}
+	if len(kid) != 1 {
+		t.Fatalf("child pid not printed: %v", kid)
+	}
+	grace := 200 * time.Millisecond
+	res, err := m.Stop(context.Background(), Ref{ID: info.ID}, nil, StopOptions{Grace: &grace})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("stop: %v %+v", err, res)
+	}
+	if alive(kid[0]) {
+		t.Fatalf("child %d ignoring SIGTERM survived the stop", kid[0])
+	}
+	if e := res[0].Info.Exit; e.Signal != syscall.SIGTERM || e.Reason != ReasonStopped {
+		t.Fatalf("leader exit %+v, want killed by SIGTERM, reason STOPPED", e)
+	}
+}
+
+// Pitfall 12: bulk operations on a table with finished (and removed)
+// processes are well defined.
+func TestPitfall12BulkStopWithFinishedAndRemovedProcesses(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	done := mustStart(t, m, sh("exit 0"))
+	wait(t, m, done.ID)
+	gone := mustStart(t, m, sh("exit 0"))
+	wait(t, m, gone.ID)
+	if _, err := m.Remove(Ref{ID: gone.ID}); err != nil {
+		t.Fatal(err)
+	}
+	run := mustStart(t, m, sh("sleep 300"))
+	res, err := m.Stop(context.Background(), Ref{}, &Selector{All: true}, StopOptions{})
+	if err != nil || len(res) != 2 {
+		t.Fatalf("stop all: %v %+v", err, res)
+	}
+	for _, r := range res {
+		if r.Err != nil || r.Info.State != Exited {
+			t.Fatalf("result %+v", r)
+		}
+	}
+	if got, _ := m.Get(Ref{ID: run.ID}); got.Exit.Reason != ReasonStopped {
+		t.Fatalf("running one: %+v", got.Exit)
+	}
+	if got, _ := m.Get(Ref{ID: done.ID}); got.Exit.Reason != ReasonExited {
+		t.Fatalf("finished one: %+v", got.Exit)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -340,5 +341,50 @@ func TestLookPath(t *testing.T) {
 	}
 	if got, err := LookPath("./tool", "", dir); err != nil || got != "./tool" {
 		t.Fatalf("relative to dir: %q, %v", got, err)
+	}
+}
+
+// Pitfall 9 (golang/go#27505): Pdeathsig fires when the thread that forked
+// the child exits. A caller whose thread dies right after Start must not
+// take the child with it: forks happen on the Runtime's own locked thread.
+func TestPdeathsigIsNotTiedToTheCallersThread(t *testing.T) {
+	started := make(chan *Process)
+	go func() {
+		runtime.LockOSThread() // exits locked: the runtime destroys this thread
+		p, err := rt.Start(&Attr{Path: "/bin/sleep", Args: []string{"sleep", "300"}}, nil, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		started <- p
+	}()
+	p := <-started
+	if p == nil {
+		return
+	}
+	t.Cleanup(func() {
+		p.SignalGroup(syscall.SIGKILL)
+		waitFor(t, p.Exited, func(b bool) bool { return b })
+		p.Reap()
+		p.Release()
+	})
+	// Give a wrongly tied child every chance to be killed, then check it lives.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if p.Exited() {
+			t.Fatal("child died when the thread that asked for it exited")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Pitfall 13: procd must never signal its own process group.
+func TestSignalGroupRefusesTheDaemonsOwnGroup(t *testing.T) {
+	p := &Process{pid: os.Getpid(), pgid: unix.Getpgrp(), pidfd: 0, rt: rt}
+	if err := p.SignalGroup(syscall.SIGTERM); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("SignalGroup on our own group: %v", err)
+	}
+	p.pgid = 1
+	if err := p.SignalGroup(syscall.SIGTERM); err == nil {
+		t.Fatal("SignalGroup on group 1 was not refused")
 	}
 }
