@@ -590,3 +590,31 @@ func TestPitfall12BulkStopWithFinishedAndRemovedProcesses(t *testing.T) {
 		t.Fatalf("finished one: %+v", got.Exit)
 	}
 }
+
+// Output that overflows the ring at once must not be evented before the
+// process is registered: started comes first and every event has the pid.
+func TestOutputDroppedNeverPrecedesStarted(t *testing.T) {
+	m, bus := newManager(t, Config{RingSize: 4096})
+	for range 20 {
+		sub, _ := bus.Subscribe(events.Filter{}, nil)
+		info := mustStart(t, m, sh(`head -c 100000 /dev/zero`))
+		wait(t, m, info.ID)
+		var evs []events.Event
+		for len(evs) == 0 || evs[len(evs)-1].Type != events.Exited {
+			got, err := sub.Next(context.Background(), make([]events.Event, 0, 16))
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, got...)
+		}
+		sub.Close()
+		if evs[0].Type != events.Started {
+			t.Fatalf("first event %v, want started", evs[0].Type)
+		}
+		for _, e := range evs {
+			if e.PID != info.PID {
+				t.Fatalf("%v event with pid %d, want %d", e.Type, e.PID, info.PID)
+			}
+		}
+	}
+}

@@ -125,6 +125,10 @@ func (m *Manager) Start(spec Spec) (Info, error) {
 	return info, nil
 }
 
+// CountStartFailure counts a start request refused before it reached
+// Start (a request the API layer could not convert).
+func (m *Manager) CountStartFailure() { m.stats.startFailures.Add(1) }
+
 func (m *Manager) start(spec Spec) (Info, error) {
 	what := fmt.Sprintf("start %q", spec.Name)
 	if spec.Dir != "" {
@@ -132,6 +136,10 @@ func (m *Manager) start(spec Spec) (Info, error) {
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			return Info{}, errdefs.Errorf(errdefs.ErrNotFound, "%s: working directory %q does not exist", what, spec.Dir)
+		case errors.Is(err, syscall.ENOTDIR):
+			return Info{}, errdefs.Errorf(errdefs.ErrNotFound, "%s: working directory %q does not exist (a component of it is not a directory)", what, spec.Dir)
+		case errors.Is(err, syscall.ENAMETOOLONG):
+			return Info{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "%s: working directory %q: name too long", what, spec.Dir)
 		case err != nil:
 			return Info{}, errdefs.Errorf(errdefs.ErrPermissionDenied, "%s: working directory %q: %v", what, spec.Dir, err)
 		case !fi.IsDir():
@@ -179,7 +187,9 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	if ce := m.log.Check(zap.DebugLevel, "process started"); ce != nil {
 		ce.Write(zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.String("name", spec.Name), zap.String("executable", exe))
 	}
-	if err := m.rt.WatchExit(p, func() {
+	// Only now, with the record complete and Started published, may output
+	// sinks (which publish OUTPUT_DROPPED) and the exit callback run.
+	if err := m.rt.Watch(p, func() {
 		close(r.exited)
 		go m.settle(r)
 	}); err != nil {

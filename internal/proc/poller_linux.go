@@ -135,19 +135,22 @@ func (p *poller) removeExit(pidfd int) {
 	}
 }
 
-// addPipe starts reading fd (non-blocking, owned by the poller from now on)
-// into sink.
-func (p *poller) addPipe(fd int, sink Sink) *pipe {
-	pp := &pipe{fd: fd, sink: sink, done: make(chan struct{})}
-	e := &pollEntry{fd: fd, pipe: pp}
+// addPipe starts reading pp's fd (non-blocking, owned by the poller from
+// now on) into its sink.
+func (p *poller) addPipe(pp *pipe) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.closed || pp.token != 0 {
+		return
+	}
+	e := &pollEntry{fd: pp.fd, pipe: pp}
 	if err := p.register(e, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
 		// Closed runtime: nothing will ever read this pipe.
-		unix.Close(fd)
+		unix.Close(pp.fd)
 		pp.closed = true
-		sink.Close()
+		pp.sink.Close()
 		close(pp.done)
 	}
-	return pp
 }
 
 func (p *poller) loop() {
@@ -222,10 +225,12 @@ func (p *poller) readPipe(pp *pipe, buf []byte, limit int) bool {
 
 // finishPipe closes pp; pp.mu is held.
 func (p *poller) finishPipe(pp *pipe) {
-	p.mu.Lock()
-	delete(p.entries, pp.token)
-	p.mu.Unlock()
-	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pp.fd, nil)
+	if pp.token != 0 { // registered
+		p.mu.Lock()
+		delete(p.entries, pp.token)
+		p.mu.Unlock()
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pp.fd, nil)
+	}
 	unix.Close(pp.fd)
 	pp.closed = true
 	pp.sink.Close()

@@ -64,7 +64,7 @@ func start(t *testing.T, script string, stdout, stderr Sink) (*Process, chan str
 		t.Fatalf("start %q: %v", script, err)
 	}
 	exited := make(chan struct{})
-	if err := rt.WatchExit(p, func() { close(exited) }); err != nil {
+	if err := rt.Watch(p, func() { close(exited) }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

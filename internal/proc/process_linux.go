@@ -150,7 +150,8 @@ func (p *Process) WaitOutput(d time.Duration) bool {
 	return complete
 }
 
-// Release closes the pidfd and any pipe still open. Call it after Reap.
+// Release closes the pidfd and any pipe still open (or never watched).
+// Call it after Reap.
 func (p *Process) Release() {
 	for _, pp := range p.pipes {
 		p.rt.poll.closePipe(pp)

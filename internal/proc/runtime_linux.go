@@ -174,28 +174,33 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 		}
 	}
 	p := &Process{pid: pid, pgid: pid, pidfd: pidfd, rt: rt}
-	sinks := []Sink{stdout, stderr}
 	j := 0
-	for _, sink := range sinks {
+	for _, sink := range []Sink{stdout, stderr} {
 		if sink == nil {
 			continue
 		}
-		p.pipes = append(p.pipes, rt.poll.addPipe(readEnds[j], sink))
+		p.pipes = append(p.pipes, &pipe{fd: readEnds[j], sink: sink, done: make(chan struct{})})
 		j++
 	}
 	return p, nil
 }
 
-// WatchExit calls fn once, from the poll loop, when p's leader exits. The
-// leader stays a zombie until Reap, which pins its pid and process group
-// number so the group can still be signalled safely. fn must not block.
-func (rt *Runtime) WatchExit(p *Process, fn func()) error {
+// Watch starts reading p's output pipes into their sinks and calls onExit
+// once, from the poll loop, when p's leader exits. Until Watch, output waits
+// in the pipes (the child blocks once one is full), so a caller can finish
+// recording the process before any sink or exit callback runs. The leader
+// stays a zombie until Reap, which pins its pid and process group number so
+// the group can still be signalled safely. onExit must not block.
+func (rt *Runtime) Watch(p *Process, onExit func()) error {
+	for _, pp := range p.pipes {
+		rt.poll.addPipe(pp)
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.pidfd < 0 {
 		return ErrProcessDone
 	}
-	return rt.poll.addExit(p.pidfd, fn)
+	return rt.poll.addExit(p.pidfd, onExit)
 }
 
 // GroupMembers returns the live processes of process group pgid that are not

@@ -4,7 +4,6 @@ package proc
 
 import (
 	"errors"
-	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -43,7 +42,11 @@ type Process struct {
 	reaped bool
 }
 
-type fallbackPipe struct{ done chan struct{} }
+type fallbackPipe struct {
+	r    *os.File
+	sink Sink
+	done chan struct{}
+}
 
 // Start starts a process with stdin from the null device.
 func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
@@ -87,43 +90,43 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 		if sink == nil {
 			continue
 		}
-		r := readers[j]
+		proc.pipes = append(proc.pipes, &fallbackPipe{r: readers[j], sink: sink, done: make(chan struct{})})
 		j++
-		fp := &fallbackPipe{done: make(chan struct{})}
-		proc.pipes = append(proc.pipes, fp)
-		go func() {
-			defer close(fp.done)
-			defer sink.Close()
-			defer r.Close()
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := r.Read(buf)
-				if n > 0 {
-					sink.Write(buf[:n])
-				}
-				if err == io.EOF || err != nil {
-					return
-				}
-			}
-		}()
 	}
-	go func() {
-		st, err := p.Wait()
-		proc.mu.Lock()
-		proc.state, proc.err = st, err
-		proc.mu.Unlock()
-		close(proc.exited)
-	}()
 	return proc, nil
 }
 
-// WatchExit calls fn once the process has exited.
-func (rt *Runtime) WatchExit(p *Process, fn func()) error {
+// Watch starts copying output into the sinks and calls onExit once the
+// process has exited.
+func (rt *Runtime) Watch(p *Process, onExit func()) error {
+	for _, fp := range p.pipes {
+		go fp.copy()
+	}
 	go func() {
-		<-p.exited
-		fn()
+		st, err := p.p.Wait()
+		p.mu.Lock()
+		p.state, p.err = st, err
+		p.mu.Unlock()
+		close(p.exited)
+		onExit()
 	}()
 	return nil
+}
+
+func (fp *fallbackPipe) copy() {
+	defer close(fp.done)
+	defer fp.sink.Close()
+	defer fp.r.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := fp.r.Read(buf)
+		if n > 0 {
+			fp.sink.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // GroupMembers probes the group (see groupAlive); the result only says
