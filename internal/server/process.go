@@ -36,6 +36,7 @@ var errShuttingDown = status.Error(codes.Unavailable, "the daemon is shutting do
 func (s *processService) StartProcess(_ context.Context, req *pb.StartProcessRequest) (*pb.StartProcessResponse, error) {
 	spec, err := specFrom(req.GetSpec())
 	if err != nil {
+		s.m.CountStartFailure()
 		return nil, err
 	}
 	info, err := s.m.Start(spec)
@@ -241,7 +242,8 @@ func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.Proce
 	}
 	defer sub.Close()
 
-	ctx := stream.Context()
+	ctx, cancel := s.untilShutdown(stream.Context())
+	defer cancel()
 	queue := make(chan *pb.WatchEventsResponse, sendQueue)
 	quit := make(chan struct{})
 	defer close(quit)
@@ -280,10 +282,8 @@ func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.Proce
 				return tooSlow()
 			case err := <-sendErr:
 				return err
-			case <-s.shutdown:
-				return errShuttingDown
 			case <-ctx.Done():
-				return ctx.Err()
+				return s.interrupted(ctx.Err())
 			}
 		}
 		switch {
@@ -291,11 +291,6 @@ func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.Proce
 			return tooSlow()
 		case err != nil:
 			return s.interrupted(err)
-		}
-		select {
-		case <-s.shutdown:
-			return errShuttingDown
-		default:
 		}
 	}
 }
@@ -313,7 +308,7 @@ func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.Process
 	if req.TailBytes != nil && req.GetTailBytes() < 0 {
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "tail_bytes %d is negative", req.GetTailBytes())
 	}
-	stdout, stderr, _, err := s.m.Output(refFrom(req))
+	stdout, stderr, done, err := s.m.Output(refFrom(req))
 	if err != nil {
 		return err
 	}
@@ -343,13 +338,13 @@ func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.Process
 	}
 
 	ctx := stream.Context()
-	buf := make([]byte, outputChunk)
 	for {
 		progressed := false
 		for _, c := range cs {
 			if c.eof {
 				continue
 			}
+			buf := make([]byte, outputChunk) // a sent message must not change afterwards
 			n, start, eof := c.ring.ReadAt(buf, c.off)
 			if eof {
 				c.eof = true
@@ -378,7 +373,17 @@ func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.Process
 			}
 		}
 		if len(waits) == 0 {
-			return nil // every stream ended and was sent in full
+			// Every stream ended and was sent in full; follow still lasts
+			// until the process has exited (it may have closed its output
+			// and gone on running).
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.shutdown:
+				return errShuttingDown
+			}
 		}
 		waits = append(waits, nil) // pad: at most two streams
 		select {

@@ -1,0 +1,264 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/server"
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+// rt is the one runtime a process may have (it is the child subreaper and
+// owns the epoll loop).
+var rt *proc.Runtime
+
+func TestMain(m *testing.M) {
+	var err error
+	if rt, err = proc.NewRuntime(nil); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	rt.Close()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// harness is one daemon's worth of procd served on an in-memory listener,
+// with a client connection to it.
+type harness struct {
+	m    *manager.Manager
+	bus  *events.Bus
+	srv  *server.Server
+	lis  *bufconn.Listener
+	conn *grpc.ClientConn
+	c    pb.ProcessServiceClient
+}
+
+// newHarness builds a bus (unless given), a manager, the gRPC server and a
+// client. quiet drops all logs (for fuzz targets); otherwise they go to tb.
+// Everything is torn down in tb's cleanup, in the daemon's order.
+func newHarness(tb testing.TB, cfg manager.Config, bus *events.Bus, quiet bool) *harness {
+	tb.Helper()
+	if bus == nil {
+		bus = events.NewBus(4096, nil)
+	}
+	mlog, slog, closeLog := zap.NewNop(), zap.NewNop(), func() {}
+	if !quiet {
+		mlog = zaptest.NewLogger(tb)
+		slog, closeLog = serverLogger(tb)
+	}
+	h := &harness{m: manager.New(cfg, rt, bus, mlog), bus: bus}
+	h.srv = server.New(server.Options{Manager: h.m, Events: bus, Logger: slog, Containment: "pgroup"})
+	h.lis = bufconn.Listen(1 << 20)
+	served := make(chan error, 1)
+	go func() { served <- h.srv.GRPC.Serve(h.lis) }()
+	h.conn = h.dial(tb)
+	h.c = pb.NewProcessServiceClient(h.conn)
+	tb.Cleanup(func() {
+		h.srv.BeginShutdown()
+		h.srv.GRPC.Stop()
+		if err := <-served; err != nil {
+			tb.Errorf("serve: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		h.m.Shutdown(ctx)
+		bus.Close()
+		closeLog()
+		assertNoZombies(tb)
+	})
+	return h
+}
+
+// serverLogger logs to tb until the returned function is called. grpc's
+// Stop does not wait for handlers to return, and a handler's last log line
+// may come after the test ended, when t.Log would panic.
+func serverLogger(tb testing.TB) (*zap.Logger, func()) {
+	w := &tbWriter{tb: tb}
+	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
+	return zap.New(zapcore.NewCore(enc, w, zapcore.DebugLevel)), w.close
+}
+
+// dial opens another client connection to the harness's server; it is
+// closed at cleanup (before the server stops).
+func (h *harness) dial(tb testing.TB, opts ...grpc.DialOption) *grpc.ClientConn {
+	tb.Helper()
+	return dialBufconn(tb, h.lis, opts...)
+}
+
+func dialBufconn(tb testing.TB, lis *bufconn.Listener, opts ...grpc.DialOption) *grpc.ClientConn {
+	tb.Helper()
+	opts = append([]grpc.DialOption{
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	}, opts...)
+	conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// tbWriter logs to a test until it is closed, then discards.
+type tbWriter struct {
+	mu   sync.Mutex
+	tb   testing.TB
+	done bool
+}
+
+func (w *tbWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.tb.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *tbWriter) Sync() error { return nil }
+
+func (w *tbWriter) close() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+}
+
+// ctxFor returns a context that bounds one step of a test: reached only
+// when something is broken.
+func ctxFor(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+func (h *harness) start(tb testing.TB, spec *pb.ProcessSpec) *pb.Process {
+	tb.Helper()
+	resp, err := h.c.StartProcess(ctxFor(tb), &pb.StartProcessRequest{Spec: spec})
+	if err != nil {
+		tb.Fatalf("start %q: %v", spec.GetCommand(), err)
+	}
+	return resp.GetProcess()
+}
+
+func (h *harness) sh(tb testing.TB, script string) *pb.Process {
+	tb.Helper()
+	return h.start(tb, &pb.ProcessSpec{Command: []string{"sh", "-c", script}, Name: "sh"})
+}
+
+// wait waits for the final record of a process.
+func (h *harness) wait(tb testing.TB, id string) *pb.Process {
+	tb.Helper()
+	resp, err := h.c.WaitForProcess(ctxFor(tb), &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: id}})
+	if err != nil {
+		tb.Fatalf("wait %s: %v", id, err)
+	}
+	if resp.GetTimedOut() || resp.GetProcess().GetState() != pb.ProcessState_PROCESS_STATE_EXITED {
+		tb.Fatalf("wait %s: timed out %v, state %v", id, resp.GetTimedOut(), resp.GetProcess().GetState())
+	}
+	return resp.GetProcess()
+}
+
+func (h *harness) stats(tb testing.TB) *pb.GetStatsResponse {
+	tb.Helper()
+	st, err := h.c.GetStats(ctxFor(tb), &pb.GetStatsRequest{})
+	if err != nil {
+		tb.Fatalf("stats: %v", err)
+	}
+	return st
+}
+
+// waitFor polls cond until it holds, failing after a generous deadline.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// wantStatus checks that err is a gRPC status with code and a message
+// containing every one of parts.
+func wantStatus(tb testing.TB, what string, err error, code codes.Code, parts ...string) {
+	tb.Helper()
+	st, ok := status.FromError(err)
+	if err == nil || !ok {
+		tb.Errorf("%s: error %v (%T); want a status with code %v", what, err, err, code)
+		return
+	}
+	if st.Code() != code {
+		tb.Errorf("%s: code %v (%q); want %v", what, st.Code(), st.Message(), code)
+		return
+	}
+	for _, p := range parts {
+		if !strings.Contains(st.Message(), p) {
+			tb.Errorf("%s: message %q does not contain %q", what, st.Message(), p)
+		}
+	}
+}
+
+// assertNoZombies fails if the test process has a zombie child: every
+// child procd started was reaped.
+func assertNoZombies(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var zombies []string
+		tasks, _ := os.ReadDir("/proc/self/task")
+		for _, task := range tasks {
+			b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
+			for _, f := range strings.Fields(string(b)) {
+				st, _ := os.ReadFile("/proc/" + f + "/stat")
+				if i := bytes.LastIndexByte(st, ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
+					zombies = append(zombies, f)
+				}
+			}
+		}
+		if len(zombies) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Errorf("zombie children left: %v", zombies)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// seqOutput is what `seq from to` prints.
+func seqOutput(from, to int) []byte {
+	var b []byte
+	for i := from; i <= to; i++ {
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, '\n')
+	}
+	return b
+}
