@@ -40,12 +40,15 @@ const (
 	Hung
 	Deadline
 	ActivityReady
+	Recovered
+	NotifyStatus
 )
 
 var typeNames = map[Type]string{
 	Started: "started", Exited: "exited", SignalSent: "signal_sent", Escalated: "escalated",
 	Leftovers: "leftovers", OutputDropped: "output_dropped", Removed: "removed", Slow: "slow",
-	Hung: "hung", Deadline: "deadline", ActivityReady: "activity_ready",
+	Hung: "hung", Deadline: "deadline", ActivityReady: "activity_ready", Recovered: "recovered",
+	NotifyStatus: "notify_status",
 }
 
 func (t Type) String() string {
@@ -65,10 +68,11 @@ type Event struct {
 	PID       int
 	Name      string
 	Labels    map[string]string
-	Signal    string // signal_sent, escalated
-	Stream    string // output_dropped: "stdout" or "stderr"
-	Detail    string // human-readable
-	Data      any    // publisher-owned payload (the exit record for Exited)
+	Signal    string        // signal_sent, escalated
+	Stream    string        // output_dropped: "stdout" or "stderr"
+	Detail    string        // human-readable
+	Idle      time.Duration // slow, hung, deadline: idle time when decided
+	Data      any           // publisher-owned payload (the exit record for Exited)
 }
 
 // Filter selects events; each empty field matches everything, and the fields

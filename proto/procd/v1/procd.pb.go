@@ -252,6 +252,70 @@ func (Stream) EnumDescriptor() ([]byte, []int) {
 	return file_procd_v1_procd_proto_rawDescGZIP(), []int{3}
 }
 
+// ActivitySource is something that shows a process is making progress.
+type ActivitySource int32
+
+const (
+	ActivitySource_ACTIVITY_SOURCE_UNSPECIFIED ActivitySource = 0
+	// The UpdateActivity RPC.
+	ActivitySource_ACTIVITY_SOURCE_HEARTBEAT ActivitySource = 1
+	// WATCHDOG=1 sent to $NOTIFY_SOCKET (the sd_notify protocol) from the process's tree.
+	ActivitySource_ACTIVITY_SOURCE_NOTIFY ActivitySource = 2
+	// Any byte on stdout or stderr.
+	ActivitySource_ACTIVITY_SOURCE_OUTPUT ActivitySource = 3
+	// The tree used CPU time since the last sample (every check_interval).
+	ActivitySource_ACTIVITY_SOURCE_CPU ActivitySource = 4
+	// activity_file's modification time advanced since the last sample.
+	ActivitySource_ACTIVITY_SOURCE_FILE ActivitySource = 5
+)
+
+// Enum value maps for ActivitySource.
+var (
+	ActivitySource_name = map[int32]string{
+		0: "ACTIVITY_SOURCE_UNSPECIFIED",
+		1: "ACTIVITY_SOURCE_HEARTBEAT",
+		2: "ACTIVITY_SOURCE_NOTIFY",
+		3: "ACTIVITY_SOURCE_OUTPUT",
+		4: "ACTIVITY_SOURCE_CPU",
+		5: "ACTIVITY_SOURCE_FILE",
+	}
+	ActivitySource_value = map[string]int32{
+		"ACTIVITY_SOURCE_UNSPECIFIED": 0,
+		"ACTIVITY_SOURCE_HEARTBEAT":   1,
+		"ACTIVITY_SOURCE_NOTIFY":      2,
+		"ACTIVITY_SOURCE_OUTPUT":      3,
+		"ACTIVITY_SOURCE_CPU":         4,
+		"ACTIVITY_SOURCE_FILE":        5,
+	}
+)
+
+func (x ActivitySource) Enum() *ActivitySource {
+	p := new(ActivitySource)
+	*p = x
+	return p
+}
+
+func (x ActivitySource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ActivitySource) Descriptor() protoreflect.EnumDescriptor {
+	return file_procd_v1_procd_proto_enumTypes[4].Descriptor()
+}
+
+func (ActivitySource) Type() protoreflect.EnumType {
+	return &file_procd_v1_procd_proto_enumTypes[4]
+}
+
+func (x ActivitySource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ActivitySource.Descriptor instead.
+func (ActivitySource) EnumDescriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
+}
+
 // EventType is the kind of an event.
 type EventType int32
 
@@ -279,6 +343,10 @@ const (
 	EventType_EVENT_TYPE_DEADLINE EventType = 10
 	// The process reported READY=1 over the notify socket.
 	EventType_EVENT_TYPE_ACTIVITY_READY EventType = 11
+	// Watchdog: activity resumed after the process was slow or hung.
+	EventType_EVENT_TYPE_RECOVERED EventType = 12
+	// The process reported STATUS= over the notify socket.
+	EventType_EVENT_TYPE_NOTIFY_STATUS EventType = 13
 )
 
 // Enum value maps for EventType.
@@ -296,6 +364,8 @@ var (
 		9:  "EVENT_TYPE_HUNG",
 		10: "EVENT_TYPE_DEADLINE",
 		11: "EVENT_TYPE_ACTIVITY_READY",
+		12: "EVENT_TYPE_RECOVERED",
+		13: "EVENT_TYPE_NOTIFY_STATUS",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":    0,
@@ -310,6 +380,8 @@ var (
 		"EVENT_TYPE_HUNG":           9,
 		"EVENT_TYPE_DEADLINE":       10,
 		"EVENT_TYPE_ACTIVITY_READY": 11,
+		"EVENT_TYPE_RECOVERED":      12,
+		"EVENT_TYPE_NOTIFY_STATUS":  13,
 	}
 )
 
@@ -324,11 +396,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[4].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[5].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[4]
+	return &file_procd_v1_procd_proto_enumTypes[5]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -337,7 +409,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
 }
 
 // ProcessSpec describes a process to start.
@@ -361,7 +433,24 @@ type ProcessSpec struct {
 	// Signal that starts a stop (name or number); default SIGTERM.
 	StopSignal string `protobuf:"bytes,8,opt,name=stop_signal,json=stopSignal,proto3" json:"stop_signal,omitempty"`
 	// Time between the stop signal and SIGKILL; default the daemon's (2s).
-	Grace         *durationpb.Duration `protobuf:"bytes,9,opt,name=grace,proto3" json:"grace,omitempty"`
+	Grace *durationpb.Duration `protobuf:"bytes,9,opt,name=grace,proto3" json:"grace,omitempty"`
+	// Hang watchdog. With idle = time since the last activity: idle > timeout
+	// is slow; idle > timeout + extra_buffer is hung, and with auto_kill the
+	// process is stopped (stop signal, grace, SIGKILL) with reason HUNG;
+	// without auto_kill it is SIGKILLed once idle > max_hang_time. Unset
+	// fields take the daemon's defaults (30s, 5s, 60s, true); a timeout of 0
+	// turns hang detection off for this process.
+	Timeout     *durationpb.Duration `protobuf:"bytes,10,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	ExtraBuffer *durationpb.Duration `protobuf:"bytes,11,opt,name=extra_buffer,json=extraBuffer,proto3" json:"extra_buffer,omitempty"`
+	MaxHangTime *durationpb.Duration `protobuf:"bytes,12,opt,name=max_hang_time,json=maxHangTime,proto3" json:"max_hang_time,omitempty"`
+	AutoKill    *bool                `protobuf:"varint,13,opt,name=auto_kill,json=autoKill,proto3,oneof" json:"auto_kill,omitempty"`
+	// Wall-clock limit since start: the process is stopped with reason
+	// DEADLINE when it passes, whatever its activity. Unset: none.
+	Deadline *durationpb.Duration `protobuf:"bytes,14,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// What counts as activity; empty: heartbeat, notify and output.
+	Activity []ActivitySource `protobuf:"varint,15,rep,packed,name=activity,proto3,enum=procd.v1.ActivitySource" json:"activity,omitempty"`
+	// File whose modification time counts as activity; implies ACTIVITY_SOURCE_FILE.
+	ActivityFile  string `protobuf:"bytes,16,opt,name=activity_file,json=activityFile,proto3" json:"activity_file,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -459,6 +548,218 @@ func (x *ProcessSpec) GetGrace() *durationpb.Duration {
 	return nil
 }
 
+func (x *ProcessSpec) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *ProcessSpec) GetExtraBuffer() *durationpb.Duration {
+	if x != nil {
+		return x.ExtraBuffer
+	}
+	return nil
+}
+
+func (x *ProcessSpec) GetMaxHangTime() *durationpb.Duration {
+	if x != nil {
+		return x.MaxHangTime
+	}
+	return nil
+}
+
+func (x *ProcessSpec) GetAutoKill() bool {
+	if x != nil && x.AutoKill != nil {
+		return *x.AutoKill
+	}
+	return false
+}
+
+func (x *ProcessSpec) GetDeadline() *durationpb.Duration {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *ProcessSpec) GetActivity() []ActivitySource {
+	if x != nil {
+		return x.Activity
+	}
+	return nil
+}
+
+func (x *ProcessSpec) GetActivityFile() string {
+	if x != nil {
+		return x.ActivityFile
+	}
+	return ""
+}
+
+// WatchdogStatus is a process's watchdog settings and state.
+type WatchdogStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when neither hang detection nor a deadline applies.
+	Enabled      bool                 `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Timeout      *durationpb.Duration `protobuf:"bytes,2,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	ExtraBuffer  *durationpb.Duration `protobuf:"bytes,3,opt,name=extra_buffer,json=extraBuffer,proto3" json:"extra_buffer,omitempty"`
+	MaxHangTime  *durationpb.Duration `protobuf:"bytes,4,opt,name=max_hang_time,json=maxHangTime,proto3" json:"max_hang_time,omitempty"`
+	AutoKill     bool                 `protobuf:"varint,5,opt,name=auto_kill,json=autoKill,proto3" json:"auto_kill,omitempty"`
+	Deadline     *durationpb.Duration `protobuf:"bytes,6,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Sources      []ActivitySource     `protobuf:"varint,7,rep,packed,name=sources,proto3,enum=procd.v1.ActivitySource" json:"sources,omitempty"`
+	ActivityFile string               `protobuf:"bytes,8,opt,name=activity_file,json=activityFile,proto3" json:"activity_file,omitempty"`
+	// Source of the last activity; unspecified: none since start.
+	LastActivitySource ActivitySource `protobuf:"varint,9,opt,name=last_activity_source,json=lastActivitySource,proto3,enum=procd.v1.ActivitySource" json:"last_activity_source,omitempty"`
+	// Time since the last activity.
+	Idle *durationpb.Duration `protobuf:"bytes,10,opt,name=idle,proto3" json:"idle,omitempty"`
+	Slow bool                 `protobuf:"varint,11,opt,name=slow,proto3" json:"slow,omitempty"`
+	Hung bool                 `protobuf:"varint,12,opt,name=hung,proto3" json:"hung,omitempty"`
+	// When the deadline passes, if there is one.
+	DeadlineAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=deadline_at,json=deadlineAt,proto3" json:"deadline_at,omitempty"`
+	// The process sent READY=1.
+	Ready bool `protobuf:"varint,14,opt,name=ready,proto3" json:"ready,omitempty"`
+	// The last STATUS= text the process sent.
+	NotifyStatus  string `protobuf:"bytes,15,opt,name=notify_status,json=notifyStatus,proto3" json:"notify_status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchdogStatus) Reset() {
+	*x = WatchdogStatus{}
+	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchdogStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchdogStatus) ProtoMessage() {}
+
+func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchdogStatus.ProtoReflect.Descriptor instead.
+func (*WatchdogStatus) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WatchdogStatus) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *WatchdogStatus) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *WatchdogStatus) GetExtraBuffer() *durationpb.Duration {
+	if x != nil {
+		return x.ExtraBuffer
+	}
+	return nil
+}
+
+func (x *WatchdogStatus) GetMaxHangTime() *durationpb.Duration {
+	if x != nil {
+		return x.MaxHangTime
+	}
+	return nil
+}
+
+func (x *WatchdogStatus) GetAutoKill() bool {
+	if x != nil {
+		return x.AutoKill
+	}
+	return false
+}
+
+func (x *WatchdogStatus) GetDeadline() *durationpb.Duration {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *WatchdogStatus) GetSources() []ActivitySource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *WatchdogStatus) GetActivityFile() string {
+	if x != nil {
+		return x.ActivityFile
+	}
+	return ""
+}
+
+func (x *WatchdogStatus) GetLastActivitySource() ActivitySource {
+	if x != nil {
+		return x.LastActivitySource
+	}
+	return ActivitySource_ACTIVITY_SOURCE_UNSPECIFIED
+}
+
+func (x *WatchdogStatus) GetIdle() *durationpb.Duration {
+	if x != nil {
+		return x.Idle
+	}
+	return nil
+}
+
+func (x *WatchdogStatus) GetSlow() bool {
+	if x != nil {
+		return x.Slow
+	}
+	return false
+}
+
+func (x *WatchdogStatus) GetHung() bool {
+	if x != nil {
+		return x.Hung
+	}
+	return false
+}
+
+func (x *WatchdogStatus) GetDeadlineAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeadlineAt
+	}
+	return nil
+}
+
+func (x *WatchdogStatus) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
+func (x *WatchdogStatus) GetNotifyStatus() string {
+	if x != nil {
+		return x.NotifyStatus
+	}
+	return ""
+}
+
 // ResourceUsage is what the process consumed, as reported by the kernel for
 // the leader and the children it waited for.
 type ResourceUsage struct {
@@ -475,7 +776,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	mi := &file_procd_v1_procd_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +788,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	mi := &file_procd_v1_procd_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +801,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{1}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ResourceUsage) GetMaxRssBytes() int64 {
@@ -548,7 +849,7 @@ type ExitStatus struct {
 
 func (x *ExitStatus) Reset() {
 	*x = ExitStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	mi := &file_procd_v1_procd_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +861,7 @@ func (x *ExitStatus) String() string {
 func (*ExitStatus) ProtoMessage() {}
 
 func (x *ExitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	mi := &file_procd_v1_procd_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +874,7 @@ func (x *ExitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitStatus.ProtoReflect.Descriptor instead.
 func (*ExitStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{2}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ExitStatus) GetReason() ExitReason {
@@ -645,7 +946,7 @@ type OutputInfo struct {
 
 func (x *OutputInfo) Reset() {
 	*x = OutputInfo{}
-	mi := &file_procd_v1_procd_proto_msgTypes[3]
+	mi := &file_procd_v1_procd_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +958,7 @@ func (x *OutputInfo) String() string {
 func (*OutputInfo) ProtoMessage() {}
 
 func (x *OutputInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[3]
+	mi := &file_procd_v1_procd_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +971,7 @@ func (x *OutputInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputInfo.ProtoReflect.Descriptor instead.
 func (*OutputInfo) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{3}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *OutputInfo) GetTotalBytes() int64 {
@@ -714,13 +1015,14 @@ type Process struct {
 	Stdout        *OutputInfo            `protobuf:"bytes,15,opt,name=stdout,proto3" json:"stdout,omitempty"`
 	Stderr        *OutputInfo            `protobuf:"bytes,16,opt,name=stderr,proto3" json:"stderr,omitempty"`
 	KillMode      KillMode               `protobuf:"varint,17,opt,name=kill_mode,json=killMode,proto3,enum=procd.v1.KillMode" json:"kill_mode,omitempty"`
+	Watchdog      *WatchdogStatus        `protobuf:"bytes,18,opt,name=watchdog,proto3" json:"watchdog,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_procd_v1_procd_proto_msgTypes[4]
+	mi := &file_procd_v1_procd_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +1034,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[4]
+	mi := &file_procd_v1_procd_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +1047,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Process) GetId() string {
@@ -867,6 +1169,13 @@ func (x *Process) GetKillMode() KillMode {
 	return KillMode_KILL_MODE_UNSPECIFIED
 }
 
+func (x *Process) GetWatchdog() *WatchdogStatus {
+	if x != nil {
+		return x.Watchdog
+	}
+	return nil
+}
+
 // StartProcessRequest starts one process.
 type StartProcessRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -877,7 +1186,7 @@ type StartProcessRequest struct {
 
 func (x *StartProcessRequest) Reset() {
 	*x = StartProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	mi := &file_procd_v1_procd_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +1198,7 @@ func (x *StartProcessRequest) String() string {
 func (*StartProcessRequest) ProtoMessage() {}
 
 func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	mi := &file_procd_v1_procd_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +1211,7 @@ func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessRequest.ProtoReflect.Descriptor instead.
 func (*StartProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StartProcessRequest) GetSpec() *ProcessSpec {
@@ -922,7 +1231,7 @@ type StartProcessResponse struct {
 
 func (x *StartProcessResponse) Reset() {
 	*x = StartProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1243,7 @@ func (x *StartProcessResponse) String() string {
 func (*StartProcessResponse) ProtoMessage() {}
 
 func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1256,7 @@ func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessResponse.ProtoReflect.Descriptor instead.
 func (*StartProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StartProcessResponse) GetProcess() *Process {
@@ -974,7 +1283,7 @@ type WaitForProcessRequest struct {
 
 func (x *WaitForProcessRequest) Reset() {
 	*x = WaitForProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1295,7 @@ func (x *WaitForProcessRequest) String() string {
 func (*WaitForProcessRequest) ProtoMessage() {}
 
 func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1308,7 @@ func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessRequest.ProtoReflect.Descriptor instead.
 func (*WaitForProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WaitForProcessRequest) GetTarget() isWaitForProcessRequest_Target {
@@ -1061,7 +1370,7 @@ type WaitForProcessResponse struct {
 
 func (x *WaitForProcessResponse) Reset() {
 	*x = WaitForProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +1382,7 @@ func (x *WaitForProcessResponse) String() string {
 func (*WaitForProcessResponse) ProtoMessage() {}
 
 func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +1395,7 @@ func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessResponse.ProtoReflect.Descriptor instead.
 func (*WaitForProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WaitForProcessResponse) GetProcess() *Process {
@@ -1117,7 +1426,7 @@ type GetProcessRequest struct {
 
 func (x *GetProcessRequest) Reset() {
 	*x = GetProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1438,7 @@ func (x *GetProcessRequest) String() string {
 func (*GetProcessRequest) ProtoMessage() {}
 
 func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1451,7 @@ func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetProcessRequest) GetTarget() isGetProcessRequest_Target {
@@ -1196,7 +1505,7 @@ type GetProcessResponse struct {
 
 func (x *GetProcessResponse) Reset() {
 	*x = GetProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1517,7 @@ func (x *GetProcessResponse) String() string {
 func (*GetProcessResponse) ProtoMessage() {}
 
 func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1530,7 @@ func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessResponse.ProtoReflect.Descriptor instead.
 func (*GetProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetProcessResponse) GetProcess() *Process {
@@ -1249,7 +1558,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1570,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1583,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Selector) GetAll() bool {
@@ -1318,7 +1627,7 @@ type ListProcessesRequest struct {
 
 func (x *ListProcessesRequest) Reset() {
 	*x = ListProcessesRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1639,7 @@ func (x *ListProcessesRequest) String() string {
 func (*ListProcessesRequest) ProtoMessage() {}
 
 func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1652,7 @@ func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesRequest.ProtoReflect.Descriptor instead.
 func (*ListProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListProcessesRequest) GetStates() []ProcessState {
@@ -1377,7 +1686,7 @@ type ListProcessesResponse struct {
 
 func (x *ListProcessesResponse) Reset() {
 	*x = ListProcessesResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1698,7 @@ func (x *ListProcessesResponse) String() string {
 func (*ListProcessesResponse) ProtoMessage() {}
 
 func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1711,7 @@ func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesResponse.ProtoReflect.Descriptor instead.
 func (*ListProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListProcessesResponse) GetProcesses() []*Process {
@@ -1432,7 +1741,7 @@ type SendSignalRequest struct {
 
 func (x *SendSignalRequest) Reset() {
 	*x = SendSignalRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1753,7 @@ func (x *SendSignalRequest) String() string {
 func (*SendSignalRequest) ProtoMessage() {}
 
 func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1766,7 @@ func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalRequest.ProtoReflect.Descriptor instead.
 func (*SendSignalRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SendSignalRequest) GetTarget() isSendSignalRequest_Target {
@@ -1544,7 +1853,7 @@ type SignalResult struct {
 
 func (x *SignalResult) Reset() {
 	*x = SignalResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1865,7 @@ func (x *SignalResult) String() string {
 func (*SignalResult) ProtoMessage() {}
 
 func (x *SignalResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1878,7 @@ func (x *SignalResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResult.ProtoReflect.Descriptor instead.
 func (*SignalResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SignalResult) GetId() string {
@@ -1612,7 +1921,7 @@ type SendSignalResponse struct {
 
 func (x *SendSignalResponse) Reset() {
 	*x = SendSignalResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1933,7 @@ func (x *SendSignalResponse) String() string {
 func (*SendSignalResponse) ProtoMessage() {}
 
 func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1946,7 @@ func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalResponse.ProtoReflect.Descriptor instead.
 func (*SendSignalResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SendSignalResponse) GetSignal() string {
@@ -1673,7 +1982,7 @@ type StopProcessRequest struct {
 
 func (x *StopProcessRequest) Reset() {
 	*x = StopProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +1994,7 @@ func (x *StopProcessRequest) String() string {
 func (*StopProcessRequest) ProtoMessage() {}
 
 func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +2007,7 @@ func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessRequest.ProtoReflect.Descriptor instead.
 func (*StopProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StopProcessRequest) GetTarget() isStopProcessRequest_Target {
@@ -1784,7 +2093,7 @@ type StopResult struct {
 
 func (x *StopResult) Reset() {
 	*x = StopResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1796,7 +2105,7 @@ func (x *StopResult) String() string {
 func (*StopResult) ProtoMessage() {}
 
 func (x *StopResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,7 +2118,7 @@ func (x *StopResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResult.ProtoReflect.Descriptor instead.
 func (*StopResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StopResult) GetProcess() *Process {
@@ -1836,7 +2145,7 @@ type StopProcessResponse struct {
 
 func (x *StopProcessResponse) Reset() {
 	*x = StopProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1848,7 +2157,7 @@ func (x *StopProcessResponse) String() string {
 func (*StopProcessResponse) ProtoMessage() {}
 
 func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +2170,7 @@ func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessResponse.ProtoReflect.Descriptor instead.
 func (*StopProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StopProcessResponse) GetResults() []*StopResult {
@@ -1885,7 +2194,7 @@ type UpdateActivityRequest struct {
 
 func (x *UpdateActivityRequest) Reset() {
 	*x = UpdateActivityRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +2206,7 @@ func (x *UpdateActivityRequest) String() string {
 func (*UpdateActivityRequest) ProtoMessage() {}
 
 func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2219,7 @@ func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateActivityRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateActivityRequest) GetTarget() isUpdateActivityRequest_Target {
@@ -1964,7 +2273,7 @@ type UpdateActivityResponse struct {
 
 func (x *UpdateActivityResponse) Reset() {
 	*x = UpdateActivityResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1976,7 +2285,7 @@ func (x *UpdateActivityResponse) String() string {
 func (*UpdateActivityResponse) ProtoMessage() {}
 
 func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1989,7 +2298,7 @@ func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateActivityResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateActivityResponse) GetProcess() *Process {
@@ -2013,7 +2322,7 @@ type RemoveProcessRequest struct {
 
 func (x *RemoveProcessRequest) Reset() {
 	*x = RemoveProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2334,7 @@ func (x *RemoveProcessRequest) String() string {
 func (*RemoveProcessRequest) ProtoMessage() {}
 
 func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2347,7 @@ func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessRequest.ProtoReflect.Descriptor instead.
 func (*RemoveProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveProcessRequest) GetTarget() isRemoveProcessRequest_Target {
@@ -2092,7 +2401,7 @@ type RemoveProcessResponse struct {
 
 func (x *RemoveProcessResponse) Reset() {
 	*x = RemoveProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2104,7 +2413,7 @@ func (x *RemoveProcessResponse) String() string {
 func (*RemoveProcessResponse) ProtoMessage() {}
 
 func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2117,7 +2426,7 @@ func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessResponse.ProtoReflect.Descriptor instead.
 func (*RemoveProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RemoveProcessResponse) GetProcess() *Process {
@@ -2138,7 +2447,7 @@ type CleanupFinishedRequest struct {
 
 func (x *CleanupFinishedRequest) Reset() {
 	*x = CleanupFinishedRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2459,7 @@ func (x *CleanupFinishedRequest) String() string {
 func (*CleanupFinishedRequest) ProtoMessage() {}
 
 func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2472,7 @@ func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedRequest.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CleanupFinishedRequest) GetSelector() *Selector {
@@ -2183,7 +2492,7 @@ type CleanupFinishedResponse struct {
 
 func (x *CleanupFinishedResponse) Reset() {
 	*x = CleanupFinishedResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2195,7 +2504,7 @@ func (x *CleanupFinishedResponse) String() string {
 func (*CleanupFinishedResponse) ProtoMessage() {}
 
 func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2208,7 +2517,7 @@ func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedResponse.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CleanupFinishedResponse) GetRemovedIds() []string {
@@ -2227,7 +2536,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2239,7 +2548,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2252,7 +2561,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
 }
 
 // ProcessStats counts processes.
@@ -2276,7 +2585,7 @@ type ProcessStats struct {
 
 func (x *ProcessStats) Reset() {
 	*x = ProcessStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2597,7 @@ func (x *ProcessStats) String() string {
 func (*ProcessStats) ProtoMessage() {}
 
 func (x *ProcessStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2610,7 @@ func (x *ProcessStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessStats.ProtoReflect.Descriptor instead.
 func (*ProcessStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProcessStats) GetRunning() int64 {
@@ -2373,7 +2682,7 @@ type OutputStats struct {
 
 func (x *OutputStats) Reset() {
 	*x = OutputStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2385,7 +2694,7 @@ func (x *OutputStats) String() string {
 func (*OutputStats) ProtoMessage() {}
 
 func (x *OutputStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2398,7 +2707,7 @@ func (x *OutputStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputStats.ProtoReflect.Descriptor instead.
 func (*OutputStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *OutputStats) GetBytesCapturedTotal() int64 {
@@ -2437,7 +2746,7 @@ type EventStats struct {
 
 func (x *EventStats) Reset() {
 	*x = EventStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2449,7 +2758,7 @@ func (x *EventStats) String() string {
 func (*EventStats) ProtoMessage() {}
 
 func (x *EventStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2462,7 +2771,7 @@ func (x *EventStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventStats.ProtoReflect.Descriptor instead.
 func (*EventStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *EventStats) GetLastSeq() uint64 {
@@ -2516,7 +2825,7 @@ type DaemonStats struct {
 
 func (x *DaemonStats) Reset() {
 	*x = DaemonStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2528,7 +2837,7 @@ func (x *DaemonStats) String() string {
 func (*DaemonStats) ProtoMessage() {}
 
 func (x *DaemonStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2541,7 +2850,7 @@ func (x *DaemonStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonStats.ProtoReflect.Descriptor instead.
 func (*DaemonStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DaemonStats) GetVersion() string {
@@ -2586,6 +2895,140 @@ func (x *DaemonStats) GetContainment() string {
 	return ""
 }
 
+// WatchdogStats describes the hang watchdog.
+type WatchdogStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The watchdog's timer loop is running.
+	Active bool `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
+	// Processes with hang detection or a deadline.
+	Watched int64 `protobuf:"varint,2,opt,name=watched,proto3" json:"watched,omitempty"`
+	Slow    int64 `protobuf:"varint,3,opt,name=slow,proto3" json:"slow,omitempty"`
+	Hung    int64 `protobuf:"varint,4,opt,name=hung,proto3" json:"hung,omitempty"`
+	// Kills decided, by reason ("HUNG", "DEADLINE"), since start.
+	KillsByReason map[string]int64 `protobuf:"bytes,5,rep,name=kills_by_reason,json=killsByReason,proto3" json:"kills_by_reason,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Timers queued (at most one per watched process).
+	TimerQueue int64 `protobuf:"varint,6,opt,name=timer_queue,json=timerQueue,proto3" json:"timer_queue,omitempty"`
+	// Datagrams on the notify socket attributed to a process's tree, since start.
+	NotifyAcceptedTotal int64 `protobuf:"varint,7,opt,name=notify_accepted_total,json=notifyAcceptedTotal,proto3" json:"notify_accepted_total,omitempty"`
+	// Datagrams from outside every tree, or malformed, since start.
+	NotifyRejectedTotal int64 `protobuf:"varint,8,opt,name=notify_rejected_total,json=notifyRejectedTotal,proto3" json:"notify_rejected_total,omitempty"`
+	// How process trees are contained: "cgroup" or "pgroup".
+	Containment string `protobuf:"bytes,9,opt,name=containment,proto3" json:"containment,omitempty"`
+	// Sampling period of the cpu and file sources.
+	CheckInterval *durationpb.Duration `protobuf:"bytes,10,opt,name=check_interval,json=checkInterval,proto3" json:"check_interval,omitempty"`
+	// Processes sampled for the cpu or file sources.
+	Sampled       int64 `protobuf:"varint,11,opt,name=sampled,proto3" json:"sampled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchdogStats) Reset() {
+	*x = WatchdogStats{}
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchdogStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchdogStats) ProtoMessage() {}
+
+func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchdogStats.ProtoReflect.Descriptor instead.
+func (*WatchdogStats) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *WatchdogStats) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *WatchdogStats) GetWatched() int64 {
+	if x != nil {
+		return x.Watched
+	}
+	return 0
+}
+
+func (x *WatchdogStats) GetSlow() int64 {
+	if x != nil {
+		return x.Slow
+	}
+	return 0
+}
+
+func (x *WatchdogStats) GetHung() int64 {
+	if x != nil {
+		return x.Hung
+	}
+	return 0
+}
+
+func (x *WatchdogStats) GetKillsByReason() map[string]int64 {
+	if x != nil {
+		return x.KillsByReason
+	}
+	return nil
+}
+
+func (x *WatchdogStats) GetTimerQueue() int64 {
+	if x != nil {
+		return x.TimerQueue
+	}
+	return 0
+}
+
+func (x *WatchdogStats) GetNotifyAcceptedTotal() int64 {
+	if x != nil {
+		return x.NotifyAcceptedTotal
+	}
+	return 0
+}
+
+func (x *WatchdogStats) GetNotifyRejectedTotal() int64 {
+	if x != nil {
+		return x.NotifyRejectedTotal
+	}
+	return 0
+}
+
+func (x *WatchdogStats) GetContainment() string {
+	if x != nil {
+		return x.Containment
+	}
+	return ""
+}
+
+func (x *WatchdogStats) GetCheckInterval() *durationpb.Duration {
+	if x != nil {
+		return x.CheckInterval
+	}
+	return nil
+}
+
+func (x *WatchdogStats) GetSampled() int64 {
+	if x != nil {
+		return x.Sampled
+	}
+	return 0
+}
+
 // GetStatsResponse holds daemon-wide counters.
 type GetStatsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2593,13 +3036,14 @@ type GetStatsResponse struct {
 	Output        *OutputStats           `protobuf:"bytes,2,opt,name=output,proto3" json:"output,omitempty"`
 	Events        *EventStats            `protobuf:"bytes,3,opt,name=events,proto3" json:"events,omitempty"`
 	Daemon        *DaemonStats           `protobuf:"bytes,4,opt,name=daemon,proto3" json:"daemon,omitempty"`
+	Watchdog      *WatchdogStats         `protobuf:"bytes,5,opt,name=watchdog,proto3" json:"watchdog,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2611,7 +3055,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2624,7 +3068,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetStatsResponse) GetProcesses() *ProcessStats {
@@ -2655,6 +3099,13 @@ func (x *GetStatsResponse) GetDaemon() *DaemonStats {
 	return nil
 }
 
+func (x *GetStatsResponse) GetWatchdog() *WatchdogStats {
+	if x != nil {
+		return x.Watchdog
+	}
+	return nil
+}
+
 // Event is one entry of the event stream.
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2673,14 +3124,16 @@ type Event struct {
 	// For OUTPUT_DROPPED: the stream.
 	Stream Stream `protobuf:"varint,10,opt,name=stream,proto3,enum=procd.v1.Stream" json:"stream,omitempty"`
 	// Human-readable details.
-	Detail        string `protobuf:"bytes,11,opt,name=detail,proto3" json:"detail,omitempty"`
+	Detail string `protobuf:"bytes,11,opt,name=detail,proto3" json:"detail,omitempty"`
+	// For SLOW, HUNG and DEADLINE: the idle time when decided.
+	Idle          *durationpb.Duration `protobuf:"bytes,12,opt,name=idle,proto3" json:"idle,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2692,7 +3145,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2705,7 +3158,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -2785,6 +3238,13 @@ func (x *Event) GetDetail() string {
 	return ""
 }
 
+func (x *Event) GetIdle() *durationpb.Duration {
+	if x != nil {
+		return x.Idle
+	}
+	return nil
+}
+
 // WatchEventsRequest subscribes to events. Filters are ANDed; each empty one matches all.
 type WatchEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2802,7 +3262,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2814,7 +3274,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2827,7 +3287,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *WatchEventsRequest) GetAfterSeq() uint64 {
@@ -2875,7 +3335,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2887,7 +3347,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2900,7 +3360,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -2932,7 +3392,7 @@ type ReadOutputRequest struct {
 
 func (x *ReadOutputRequest) Reset() {
 	*x = ReadOutputRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2944,7 +3404,7 @@ func (x *ReadOutputRequest) String() string {
 func (*ReadOutputRequest) ProtoMessage() {}
 
 func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2957,7 +3417,7 @@ func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputRequest.ProtoReflect.Descriptor instead.
 func (*ReadOutputRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReadOutputRequest) GetTarget() isReadOutputRequest_Target {
@@ -3045,7 +3505,7 @@ type ReadOutputResponse struct {
 
 func (x *ReadOutputResponse) Reset() {
 	*x = ReadOutputResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3057,7 +3517,7 @@ func (x *ReadOutputResponse) String() string {
 func (*ReadOutputResponse) ProtoMessage() {}
 
 func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3070,7 +3530,7 @@ func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputResponse.ProtoReflect.Descriptor instead.
 func (*ReadOutputResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReadOutputResponse) GetStream() Stream {
@@ -3105,7 +3565,7 @@ var File_procd_v1_procd_proto protoreflect.FileDescriptor
 
 const file_procd_v1_procd_proto_rawDesc = "" +
 	"\n" +
-	"\x14procd/v1/procd.proto\x12\bprocd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcd\x03\n" +
+	"\x14procd/v1/procd.proto\x12\bprocd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x06\n" +
 	"\vProcessSpec\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\x12\x10\n" +
 	"\x03cwd\x18\x02 \x01(\tR\x03cwd\x120\n" +
@@ -3116,13 +3576,41 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\tkill_mode\x18\a \x01(\x0e2\x12.procd.v1.KillModeR\bkillMode\x12\x1f\n" +
 	"\vstop_signal\x18\b \x01(\tR\n" +
 	"stopSignal\x12/\n" +
-	"\x05grace\x18\t \x01(\v2\x19.google.protobuf.DurationR\x05grace\x1a6\n" +
+	"\x05grace\x18\t \x01(\v2\x19.google.protobuf.DurationR\x05grace\x123\n" +
+	"\atimeout\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12<\n" +
+	"\fextra_buffer\x18\v \x01(\v2\x19.google.protobuf.DurationR\vextraBuffer\x12=\n" +
+	"\rmax_hang_time\x18\f \x01(\v2\x19.google.protobuf.DurationR\vmaxHangTime\x12 \n" +
+	"\tauto_kill\x18\r \x01(\bH\x00R\bautoKill\x88\x01\x01\x125\n" +
+	"\bdeadline\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\bdeadline\x124\n" +
+	"\bactivity\x18\x0f \x03(\x0e2\x18.procd.v1.ActivitySourceR\bactivity\x12#\n" +
+	"\ractivity_file\x18\x10 \x01(\tR\factivityFile\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa3\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_auto_kill\"\xa4\x05\n" +
+	"\x0eWatchdogStatus\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x123\n" +
+	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12<\n" +
+	"\fextra_buffer\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\vextraBuffer\x12=\n" +
+	"\rmax_hang_time\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vmaxHangTime\x12\x1b\n" +
+	"\tauto_kill\x18\x05 \x01(\bR\bautoKill\x125\n" +
+	"\bdeadline\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bdeadline\x122\n" +
+	"\asources\x18\a \x03(\x0e2\x18.procd.v1.ActivitySourceR\asources\x12#\n" +
+	"\ractivity_file\x18\b \x01(\tR\factivityFile\x12J\n" +
+	"\x14last_activity_source\x18\t \x01(\x0e2\x18.procd.v1.ActivitySourceR\x12lastActivitySource\x12-\n" +
+	"\x04idle\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x04idle\x12\x12\n" +
+	"\x04slow\x18\v \x01(\bR\x04slow\x12\x12\n" +
+	"\x04hung\x18\f \x01(\bR\x04hung\x12;\n" +
+	"\vdeadline_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deadlineAt\x12\x14\n" +
+	"\x05ready\x18\x0e \x01(\bR\x05ready\x12#\n" +
+	"\rnotify_status\x18\x0f \x01(\tR\fnotifyStatus\"\xa3\x01\n" +
 	"\rResourceUsage\x12\"\n" +
 	"\rmax_rss_bytes\x18\x01 \x01(\x03R\vmaxRssBytes\x124\n" +
 	"\buser_cpu\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\auserCpu\x128\n" +
@@ -3146,7 +3634,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"OutputInfo\x12\x1f\n" +
 	"\vtotal_bytes\x18\x01 \x01(\x03R\n" +
 	"totalBytes\x12#\n" +
-	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\"\xe6\x05\n" +
+	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\"\x9c\x06\n" +
 	"\aProcess\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x12\n" +
@@ -3169,7 +3657,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\rlast_activity\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\flastActivity\x12,\n" +
 	"\x06stdout\x18\x0f \x01(\v2\x14.procd.v1.OutputInfoR\x06stdout\x12,\n" +
 	"\x06stderr\x18\x10 \x01(\v2\x14.procd.v1.OutputInfoR\x06stderr\x12/\n" +
-	"\tkill_mode\x18\x11 \x01(\x0e2\x12.procd.v1.KillModeR\bkillMode\x1a9\n" +
+	"\tkill_mode\x18\x11 \x01(\x0e2\x12.procd.v1.KillModeR\bkillMode\x124\n" +
+	"\bwatchdog\x18\x12 \x01(\v2\x18.procd.v1.WatchdogStatusR\bwatchdog\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
@@ -3288,12 +3777,30 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"goroutines\x18\x04 \x01(\x03R\n" +
 	"goroutines\x12\x1b\n" +
 	"\trss_bytes\x18\x05 \x01(\x03R\brssBytes\x12 \n" +
-	"\vcontainment\x18\x06 \x01(\tR\vcontainment\"\xd4\x01\n" +
+	"\vcontainment\x18\x06 \x01(\tR\vcontainment\"\x86\x04\n" +
+	"\rWatchdogStats\x12\x16\n" +
+	"\x06active\x18\x01 \x01(\bR\x06active\x12\x18\n" +
+	"\awatched\x18\x02 \x01(\x03R\awatched\x12\x12\n" +
+	"\x04slow\x18\x03 \x01(\x03R\x04slow\x12\x12\n" +
+	"\x04hung\x18\x04 \x01(\x03R\x04hung\x12R\n" +
+	"\x0fkills_by_reason\x18\x05 \x03(\v2*.procd.v1.WatchdogStats.KillsByReasonEntryR\rkillsByReason\x12\x1f\n" +
+	"\vtimer_queue\x18\x06 \x01(\x03R\n" +
+	"timerQueue\x122\n" +
+	"\x15notify_accepted_total\x18\a \x01(\x03R\x13notifyAcceptedTotal\x122\n" +
+	"\x15notify_rejected_total\x18\b \x01(\x03R\x13notifyRejectedTotal\x12 \n" +
+	"\vcontainment\x18\t \x01(\tR\vcontainment\x12@\n" +
+	"\x0echeck_interval\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\rcheckInterval\x12\x18\n" +
+	"\asampled\x18\v \x01(\x03R\asampled\x1a@\n" +
+	"\x12KillsByReasonEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x89\x02\n" +
 	"\x10GetStatsResponse\x124\n" +
 	"\tprocesses\x18\x01 \x01(\v2\x16.procd.v1.ProcessStatsR\tprocesses\x12-\n" +
 	"\x06output\x18\x02 \x01(\v2\x15.procd.v1.OutputStatsR\x06output\x12,\n" +
 	"\x06events\x18\x03 \x01(\v2\x14.procd.v1.EventStatsR\x06events\x12-\n" +
-	"\x06daemon\x18\x04 \x01(\v2\x15.procd.v1.DaemonStatsR\x06daemon\"\xab\x03\n" +
+	"\x06daemon\x18\x04 \x01(\v2\x15.procd.v1.DaemonStatsR\x06daemon\x123\n" +
+	"\bwatchdog\x18\x05 \x01(\v2\x17.procd.v1.WatchdogStatsR\bwatchdog\"\xda\x03\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12'\n" +
@@ -3307,7 +3814,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x06signal\x18\t \x01(\tR\x06signal\x12(\n" +
 	"\x06stream\x18\n" +
 	" \x01(\x0e2\x10.procd.v1.StreamR\x06stream\x12\x16\n" +
-	"\x06detail\x18\v \x01(\tR\x06detail\x1a9\n" +
+	"\x06detail\x18\v \x01(\tR\x06detail\x12-\n" +
+	"\x04idle\x18\f \x01(\v2\x19.google.protobuf.DurationR\x04idle\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa3\x02\n" +
@@ -3360,7 +3868,14 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x06Stream\x12\x16\n" +
 	"\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTREAM_STDOUT\x10\x01\x12\x11\n" +
-	"\rSTREAM_STDERR\x10\x02*\xbf\x02\n" +
+	"\rSTREAM_STDERR\x10\x02*\xbb\x01\n" +
+	"\x0eActivitySource\x12\x1f\n" +
+	"\x1bACTIVITY_SOURCE_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19ACTIVITY_SOURCE_HEARTBEAT\x10\x01\x12\x1a\n" +
+	"\x16ACTIVITY_SOURCE_NOTIFY\x10\x02\x12\x1a\n" +
+	"\x16ACTIVITY_SOURCE_OUTPUT\x10\x03\x12\x17\n" +
+	"\x13ACTIVITY_SOURCE_CPU\x10\x04\x12\x18\n" +
+	"\x14ACTIVITY_SOURCE_FILE\x10\x05*\xf7\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_TYPE_STARTED\x10\x01\x12\x15\n" +
@@ -3374,7 +3889,9 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x0fEVENT_TYPE_HUNG\x10\t\x12\x17\n" +
 	"\x13EVENT_TYPE_DEADLINE\x10\n" +
 	"\x12\x1d\n" +
-	"\x19EVENT_TYPE_ACTIVITY_READY\x10\v2\xbf\a\n" +
+	"\x19EVENT_TYPE_ACTIVITY_READY\x10\v\x12\x18\n" +
+	"\x14EVENT_TYPE_RECOVERED\x10\f\x12\x1c\n" +
+	"\x18EVENT_TYPE_NOTIFY_STATUS\x10\r2\xbf\a\n" +
 	"\x0eProcessService\x12M\n" +
 	"\fStartProcess\x12\x1d.procd.v1.StartProcessRequest\x1a\x1e.procd.v1.StartProcessResponse\x12S\n" +
 	"\x0eWaitForProcess\x12\x1f.procd.v1.WaitForProcessRequest\x1a .procd.v1.WaitForProcessResponse\x12G\n" +
@@ -3404,144 +3921,166 @@ func file_procd_v1_procd_proto_rawDescGZIP() []byte {
 	return file_procd_v1_procd_proto_rawDescData
 }
 
-var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_procd_v1_procd_proto_goTypes = []any{
 	(ProcessState)(0),               // 0: procd.v1.ProcessState
 	(ExitReason)(0),                 // 1: procd.v1.ExitReason
 	(KillMode)(0),                   // 2: procd.v1.KillMode
 	(Stream)(0),                     // 3: procd.v1.Stream
-	(EventType)(0),                  // 4: procd.v1.EventType
-	(*ProcessSpec)(nil),             // 5: procd.v1.ProcessSpec
-	(*ResourceUsage)(nil),           // 6: procd.v1.ResourceUsage
-	(*ExitStatus)(nil),              // 7: procd.v1.ExitStatus
-	(*OutputInfo)(nil),              // 8: procd.v1.OutputInfo
-	(*Process)(nil),                 // 9: procd.v1.Process
-	(*StartProcessRequest)(nil),     // 10: procd.v1.StartProcessRequest
-	(*StartProcessResponse)(nil),    // 11: procd.v1.StartProcessResponse
-	(*WaitForProcessRequest)(nil),   // 12: procd.v1.WaitForProcessRequest
-	(*WaitForProcessResponse)(nil),  // 13: procd.v1.WaitForProcessResponse
-	(*GetProcessRequest)(nil),       // 14: procd.v1.GetProcessRequest
-	(*GetProcessResponse)(nil),      // 15: procd.v1.GetProcessResponse
-	(*Selector)(nil),                // 16: procd.v1.Selector
-	(*ListProcessesRequest)(nil),    // 17: procd.v1.ListProcessesRequest
-	(*ListProcessesResponse)(nil),   // 18: procd.v1.ListProcessesResponse
-	(*SendSignalRequest)(nil),       // 19: procd.v1.SendSignalRequest
-	(*SignalResult)(nil),            // 20: procd.v1.SignalResult
-	(*SendSignalResponse)(nil),      // 21: procd.v1.SendSignalResponse
-	(*StopProcessRequest)(nil),      // 22: procd.v1.StopProcessRequest
-	(*StopResult)(nil),              // 23: procd.v1.StopResult
-	(*StopProcessResponse)(nil),     // 24: procd.v1.StopProcessResponse
-	(*UpdateActivityRequest)(nil),   // 25: procd.v1.UpdateActivityRequest
-	(*UpdateActivityResponse)(nil),  // 26: procd.v1.UpdateActivityResponse
-	(*RemoveProcessRequest)(nil),    // 27: procd.v1.RemoveProcessRequest
-	(*RemoveProcessResponse)(nil),   // 28: procd.v1.RemoveProcessResponse
-	(*CleanupFinishedRequest)(nil),  // 29: procd.v1.CleanupFinishedRequest
-	(*CleanupFinishedResponse)(nil), // 30: procd.v1.CleanupFinishedResponse
-	(*GetStatsRequest)(nil),         // 31: procd.v1.GetStatsRequest
-	(*ProcessStats)(nil),            // 32: procd.v1.ProcessStats
-	(*OutputStats)(nil),             // 33: procd.v1.OutputStats
-	(*EventStats)(nil),              // 34: procd.v1.EventStats
-	(*DaemonStats)(nil),             // 35: procd.v1.DaemonStats
-	(*GetStatsResponse)(nil),        // 36: procd.v1.GetStatsResponse
-	(*Event)(nil),                   // 37: procd.v1.Event
-	(*WatchEventsRequest)(nil),      // 38: procd.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 39: procd.v1.WatchEventsResponse
-	(*ReadOutputRequest)(nil),       // 40: procd.v1.ReadOutputRequest
-	(*ReadOutputResponse)(nil),      // 41: procd.v1.ReadOutputResponse
-	nil,                             // 42: procd.v1.ProcessSpec.EnvEntry
-	nil,                             // 43: procd.v1.ProcessSpec.LabelsEntry
-	nil,                             // 44: procd.v1.Process.LabelsEntry
-	nil,                             // 45: procd.v1.Selector.LabelsEntry
-	nil,                             // 46: procd.v1.ListProcessesRequest.LabelsEntry
-	nil,                             // 47: procd.v1.ProcessStats.ExitsByReasonEntry
-	nil,                             // 48: procd.v1.Event.LabelsEntry
-	nil,                             // 49: procd.v1.WatchEventsRequest.LabelsEntry
-	(*durationpb.Duration)(nil),     // 50: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 51: google.protobuf.Timestamp
+	(ActivitySource)(0),             // 4: procd.v1.ActivitySource
+	(EventType)(0),                  // 5: procd.v1.EventType
+	(*ProcessSpec)(nil),             // 6: procd.v1.ProcessSpec
+	(*WatchdogStatus)(nil),          // 7: procd.v1.WatchdogStatus
+	(*ResourceUsage)(nil),           // 8: procd.v1.ResourceUsage
+	(*ExitStatus)(nil),              // 9: procd.v1.ExitStatus
+	(*OutputInfo)(nil),              // 10: procd.v1.OutputInfo
+	(*Process)(nil),                 // 11: procd.v1.Process
+	(*StartProcessRequest)(nil),     // 12: procd.v1.StartProcessRequest
+	(*StartProcessResponse)(nil),    // 13: procd.v1.StartProcessResponse
+	(*WaitForProcessRequest)(nil),   // 14: procd.v1.WaitForProcessRequest
+	(*WaitForProcessResponse)(nil),  // 15: procd.v1.WaitForProcessResponse
+	(*GetProcessRequest)(nil),       // 16: procd.v1.GetProcessRequest
+	(*GetProcessResponse)(nil),      // 17: procd.v1.GetProcessResponse
+	(*Selector)(nil),                // 18: procd.v1.Selector
+	(*ListProcessesRequest)(nil),    // 19: procd.v1.ListProcessesRequest
+	(*ListProcessesResponse)(nil),   // 20: procd.v1.ListProcessesResponse
+	(*SendSignalRequest)(nil),       // 21: procd.v1.SendSignalRequest
+	(*SignalResult)(nil),            // 22: procd.v1.SignalResult
+	(*SendSignalResponse)(nil),      // 23: procd.v1.SendSignalResponse
+	(*StopProcessRequest)(nil),      // 24: procd.v1.StopProcessRequest
+	(*StopResult)(nil),              // 25: procd.v1.StopResult
+	(*StopProcessResponse)(nil),     // 26: procd.v1.StopProcessResponse
+	(*UpdateActivityRequest)(nil),   // 27: procd.v1.UpdateActivityRequest
+	(*UpdateActivityResponse)(nil),  // 28: procd.v1.UpdateActivityResponse
+	(*RemoveProcessRequest)(nil),    // 29: procd.v1.RemoveProcessRequest
+	(*RemoveProcessResponse)(nil),   // 30: procd.v1.RemoveProcessResponse
+	(*CleanupFinishedRequest)(nil),  // 31: procd.v1.CleanupFinishedRequest
+	(*CleanupFinishedResponse)(nil), // 32: procd.v1.CleanupFinishedResponse
+	(*GetStatsRequest)(nil),         // 33: procd.v1.GetStatsRequest
+	(*ProcessStats)(nil),            // 34: procd.v1.ProcessStats
+	(*OutputStats)(nil),             // 35: procd.v1.OutputStats
+	(*EventStats)(nil),              // 36: procd.v1.EventStats
+	(*DaemonStats)(nil),             // 37: procd.v1.DaemonStats
+	(*WatchdogStats)(nil),           // 38: procd.v1.WatchdogStats
+	(*GetStatsResponse)(nil),        // 39: procd.v1.GetStatsResponse
+	(*Event)(nil),                   // 40: procd.v1.Event
+	(*WatchEventsRequest)(nil),      // 41: procd.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 42: procd.v1.WatchEventsResponse
+	(*ReadOutputRequest)(nil),       // 43: procd.v1.ReadOutputRequest
+	(*ReadOutputResponse)(nil),      // 44: procd.v1.ReadOutputResponse
+	nil,                             // 45: procd.v1.ProcessSpec.EnvEntry
+	nil,                             // 46: procd.v1.ProcessSpec.LabelsEntry
+	nil,                             // 47: procd.v1.Process.LabelsEntry
+	nil,                             // 48: procd.v1.Selector.LabelsEntry
+	nil,                             // 49: procd.v1.ListProcessesRequest.LabelsEntry
+	nil,                             // 50: procd.v1.ProcessStats.ExitsByReasonEntry
+	nil,                             // 51: procd.v1.WatchdogStats.KillsByReasonEntry
+	nil,                             // 52: procd.v1.Event.LabelsEntry
+	nil,                             // 53: procd.v1.WatchEventsRequest.LabelsEntry
+	(*durationpb.Duration)(nil),     // 54: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 55: google.protobuf.Timestamp
 }
 var file_procd_v1_procd_proto_depIdxs = []int32{
-	42, // 0: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
-	43, // 1: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
+	45, // 0: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
+	46, // 1: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
 	2,  // 2: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
-	50, // 3: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
-	50, // 4: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
-	50, // 5: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
-	1,  // 6: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
-	6,  // 7: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
-	44, // 8: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
-	0,  // 9: procd.v1.Process.state:type_name -> procd.v1.ProcessState
-	51, // 10: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
-	51, // 11: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
-	50, // 12: procd.v1.Process.duration:type_name -> google.protobuf.Duration
-	7,  // 13: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
-	51, // 14: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
-	8,  // 15: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
-	8,  // 16: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
-	2,  // 17: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
-	5,  // 18: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	9,  // 19: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	50, // 20: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	9,  // 21: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	9,  // 22: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	45, // 23: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	0,  // 24: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	46, // 25: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	9,  // 26: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	16, // 27: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	20, // 28: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	16, // 29: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	50, // 30: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	9,  // 31: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	23, // 32: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	9,  // 33: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	9,  // 34: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	16, // 35: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	47, // 36: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	50, // 37: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	32, // 38: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	33, // 39: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	34, // 40: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	35, // 41: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	51, // 42: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	4,  // 43: procd.v1.Event.type:type_name -> procd.v1.EventType
-	48, // 44: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	7,  // 45: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	3,  // 46: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	4,  // 47: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	49, // 48: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	37, // 49: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	3,  // 50: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	3,  // 51: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	10, // 52: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	12, // 53: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	14, // 54: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	17, // 55: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	19, // 56: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	22, // 57: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	25, // 58: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	27, // 59: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	29, // 60: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	31, // 61: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	38, // 62: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	40, // 63: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	11, // 64: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	13, // 65: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	15, // 66: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	18, // 67: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	21, // 68: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	24, // 69: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	26, // 70: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	28, // 71: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	30, // 72: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	36, // 73: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	39, // 74: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	41, // 75: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	64, // [64:76] is the sub-list for method output_type
-	52, // [52:64] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	54, // 3: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
+	54, // 4: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
+	54, // 5: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
+	54, // 6: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
+	54, // 7: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
+	4,  // 8: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
+	54, // 9: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
+	54, // 10: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
+	54, // 11: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
+	54, // 12: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
+	4,  // 13: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
+	4,  // 14: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
+	54, // 15: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
+	55, // 16: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
+	54, // 17: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
+	54, // 18: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
+	1,  // 19: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
+	8,  // 20: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
+	47, // 21: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
+	0,  // 22: procd.v1.Process.state:type_name -> procd.v1.ProcessState
+	55, // 23: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
+	55, // 24: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
+	54, // 25: procd.v1.Process.duration:type_name -> google.protobuf.Duration
+	9,  // 26: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
+	55, // 27: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
+	10, // 28: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
+	10, // 29: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
+	2,  // 30: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
+	7,  // 31: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
+	6,  // 32: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
+	11, // 33: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	54, // 34: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	11, // 35: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	11, // 36: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	48, // 37: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	0,  // 38: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	49, // 39: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	11, // 40: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	18, // 41: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	22, // 42: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	18, // 43: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	54, // 44: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	11, // 45: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	25, // 46: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	11, // 47: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	11, // 48: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	18, // 49: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	50, // 50: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	54, // 51: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	51, // 52: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	54, // 53: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	34, // 54: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	35, // 55: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	36, // 56: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	37, // 57: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	38, // 58: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	55, // 59: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	5,  // 60: procd.v1.Event.type:type_name -> procd.v1.EventType
+	52, // 61: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	9,  // 62: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	3,  // 63: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	54, // 64: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	5,  // 65: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	53, // 66: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	40, // 67: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	3,  // 68: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	3,  // 69: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	12, // 70: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	14, // 71: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	16, // 72: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	19, // 73: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	21, // 74: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	24, // 75: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	27, // 76: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	29, // 77: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	31, // 78: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	33, // 79: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	41, // 80: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	43, // 81: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	13, // 82: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	15, // 83: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	17, // 84: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	20, // 85: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	23, // 86: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	26, // 87: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	28, // 88: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	30, // 89: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	32, // 90: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	39, // 91: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	42, // 92: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	44, // 93: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	82, // [82:94] is the sub-list for method output_type
+	70, // [70:82] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
@@ -3549,35 +4088,36 @@ func file_procd_v1_procd_proto_init() {
 	if File_procd_v1_procd_proto != nil {
 		return
 	}
-	file_procd_v1_procd_proto_msgTypes[2].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[7].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[0].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[3].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[8].OneofWrappers = []any{
 		(*WaitForProcessRequest_Id)(nil),
 		(*WaitForProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[9].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[10].OneofWrappers = []any{
 		(*GetProcessRequest_Id)(nil),
 		(*GetProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[14].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[15].OneofWrappers = []any{
 		(*SendSignalRequest_Id)(nil),
 		(*SendSignalRequest_Pid)(nil),
 		(*SendSignalRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[17].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[18].OneofWrappers = []any{
 		(*StopProcessRequest_Id)(nil),
 		(*StopProcessRequest_Pid)(nil),
 		(*StopProcessRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[20].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[21].OneofWrappers = []any{
 		(*UpdateActivityRequest_Id)(nil),
 		(*UpdateActivityRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[22].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[23].OneofWrappers = []any{
 		(*RemoveProcessRequest_Id)(nil),
 		(*RemoveProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[33].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[35].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[35].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[37].OneofWrappers = []any{
 		(*ReadOutputRequest_Id)(nil),
 		(*ReadOutputRequest_Pid)(nil),
 	}
@@ -3586,8 +4126,8 @@ func file_procd_v1_procd_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procd_v1_procd_proto_rawDesc), len(file_procd_v1_procd_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   45,
+			NumEnums:      6,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
