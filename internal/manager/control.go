@@ -122,9 +122,9 @@ func (m *Manager) stopOne(ctx context.Context, r *record, opts StopOptions) Stop
 	}
 	select {
 	case <-r.done:
-		return StopResult{Info: r.info()}
+		return StopResult{Info: m.info(r)}
 	case <-ctx.Done():
-		return StopResult{Info: r.info(), Err: fmt.Errorf("stop %s: %w (the stop goes on in the daemon)", r.id, ctx.Err())}
+		return StopResult{Info: m.info(r), Err: fmt.Errorf("stop %s: %w (the stop goes on in the daemon)", r.id, ctx.Err())}
 	}
 }
 
@@ -146,9 +146,9 @@ func (m *Manager) Wait(ctx context.Context, ref Ref, timeout time.Duration) (inf
 	}
 	select {
 	case <-r.done:
-		return r.info(), false, nil
+		return m.info(r), false, nil
 	case <-expire:
-		return r.info(), true, nil
+		return m.info(r), true, nil
 	case <-ctx.Done():
 		return Info{}, false, ctx.Err()
 	}
@@ -170,7 +170,7 @@ func (m *Manager) Remove(ref Ref) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	info := r.info()
+	info := m.info(r)
 	if info.State != Exited {
 		return info, errdefs.Errorf(errdefs.ErrFailedPrecondition, "process %s (pid %d) is %s; stop it before removing it", r.id, r.pid, info.State)
 	}
@@ -283,10 +283,14 @@ func (m *Manager) announceRemoved(rs []*record, why string) {
 }
 
 // Shutdown refuses new processes, stops every live one with reason
-// DAEMON_SHUTDOWN and waits until all are gone. When ctx ends first the
+// DAEMON_SHUTDOWN, waits until all are gone and stops the watchdog. When ctx ends first the
 // remaining trees are sent SIGKILL at once, and Shutdown still waits for
 // them (bounded by the kill wait).
 func (m *Manager) Shutdown(ctx context.Context) {
+	defer func() {
+		m.wd.Close()
+		m.sampler.Close()
+	}()
 	m.mu.Lock()
 	m.closing = true
 	if m.ageTimer != nil {

@@ -71,6 +71,7 @@ func (m *Manager) finish(r *record, st proc.ExitStatus, leftovers int, truncated
 	r.state = Exited
 	r.finishedAt = time.Now()
 	r.mu.Unlock()
+	m.unwatch(r)
 
 	m.stats.countExit(exit.Reason, leftovers)
 	m.mu.Lock()
@@ -83,7 +84,7 @@ func (m *Manager) finish(r *record, st proc.ExitStatus, leftovers int, truncated
 		ce.Write(zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.String("reason", exit.Reason.String()),
 			zap.Int("code", exit.Code), zap.String("signal", signalName(exit.Signal)))
 	}
-	info := r.info()
+	info := m.info(r)
 	m.publish(r, events.Exited, func(e *events.Event) {
 		e.Data = info
 		e.Detail = describeExit(exit)
@@ -147,16 +148,18 @@ func (m *Manager) escalate(r *record, reason Reason, sig syscall.Signal, grace t
 func (m *Manager) runEscalation(r *record, e *escalation, sig syscall.Signal, grace time.Duration, why string) {
 	defer close(e.done)
 	m.signalGroup(r, sig, why)
-	if m.waitTreeGone(r, grace, e.expedite) {
+	if sig != syscall.SIGKILL && m.waitTreeGone(r, grace, e.expedite) {
 		return
 	}
-	if err := r.p.SignalGroup(syscall.SIGKILL); err != nil && !errors.Is(err, proc.ErrProcessDone) {
-		m.log.Error("SIGKILL to process group failed", zap.String("process-id", r.id), zap.Int("pgid", r.pgid), zap.Error(err))
+	if sig != syscall.SIGKILL {
+		if err := r.p.SignalGroup(syscall.SIGKILL); err != nil && !errors.Is(err, proc.ErrProcessDone) {
+			m.log.Error("SIGKILL to process group failed", zap.String("process-id", r.id), zap.Int("pgid", r.pgid), zap.Error(err))
+		}
+		m.publish(r, events.Escalated, func(ev *events.Event) {
+			ev.Signal = "SIGKILL"
+			ev.Detail = fmt.Sprintf("tree still alive after the %v grace period; sent SIGKILL to group %d", grace, r.pgid)
+		})
 	}
-	m.publish(r, events.Escalated, func(ev *events.Event) {
-		ev.Signal = "SIGKILL"
-		ev.Detail = fmt.Sprintf("tree still alive after the %v grace period; sent SIGKILL to group %d", grace, r.pgid)
-	})
 	if !m.waitTreeGone(r, m.cfg.KillWait, nil) {
 		m.log.Error("process tree still alive after SIGKILL; giving up waiting",
 			zap.String("process-id", r.id), zap.Int("pgid", r.pgid), zap.Ints("members", m.rt.GroupMembers(r.pgid)))

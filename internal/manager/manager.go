@@ -28,6 +28,7 @@ import (
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/watchdog"
 )
 
 // Config holds the manager's policies. Zero fields take the defaults below.
@@ -39,6 +40,35 @@ type Config struct {
 	Grace          time.Duration // default time between the stop signal and SIGKILL (default 2s)
 	PipeWait       time.Duration // bound on waiting for output EOF once the tree is gone (default 2s)
 	KillWait       time.Duration // bound on waiting for a tree to vanish after SIGKILL (default 10s)
+
+	// Watchdog holds the per-process watchdog defaults. The zero value
+	// watches nothing unless a spec asks; the daemon passes the original's
+	// values (DefaultWatchdog).
+	Watchdog WatchdogDefaults
+	// NotifySocket is the sd_notify socket children get as NOTIFY_SOCKET
+	// when the notify source is on; empty: none.
+	NotifySocket string
+	// Clock is the watchdog's monotonic clock; nil: the real one.
+	Clock watchdog.Clock
+}
+
+// WatchdogDefaults are the daemon-wide watchdog settings.
+type WatchdogDefaults struct {
+	ProcessTimeout time.Duration // 0: hang detection off unless a spec sets it
+	ExtraBuffer    time.Duration
+	MaxHangTime    time.Duration
+	NoAutoKill     bool          // the zero value keeps the original's auto_kill = true
+	CheckInterval  time.Duration // sampling period of the cpu and file sources
+}
+
+// DefaultWatchdog returns the original ProcessWatchdog's defaults.
+func DefaultWatchdog() WatchdogDefaults {
+	return WatchdogDefaults{
+		ProcessTimeout: 30 * time.Second,
+		ExtraBuffer:    5 * time.Second,
+		MaxHangTime:    60 * time.Second,
+		CheckInterval:  time.Second,
+	}
 }
 
 // Defaults for Config.
@@ -61,6 +91,10 @@ func (c *Config) withDefaults() Config {
 	setDefault(&d.Grace, DefaultGrace)
 	setDefault(&d.PipeWait, DefaultPipeWait)
 	setDefault(&d.KillWait, DefaultKillWait)
+	setDefault(&d.Watchdog.CheckInterval, time.Second)
+	if d.Clock == nil {
+		d.Clock = watchdog.NewClock()
+	}
 	return d
 }
 
@@ -72,10 +106,13 @@ func setDefault[T int | time.Duration](v *T, def T) {
 
 // Manager is the process table. Use New; it is safe for concurrent use.
 type Manager struct {
-	cfg Config
-	log *zap.Logger
-	rt  *proc.Runtime
-	bus *events.Bus
+	cfg     Config
+	log     *zap.Logger
+	rt      *proc.Runtime
+	bus     *events.Bus
+	clock   watchdog.Clock
+	wd      *watchdog.Watchdog
+	sampler *watchdog.Sampler
 
 	nextID atomic.Uint64
 
@@ -96,14 +133,20 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Manager{
-		cfg:   cfg.withDefaults(),
-		log:   log,
-		rt:    rt,
-		bus:   bus,
-		byID:  make(map[string]*record),
-		byPID: make(map[int]*record),
+	cfg = cfg.withDefaults()
+	m := &Manager{
+		cfg:     cfg,
+		log:     log,
+		rt:      rt,
+		bus:     bus,
+		clock:   cfg.Clock,
+		sampler: watchdog.NewSampler(cfg.Clock, cfg.Watchdog.CheckInterval),
+		byID:    make(map[string]*record),
+		byPID:   make(map[int]*record),
 	}
+	m.wd = watchdog.New(cfg.Clock, m.onWatchdog)
+	m.wd.Start()
+	return m
 }
 
 // Config returns the effective configuration (defaults applied).
@@ -182,7 +225,7 @@ func (m *Manager) Get(ref Ref) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	return r.info(), nil
+	return m.info(r), nil
 }
 
 // List returns the records matching f, oldest first.
@@ -196,7 +239,7 @@ func (m *Manager) List(f ListFilter) []Info {
 		if !r.matches(f.Name, f.Labels) {
 			continue
 		}
-		info := r.info()
+		info := m.info(r)
 		if len(f.States) > 0 && !slices.Contains(f.States, info.State) {
 			continue
 		}
@@ -205,15 +248,19 @@ func (m *Manager) List(f ListFilter) []Info {
 	return out
 }
 
-// UpdateActivity records activity for a process now. On a finished process
-// it is a no-op that returns the final record.
+// UpdateActivity records a heartbeat for a process now. On a finished
+// process it is a no-op that returns the final record; a process that does
+// not count heartbeats as activity is FAILED_PRECONDITION.
 func (m *Manager) UpdateActivity(ref Ref) (Info, error) {
 	r, err := m.lookup(ref)
 	if err != nil {
 		return Info{}, err
 	}
-	r.touch()
-	return r.info(), nil
+	if !isClosed(r.done) && !r.act.Touch(m.clock.Now(), watchdog.Heartbeat) {
+		return Info{}, errdefs.Errorf(errdefs.ErrFailedPrecondition,
+			"heartbeat is not an activity source of %s (its sources: %s)", r.id, r.act.Sources())
+	}
+	return m.info(r), nil
 }
 
 // publish sends a process event.

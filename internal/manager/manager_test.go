@@ -25,6 +25,10 @@ import (
 var rt *proc.Runtime
 
 func TestMain(m *testing.M) {
+	if os.Getenv(notifyHelperEnv) != "" {
+		notifyHelper() // this binary, re-executed as a test process
+		return
+	}
 	var err error
 	if rt, err = proc.NewRuntime(nil); err != nil {
 		panic(err)

@@ -3,13 +3,13 @@ package manager
 import (
 	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/output"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/watchdog"
 )
 
 // record is one process's entry in the table.
@@ -26,9 +26,11 @@ type record struct {
 	stdout    *output.Ring
 	stderr    *output.Ring
 
-	lastActivity atomic.Int64  // unix nanoseconds
-	exited       chan struct{} // closed when the leader exits (it may be unreaped)
-	done         chan struct{} // closed when the final record is published
+	act       *watchdog.Activity // shared by every activity source
+	wdConfig  watchdog.Settings  // resolved watchdog settings
+	startMono time.Duration      // start on the watchdog's clock
+	exited    chan struct{}      // closed when the leader exits (it may be unreaped)
+	done      chan struct{}      // closed when the final record is published
 
 	mu         sync.Mutex
 	state      State
@@ -38,6 +40,8 @@ type record struct {
 	clientSigs []syscall.Signal
 	exit       *Exit
 	finishedAt time.Time
+	ready      bool   // READY=1 on the notify socket
+	status     string // last STATUS= on the notify socket
 }
 
 // escalation is one run of the stop sequence for a record.
@@ -48,8 +52,6 @@ type escalation struct {
 }
 
 func (e *escalation) hurry() { e.expediteOnce.Do(func() { close(e.expedite) }) }
-
-func (r *record) touch() { r.lastActivity.Store(time.Now().UnixNano()) }
 
 func (r *record) matches(name string, labels map[string]string) bool {
 	if name != "" && r.spec.Name != name {
@@ -63,15 +65,17 @@ func (r *record) matches(name string, labels map[string]string) bool {
 	return true
 }
 
-func (r *record) info() Info {
+// info snapshots a record.
+func (m *Manager) info(r *record) Info {
 	r.mu.Lock()
-	state, exit, fin := r.state, r.exit, r.finishedAt
+	state, exit, fin, ready, status := r.state, r.exit, r.finishedAt, r.ready, r.status
 	r.mu.Unlock()
 	var e *Exit
 	if exit != nil {
 		c := *exit
 		e = &c
 	}
+	last, src := r.act.Last()
 	info := Info{
 		ID:           r.id,
 		PID:          r.pid,
@@ -85,8 +89,18 @@ func (r *record) info() Info {
 		State:        state,
 		StartedAt:    r.startedAt,
 		FinishedAt:   fin,
-		LastActivity: time.Unix(0, r.lastActivity.Load()),
+		LastActivity: m.clock.Wall(last),
+		LastSource:   src,
 		Exit:         e,
+		Watchdog:     WatchdogInfo{Settings: r.wdConfig, Ready: ready, NotifyStatus: status},
+	}
+	if st, ok := m.wd.Status(r.id); ok {
+		info.Watchdog.Idle, info.Watchdog.Slow, info.Watchdog.Hung = st.Idle, st.Slow, st.Hung
+	} else if exit == nil {
+		info.Watchdog.Idle = m.clock.Now() - last
+	}
+	if r.wdConfig.Deadline > 0 {
+		info.Watchdog.DeadlineAt = m.clock.Wall(r.startMono + r.wdConfig.Deadline)
 	}
 	info.Stdout = streamInfo(r.stdout)
 	info.Stderr = streamInfo(r.stderr)
@@ -127,7 +141,7 @@ type streamSink struct {
 }
 
 func (s *streamSink) Write(p []byte) {
-	s.r.touch()
+	s.r.act.Touch(s.m.clock.Now(), watchdog.Output)
 	s.m.stats.bytesCaptured.Add(int64(len(p)))
 	if d := s.ring.Write(p); d > 0 {
 		s.m.stats.bytesDropped.Add(d)

@@ -16,6 +16,7 @@ import (
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/output"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/watchdog"
 )
 
 // defaultPath is searched when the child's environment has no PATH, as
@@ -55,7 +56,55 @@ func (s *Spec) Validate() error {
 	if s.KillMode != 0 && s.KillMode != KillGroup && s.KillMode != KillLeader {
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "unknown kill mode %d", s.KillMode)
 	}
+	return s.Watchdog.validate()
+}
+
+func (w *WatchdogSpec) validate() error {
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+	}{{"timeout", w.Timeout}, {"extra_buffer", w.ExtraBuffer}, {"max_hang_time", w.MaxHangTime}, {"deadline", &w.Deadline}} {
+		if d.v != nil && *d.v < 0 {
+			return errdefs.Errorf(errdefs.ErrInvalidArgument, "%s %v is negative", d.name, *d.v)
+		}
+	}
+	if w.Sources.Has(watchdog.File) && w.ActivityFile == "" {
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "the file activity source needs activity_file (the file whose modification time counts)")
+	}
+	if strings.IndexByte(w.ActivityFile, 0) >= 0 {
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "activity_file contains a NUL byte")
+	}
 	return nil
+}
+
+// settings resolves a spec's watchdog settings against the defaults.
+func (m *Manager) settings(w *WatchdogSpec) watchdog.Settings {
+	d := m.cfg.Watchdog
+	pick := func(v *time.Duration, def time.Duration) time.Duration {
+		if v != nil {
+			return *v
+		}
+		return def
+	}
+	s := watchdog.Settings{
+		Timeout:     pick(w.Timeout, d.ProcessTimeout),
+		ExtraBuffer: pick(w.ExtraBuffer, d.ExtraBuffer),
+		MaxHangTime: pick(w.MaxHangTime, d.MaxHangTime),
+		AutoKill:    !d.NoAutoKill,
+		Deadline:    w.Deadline,
+		Sources:     w.Sources,
+		File:        w.ActivityFile,
+	}
+	if w.AutoKill != nil {
+		s.AutoKill = *w.AutoKill
+	}
+	if s.Sources == 0 {
+		s.Sources = watchdog.DefaultSources
+	}
+	if s.File != "" {
+		s.Sources |= watchdog.Sources(watchdog.File)
+	}
+	return s
 }
 
 // normalise fills defaults into a validated spec and copies its maps, so the
@@ -82,8 +131,11 @@ func (m *Manager) normalise(s Spec) Spec {
 	return s
 }
 
-// environ builds the child's environment and the PATH to search.
-func environ(s *Spec) (env []string, path string) {
+// environ builds the child's environment and the PATH to search. The
+// daemon's own NOTIFY_SOCKET (systemd's) is never passed on; the child gets
+// procd's when notify is one of its activity sources and the spec does not
+// set one.
+func environ(s *Spec, notifySocket string) (env []string, path string) {
 	vars := map[string]string{}
 	if !s.ClearEnv {
 		for _, kv := range os.Environ() {
@@ -91,6 +143,10 @@ func environ(s *Spec) (env []string, path string) {
 				vars[k] = v
 			}
 		}
+	}
+	delete(vars, "NOTIFY_SOCKET")
+	if notifySocket != "" {
+		vars["NOTIFY_SOCKET"] = notifySocket
 	}
 	maps.Copy(vars, s.Env)
 	keys := make([]string, 0, len(vars))
@@ -146,7 +202,12 @@ func (m *Manager) start(spec Spec) (Info, error) {
 			return Info{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "%s: working directory %q is not a directory", what, spec.Dir)
 		}
 	}
-	env, path := environ(&spec)
+	wd := m.settings(&spec.Watchdog)
+	notify := ""
+	if wd.Sources.Has(watchdog.Notify) {
+		notify = m.cfg.NotifySocket
+	}
+	env, path := environ(&spec, notify)
 	exe, err := proc.LookPath(spec.Command[0], path, spec.Dir)
 	if err != nil {
 		return Info{}, fmt.Errorf("%s: %w", what, err)
@@ -169,7 +230,9 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	}
 	outSink := &streamSink{m: m, r: r, ring: r.stdout, stream: "stdout"}
 	errSink := &streamSink{m: m, r: r, ring: r.stderr, stream: "stderr"}
-	r.touch()
+	r.wdConfig = wd
+	r.startMono = m.clock.Now()
+	r.act = watchdog.NewActivity(r.startMono, wd.Sources)
 	r.startedAt = time.Now()
 	p, err := m.rt.Start(&proc.Attr{Path: exe, Args: spec.Command, Env: env, Dir: spec.Dir}, outSink, errSink)
 	if err != nil {
@@ -199,7 +262,8 @@ func (m *Manager) start(spec Spec) (Info, error) {
 		close(r.exited)
 		go m.settle(r)
 	}
-	return r.info(), nil
+	m.watch(r)
+	return m.info(r), nil
 }
 
 // reserve counts a new live process against the limit.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/watchdog"
 )
 
 // State is where a process is in its lifecycle.
@@ -85,6 +86,29 @@ type Spec struct {
 	KillMode   KillMode       // 0: KillGroup
 	StopSignal syscall.Signal // 0: SIGTERM
 	Grace      time.Duration  // 0: the manager's default
+	Watchdog   WatchdogSpec
+}
+
+// WatchdogSpec is a process's own watchdog settings; nil pointers and zero
+// values take the manager's defaults (Config.Watchdog).
+type WatchdogSpec struct {
+	Timeout      *time.Duration // 0 turns hang detection off
+	ExtraBuffer  *time.Duration
+	MaxHangTime  *time.Duration
+	AutoKill     *bool
+	Deadline     time.Duration    // 0: none
+	Sources      watchdog.Sources // 0: heartbeat, notify, output
+	ActivityFile string           // implies the file source
+}
+
+// WatchdogInfo is a process's watchdog settings and state.
+type WatchdogInfo struct {
+	Settings     watchdog.Settings
+	Idle         time.Duration
+	Slow, Hung   bool
+	DeadlineAt   time.Time // zero if no deadline
+	Ready        bool      // READY=1 received
+	NotifyStatus string    // last STATUS= text
 }
 
 // Exit is the final record of how a process ended.
@@ -124,9 +148,12 @@ type Info struct {
 	StartedAt    time.Time
 	FinishedAt   time.Time // zero until Exited
 	LastActivity time.Time
-	Exit         *Exit // nil until Exited
-	Stdout       StreamInfo
-	Stderr       StreamInfo
+	// LastSource is where the last activity came from (0: none since start).
+	LastSource watchdog.Source
+	Watchdog   WatchdogInfo
+	Exit       *Exit // nil until Exited
+	Stdout     StreamInfo
+	Stderr     StreamInfo
 }
 
 // Duration is how long the process ran, or has been running at now.

@@ -1,0 +1,264 @@
+//go:build linux
+
+package manager
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/watchdog"
+)
+
+const notifyHelperEnv = "PROCD_TEST_NOTIFY_HELPER"
+
+// notifyHelper is the test binary run as a child: it sends sd_notify
+// datagrams to $NOTIFY_SOCKET (READY=1 and STATUS once, then WATCHDOG=1
+// every PROCD_TEST_INTERVAL for PROCD_TEST_COUNT times), then stays silent.
+func notifyHelper() {
+	path := os.Getenv("NOTIFY_SOCKET")
+	interval, _ := time.ParseDuration(os.Getenv("PROCD_TEST_INTERVAL"))
+	count, _ := strconv.Atoi(os.Getenv("PROCD_TEST_COUNT"))
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		os.Stderr.WriteString("notify helper: " + err.Error() + "\n")
+		os.Exit(2)
+	}
+	conn.Write([]byte("READY=1\nSTATUS=warming up"))
+	for range count {
+		conn.Write([]byte("WATCHDOG=1"))
+		time.Sleep(interval)
+	}
+	os.Stdout.WriteString("stopped\n")
+	time.Sleep(time.Hour)
+}
+
+func dur(d time.Duration) *time.Duration { return &d }
+
+// hangSpec watches a process with a short timeout.
+func hangSpec(cmd []string, timeout, buffer time.Duration) Spec {
+	return Spec{Command: cmd, Name: "wd", Watchdog: WatchdogSpec{Timeout: dur(timeout), ExtraBuffer: dur(buffer)}}
+}
+
+// checkEnded requires the process to have ended with reason after at least
+// min since start (and, generously, not much later).
+func checkEnded(t *testing.T, info Info, reason Reason, atLeast time.Duration) {
+	t.Helper()
+	ran := info.FinishedAt.Sub(info.StartedAt)
+	if info.Exit == nil || info.Exit.Reason != reason {
+		t.Fatalf("exit %+v, want reason %v", info.Exit, reason)
+	}
+	if ran < atLeast || ran > atLeast+5*time.Second {
+		t.Fatalf("ended after %v, want %v or a little more", ran, atLeast)
+	}
+}
+
+// Must-show 1: hung after timeout + buffer, never before.
+func TestHungProcessIsStoppedAfterTimeoutPlusBuffer(t *testing.T) {
+	m, bus := newManager(t, Config{})
+	sub, _ := bus.Subscribe(events.Filter{}, nil)
+	defer sub.Close()
+	info := mustStart(t, m, hangSpec([]string{"sleep", "100"}, 300*time.Millisecond, 200*time.Millisecond))
+	fin := wait(t, m, info.ID)
+	checkEnded(t, fin, ReasonHung, 500*time.Millisecond)
+	if fin.Exit.Signal != syscall.SIGTERM {
+		t.Fatalf("exit %+v, want SIGTERM from the stop", fin.Exit)
+	}
+	var types []events.Type
+	for len(types) == 0 || types[len(types)-1] != events.Exited {
+		evs, _ := sub.Next(context.Background(), nil)
+		for _, e := range evs {
+			types = append(types, e.Type)
+		}
+	}
+	want := []events.Type{events.Started, events.Slow, events.Hung, events.SignalSent, events.Exited}
+	if len(types) != len(want) {
+		t.Fatalf("events %v, want %v", types, want)
+	}
+	for i := range want {
+		if types[i] != want[i] {
+			t.Fatalf("events %v, want %v", types, want)
+		}
+	}
+	if st := m.WatchdogStats(); st.KillsByReason[ReasonHung] != 1 || st.Watched != 0 {
+		t.Fatalf("watchdog stats %+v", st)
+	}
+}
+
+func TestNoAutoKillForceKillsAfterMaxHangTime(t *testing.T) {
+	m, bus := newManager(t, Config{})
+	sub, _ := bus.Subscribe(events.Filter{Types: []events.Type{events.Hung}}, nil)
+	defer sub.Close()
+	s := hangSpec([]string{"sh", "-c", `trap "" TERM; sleep 100`}, 200*time.Millisecond, 100*time.Millisecond)
+	s.Watchdog.AutoKill = new(bool)
+	s.Watchdog.MaxHangTime = dur(time.Second)
+	info := mustStart(t, m, s)
+	if _, err := sub.Next(context.Background(), nil); err != nil { // hung at 300 ms...
+		t.Fatal(err)
+	}
+	if got, _ := m.Get(Ref{ID: info.ID}); got.State != Running || !got.Watchdog.Hung { // ...but not killed
+		t.Fatalf("when hung: state %v hung %v", got.State, got.Watchdog.Hung)
+	}
+	fin := wait(t, m, info.ID)
+	checkEnded(t, fin, ReasonHung, time.Second)
+	if fin.Exit.Signal != syscall.SIGKILL {
+		t.Fatalf("exit %+v, want SIGKILL", fin.Exit)
+	}
+}
+
+// Must-show 3: output is activity only when it is a source.
+func TestOutputSourceKeepsAChattyProcessAlive(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	chatty := []string{"sh", "-c", "while :; do echo tick; sleep 0.1; done"}
+	on := hangSpec(chatty, 400*time.Millisecond, 100*time.Millisecond)
+	off := hangSpec(chatty, 400*time.Millisecond, 100*time.Millisecond)
+	off.Watchdog.Sources = watchdog.Sources(watchdog.Heartbeat)
+	a, b := mustStart(t, m, on), mustStart(t, m, off)
+	finOff := wait(t, m, b.ID)
+	checkEnded(t, finOff, ReasonHung, 500*time.Millisecond)
+	time.Sleep(time.Second) // the other one has now lived twice its timeout
+	if got, _ := m.Get(Ref{ID: a.ID}); got.State != Running || got.LastSource != watchdog.Output {
+		t.Fatalf("chatty process with output on: %v (last source %v)", got.State, got.LastSource)
+	}
+}
+
+func TestHeartbeatKeepsASilentProcessAlive(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	info := mustStart(t, m, hangSpec([]string{"sleep", "100"}, 300*time.Millisecond, 100*time.Millisecond))
+	for range 15 { // 1.5 s, almost four timeouts
+		if _, err := m.UpdateActivity(Ref{ID: info.ID}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got, _ := m.Get(Ref{ID: info.ID})
+	if got.State != Running || got.LastSource != watchdog.Heartbeat {
+		t.Fatalf("after heartbeats: %v, last source %v", got.State, got.LastSource)
+	}
+	fin := wait(t, m, info.ID) // heartbeats stopped: hung after 400 ms of silence
+	if fin.Exit.Reason != ReasonHung {
+		t.Fatalf("exit %+v", fin.Exit)
+	}
+	// Heartbeats are refused when they are not a source.
+	s := hangSpec([]string{"sleep", "100"}, time.Minute, 0)
+	s.Watchdog.Sources = watchdog.Sources(watchdog.Output)
+	other := mustStart(t, m, s)
+	if _, err := m.UpdateActivity(Ref{ID: other.ID}); err == nil || !strings.Contains(err.Error(), "heartbeat is not an activity source") {
+		t.Fatalf("heartbeat without the source: %v", err)
+	}
+}
+
+// Must-show 4.
+func TestDeadlineEndsAnActiveProcess(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	s := Spec{Command: []string{"sh", "-c", "while :; do echo x; sleep 0.05; done"}, Watchdog: WatchdogSpec{Deadline: 700 * time.Millisecond}}
+	fin := wait(t, m, mustStart(t, m, s).ID)
+	checkEnded(t, fin, ReasonDeadline, 700*time.Millisecond)
+}
+
+func TestDisabledWatchdogLeavesSilentProcessAlone(t *testing.T) {
+	m, _ := newManager(t, Config{Watchdog: WatchdogDefaults{ProcessTimeout: 100 * time.Millisecond, ExtraBuffer: 50 * time.Millisecond}})
+	off := mustStart(t, m, hangSpec([]string{"sleep", "100"}, 0, 0))
+	dflt := mustStart(t, m, Spec{Command: []string{"sleep", "100"}})
+	fin := wait(t, m, dflt.ID) // the daemon default applies to specs that set nothing
+	checkEnded(t, fin, ReasonHung, 150*time.Millisecond)
+	if got, _ := m.Get(Ref{ID: off.ID}); got.State != Running || got.Watchdog.Settings.Enabled() {
+		t.Fatalf("timeout 0: %v enabled %v", got.State, got.Watchdog.Settings.Enabled())
+	}
+}
+
+func TestFileAndCPUSources(t *testing.T) {
+	m, _ := newManager(t, Config{Watchdog: WatchdogDefaults{CheckInterval: 50 * time.Millisecond}})
+	dir := t.TempDir()
+	file := filepath.Join(dir, "stats")
+	s := hangSpec([]string{"sh", "-c", "while :; do touch " + file + "; sleep 0.1; done"}, 400*time.Millisecond, 100*time.Millisecond)
+	s.Watchdog.ActivityFile = file
+	s.Watchdog.Sources = watchdog.Sources(watchdog.File)
+	toucher := mustStart(t, m, s)
+	busy := hangSpec([]string{"sh", "-c", "while :; do :; done"}, 400*time.Millisecond, 100*time.Millisecond)
+	busy.Watchdog.Sources = watchdog.Sources(watchdog.CPU)
+	spinner := mustStart(t, m, busy)
+	idle := hangSpec([]string{"sleep", "100"}, 400*time.Millisecond, 100*time.Millisecond)
+	idle.Watchdog.Sources = watchdog.Sources(watchdog.CPU)
+	sleeper := mustStart(t, m, idle)
+	checkEnded(t, wait(t, m, sleeper.ID), ReasonHung, 500*time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	for _, id := range []string{toucher.ID, spinner.ID} {
+		if got, _ := m.Get(Ref{ID: id}); got.State != Running {
+			t.Fatalf("%s (%s) not running: %+v", id, got.Watchdog.Settings.Sources, got.Exit)
+		}
+	}
+}
+
+// notifyManager is a manager with a notify socket served by a listener.
+func notifyManager(t *testing.T) (*Manager, *watchdog.NotifyListener) {
+	t.Helper()
+	dir, _ := os.MkdirTemp("", "pdn")
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "notify.sock")
+	var m *Manager
+	m, _ = newManager(t, Config{NotifySocket: path})
+	l, err := watchdog.ListenNotify(path, m.HandleNotify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return m, l
+}
+
+func helperSpec(interval time.Duration, count int, timeout time.Duration) Spec {
+	exe, _ := os.Executable()
+	s := hangSpec([]string{exe}, timeout, timeout/2)
+	s.Env = map[string]string{notifyHelperEnv: "1", "PROCD_TEST_INTERVAL": interval.String(), "PROCD_TEST_COUNT": strconv.Itoa(count)}
+	return s
+}
+
+// Must-show 2: WATCHDOG=1 keeps a process alive past 5× its timeout; it is
+// killed about timeout + buffer after it stops; READY and STATUS are kept.
+func TestNotifyWatchdogKeepsAliveAndForeignDatagramsDoNot(t *testing.T) {
+	m, l := notifyManager(t)
+	const timeout = 300 * time.Millisecond
+	pinger := mustStart(t, m, helperSpec(50*time.Millisecond, 40, timeout)) // pings for 2 s
+	silent := mustStart(t, m, Spec{Command: []string{"sleep", "100"}, Watchdog: WatchdogSpec{Timeout: dur(timeout), ExtraBuffer: dur(timeout / 2)}})
+
+	// Datagrams from outside silent's tree: from this test process...
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: l.Path(), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				conn.Write([]byte("WATCHDOG=1"))
+			}
+		}
+	}()
+	// ...do not keep it alive: it is hung on time.
+	checkEnded(t, wait(t, m, silent.ID), ReasonHung, timeout+timeout/2)
+
+	if got, _ := m.Get(Ref{ID: pinger.ID}); got.State != Running || got.LastSource != watchdog.Notify ||
+		!got.Watchdog.Ready || got.Watchdog.NotifyStatus != "warming up" {
+		t.Fatalf("pinger: %v source %v ready %v status %q", got.State, got.LastSource, got.Watchdog.Ready, got.Watchdog.NotifyStatus)
+	}
+	fin := wait(t, m, pinger.ID)
+	ran := fin.FinishedAt.Sub(fin.StartedAt)
+	if fin.Exit.Reason != ReasonHung || ran < 2*time.Second+timeout {
+		t.Fatalf("pinger ended after %v with %+v; want HUNG after its 2 s of pings + %v", ran, fin.Exit, timeout)
+	}
+	if accepted, rejected := l.Stats(); accepted < 20 || rejected < 5 {
+		t.Fatalf("notify stats: %d accepted, %d rejected", accepted, rejected)
+	}
+}
