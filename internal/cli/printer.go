@@ -161,7 +161,27 @@ func printProcess(w io.Writer, p *pb.Process) {
 				roundDuration(u.GetUserCpu().AsDuration()), roundDuration(u.GetSystemCpu().AsDuration())))
 		}
 	}
-	row("last activity", p.GetLastActivity().AsTime().Local().Format(time.RFC3339Nano))
+	last := p.GetLastActivity().AsTime().Local().Format(time.RFC3339Nano)
+	if src := p.GetWatchdog().GetLastActivitySource(); src != pb.ActivitySource_ACTIVITY_SOURCE_UNSPECIFIED {
+		last += " (" + sourceName(src) + ")"
+	}
+	row("last activity", last)
+	if w := p.GetWatchdog(); w != nil {
+		row("watchdog", watchdogSummary(w))
+		if p.GetExit() == nil && w.GetIdle() != nil {
+			state := "active"
+			switch {
+			case w.GetHung():
+				state = "HUNG"
+			case w.GetSlow():
+				state = "slow"
+			}
+			row("idle", fmt.Sprintf("%v (%s)", roundDuration(w.GetIdle().AsDuration()), state))
+		}
+		if w.GetReady() || w.GetNotifyStatus() != "" {
+			row("notify", fmt.Sprintf("ready=%v status=%q", w.GetReady(), w.GetNotifyStatus()))
+		}
+	}
 	for _, s := range []struct {
 		name string
 		info *pb.OutputInfo
@@ -192,4 +212,37 @@ func printTable(w io.Writer, ps []*pb.Process) {
 			shortExit(p.GetExit()), reason, roundDuration(p.GetDuration().AsDuration()), p.GetName(), cmd)
 	}
 	tw.Flush()
+}
+
+func sourceName(s pb.ActivitySource) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "ACTIVITY_SOURCE_"))
+}
+
+// watchdogSummary says how a process is watched, in one line.
+func watchdogSummary(w *pb.WatchdogStatus) string {
+	if !w.GetEnabled() {
+		return "off"
+	}
+	var parts []string
+	if t := w.GetTimeout().AsDuration(); t > 0 {
+		hang := fmt.Sprintf("slow after %v, hung after %v", t, t+w.GetExtraBuffer().AsDuration())
+		if w.GetAutoKill() {
+			hang += " (then stopped)"
+		} else {
+			hang += fmt.Sprintf(" (SIGKILL after %v)", max(w.GetMaxHangTime().AsDuration(), t+w.GetExtraBuffer().AsDuration()))
+		}
+		parts = append(parts, hang)
+		var srcs []string
+		for _, s := range w.GetSources() {
+			srcs = append(srcs, sourceName(s))
+		}
+		parts = append(parts, "activity: "+strings.Join(srcs, ","))
+		if f := w.GetActivityFile(); f != "" {
+			parts = append(parts, "file "+f)
+		}
+	}
+	if d := w.GetDeadline(); d != nil {
+		parts = append(parts, fmt.Sprintf("deadline %v", d.AsDuration()))
+	}
+	return strings.Join(parts, "; ")
 }

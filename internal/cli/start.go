@@ -20,6 +20,12 @@ type specFlags struct {
 	env, labels                     []string
 	clearEnv                        bool
 	grace                           config.Duration
+
+	timeout, extraBuffer, maxHang, deadline config.Duration
+	noAutoKill                              bool
+	activity                                []string
+	activityFile                            string
+	fs                                      *pflag.FlagSet
 }
 
 func (f *specFlags) bind(fs *pflag.FlagSet) {
@@ -31,7 +37,15 @@ func (f *specFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.killMode, "kill-mode", "group", "what is ended when the leader exits: group or leader")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that starts a stop (default SIGTERM)")
 	fs.Var(&f.grace, "grace", "time between the stop signal and SIGKILL (default: the daemon's, 2s)")
+	fs.Var(&f.timeout, "timeout", "watchdog: idle longer than this is slow (default: the daemon's, 30s; 0: no hang detection)")
+	fs.Var(&f.extraBuffer, "extra-buffer", "watchdog: idle longer than timeout + this is hung and stopped (default 5s)")
+	fs.Var(&f.maxHang, "max-hang-time", "watchdog: with --no-auto-kill, SIGKILL once idle longer than this (default 60s)")
+	fs.BoolVar(&f.noAutoKill, "no-auto-kill", false, "watchdog: report a hung process but only kill it past --max-hang-time")
+	fs.Var(&f.deadline, "deadline", "stop the process once it has run this long, whatever its activity")
+	fs.StringSliceVar(&f.activity, "activity", nil, "what counts as activity: heartbeat,notify,output,cpu,file (default heartbeat,notify,output)")
+	fs.StringVar(&f.activityFile, "activity-file", "", "a file whose modification time counts as activity (adds the file source)")
 	fs.SetInterspersed(false) // flags after the command belong to it
+	f.fs = fs
 }
 
 func parseKV(flag string, kvs []string) (map[string]string, error) {
@@ -78,6 +92,28 @@ func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 	if f.grace != 0 {
 		s.Grace = durationpb.New(time.Duration(f.grace))
 	}
+	for _, d := range []struct {
+		flag string
+		v    config.Duration
+		dst  **durationpb.Duration
+	}{{"timeout", f.timeout, &s.Timeout}, {"extra-buffer", f.extraBuffer, &s.ExtraBuffer},
+		{"max-hang-time", f.maxHang, &s.MaxHangTime}, {"deadline", f.deadline, &s.Deadline}} {
+		if f.fs.Changed(d.flag) {
+			*d.dst = durationpb.New(time.Duration(d.v))
+		}
+	}
+	if f.noAutoKill {
+		off := false
+		s.AutoKill = &off
+	}
+	for _, a := range f.activity {
+		v, ok := pb.ActivitySource_value["ACTIVITY_SOURCE_"+strings.ToUpper(strings.TrimSpace(a))]
+		if !ok || v == 0 {
+			return nil, usagef("--activity %q: use heartbeat, notify, output, cpu or file", a)
+		}
+		s.Activity = append(s.Activity, pb.ActivitySource(v))
+	}
+	s.ActivityFile = f.activityFile
 	return s, nil
 }
 

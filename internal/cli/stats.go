@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -48,10 +49,31 @@ func (a *app) statsCmd() *cobra.Command {
 				humanBytes(o.GetBytesDroppedTotal()), humanBytes(o.GetRingBytes())))
 			row("events", fmt.Sprintf("last seq %d, oldest retained %d, ring %d, %d subscriber(s), %d ended as too slow",
 				e.GetLastSeq(), e.GetOldestSeq(), e.GetRingSize(), e.GetSubscribers(), e.GetSlowSubscribersTotal()))
+			w := s.GetWatchdog()
+			row("watchdog", fmt.Sprintf("%d watched, %d slow, %d hung, %d timers, %d sampled every %v; kills: %s",
+				w.GetWatched(), w.GetSlow(), w.GetHung(), w.GetTimerQueue(), w.GetSampled(),
+				w.GetCheckInterval().AsDuration(), mapString(w.GetKillsByReason())))
+			row("notify", fmt.Sprintf("%d datagrams accepted, %d rejected", w.GetNotifyAcceptedTotal(), w.GetNotifyRejectedTotal()))
 			row("containment", d.GetContainment())
 			row("daemon", fmt.Sprintf("procd %s, pid %d, up %v, %d goroutines, RSS %s", d.GetVersion(), d.GetPid(),
 				roundDuration(d.GetUptime().AsDuration()), d.GetGoroutines(), humanBytes(d.GetRssBytes())))
 			return tw.Flush()
 		},
 	}
+}
+
+func mapString(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -36,10 +37,19 @@ type Config struct {
 	PipeWait        Duration
 	ShutdownTimeout Duration
 	MaxMsgSize      Size
+
+	// Watchdog defaults, with the original ProcessWatchdog's values.
+	CheckInterval  Duration
+	ProcessTimeout Duration
+	ExtraBuffer    Duration
+	MaxHangTime    Duration
+	AutoKill       bool
+	NotifySocket   string // "" : next to Socket; "none": no notify socket
 }
 
 // Default returns the defaults.
 func Default() Config {
+	wd := manager.DefaultWatchdog()
 	return Config{
 		Socket:          DefaultSocket(),
 		LogLevel:        "info",
@@ -53,7 +63,27 @@ func Default() Config {
 		PipeWait:        Duration(manager.DefaultPipeWait),
 		ShutdownTimeout: Duration(10 * time.Second),
 		MaxMsgSize:      4 << 20,
+		CheckInterval:   Duration(wd.CheckInterval),
+		ProcessTimeout:  Duration(wd.ProcessTimeout),
+		ExtraBuffer:     Duration(wd.ExtraBuffer),
+		MaxHangTime:     Duration(wd.MaxHangTime),
+		AutoKill:        !wd.NoAutoKill,
 	}
+}
+
+// NotifyPath is where the sd_notify socket goes: --notify-socket, or
+// notify.sock next to the control socket; "" when there is none (always off
+// Linux, where senders cannot be identified).
+func (c *Config) NotifyPath() string {
+	switch {
+	case c.NotifySocket == "none" || runtime.GOOS != "linux":
+		return ""
+	case c.NotifySocket != "":
+		return c.NotifySocket
+	case c.Socket != "":
+		return filepath.Join(filepath.Dir(c.Socket), "notify.sock")
+	}
+	return ""
 }
 
 // DefaultSocket is /run/procd/procd.sock for root, else
@@ -78,6 +108,14 @@ func (c *Config) Manager() manager.Config {
 		RetainAge:      time.Duration(c.RetainAge),
 		Grace:          time.Duration(c.Grace),
 		PipeWait:       time.Duration(c.PipeWait),
+		Watchdog: manager.WatchdogDefaults{
+			ProcessTimeout: time.Duration(c.ProcessTimeout),
+			ExtraBuffer:    time.Duration(c.ExtraBuffer),
+			MaxHangTime:    time.Duration(c.MaxHangTime),
+			NoAutoKill:     !c.AutoKill,
+			CheckInterval:  time.Duration(c.CheckInterval),
+		},
+		NotifySocket: c.NotifyPath(),
 	}
 }
 
@@ -90,8 +128,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--ring-size must be at least 1 byte")
 	case c.EventRingSize < 16:
 		return fmt.Errorf("--event-ring-size %d is too small (at least 16)", c.EventRingSize)
-	case c.Grace < 0 || c.PipeWait < 0 || c.ShutdownTimeout < 0:
+	case c.Grace < 0 || c.PipeWait < 0 || c.ShutdownTimeout < 0 || c.ProcessTimeout < 0 || c.ExtraBuffer < 0 || c.MaxHangTime < 0:
 		return fmt.Errorf("durations must not be negative")
+	case c.CheckInterval < Duration(10*time.Millisecond):
+		return fmt.Errorf("--check-interval %v is too short (at least 10ms)", time.Duration(c.CheckInterval))
 	case c.MaxMsgSize < 1024:
 		return fmt.Errorf("--max-msg-size %d is too small (at least 1KiB)", c.MaxMsgSize)
 	}
@@ -124,6 +164,12 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Var(&c.PipeWait, "pipe-wait", "how long to wait for output pipes held by escaped descendants")
 	fs.Var(&c.ShutdownTimeout, "shutdown-timeout", "how long shutdown waits for processes to stop before SIGKILL")
 	fs.Var(&c.MaxMsgSize, "max-msg-size", "largest request message accepted (e.g. 4MiB)")
+	fs.Var(&c.ProcessTimeout, "process-timeout", "watchdog: a process idle longer is slow (0: no hang detection unless a process asks)")
+	fs.Var(&c.ExtraBuffer, "extra-buffer", "watchdog: idle longer than process-timeout + this is hung")
+	fs.Var(&c.MaxHangTime, "max-hang-time", "watchdog: without auto-kill, a hung process idle longer is SIGKILLed")
+	fs.BoolVar(&c.AutoKill, "auto-kill", c.AutoKill, "watchdog: stop hung processes (--auto-kill=false: only past max-hang-time)")
+	fs.Var(&c.CheckInterval, "check-interval", "watchdog: sampling period of the cpu and file activity sources")
+	fs.StringVar(&c.NotifySocket, "notify-socket", c.NotifySocket, `sd_notify socket given to children as NOTIFY_SOCKET (default: notify.sock next to --socket; "none": off)`)
 }
 
 // ApplyEnv sets every flag the command line did not set from its PROCD_*

@@ -22,6 +22,7 @@ import (
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/server"
 	"github.com/procd/procd/internal/version"
+	"github.com/procd/procd/internal/watchdog"
 )
 
 // containment is how process trees are held together in this build.
@@ -33,6 +34,7 @@ type Daemon struct {
 	log *zap.Logger
 
 	rt        *proc.Runtime
+	notify    *watchdog.NotifyListener
 	bus       *events.Bus
 	mgr       *manager.Manager
 	srv       *server.Server
@@ -80,13 +82,27 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	}
 	d.rt = rt
 	d.bus = events.NewBus(cfg.EventRingSize, nil)
-	d.mgr = manager.New(cfg.Manager(), rt, d.bus, log.Named("manager"))
+	mcfg := cfg.Manager()
+	d.mgr = manager.New(mcfg, rt, d.bus, log.Named("manager"))
+	var notifyStats func() (int64, int64)
+	if mcfg.NotifySocket != "" {
+		// Created after the manager (its handler) and before any child.
+		n, err := watchdog.ListenNotify(mcfg.NotifySocket, d.mgr.HandleNotify)
+		if err != nil {
+			d.mgr.Shutdown(context.Background())
+			rt.Close()
+			return nil, err
+		}
+		d.notify = n
+		notifyStats = n.Stats
+	}
 	d.srv = server.New(server.Options{
 		Manager:     d.mgr,
 		Events:      d.bus,
 		Logger:      log.Named("grpc"),
 		MaxRecvSize: int(cfg.MaxMsgSize),
 		Containment: containment,
+		NotifyStats: notifyStats,
 	})
 	ok = true
 	return d, nil
@@ -113,6 +129,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		zap.Int("pid", os.Getpid()),
 		zap.Strings("listen", d.Addrs()),
 		zap.String("containment", containment),
+		zap.String("notify-socket", d.cfg.NotifyPath()),
 		zap.String("containment-note", "no cgroup support yet: trees are held by process group; descendants that call setsid escape stop"),
 	)
 	var serveErr error
@@ -164,6 +181,9 @@ func (d *Daemon) shutdown() {
 	case <-time.After(2 * time.Second):
 		d.srv.GRPC.Stop()
 		<-done
+	}
+	if d.notify != nil {
+		d.notify.Close()
 	}
 	d.bus.Close()
 	d.rt.Close()

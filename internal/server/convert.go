@@ -12,6 +12,7 @@ import (
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/watchdog"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -75,7 +76,12 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 	default:
 		return manager.Spec{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.kill_mode: unknown value %d", s.GetKillMode())
 	}
+	wd, err := watchdogFrom(s)
+	if err != nil {
+		return manager.Spec{}, err
+	}
 	return manager.Spec{
+		Watchdog:   wd,
 		Command:    s.GetCommand(),
 		Dir:        s.GetCwd(),
 		Env:        s.GetEnv(),
@@ -86,6 +92,92 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 		StopSignal: sig,
 		Grace:      grace,
 	}, nil
+}
+
+// optDuration converts a duration field whose absence means "default".
+func optDuration(field string, d *durationpb.Duration) (*time.Duration, error) {
+	if d == nil {
+		return nil, nil
+	}
+	v, err := duration(field, d)
+	return &v, err
+}
+
+func watchdogFrom(s *pb.ProcessSpec) (manager.WatchdogSpec, error) {
+	var w manager.WatchdogSpec
+	var err error
+	if w.Timeout, err = optDuration("spec.timeout", s.GetTimeout()); err != nil {
+		return w, err
+	}
+	if w.ExtraBuffer, err = optDuration("spec.extra_buffer", s.GetExtraBuffer()); err != nil {
+		return w, err
+	}
+	if w.MaxHangTime, err = optDuration("spec.max_hang_time", s.GetMaxHangTime()); err != nil {
+		return w, err
+	}
+	if w.Deadline, err = duration("spec.deadline", s.GetDeadline()); err != nil {
+		return w, err
+	}
+	if s.AutoKill != nil {
+		v := s.GetAutoKill()
+		w.AutoKill = &v
+	}
+	for _, src := range s.GetActivity() {
+		ws, ok := sourceFrom[src]
+		if !ok {
+			return w, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.activity: unknown activity source %d", src)
+		}
+		w.Sources |= watchdog.Sources(ws)
+	}
+	w.ActivityFile = s.GetActivityFile()
+	return w, nil
+}
+
+var sourceFrom = map[pb.ActivitySource]watchdog.Source{
+	pb.ActivitySource_ACTIVITY_SOURCE_HEARTBEAT: watchdog.Heartbeat,
+	pb.ActivitySource_ACTIVITY_SOURCE_NOTIFY:    watchdog.Notify,
+	pb.ActivitySource_ACTIVITY_SOURCE_OUTPUT:    watchdog.Output,
+	pb.ActivitySource_ACTIVITY_SOURCE_CPU:       watchdog.CPU,
+	pb.ActivitySource_ACTIVITY_SOURCE_FILE:      watchdog.File,
+}
+
+func sourceToProto(src watchdog.Source) pb.ActivitySource {
+	for k, v := range sourceFrom {
+		if v == src {
+			return k
+		}
+	}
+	return pb.ActivitySource_ACTIVITY_SOURCE_UNSPECIFIED
+}
+
+func watchdogToProto(w *manager.WatchdogInfo, last watchdog.Source, finished bool) *pb.WatchdogStatus {
+	s := w.Settings
+	st := &pb.WatchdogStatus{
+		Enabled:            s.Enabled(),
+		Timeout:            durationpb.New(s.Timeout),
+		ExtraBuffer:        durationpb.New(s.ExtraBuffer),
+		MaxHangTime:        durationpb.New(s.MaxHangTime),
+		AutoKill:           s.AutoKill,
+		ActivityFile:       s.File,
+		LastActivitySource: sourceToProto(last),
+		Slow:               w.Slow,
+		Hung:               w.Hung,
+		DeadlineAt:         timestamp(w.DeadlineAt),
+		Ready:              w.Ready,
+		NotifyStatus:       w.NotifyStatus,
+	}
+	if s.Deadline > 0 {
+		st.Deadline = durationpb.New(s.Deadline)
+	}
+	if !finished {
+		st.Idle = durationpb.New(w.Idle)
+	}
+	for _, src := range []watchdog.Source{watchdog.Heartbeat, watchdog.Notify, watchdog.Output, watchdog.CPU, watchdog.File} {
+		if s.Sources.Has(src) {
+			st.Sources = append(st.Sources, sourceToProto(src))
+		}
+	}
+	return st
 }
 
 func selectorFrom(s *pb.Selector) *manager.Selector {
@@ -120,6 +212,7 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		Stdout:       &pb.OutputInfo{TotalBytes: i.Stdout.Total, DroppedBytes: i.Stdout.Dropped},
 		Stderr:       &pb.OutputInfo{TotalBytes: i.Stderr.Total, DroppedBytes: i.Stderr.Dropped},
 		KillMode:     pb.KillMode(i.KillMode),
+		Watchdog:     watchdogToProto(&i.Watchdog, i.LastSource, i.Exit != nil),
 	}
 	if i.Exit != nil {
 		p.Exit = exitToProto(i.Exit)
@@ -161,6 +254,9 @@ func eventToProto(e *events.Event) *pb.Event {
 		Labels:    e.Labels,
 		Signal:    e.Signal,
 		Detail:    e.Detail,
+	}
+	if e.Idle > 0 {
+		ev.Idle = durationpb.New(e.Idle)
 	}
 	switch e.Stream {
 	case "stdout":

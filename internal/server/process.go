@@ -28,6 +28,7 @@ type processService struct {
 	log         *zap.Logger
 	started     time.Time
 	containment string
+	notifyStats func() (accepted, rejected int64)
 	shutdown    <-chan struct{}
 }
 
@@ -182,6 +183,15 @@ func (s *processService) CleanupFinished(_ context.Context, req *pb.CleanupFinis
 func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.GetStatsResponse, error) {
 	ms := s.m.Stats()
 	es := s.bus.Stats()
+	ws := s.m.WatchdogStats()
+	kills := make(map[string]int64, len(ws.KillsByReason))
+	for r, n := range ws.KillsByReason {
+		kills[r.String()] = n
+	}
+	var accepted, rejected int64
+	if s.notifyStats != nil {
+		accepted, rejected = s.notifyStats()
+	}
 	byReason := make(map[string]int64, len(ms.ExitsByReason))
 	for r, n := range ms.ExitsByReason {
 		byReason[r.String()] = n
@@ -208,6 +218,19 @@ func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.Get
 			RingSize:             int64(es.Size),
 			Subscribers:          int64(es.Subscribers),
 			SlowSubscribersTotal: es.SlowTotal,
+		},
+		Watchdog: &pb.WatchdogStats{
+			Active:              true,
+			Watched:             int64(ws.Watched),
+			Slow:                int64(ws.Slow),
+			Hung:                int64(ws.Hung),
+			KillsByReason:       kills,
+			TimerQueue:          int64(ws.Queue),
+			NotifyAcceptedTotal: accepted,
+			NotifyRejectedTotal: rejected,
+			Containment:         s.containment,
+			CheckInterval:       durationpb.New(ws.CheckInterval),
+			Sampled:             int64(ws.Sampled),
 		},
 		Daemon: &pb.DaemonStats{
 			Version:     version.String(),

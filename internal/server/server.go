@@ -34,6 +34,9 @@ type Options struct {
 	Logger      *zap.Logger
 	MaxRecvSize int    // bytes; default 4 MiB
 	Containment string // reported by GetStats: "cgroup" or "pgroup"
+	// NotifyStats reports the notify socket's accepted and rejected
+	// datagrams; nil when there is none.
+	NotifyStats func() (accepted, rejected int64)
 }
 
 // Server is procd's gRPC server.
@@ -85,6 +88,7 @@ func New(opts Options) *Server {
 		log:         log,
 		started:     time.Now(),
 		containment: opts.Containment,
+		notifyStats: opts.NotifyStats,
 		shutdown:    s.shutdown,
 	})
 	healthpb.RegisterHealthServer(g, s.health)
