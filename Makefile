@@ -67,8 +67,11 @@ lint: tools
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
 
+# Micro-benchmarks run the usual way; the process-level ones (1,000 real
+# processes each) run once.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/output ./internal/watchdog ./internal/events
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/manager
 
 clean:
 	rm -rf $(BIN)

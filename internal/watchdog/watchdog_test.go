@@ -244,3 +244,37 @@ func TestLoopDeliversDecisionsOnTime(t *testing.T) {
 		t.Fatalf("decisions %v", seen)
 	}
 }
+
+// BenchmarkTouch is the cost of recording activity (done for every chunk
+// of output a process writes).
+func BenchmarkTouch(b *testing.B) {
+	act := NewActivity(0, DefaultSources)
+	var now time.Duration
+	for b.Loop() {
+		now++
+		act.Touch(now, Output)
+	}
+}
+
+// BenchmarkTickChurn is the cost of the timer heap with 10,000 processes
+// whose activity keeps moving their deadlines.
+func BenchmarkTickChurn(b *testing.B) {
+	const n = 10000
+	w := New(&fakeClock{}, func(Action) {})
+	acts := make([]*Activity, n)
+	for i := range n {
+		set := Settings{Timeout: time.Duration(100+i%50) * time.Millisecond, ExtraBuffer: 10 * time.Millisecond, AutoKill: true, Sources: DefaultSources}
+		acts[i] = NewActivity(0, set.Sources)
+		w.Watch(fmt.Sprint(i), set, acts[i], 0)
+	}
+	now := time.Duration(0)
+	i := 0
+	for b.Loop() {
+		now += time.Millisecond
+		for range 100 {
+			acts[i%n].Touch(now, Output)
+			i += 7
+		}
+		w.Tick(now)
+	}
+}
