@@ -388,3 +388,17 @@ func TestSignalGroupRefusesTheDaemonsOwnGroup(t *testing.T) {
 		t.Fatal("SignalGroup on group 1 was not refused")
 	}
 }
+
+// The reaper reads only the main thread's children: the spawner must fork
+// from another thread, so managed leaders are never listed there.
+func TestLeadersAreNotChildrenOfTheMainThread(t *testing.T) {
+	p, exited := start(t, "sleep 300", nil, nil)
+	for _, c := range childrenOf(os.Getpid(), true) {
+		if c == p.Pid() {
+			t.Fatalf("managed leader %d is a child of the main thread", c)
+		}
+	}
+	p.SignalGroup(syscall.SIGKILL)
+	waitClosed(t, exited, "exit")
+	p.Reap()
+}

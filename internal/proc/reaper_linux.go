@@ -117,26 +117,30 @@ func (r *reaper) scan() {
 }
 
 // groupMembers walks the daemon's unmanaged children and their descendants
-// and returns the live ones in group pgid. An empty answer is confirmed by a
+// and returns the live ones in group pgid. Every live process of a tree
+// whose leader exited descends from such a child (the daemon is their
+// subreaper), so no unmanaged child means no member at all — the common
+// case, answered with one read. Otherwise an empty answer is confirmed by a
 // second walk: a member that exits between the two reads of a walk hands its
 // children to the daemon, and the second walk sees them there.
 func (r *reaper) groupMembers(pgid int) []int {
 	for range 2 {
-		if m := r.walkGroup(pgid); len(m) > 0 {
+		m, candidates := r.walkGroup(pgid)
+		if len(m) > 0 || candidates == 0 {
 			return m
 		}
 	}
 	return nil
 }
 
-func (r *reaper) walkGroup(pgid int) []int {
-	var members []int
+func (r *reaper) walkGroup(pgid int) (members []int, candidates int) {
 	var queue []int
 	for _, pid := range childrenOf(r.self, true) {
 		if !r.isManaged(pid) {
 			queue = append(queue, pid)
 		}
 	}
+	candidates = len(queue)
 	seen := make(map[int]struct{}, len(queue))
 	for len(queue) > 0 {
 		pid := queue[len(queue)-1]
@@ -154,31 +158,38 @@ func (r *reaper) walkGroup(pgid int) []int {
 		}
 		queue = append(queue, childrenOf(pid, false)...)
 	}
-	return members
+	return members, candidates
 }
 
-// childrenOf lists pid's children from /proc/PID/task/*/children. For the
-// daemon itself every thread is read (a child belongs to the thread that
-// forked it; orphans go to the main thread); for other processes the main
-// thread and its siblings are read the same way.
+// childrenOf lists pid's children from /proc/PID/task/*/children (a child
+// belongs to the thread that forked it). For the daemon itself (orphans
+// only) just the main thread is read: the kernel hands a subreaper's new
+// children to its first live thread, the main one, and the spawner thread
+// that forks managed leaders is kept off it (see Runtime.spawner).
 func childrenOf(pid int, self bool) []int {
-	base := "/proc/" + strconv.Itoa(pid) + "/task"
 	if self {
-		base = "/proc/self/task"
+		return readChildren("/proc/self/task/" + strconv.Itoa(pid) + "/children")
 	}
+	base := "/proc/" + strconv.Itoa(pid) + "/task"
 	tasks, err := os.ReadDir(base)
 	if err != nil {
 		return nil
 	}
-	buf := childBuf.Get().(*[]byte)
-	defer childBuf.Put(buf)
 	var out []int
 	for _, t := range tasks {
-		n := readFull(base+"/"+t.Name()+"/children", *buf)
-		for _, f := range bytes.Fields((*buf)[:n]) {
-			if c, err := strconv.Atoi(string(f)); err == nil {
-				out = append(out, c)
-			}
+		out = append(out, readChildren(base+"/"+t.Name()+"/children")...)
+	}
+	return out
+}
+
+func readChildren(path string) []int {
+	buf := childBuf.Get().(*[]byte)
+	defer childBuf.Put(buf)
+	n := readFull(path, *buf)
+	var out []int
+	for _, f := range bytes.Fields((*buf)[:n]) {
+		if c, err := strconv.Atoi(string(f)); err == nil {
+			out = append(out, c)
 		}
 	}
 	return out

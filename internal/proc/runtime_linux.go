@@ -78,8 +78,22 @@ func NewRuntime(log *zap.Logger) (*Runtime, error) {
 // the process (golang/go#27505), so the thread must outlive the children.
 // When Close ends this goroutine the locked thread exits with it, which is
 // exactly the backstop we want: any child still alive then is killed.
-func (rt *Runtime) spawner(ready chan<- struct{}) {
+//
+// The thread must not be the main thread: the kernel reparents orphans to
+// the main thread, and the reaper reads only its children list, which
+// should not hold every managed leader too. If this goroutine was locked
+// to the main thread, it hands the job to a fresh goroutine (which cannot
+// run on the main thread while this one holds it) and lets go.
+func (rt *Runtime) spawner(ready chan struct{}) {
 	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		// While this goroutine holds the main thread, the new one cannot
+		// run on it; keep holding it until the new one has locked its own.
+		go rt.spawner(ready)
+		<-ready
+		runtime.UnlockOSThread()
+		return
+	}
 	close(ready)
 	for {
 		select {
