@@ -54,6 +54,11 @@ func (a *app) statsCmd() *cobra.Command {
 				w.GetWatched(), w.GetSlow(), w.GetHung(), w.GetTimerQueue(), w.GetSampled(),
 				w.GetCheckInterval().AsDuration(), mapString(w.GetKillsByReason())))
 			row("notify", fmt.Sprintf("%d datagrams accepted, %d rejected", w.GetNotifyAcceptedTotal(), w.GetNotifyRejectedTotal()))
+			if b := s.GetBatches(); b != nil {
+				row("batches", fmt.Sprintf("%d running; jobs: %d queued, %d running (cap %d), %d succeeded, %d failed, %d retries",
+					b.GetBatchesRunning(), b.GetJobsQueued(), b.GetJobsRunning(), b.GetMaxRunningJobs(),
+					b.GetJobsSucceededTotal(), b.GetJobsFailedTotal(), b.GetRetriesTotal()))
+			}
 			row("containment", d.GetContainment())
 			row("daemon", fmt.Sprintf("procd %s, pid %d, up %v, %d goroutines, RSS %s", d.GetVersion(), d.GetPid(),
 				roundDuration(d.GetUptime().AsDuration()), d.GetGoroutines(), humanBytes(d.GetRssBytes())))

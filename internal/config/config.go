@@ -45,6 +45,8 @@ type Config struct {
 	MaxHangTime    Duration
 	AutoKill       bool
 	NotifySocket   string // "" : next to Socket; "none": no notify socket
+
+	MaxBatchJobs int // batch jobs running at once across all batches
 }
 
 // Default returns the defaults.
@@ -68,6 +70,7 @@ func Default() Config {
 		ExtraBuffer:     Duration(wd.ExtraBuffer),
 		MaxHangTime:     Duration(wd.MaxHangTime),
 		AutoKill:        !wd.NoAutoKill,
+		MaxBatchJobs:    64,
 	}
 }
 
@@ -132,6 +135,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("durations must not be negative")
 	case c.CheckInterval < Duration(10*time.Millisecond):
 		return fmt.Errorf("--check-interval %v is too short (at least 10ms)", time.Duration(c.CheckInterval))
+	case c.MaxBatchJobs < 1:
+		return fmt.Errorf("--max-batch-jobs must be at least 1")
 	case c.MaxMsgSize < 1024:
 		return fmt.Errorf("--max-msg-size %d is too small (at least 1KiB)", c.MaxMsgSize)
 	}
@@ -169,6 +174,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Var(&c.MaxHangTime, "max-hang-time", "watchdog: without auto-kill, a hung process idle longer is SIGKILLed")
 	fs.BoolVar(&c.AutoKill, "auto-kill", c.AutoKill, "watchdog: stop hung processes (--auto-kill=false: only past max-hang-time)")
 	fs.Var(&c.CheckInterval, "check-interval", "watchdog: sampling period of the cpu and file activity sources")
+	fs.IntVar(&c.MaxBatchJobs, "max-batch-jobs", c.MaxBatchJobs, "batch jobs running at once across all batches")
 	fs.StringVar(&c.NotifySocket, "notify-socket", c.NotifySocket, `sd_notify socket given to children as NOTIFY_SOCKET (default: notify.sock next to --socket; "none": off)`)
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/procd/procd/internal/config"
 	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/executor"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/server"
@@ -37,6 +38,7 @@ type Daemon struct {
 	notify    *watchdog.NotifyListener
 	bus       *events.Bus
 	mgr       *manager.Manager
+	exec      *executor.Executor
 	srv       *server.Server
 	listeners []net.Listener
 	unlock    func()
@@ -96,8 +98,10 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 		d.notify = n
 		notifyStats = n.Stats
 	}
+	d.exec = executor.New(d.mgr, d.bus, cfg.MaxBatchJobs)
 	d.srv = server.New(server.Options{
 		Manager:     d.mgr,
+		Executor:    d.exec,
 		Events:      d.bus,
 		Logger:      log.Named("grpc"),
 		MaxRecvSize: int(cfg.MaxMsgSize),
@@ -167,7 +171,13 @@ func (d *Daemon) shutdown() {
 		case <-ctx.Done():
 		}
 	}()
+	execDone := make(chan struct{})
+	go func() {
+		d.exec.Close() // no batch starts another job; running ones are stopped
+		close(execDone)
+	}()
 	d.mgr.Shutdown(ctx)
+	<-execDone
 	cancel()
 
 	d.srv.BeginShutdown()

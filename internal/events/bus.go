@@ -42,13 +42,17 @@ const (
 	ActivityReady
 	Recovered
 	NotifyStatus
+	BatchStarted
+	JobFinished
+	BatchFinished
 )
 
 var typeNames = map[Type]string{
 	Started: "started", Exited: "exited", SignalSent: "signal_sent", Escalated: "escalated",
 	Leftovers: "leftovers", OutputDropped: "output_dropped", Removed: "removed", Slow: "slow",
 	Hung: "hung", Deadline: "deadline", ActivityReady: "activity_ready", Recovered: "recovered",
-	NotifyStatus: "notify_status",
+	NotifyStatus: "notify_status", BatchStarted: "batch_started", JobFinished: "job_finished",
+	BatchFinished: "batch_finished",
 }
 
 func (t Type) String() string {
@@ -72,6 +76,8 @@ type Event struct {
 	Stream    string        // output_dropped: "stdout" or "stderr"
 	Detail    string        // human-readable
 	Idle      time.Duration // slow, hung, deadline: idle time when decided
+	BatchID   string        // batch events
+	JobIndex  int           // job_finished
 	Data      any           // publisher-owned payload (the exit record for Exited)
 }
 

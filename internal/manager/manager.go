@@ -16,6 +16,7 @@ package manager
 
 import (
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,6 +112,7 @@ type Manager struct {
 	rt      *proc.Runtime
 	bus     *events.Bus
 	clock   watchdog.Clock
+	env     baseEnv
 	wd      *watchdog.Watchdog
 	sampler *watchdog.Sampler
 
@@ -140,6 +142,7 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 		rt:      rt,
 		bus:     bus,
 		clock:   cfg.Clock,
+		env:     newBaseEnv(os.Environ()),
 		sampler: watchdog.NewSampler(cfg.Clock, cfg.Watchdog.CheckInterval),
 		byID:    make(map[string]*record),
 		byPID:   make(map[int]*record),
@@ -272,8 +275,8 @@ func (m *Manager) publish(r *record, t events.Type, fill func(*events.Event)) {
 	m.bus.Publish(e)
 }
 
-// validateSelectorLabels rejects label keys no process could carry.
-func validateLabels(what string, labels map[string]string) error {
+// ValidateLabels rejects label keys no process could carry.
+func ValidateLabels(what string, labels map[string]string) error {
 	for k := range labels {
 		if k == "" || strings.ContainsRune(k, 0) {
 			return errdefs.Errorf(errdefs.ErrInvalidArgument, "%s: label key %q is empty or contains NUL", what, k)

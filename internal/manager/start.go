@@ -47,7 +47,7 @@ func (s *Spec) Validate() error {
 			return errdefs.Errorf(errdefs.ErrInvalidArgument, "env: value of %s contains a NUL byte", k)
 		}
 	}
-	if err := validateLabels("labels", s.Labels); err != nil {
+	if err := ValidateLabels("labels", s.Labels); err != nil {
 		return err
 	}
 	if s.Grace < 0 {
@@ -131,38 +131,68 @@ func (m *Manager) normalise(s Spec) Spec {
 	return s
 }
 
-// environ builds the child's environment and the PATH to search. The
-// daemon's own NOTIFY_SOCKET (systemd's) is never passed on; the child gets
-// procd's when notify is one of its activity sources and the spec does not
-// set one.
-func environ(s *Spec, notifySocket string) (env []string, path string) {
-	vars := map[string]string{}
-	if !s.ClearEnv {
-		for _, kv := range os.Environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				vars[k] = v
-			}
+// baseEnv is the daemon's environment as children inherit it: sorted, and
+// without the daemon's own NOTIFY_SOCKET (systemd's), which is never passed
+// on. It is computed once; the daemon's environment does not change.
+type baseEnv struct {
+	vars map[string]string
+	list []string // "K=V", sorted
+}
+
+func newBaseEnv(environ []string) baseEnv {
+	b := baseEnv{vars: map[string]string{}}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "NOTIFY_SOCKET" {
+			b.vars[k] = v
 		}
 	}
-	delete(vars, "NOTIFY_SOCKET")
-	if notifySocket != "" {
-		vars["NOTIFY_SOCKET"] = notifySocket
-	}
-	maps.Copy(vars, s.Env)
+	b.list = sortedEnv(b.vars)
+	return b
+}
+
+func sortedEnv(vars map[string]string) []string {
 	keys := make([]string, 0, len(vars))
 	for k := range vars {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	env = make([]string, 0, len(keys))
+	env := make([]string, 0, len(keys))
 	for _, k := range keys {
 		env = append(env, k+"="+vars[k])
 	}
+	return env
+}
+
+// environ builds the child's environment and the PATH to search. The child
+// gets procd's NOTIFY_SOCKET when notify is one of its activity sources and
+// the spec does not set one.
+func (m *Manager) environ(s *Spec, notifySocket string) (env []string, path string) {
+	if !s.ClearEnv && len(s.Env) == 0 {
+		// The common case: the cached environment, plus NOTIFY_SOCKET.
+		env = make([]string, 0, len(m.env.list)+1)
+		env = append(env, m.env.list...)
+		if notifySocket != "" {
+			env = append(env, "NOTIFY_SOCKET="+notifySocket)
+		}
+		path, ok := m.env.vars["PATH"]
+		if !ok {
+			path = defaultPath
+		}
+		return env, path
+	}
+	vars := map[string]string{}
+	if !s.ClearEnv {
+		maps.Copy(vars, m.env.vars)
+	}
+	if notifySocket != "" {
+		vars["NOTIFY_SOCKET"] = notifySocket
+	}
+	maps.Copy(vars, s.Env)
 	path, ok := vars["PATH"]
 	if !ok {
 		path = defaultPath
 	}
-	return env, path
+	return sortedEnv(vars), path
 }
 
 // Start starts a process. It fails without leaving a record when the spec is
@@ -207,7 +237,7 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	if wd.Sources.Has(watchdog.Notify) {
 		notify = m.cfg.NotifySocket
 	}
-	env, path := environ(&spec, notify)
+	env, path := m.environ(&spec, notify)
 	exe, err := proc.LookPath(spec.Command[0], path, spec.Dir)
 	if err != nil {
 		return Info{}, fmt.Errorf("%s: %w", what, err)

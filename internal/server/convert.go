@@ -264,6 +264,10 @@ func eventToProto(e *events.Event) *pb.Event {
 	case "stderr":
 		ev.Stream = pb.Stream_STREAM_STDERR
 	}
+	ev.BatchId = e.BatchID
+	if e.Type == events.JobFinished {
+		ev.JobIndex = uint32(e.JobIndex)
+	}
 	if info, ok := e.Data.(manager.Info); ok && info.Exit != nil {
 		ev.Exit = exitToProto(info.Exit)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/executor"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/output"
 	"github.com/procd/procd/internal/proc"
@@ -24,6 +25,7 @@ type processService struct {
 	pb.UnimplementedProcessServiceServer
 
 	m           *manager.Manager
+	x           *executor.Executor // nil: no batch figures
 	bus         *events.Bus
 	log         *zap.Logger
 	started     time.Time
@@ -232,6 +234,7 @@ func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.Get
 			CheckInterval:       durationpb.New(ws.CheckInterval),
 			Sampled:             int64(ws.Sampled),
 		},
+		Batches: s.batchStats(),
 		Daemon: &pb.DaemonStats{
 			Version:     version.String(),
 			Pid:         int32(os.Getpid()),
@@ -417,5 +420,21 @@ func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.Process
 		case <-s.shutdown:
 			return errShuttingDown
 		}
+	}
+}
+
+func (s *processService) batchStats() *pb.BatchStats {
+	if s.x == nil {
+		return nil
+	}
+	st := s.x.Stats()
+	return &pb.BatchStats{
+		BatchesRunning:     st.BatchesRunning,
+		JobsQueued:         st.JobsQueued,
+		JobsRunning:        st.JobsRunning,
+		JobsSucceededTotal: st.Succeeded,
+		JobsFailedTotal:    st.Failed,
+		RetriesTotal:       st.Retries,
+		MaxRunningJobs:     int64(st.MaxRunning),
 	}
 }

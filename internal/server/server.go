@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/executor"
 	"github.com/procd/procd/internal/manager"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
@@ -30,6 +31,7 @@ import (
 // Options configure the gRPC server.
 type Options struct {
 	Manager     *manager.Manager
+	Executor    *executor.Executor
 	Events      *events.Bus
 	Logger      *zap.Logger
 	MaxRecvSize int    // bytes; default 4 MiB
@@ -88,12 +90,15 @@ func New(opts Options) *Server {
 		log:         log,
 		started:     time.Now(),
 		containment: opts.Containment,
+		x:           opts.Executor,
 		notifyStats: opts.NotifyStats,
 		shutdown:    s.shutdown,
 	})
+	pb.RegisterBatchServiceServer(g, &batchService{x: opts.Executor, shutdown: s.shutdown})
 	healthpb.RegisterHealthServer(g, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(pb.ProcessService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(pb.BatchService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	reflection.Register(g)
 	return s
 }

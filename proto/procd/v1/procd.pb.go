@@ -347,6 +347,12 @@ const (
 	EventType_EVENT_TYPE_RECOVERED EventType = 12
 	// The process reported STATUS= over the notify socket.
 	EventType_EVENT_TYPE_NOTIFY_STATUS EventType = 13
+	// A batch started (process_id is empty; detail names the batch).
+	EventType_EVENT_TYPE_BATCH_STARTED EventType = 14
+	// A batch job finished for good.
+	EventType_EVENT_TYPE_JOB_FINISHED EventType = 15
+	// A batch finished.
+	EventType_EVENT_TYPE_BATCH_FINISHED EventType = 16
 )
 
 // Enum value maps for EventType.
@@ -366,6 +372,9 @@ var (
 		11: "EVENT_TYPE_ACTIVITY_READY",
 		12: "EVENT_TYPE_RECOVERED",
 		13: "EVENT_TYPE_NOTIFY_STATUS",
+		14: "EVENT_TYPE_BATCH_STARTED",
+		15: "EVENT_TYPE_JOB_FINISHED",
+		16: "EVENT_TYPE_BATCH_FINISHED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":    0,
@@ -382,6 +391,9 @@ var (
 		"EVENT_TYPE_ACTIVITY_READY": 11,
 		"EVENT_TYPE_RECOVERED":      12,
 		"EVENT_TYPE_NOTIFY_STATUS":  13,
+		"EVENT_TYPE_BATCH_STARTED":  14,
+		"EVENT_TYPE_JOB_FINISHED":   15,
+		"EVENT_TYPE_BATCH_FINISHED": 16,
 	}
 )
 
@@ -410,6 +422,75 @@ func (x EventType) Number() protoreflect.EnumNumber {
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
 	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+}
+
+// JobOutcome is how a job attempt (or the job) ended.
+type JobOutcome int32
+
+const (
+	JobOutcome_JOB_OUTCOME_UNSPECIFIED JobOutcome = 0
+	// Exit code 0.
+	JobOutcome_JOB_OUTCOME_SUCCEEDED JobOutcome = 1
+	// A non-zero exit code.
+	JobOutcome_JOB_OUTCOME_EXIT_CODE JobOutcome = 2
+	// Killed by a signal (not by the job timeout).
+	JobOutcome_JOB_OUTCOME_SIGNAL JobOutcome = 3
+	// The job timeout (or the batch deadline) ended it.
+	JobOutcome_JOB_OUTCOME_TIMEOUT JobOutcome = 4
+	// The process could not be started.
+	JobOutcome_JOB_OUTCOME_START_FAILED JobOutcome = 5
+	// Never finished: the batch was cancelled, hit its deadline or failed
+	// fast before this job could run (again).
+	JobOutcome_JOB_OUTCOME_CANCELLED JobOutcome = 6
+)
+
+// Enum value maps for JobOutcome.
+var (
+	JobOutcome_name = map[int32]string{
+		0: "JOB_OUTCOME_UNSPECIFIED",
+		1: "JOB_OUTCOME_SUCCEEDED",
+		2: "JOB_OUTCOME_EXIT_CODE",
+		3: "JOB_OUTCOME_SIGNAL",
+		4: "JOB_OUTCOME_TIMEOUT",
+		5: "JOB_OUTCOME_START_FAILED",
+		6: "JOB_OUTCOME_CANCELLED",
+	}
+	JobOutcome_value = map[string]int32{
+		"JOB_OUTCOME_UNSPECIFIED":  0,
+		"JOB_OUTCOME_SUCCEEDED":    1,
+		"JOB_OUTCOME_EXIT_CODE":    2,
+		"JOB_OUTCOME_SIGNAL":       3,
+		"JOB_OUTCOME_TIMEOUT":      4,
+		"JOB_OUTCOME_START_FAILED": 5,
+		"JOB_OUTCOME_CANCELLED":    6,
+	}
+)
+
+func (x JobOutcome) Enum() *JobOutcome {
+	p := new(JobOutcome)
+	*p = x
+	return p
+}
+
+func (x JobOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JobOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_procd_v1_procd_proto_enumTypes[6].Descriptor()
+}
+
+func (JobOutcome) Type() protoreflect.EnumType {
+	return &file_procd_v1_procd_proto_enumTypes[6]
+}
+
+func (x JobOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JobOutcome.Descriptor instead.
+func (JobOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
 }
 
 // ProcessSpec describes a process to start.
@@ -3037,6 +3118,7 @@ type GetStatsResponse struct {
 	Events        *EventStats            `protobuf:"bytes,3,opt,name=events,proto3" json:"events,omitempty"`
 	Daemon        *DaemonStats           `protobuf:"bytes,4,opt,name=daemon,proto3" json:"daemon,omitempty"`
 	Watchdog      *WatchdogStats         `protobuf:"bytes,5,opt,name=watchdog,proto3" json:"watchdog,omitempty"`
+	Batches       *BatchStats            `protobuf:"bytes,6,opt,name=batches,proto3" json:"batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3106,6 +3188,13 @@ func (x *GetStatsResponse) GetWatchdog() *WatchdogStats {
 	return nil
 }
 
+func (x *GetStatsResponse) GetBatches() *BatchStats {
+	if x != nil {
+		return x.Batches
+	}
+	return nil
+}
+
 // Event is one entry of the event stream.
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3126,7 +3215,10 @@ type Event struct {
 	// Human-readable details.
 	Detail string `protobuf:"bytes,11,opt,name=detail,proto3" json:"detail,omitempty"`
 	// For SLOW, HUNG and DEADLINE: the idle time when decided.
-	Idle          *durationpb.Duration `protobuf:"bytes,12,opt,name=idle,proto3" json:"idle,omitempty"`
+	Idle *durationpb.Duration `protobuf:"bytes,12,opt,name=idle,proto3" json:"idle,omitempty"`
+	// For batch events: the batch, and for JOB_FINISHED the job's index.
+	BatchId       string `protobuf:"bytes,13,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	JobIndex      uint32 `protobuf:"varint,14,opt,name=job_index,json=jobIndex,proto3" json:"job_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3243,6 +3335,20 @@ func (x *Event) GetIdle() *durationpb.Duration {
 		return x.Idle
 	}
 	return nil
+}
+
+func (x *Event) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *Event) GetJobIndex() uint32 {
+	if x != nil {
+		return x.JobIndex
+	}
+	return 0
 }
 
 // WatchEventsRequest subscribes to events. Filters are ANDed; each empty one matches all.
@@ -3561,6 +3667,815 @@ func (x *ReadOutputResponse) GetSkippedBytes() int64 {
 	return 0
 }
 
+// RetryPolicy says which failed attempts are tried again, and when.
+type RetryPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Attempts per job in all, at least 1 (the default: no retries).
+	MaxAttempts int32 `protobuf:"varint,1,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	// Delay before the first retry; default 1s. Later ones are
+	// initial * multiplier^(n-1), capped at max, with jitter.
+	Initial *durationpb.Duration `protobuf:"bytes,2,opt,name=initial,proto3" json:"initial,omitempty"`
+	// Default 2.
+	Multiplier float64 `protobuf:"fixed64,3,opt,name=multiplier,proto3" json:"multiplier,omitempty"`
+	// Default 30s.
+	Max *durationpb.Duration `protobuf:"bytes,4,opt,name=max,proto3" json:"max,omitempty"`
+	// Fraction of each delay randomised either way, 0 to 1; default 0.1.
+	Jitter *float64 `protobuf:"fixed64,5,opt,name=jitter,proto3,oneof" json:"jitter,omitempty"`
+	// Outcomes that are retried; empty: all of EXIT_CODE, SIGNAL, TIMEOUT, START_FAILED.
+	RetryOn []JobOutcome `protobuf:"varint,6,rep,packed,name=retry_on,json=retryOn,proto3,enum=procd.v1.JobOutcome" json:"retry_on,omitempty"`
+	// Exit codes that are never retried.
+	NeverRetryCodes []int32 `protobuf:"varint,7,rep,packed,name=never_retry_codes,json=neverRetryCodes,proto3" json:"never_retry_codes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RetryPolicy) Reset() {
+	*x = RetryPolicy{}
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryPolicy) ProtoMessage() {}
+
+func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
+func (*RetryPolicy) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *RetryPolicy) GetMaxAttempts() int32 {
+	if x != nil {
+		return x.MaxAttempts
+	}
+	return 0
+}
+
+func (x *RetryPolicy) GetInitial() *durationpb.Duration {
+	if x != nil {
+		return x.Initial
+	}
+	return nil
+}
+
+func (x *RetryPolicy) GetMultiplier() float64 {
+	if x != nil {
+		return x.Multiplier
+	}
+	return 0
+}
+
+func (x *RetryPolicy) GetMax() *durationpb.Duration {
+	if x != nil {
+		return x.Max
+	}
+	return nil
+}
+
+func (x *RetryPolicy) GetJitter() float64 {
+	if x != nil && x.Jitter != nil {
+		return *x.Jitter
+	}
+	return 0
+}
+
+func (x *RetryPolicy) GetRetryOn() []JobOutcome {
+	if x != nil {
+		return x.RetryOn
+	}
+	return nil
+}
+
+func (x *RetryPolicy) GetNeverRetryCodes() []int32 {
+	if x != nil {
+		return x.NeverRetryCodes
+	}
+	return nil
+}
+
+// RunBatchRequest describes a batch.
+type RunBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The jobs, identified by their index in this list.
+	Jobs []*ProcessSpec `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	// Jobs running at once; default 5, at least 1. The daemon also caps the
+	// batch jobs running across all batches.
+	MaxConcurrency int32 `protobuf:"varint,2,opt,name=max_concurrency,json=maxConcurrency,proto3" json:"max_concurrency,omitempty"`
+	// Wall-clock limit per job attempt; the tree is stopped when it passes.
+	Timeout *durationpb.Duration `protobuf:"bytes,3,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	Retry   *RetryPolicy         `protobuf:"bytes,4,opt,name=retry,proto3" json:"retry,omitempty"`
+	// Wall-clock limit for the whole batch; it overrides retries.
+	Deadline *durationpb.Duration `protobuf:"bytes,5,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// Cancel the rest after the first job that fails for good.
+	FailFast bool `protobuf:"varint,6,opt,name=fail_fast,json=failFast,proto3" json:"fail_fast,omitempty"`
+	// Labels added to every job's processes.
+	Labels map[string]string `protobuf:"bytes,7,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Name of the batch (also the default name of its jobs).
+	Name          string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunBatchRequest) Reset() {
+	*x = RunBatchRequest{}
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunBatchRequest) ProtoMessage() {}
+
+func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunBatchRequest.ProtoReflect.Descriptor instead.
+func (*RunBatchRequest) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RunBatchRequest) GetJobs() []*ProcessSpec {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+func (x *RunBatchRequest) GetMaxConcurrency() int32 {
+	if x != nil {
+		return x.MaxConcurrency
+	}
+	return 0
+}
+
+func (x *RunBatchRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *RunBatchRequest) GetRetry() *RetryPolicy {
+	if x != nil {
+		return x.Retry
+	}
+	return nil
+}
+
+func (x *RunBatchRequest) GetDeadline() *durationpb.Duration {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *RunBatchRequest) GetFailFast() bool {
+	if x != nil {
+		return x.FailFast
+	}
+	return false
+}
+
+func (x *RunBatchRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *RunBatchRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// JobResult is the final result of one job.
+type JobResult struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Index   uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Outcome JobOutcome             `protobuf:"varint,2,opt,name=outcome,proto3,enum=procd.v1.JobOutcome" json:"outcome,omitempty"`
+	// Attempts made (0 if it never started).
+	Attempts int32 `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// The last attempt's process.
+	ProcessId string `protobuf:"bytes,4,opt,name=process_id,json=processId,proto3" json:"process_id,omitempty"`
+	Pid       int32  `protobuf:"varint,5,opt,name=pid,proto3" json:"pid,omitempty"`
+	// The last attempt's exit record.
+	Exit *ExitStatus `protobuf:"bytes,6,opt,name=exit,proto3" json:"exit,omitempty"`
+	// Why it failed to start, or was cancelled.
+	Error string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	// Time from the first attempt's start to the last one's end.
+	Duration      *durationpb.Duration `protobuf:"bytes,8,opt,name=duration,proto3" json:"duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobResult) Reset() {
+	*x = JobResult{}
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobResult) ProtoMessage() {}
+
+func (x *JobResult) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
+func (*JobResult) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *JobResult) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *JobResult) GetOutcome() JobOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return JobOutcome_JOB_OUTCOME_UNSPECIFIED
+}
+
+func (x *JobResult) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *JobResult) GetProcessId() string {
+	if x != nil {
+		return x.ProcessId
+	}
+	return ""
+}
+
+func (x *JobResult) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *JobResult) GetExit() *ExitStatus {
+	if x != nil {
+		return x.Exit
+	}
+	return nil
+}
+
+func (x *JobResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *JobResult) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+// BatchSummary ends a batch's stream.
+type BatchSummary struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	BatchId string                 `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	// Every job, in index order.
+	Jobs []*JobResult `protobuf:"bytes,2,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	// The original executor's shape: indices of jobs that succeeded...
+	Results []uint32 `protobuf:"varint,3,rep,packed,name=results,proto3" json:"results,omitempty"`
+	// ...and of jobs that did not.
+	Errors    []uint32 `protobuf:"varint,4,rep,packed,name=errors,proto3" json:"errors,omitempty"`
+	Succeeded int32    `protobuf:"varint,5,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed    int32    `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	Cancelled int32    `protobuf:"varint,7,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	// Attempts beyond each job's first.
+	Retries  int32                `protobuf:"varint,8,opt,name=retries,proto3" json:"retries,omitempty"`
+	WallTime *durationpb.Duration `protobuf:"bytes,9,opt,name=wall_time,json=wallTime,proto3" json:"wall_time,omitempty"`
+	// Why the batch ended early ("cancelled", "deadline", "fail_fast"), if it did.
+	Stopped       string `protobuf:"bytes,10,opt,name=stopped,proto3" json:"stopped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchSummary) Reset() {
+	*x = BatchSummary{}
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchSummary) ProtoMessage() {}
+
+func (x *BatchSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchSummary.ProtoReflect.Descriptor instead.
+func (*BatchSummary) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *BatchSummary) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *BatchSummary) GetJobs() []*JobResult {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+func (x *BatchSummary) GetResults() []uint32 {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchSummary) GetErrors() []uint32 {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *BatchSummary) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *BatchSummary) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *BatchSummary) GetCancelled() int32 {
+	if x != nil {
+		return x.Cancelled
+	}
+	return 0
+}
+
+func (x *BatchSummary) GetRetries() int32 {
+	if x != nil {
+		return x.Retries
+	}
+	return 0
+}
+
+func (x *BatchSummary) GetWallTime() *durationpb.Duration {
+	if x != nil {
+		return x.WallTime
+	}
+	return nil
+}
+
+func (x *BatchSummary) GetStopped() string {
+	if x != nil {
+		return x.Stopped
+	}
+	return ""
+}
+
+// RunBatchResponse is one message of a batch's stream.
+type RunBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*RunBatchResponse_Started
+	//	*RunBatchResponse_AttemptStarted
+	//	*RunBatchResponse_AttemptFinished
+	//	*RunBatchResponse_Summary
+	Kind          isRunBatchResponse_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunBatchResponse) Reset() {
+	*x = RunBatchResponse{}
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunBatchResponse) ProtoMessage() {}
+
+func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunBatchResponse.ProtoReflect.Descriptor instead.
+func (*RunBatchResponse) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *RunBatchResponse) GetKind() isRunBatchResponse_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *RunBatchResponse) GetStarted() *BatchStarted {
+	if x != nil {
+		if x, ok := x.Kind.(*RunBatchResponse_Started); ok {
+			return x.Started
+		}
+	}
+	return nil
+}
+
+func (x *RunBatchResponse) GetAttemptStarted() *JobAttempt {
+	if x != nil {
+		if x, ok := x.Kind.(*RunBatchResponse_AttemptStarted); ok {
+			return x.AttemptStarted
+		}
+	}
+	return nil
+}
+
+func (x *RunBatchResponse) GetAttemptFinished() *JobAttempt {
+	if x != nil {
+		if x, ok := x.Kind.(*RunBatchResponse_AttemptFinished); ok {
+			return x.AttemptFinished
+		}
+	}
+	return nil
+}
+
+func (x *RunBatchResponse) GetSummary() *BatchSummary {
+	if x != nil {
+		if x, ok := x.Kind.(*RunBatchResponse_Summary); ok {
+			return x.Summary
+		}
+	}
+	return nil
+}
+
+type isRunBatchResponse_Kind interface {
+	isRunBatchResponse_Kind()
+}
+
+type RunBatchResponse_Started struct {
+	// First message: the batch's id and size.
+	Started *BatchStarted `protobuf:"bytes,1,opt,name=started,proto3,oneof"`
+}
+
+type RunBatchResponse_AttemptStarted struct {
+	// A job attempt started; process is its live record.
+	AttemptStarted *JobAttempt `protobuf:"bytes,2,opt,name=attempt_started,json=attemptStarted,proto3,oneof"`
+}
+
+type RunBatchResponse_AttemptFinished struct {
+	// A job attempt ended; process is its final record (unset when it failed to start).
+	AttemptFinished *JobAttempt `protobuf:"bytes,3,opt,name=attempt_finished,json=attemptFinished,proto3,oneof"`
+}
+
+type RunBatchResponse_Summary struct {
+	// Last message.
+	Summary *BatchSummary `protobuf:"bytes,4,opt,name=summary,proto3,oneof"`
+}
+
+func (*RunBatchResponse_Started) isRunBatchResponse_Kind() {}
+
+func (*RunBatchResponse_AttemptStarted) isRunBatchResponse_Kind() {}
+
+func (*RunBatchResponse_AttemptFinished) isRunBatchResponse_Kind() {}
+
+func (*RunBatchResponse_Summary) isRunBatchResponse_Kind() {}
+
+// BatchStarted opens a batch's stream.
+type BatchStarted struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	BatchId        string                 `protobuf:"bytes,1,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	Jobs           int32                  `protobuf:"varint,2,opt,name=jobs,proto3" json:"jobs,omitempty"`
+	MaxConcurrency int32                  `protobuf:"varint,3,opt,name=max_concurrency,json=maxConcurrency,proto3" json:"max_concurrency,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *BatchStarted) Reset() {
+	*x = BatchStarted{}
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchStarted) ProtoMessage() {}
+
+func (x *BatchStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchStarted.ProtoReflect.Descriptor instead.
+func (*BatchStarted) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *BatchStarted) GetBatchId() string {
+	if x != nil {
+		return x.BatchId
+	}
+	return ""
+}
+
+func (x *BatchStarted) GetJobs() int32 {
+	if x != nil {
+		return x.Jobs
+	}
+	return 0
+}
+
+func (x *BatchStarted) GetMaxConcurrency() int32 {
+	if x != nil {
+		return x.MaxConcurrency
+	}
+	return 0
+}
+
+// JobAttempt describes one attempt of one job.
+type JobAttempt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// 1 for the first attempt.
+	Attempt int32    `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Process *Process `protobuf:"bytes,3,opt,name=process,proto3" json:"process,omitempty"`
+	// For attempt_finished.
+	Outcome JobOutcome `protobuf:"varint,4,opt,name=outcome,proto3,enum=procd.v1.JobOutcome" json:"outcome,omitempty"`
+	// For attempt_finished of a start failure.
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// For attempt_finished: the job is tried again after retry_delay.
+	WillRetry     bool                 `protobuf:"varint,6,opt,name=will_retry,json=willRetry,proto3" json:"will_retry,omitempty"`
+	RetryDelay    *durationpb.Duration `protobuf:"bytes,7,opt,name=retry_delay,json=retryDelay,proto3" json:"retry_delay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobAttempt) Reset() {
+	*x = JobAttempt{}
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobAttempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobAttempt) ProtoMessage() {}
+
+func (x *JobAttempt) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobAttempt.ProtoReflect.Descriptor instead.
+func (*JobAttempt) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *JobAttempt) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *JobAttempt) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *JobAttempt) GetProcess() *Process {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+func (x *JobAttempt) GetOutcome() JobOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return JobOutcome_JOB_OUTCOME_UNSPECIFIED
+}
+
+func (x *JobAttempt) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *JobAttempt) GetWillRetry() bool {
+	if x != nil {
+		return x.WillRetry
+	}
+	return false
+}
+
+func (x *JobAttempt) GetRetryDelay() *durationpb.Duration {
+	if x != nil {
+		return x.RetryDelay
+	}
+	return nil
+}
+
+// BatchStats describes the batch executor.
+type BatchStats struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	BatchesRunning     int64                  `protobuf:"varint,1,opt,name=batches_running,json=batchesRunning,proto3" json:"batches_running,omitempty"`
+	JobsQueued         int64                  `protobuf:"varint,2,opt,name=jobs_queued,json=jobsQueued,proto3" json:"jobs_queued,omitempty"`
+	JobsRunning        int64                  `protobuf:"varint,3,opt,name=jobs_running,json=jobsRunning,proto3" json:"jobs_running,omitempty"`
+	JobsSucceededTotal int64                  `protobuf:"varint,4,opt,name=jobs_succeeded_total,json=jobsSucceededTotal,proto3" json:"jobs_succeeded_total,omitempty"`
+	JobsFailedTotal    int64                  `protobuf:"varint,5,opt,name=jobs_failed_total,json=jobsFailedTotal,proto3" json:"jobs_failed_total,omitempty"`
+	RetriesTotal       int64                  `protobuf:"varint,6,opt,name=retries_total,json=retriesTotal,proto3" json:"retries_total,omitempty"`
+	// The daemon-wide cap on batch jobs running at once.
+	MaxRunningJobs int64 `protobuf:"varint,7,opt,name=max_running_jobs,json=maxRunningJobs,proto3" json:"max_running_jobs,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *BatchStats) Reset() {
+	*x = BatchStats{}
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchStats) ProtoMessage() {}
+
+func (x *BatchStats) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchStats.ProtoReflect.Descriptor instead.
+func (*BatchStats) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *BatchStats) GetBatchesRunning() int64 {
+	if x != nil {
+		return x.BatchesRunning
+	}
+	return 0
+}
+
+func (x *BatchStats) GetJobsQueued() int64 {
+	if x != nil {
+		return x.JobsQueued
+	}
+	return 0
+}
+
+func (x *BatchStats) GetJobsRunning() int64 {
+	if x != nil {
+		return x.JobsRunning
+	}
+	return 0
+}
+
+func (x *BatchStats) GetJobsSucceededTotal() int64 {
+	if x != nil {
+		return x.JobsSucceededTotal
+	}
+	return 0
+}
+
+func (x *BatchStats) GetJobsFailedTotal() int64 {
+	if x != nil {
+		return x.JobsFailedTotal
+	}
+	return 0
+}
+
+func (x *BatchStats) GetRetriesTotal() int64 {
+	if x != nil {
+		return x.RetriesTotal
+	}
+	return 0
+}
+
+func (x *BatchStats) GetMaxRunningJobs() int64 {
+	if x != nil {
+		return x.MaxRunningJobs
+	}
+	return 0
+}
+
 var File_procd_v1_procd_proto protoreflect.FileDescriptor
 
 const file_procd_v1_procd_proto_rawDesc = "" +
@@ -3794,13 +4709,14 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\asampled\x18\v \x01(\x03R\asampled\x1a@\n" +
 	"\x12KillsByReasonEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x89\x02\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb9\x02\n" +
 	"\x10GetStatsResponse\x124\n" +
 	"\tprocesses\x18\x01 \x01(\v2\x16.procd.v1.ProcessStatsR\tprocesses\x12-\n" +
 	"\x06output\x18\x02 \x01(\v2\x15.procd.v1.OutputStatsR\x06output\x12,\n" +
 	"\x06events\x18\x03 \x01(\v2\x14.procd.v1.EventStatsR\x06events\x12-\n" +
 	"\x06daemon\x18\x04 \x01(\v2\x15.procd.v1.DaemonStatsR\x06daemon\x123\n" +
-	"\bwatchdog\x18\x05 \x01(\v2\x17.procd.v1.WatchdogStatsR\bwatchdog\"\xda\x03\n" +
+	"\bwatchdog\x18\x05 \x01(\v2\x17.procd.v1.WatchdogStatsR\bwatchdog\x12.\n" +
+	"\abatches\x18\x06 \x01(\v2\x14.procd.v1.BatchStatsR\abatches\"\x92\x04\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12'\n" +
@@ -3815,7 +4731,9 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x06stream\x18\n" +
 	" \x01(\x0e2\x10.procd.v1.StreamR\x06stream\x12\x16\n" +
 	"\x06detail\x18\v \x01(\tR\x06detail\x12-\n" +
-	"\x04idle\x18\f \x01(\v2\x19.google.protobuf.DurationR\x04idle\x1a9\n" +
+	"\x04idle\x18\f \x01(\v2\x19.google.protobuf.DurationR\x04idle\x12\x19\n" +
+	"\bbatch_id\x18\r \x01(\tR\abatchId\x12\x1b\n" +
+	"\tjob_index\x18\x0e \x01(\rR\bjobIndex\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa3\x02\n" +
@@ -3847,7 +4765,83 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x06stream\x18\x01 \x01(\x0e2\x10.procd.v1.StreamR\x06stream\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12#\n" +
-	"\rskipped_bytes\x18\x04 \x01(\x03R\fskippedBytes*~\n" +
+	"\rskipped_bytes\x18\x04 \x01(\x03R\fskippedBytes\"\xb7\x02\n" +
+	"\vRetryPolicy\x12!\n" +
+	"\fmax_attempts\x18\x01 \x01(\x05R\vmaxAttempts\x123\n" +
+	"\ainitial\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\ainitial\x12\x1e\n" +
+	"\n" +
+	"multiplier\x18\x03 \x01(\x01R\n" +
+	"multiplier\x12+\n" +
+	"\x03max\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x03max\x12\x1b\n" +
+	"\x06jitter\x18\x05 \x01(\x01H\x00R\x06jitter\x88\x01\x01\x12/\n" +
+	"\bretry_on\x18\x06 \x03(\x0e2\x14.procd.v1.JobOutcomeR\aretryOn\x12*\n" +
+	"\x11never_retry_codes\x18\a \x03(\x05R\x0fneverRetryCodesB\t\n" +
+	"\a_jitter\"\xa9\x03\n" +
+	"\x0fRunBatchRequest\x12)\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x15.procd.v1.ProcessSpecR\x04jobs\x12'\n" +
+	"\x0fmax_concurrency\x18\x02 \x01(\x05R\x0emaxConcurrency\x123\n" +
+	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12+\n" +
+	"\x05retry\x18\x04 \x01(\v2\x15.procd.v1.RetryPolicyR\x05retry\x125\n" +
+	"\bdeadline\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bdeadline\x12\x1b\n" +
+	"\tfail_fast\x18\x06 \x01(\bR\bfailFast\x12=\n" +
+	"\x06labels\x18\a \x03(\v2%.procd.v1.RunBatchRequest.LabelsEntryR\x06labels\x12\x12\n" +
+	"\x04name\x18\b \x01(\tR\x04name\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
+	"\tJobResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12.\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2\x14.procd.v1.JobOutcomeR\aoutcome\x12\x1a\n" +
+	"\battempts\x18\x03 \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"process_id\x18\x04 \x01(\tR\tprocessId\x12\x10\n" +
+	"\x03pid\x18\x05 \x01(\x05R\x03pid\x12(\n" +
+	"\x04exit\x18\x06 \x01(\v2\x14.procd.v1.ExitStatusR\x04exit\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x125\n" +
+	"\bduration\x18\b \x01(\v2\x19.google.protobuf.DurationR\bduration\"\xc4\x02\n" +
+	"\fBatchSummary\x12\x19\n" +
+	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12'\n" +
+	"\x04jobs\x18\x02 \x03(\v2\x13.procd.v1.JobResultR\x04jobs\x12\x18\n" +
+	"\aresults\x18\x03 \x03(\rR\aresults\x12\x16\n" +
+	"\x06errors\x18\x04 \x03(\rR\x06errors\x12\x1c\n" +
+	"\tsucceeded\x18\x05 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x06 \x01(\x05R\x06failed\x12\x1c\n" +
+	"\tcancelled\x18\a \x01(\x05R\tcancelled\x12\x18\n" +
+	"\aretries\x18\b \x01(\x05R\aretries\x126\n" +
+	"\twall_time\x18\t \x01(\v2\x19.google.protobuf.DurationR\bwallTime\x12\x18\n" +
+	"\astopped\x18\n" +
+	" \x01(\tR\astopped\"\x86\x02\n" +
+	"\x10RunBatchResponse\x122\n" +
+	"\astarted\x18\x01 \x01(\v2\x16.procd.v1.BatchStartedH\x00R\astarted\x12?\n" +
+	"\x0fattempt_started\x18\x02 \x01(\v2\x14.procd.v1.JobAttemptH\x00R\x0eattemptStarted\x12A\n" +
+	"\x10attempt_finished\x18\x03 \x01(\v2\x14.procd.v1.JobAttemptH\x00R\x0fattemptFinished\x122\n" +
+	"\asummary\x18\x04 \x01(\v2\x16.procd.v1.BatchSummaryH\x00R\asummaryB\x06\n" +
+	"\x04kind\"f\n" +
+	"\fBatchStarted\x12\x19\n" +
+	"\bbatch_id\x18\x01 \x01(\tR\abatchId\x12\x12\n" +
+	"\x04jobs\x18\x02 \x01(\x05R\x04jobs\x12'\n" +
+	"\x0fmax_concurrency\x18\x03 \x01(\x05R\x0emaxConcurrency\"\x8a\x02\n" +
+	"\n" +
+	"JobAttempt\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12+\n" +
+	"\aprocess\x18\x03 \x01(\v2\x11.procd.v1.ProcessR\aprocess\x12.\n" +
+	"\aoutcome\x18\x04 \x01(\x0e2\x14.procd.v1.JobOutcomeR\aoutcome\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1d\n" +
+	"\n" +
+	"will_retry\x18\x06 \x01(\bR\twillRetry\x12:\n" +
+	"\vretry_delay\x18\a \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"retryDelay\"\xa6\x02\n" +
+	"\n" +
+	"BatchStats\x12'\n" +
+	"\x0fbatches_running\x18\x01 \x01(\x03R\x0ebatchesRunning\x12\x1f\n" +
+	"\vjobs_queued\x18\x02 \x01(\x03R\n" +
+	"jobsQueued\x12!\n" +
+	"\fjobs_running\x18\x03 \x01(\x03R\vjobsRunning\x120\n" +
+	"\x14jobs_succeeded_total\x18\x04 \x01(\x03R\x12jobsSucceededTotal\x12*\n" +
+	"\x11jobs_failed_total\x18\x05 \x01(\x03R\x0fjobsFailedTotal\x12#\n" +
+	"\rretries_total\x18\x06 \x01(\x03R\fretriesTotal\x12(\n" +
+	"\x10max_running_jobs\x18\a \x01(\x03R\x0emaxRunningJobs*~\n" +
 	"\fProcessState\x12\x1d\n" +
 	"\x19PROCESS_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PROCESS_STATE_RUNNING\x10\x01\x12\x1a\n" +
@@ -3875,7 +4869,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x16ACTIVITY_SOURCE_NOTIFY\x10\x02\x12\x1a\n" +
 	"\x16ACTIVITY_SOURCE_OUTPUT\x10\x03\x12\x17\n" +
 	"\x13ACTIVITY_SOURCE_CPU\x10\x04\x12\x18\n" +
-	"\x14ACTIVITY_SOURCE_FILE\x10\x05*\xf7\x02\n" +
+	"\x14ACTIVITY_SOURCE_FILE\x10\x05*\xd1\x03\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_TYPE_STARTED\x10\x01\x12\x15\n" +
@@ -3891,7 +4885,19 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x12\x1d\n" +
 	"\x19EVENT_TYPE_ACTIVITY_READY\x10\v\x12\x18\n" +
 	"\x14EVENT_TYPE_RECOVERED\x10\f\x12\x1c\n" +
-	"\x18EVENT_TYPE_NOTIFY_STATUS\x10\r2\xbf\a\n" +
+	"\x18EVENT_TYPE_NOTIFY_STATUS\x10\r\x12\x1c\n" +
+	"\x18EVENT_TYPE_BATCH_STARTED\x10\x0e\x12\x1b\n" +
+	"\x17EVENT_TYPE_JOB_FINISHED\x10\x0f\x12\x1d\n" +
+	"\x19EVENT_TYPE_BATCH_FINISHED\x10\x10*\xc9\x01\n" +
+	"\n" +
+	"JobOutcome\x12\x1b\n" +
+	"\x17JOB_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15JOB_OUTCOME_SUCCEEDED\x10\x01\x12\x19\n" +
+	"\x15JOB_OUTCOME_EXIT_CODE\x10\x02\x12\x16\n" +
+	"\x12JOB_OUTCOME_SIGNAL\x10\x03\x12\x17\n" +
+	"\x13JOB_OUTCOME_TIMEOUT\x10\x04\x12\x1c\n" +
+	"\x18JOB_OUTCOME_START_FAILED\x10\x05\x12\x19\n" +
+	"\x15JOB_OUTCOME_CANCELLED\x10\x062\xbf\a\n" +
 	"\x0eProcessService\x12M\n" +
 	"\fStartProcess\x12\x1d.procd.v1.StartProcessRequest\x1a\x1e.procd.v1.StartProcessResponse\x12S\n" +
 	"\x0eWaitForProcess\x12\x1f.procd.v1.WaitForProcessRequest\x1a .procd.v1.WaitForProcessResponse\x12G\n" +
@@ -3907,7 +4913,9 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\bGetStats\x12\x19.procd.v1.GetStatsRequest\x1a\x1a.procd.v1.GetStatsResponse\x12L\n" +
 	"\vWatchEvents\x12\x1c.procd.v1.WatchEventsRequest\x1a\x1d.procd.v1.WatchEventsResponse0\x01\x12I\n" +
 	"\n" +
-	"ReadOutput\x12\x1b.procd.v1.ReadOutputRequest\x1a\x1c.procd.v1.ReadOutputResponse0\x01B/Z-github.com/procd/procd/proto/procd/v1;procdv1b\x06proto3"
+	"ReadOutput\x12\x1b.procd.v1.ReadOutputRequest\x1a\x1c.procd.v1.ReadOutputResponse0\x012S\n" +
+	"\fBatchService\x12C\n" +
+	"\bRunBatch\x12\x19.procd.v1.RunBatchRequest\x1a\x1a.procd.v1.RunBatchResponse0\x01B/Z-github.com/procd/procd/proto/procd/v1;procdv1b\x06proto3"
 
 var (
 	file_procd_v1_procd_proto_rawDescOnce sync.Once
@@ -3921,8 +4929,8 @@ func file_procd_v1_procd_proto_rawDescGZIP() []byte {
 	return file_procd_v1_procd_proto_rawDescData
 }
 
-var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_procd_v1_procd_proto_goTypes = []any{
 	(ProcessState)(0),               // 0: procd.v1.ProcessState
 	(ExitReason)(0),                 // 1: procd.v1.ExitReason
@@ -3930,157 +4938,190 @@ var file_procd_v1_procd_proto_goTypes = []any{
 	(Stream)(0),                     // 3: procd.v1.Stream
 	(ActivitySource)(0),             // 4: procd.v1.ActivitySource
 	(EventType)(0),                  // 5: procd.v1.EventType
-	(*ProcessSpec)(nil),             // 6: procd.v1.ProcessSpec
-	(*WatchdogStatus)(nil),          // 7: procd.v1.WatchdogStatus
-	(*ResourceUsage)(nil),           // 8: procd.v1.ResourceUsage
-	(*ExitStatus)(nil),              // 9: procd.v1.ExitStatus
-	(*OutputInfo)(nil),              // 10: procd.v1.OutputInfo
-	(*Process)(nil),                 // 11: procd.v1.Process
-	(*StartProcessRequest)(nil),     // 12: procd.v1.StartProcessRequest
-	(*StartProcessResponse)(nil),    // 13: procd.v1.StartProcessResponse
-	(*WaitForProcessRequest)(nil),   // 14: procd.v1.WaitForProcessRequest
-	(*WaitForProcessResponse)(nil),  // 15: procd.v1.WaitForProcessResponse
-	(*GetProcessRequest)(nil),       // 16: procd.v1.GetProcessRequest
-	(*GetProcessResponse)(nil),      // 17: procd.v1.GetProcessResponse
-	(*Selector)(nil),                // 18: procd.v1.Selector
-	(*ListProcessesRequest)(nil),    // 19: procd.v1.ListProcessesRequest
-	(*ListProcessesResponse)(nil),   // 20: procd.v1.ListProcessesResponse
-	(*SendSignalRequest)(nil),       // 21: procd.v1.SendSignalRequest
-	(*SignalResult)(nil),            // 22: procd.v1.SignalResult
-	(*SendSignalResponse)(nil),      // 23: procd.v1.SendSignalResponse
-	(*StopProcessRequest)(nil),      // 24: procd.v1.StopProcessRequest
-	(*StopResult)(nil),              // 25: procd.v1.StopResult
-	(*StopProcessResponse)(nil),     // 26: procd.v1.StopProcessResponse
-	(*UpdateActivityRequest)(nil),   // 27: procd.v1.UpdateActivityRequest
-	(*UpdateActivityResponse)(nil),  // 28: procd.v1.UpdateActivityResponse
-	(*RemoveProcessRequest)(nil),    // 29: procd.v1.RemoveProcessRequest
-	(*RemoveProcessResponse)(nil),   // 30: procd.v1.RemoveProcessResponse
-	(*CleanupFinishedRequest)(nil),  // 31: procd.v1.CleanupFinishedRequest
-	(*CleanupFinishedResponse)(nil), // 32: procd.v1.CleanupFinishedResponse
-	(*GetStatsRequest)(nil),         // 33: procd.v1.GetStatsRequest
-	(*ProcessStats)(nil),            // 34: procd.v1.ProcessStats
-	(*OutputStats)(nil),             // 35: procd.v1.OutputStats
-	(*EventStats)(nil),              // 36: procd.v1.EventStats
-	(*DaemonStats)(nil),             // 37: procd.v1.DaemonStats
-	(*WatchdogStats)(nil),           // 38: procd.v1.WatchdogStats
-	(*GetStatsResponse)(nil),        // 39: procd.v1.GetStatsResponse
-	(*Event)(nil),                   // 40: procd.v1.Event
-	(*WatchEventsRequest)(nil),      // 41: procd.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 42: procd.v1.WatchEventsResponse
-	(*ReadOutputRequest)(nil),       // 43: procd.v1.ReadOutputRequest
-	(*ReadOutputResponse)(nil),      // 44: procd.v1.ReadOutputResponse
-	nil,                             // 45: procd.v1.ProcessSpec.EnvEntry
-	nil,                             // 46: procd.v1.ProcessSpec.LabelsEntry
-	nil,                             // 47: procd.v1.Process.LabelsEntry
-	nil,                             // 48: procd.v1.Selector.LabelsEntry
-	nil,                             // 49: procd.v1.ListProcessesRequest.LabelsEntry
-	nil,                             // 50: procd.v1.ProcessStats.ExitsByReasonEntry
-	nil,                             // 51: procd.v1.WatchdogStats.KillsByReasonEntry
-	nil,                             // 52: procd.v1.Event.LabelsEntry
-	nil,                             // 53: procd.v1.WatchEventsRequest.LabelsEntry
-	(*durationpb.Duration)(nil),     // 54: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 55: google.protobuf.Timestamp
+	(JobOutcome)(0),                 // 6: procd.v1.JobOutcome
+	(*ProcessSpec)(nil),             // 7: procd.v1.ProcessSpec
+	(*WatchdogStatus)(nil),          // 8: procd.v1.WatchdogStatus
+	(*ResourceUsage)(nil),           // 9: procd.v1.ResourceUsage
+	(*ExitStatus)(nil),              // 10: procd.v1.ExitStatus
+	(*OutputInfo)(nil),              // 11: procd.v1.OutputInfo
+	(*Process)(nil),                 // 12: procd.v1.Process
+	(*StartProcessRequest)(nil),     // 13: procd.v1.StartProcessRequest
+	(*StartProcessResponse)(nil),    // 14: procd.v1.StartProcessResponse
+	(*WaitForProcessRequest)(nil),   // 15: procd.v1.WaitForProcessRequest
+	(*WaitForProcessResponse)(nil),  // 16: procd.v1.WaitForProcessResponse
+	(*GetProcessRequest)(nil),       // 17: procd.v1.GetProcessRequest
+	(*GetProcessResponse)(nil),      // 18: procd.v1.GetProcessResponse
+	(*Selector)(nil),                // 19: procd.v1.Selector
+	(*ListProcessesRequest)(nil),    // 20: procd.v1.ListProcessesRequest
+	(*ListProcessesResponse)(nil),   // 21: procd.v1.ListProcessesResponse
+	(*SendSignalRequest)(nil),       // 22: procd.v1.SendSignalRequest
+	(*SignalResult)(nil),            // 23: procd.v1.SignalResult
+	(*SendSignalResponse)(nil),      // 24: procd.v1.SendSignalResponse
+	(*StopProcessRequest)(nil),      // 25: procd.v1.StopProcessRequest
+	(*StopResult)(nil),              // 26: procd.v1.StopResult
+	(*StopProcessResponse)(nil),     // 27: procd.v1.StopProcessResponse
+	(*UpdateActivityRequest)(nil),   // 28: procd.v1.UpdateActivityRequest
+	(*UpdateActivityResponse)(nil),  // 29: procd.v1.UpdateActivityResponse
+	(*RemoveProcessRequest)(nil),    // 30: procd.v1.RemoveProcessRequest
+	(*RemoveProcessResponse)(nil),   // 31: procd.v1.RemoveProcessResponse
+	(*CleanupFinishedRequest)(nil),  // 32: procd.v1.CleanupFinishedRequest
+	(*CleanupFinishedResponse)(nil), // 33: procd.v1.CleanupFinishedResponse
+	(*GetStatsRequest)(nil),         // 34: procd.v1.GetStatsRequest
+	(*ProcessStats)(nil),            // 35: procd.v1.ProcessStats
+	(*OutputStats)(nil),             // 36: procd.v1.OutputStats
+	(*EventStats)(nil),              // 37: procd.v1.EventStats
+	(*DaemonStats)(nil),             // 38: procd.v1.DaemonStats
+	(*WatchdogStats)(nil),           // 39: procd.v1.WatchdogStats
+	(*GetStatsResponse)(nil),        // 40: procd.v1.GetStatsResponse
+	(*Event)(nil),                   // 41: procd.v1.Event
+	(*WatchEventsRequest)(nil),      // 42: procd.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 43: procd.v1.WatchEventsResponse
+	(*ReadOutputRequest)(nil),       // 44: procd.v1.ReadOutputRequest
+	(*ReadOutputResponse)(nil),      // 45: procd.v1.ReadOutputResponse
+	(*RetryPolicy)(nil),             // 46: procd.v1.RetryPolicy
+	(*RunBatchRequest)(nil),         // 47: procd.v1.RunBatchRequest
+	(*JobResult)(nil),               // 48: procd.v1.JobResult
+	(*BatchSummary)(nil),            // 49: procd.v1.BatchSummary
+	(*RunBatchResponse)(nil),        // 50: procd.v1.RunBatchResponse
+	(*BatchStarted)(nil),            // 51: procd.v1.BatchStarted
+	(*JobAttempt)(nil),              // 52: procd.v1.JobAttempt
+	(*BatchStats)(nil),              // 53: procd.v1.BatchStats
+	nil,                             // 54: procd.v1.ProcessSpec.EnvEntry
+	nil,                             // 55: procd.v1.ProcessSpec.LabelsEntry
+	nil,                             // 56: procd.v1.Process.LabelsEntry
+	nil,                             // 57: procd.v1.Selector.LabelsEntry
+	nil,                             // 58: procd.v1.ListProcessesRequest.LabelsEntry
+	nil,                             // 59: procd.v1.ProcessStats.ExitsByReasonEntry
+	nil,                             // 60: procd.v1.WatchdogStats.KillsByReasonEntry
+	nil,                             // 61: procd.v1.Event.LabelsEntry
+	nil,                             // 62: procd.v1.WatchEventsRequest.LabelsEntry
+	nil,                             // 63: procd.v1.RunBatchRequest.LabelsEntry
+	(*durationpb.Duration)(nil),     // 64: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 65: google.protobuf.Timestamp
 }
 var file_procd_v1_procd_proto_depIdxs = []int32{
-	45, // 0: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
-	46, // 1: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
-	2,  // 2: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
-	54, // 3: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
-	54, // 4: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
-	54, // 5: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
-	54, // 6: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
-	54, // 7: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
-	4,  // 8: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
-	54, // 9: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
-	54, // 10: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
-	54, // 11: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
-	54, // 12: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
-	4,  // 13: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
-	4,  // 14: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
-	54, // 15: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
-	55, // 16: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
-	54, // 17: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
-	54, // 18: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
-	1,  // 19: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
-	8,  // 20: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
-	47, // 21: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
-	0,  // 22: procd.v1.Process.state:type_name -> procd.v1.ProcessState
-	55, // 23: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
-	55, // 24: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
-	54, // 25: procd.v1.Process.duration:type_name -> google.protobuf.Duration
-	9,  // 26: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
-	55, // 27: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
-	10, // 28: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
-	10, // 29: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
-	2,  // 30: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
-	7,  // 31: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
-	6,  // 32: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	11, // 33: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	54, // 34: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	11, // 35: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	11, // 36: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	48, // 37: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	0,  // 38: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	49, // 39: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	11, // 40: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	18, // 41: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	22, // 42: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	18, // 43: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	54, // 44: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	11, // 45: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	25, // 46: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	11, // 47: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	11, // 48: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	18, // 49: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	50, // 50: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	54, // 51: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	51, // 52: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
-	54, // 53: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
-	34, // 54: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	35, // 55: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	36, // 56: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	37, // 57: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	38, // 58: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
-	55, // 59: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	5,  // 60: procd.v1.Event.type:type_name -> procd.v1.EventType
-	52, // 61: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	9,  // 62: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	3,  // 63: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	54, // 64: procd.v1.Event.idle:type_name -> google.protobuf.Duration
-	5,  // 65: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	53, // 66: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	40, // 67: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	3,  // 68: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	3,  // 69: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	12, // 70: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	14, // 71: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	16, // 72: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	19, // 73: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	21, // 74: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	24, // 75: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	27, // 76: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	29, // 77: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	31, // 78: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	33, // 79: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	41, // 80: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	43, // 81: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	13, // 82: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	15, // 83: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	17, // 84: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	20, // 85: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	23, // 86: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	26, // 87: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	28, // 88: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	30, // 89: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	32, // 90: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	39, // 91: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	42, // 92: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	44, // 93: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	82, // [82:94] is the sub-list for method output_type
-	70, // [70:82] is the sub-list for method input_type
-	70, // [70:70] is the sub-list for extension type_name
-	70, // [70:70] is the sub-list for extension extendee
-	0,  // [0:70] is the sub-list for field type_name
+	54,  // 0: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
+	55,  // 1: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
+	2,   // 2: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
+	64,  // 3: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
+	64,  // 4: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
+	64,  // 5: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
+	64,  // 6: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
+	64,  // 7: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
+	4,   // 8: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
+	64,  // 9: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
+	64,  // 10: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
+	64,  // 11: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
+	64,  // 12: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
+	4,   // 13: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
+	4,   // 14: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
+	64,  // 15: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
+	65,  // 16: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
+	64,  // 17: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
+	64,  // 18: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
+	1,   // 19: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
+	9,   // 20: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
+	56,  // 21: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
+	0,   // 22: procd.v1.Process.state:type_name -> procd.v1.ProcessState
+	65,  // 23: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
+	65,  // 24: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
+	64,  // 25: procd.v1.Process.duration:type_name -> google.protobuf.Duration
+	10,  // 26: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
+	65,  // 27: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
+	11,  // 28: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
+	11,  // 29: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
+	2,   // 30: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
+	8,   // 31: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
+	7,   // 32: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
+	12,  // 33: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	64,  // 34: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	12,  // 35: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	12,  // 36: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	57,  // 37: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	0,   // 38: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	58,  // 39: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	12,  // 40: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	19,  // 41: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	23,  // 42: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	19,  // 43: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	64,  // 44: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	12,  // 45: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	26,  // 46: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	12,  // 47: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	12,  // 48: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	19,  // 49: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	59,  // 50: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	64,  // 51: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	60,  // 52: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	64,  // 53: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	35,  // 54: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	36,  // 55: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	37,  // 56: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	38,  // 57: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	39,  // 58: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	53,  // 59: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
+	65,  // 60: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	5,   // 61: procd.v1.Event.type:type_name -> procd.v1.EventType
+	61,  // 62: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	10,  // 63: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	3,   // 64: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	64,  // 65: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	5,   // 66: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	62,  // 67: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	41,  // 68: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	3,   // 69: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	3,   // 70: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	64,  // 71: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	64,  // 72: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	6,   // 73: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	7,   // 74: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	64,  // 75: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	46,  // 76: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	64,  // 77: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	63,  // 78: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	6,   // 79: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	10,  // 80: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	64,  // 81: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	48,  // 82: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	64,  // 83: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	51,  // 84: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	52,  // 85: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	52,  // 86: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	49,  // 87: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	12,  // 88: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	6,   // 89: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	64,  // 90: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	13,  // 91: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	15,  // 92: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	17,  // 93: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	20,  // 94: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	22,  // 95: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	25,  // 96: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	28,  // 97: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	30,  // 98: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	32,  // 99: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	34,  // 100: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	42,  // 101: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	44,  // 102: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	47,  // 103: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	14,  // 104: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	16,  // 105: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	18,  // 106: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	21,  // 107: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	24,  // 108: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	27,  // 109: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	29,  // 110: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	31,  // 111: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	33,  // 112: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	40,  // 113: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	43,  // 114: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	45,  // 115: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	50,  // 116: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	104, // [104:117] is the sub-list for method output_type
+	91,  // [91:104] is the sub-list for method input_type
+	91,  // [91:91] is the sub-list for extension type_name
+	91,  // [91:91] is the sub-list for extension extendee
+	0,   // [0:91] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
@@ -4121,15 +5162,22 @@ func file_procd_v1_procd_proto_init() {
 		(*ReadOutputRequest_Id)(nil),
 		(*ReadOutputRequest_Pid)(nil),
 	}
+	file_procd_v1_procd_proto_msgTypes[39].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[43].OneofWrappers = []any{
+		(*RunBatchResponse_Started)(nil),
+		(*RunBatchResponse_AttemptStarted)(nil),
+		(*RunBatchResponse_AttemptFinished)(nil),
+		(*RunBatchResponse_Summary)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procd_v1_procd_proto_rawDesc), len(file_procd_v1_procd_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   48,
+			NumEnums:      7,
+			NumMessages:   57,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_procd_v1_procd_proto_goTypes,
 		DependencyIndexes: file_procd_v1_procd_proto_depIdxs,

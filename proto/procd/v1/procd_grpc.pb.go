@@ -604,3 +604,122 @@ var ProcessService_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "procd/v1/procd.proto",
 }
+
+const (
+	BatchService_RunBatch_FullMethodName = "/procd.v1.BatchService/RunBatch"
+)
+
+// BatchServiceClient is the client API for BatchService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// BatchService runs lists of process jobs under a concurrency limit, with
+// per-job timeouts and retries: the daemon form of the original
+// AsyncFuzzExecutor.
+type BatchServiceClient interface {
+	// RunBatch runs the jobs and streams a message when each attempt starts
+	// and finishes, then a summary. Cancelling the call (or disconnecting)
+	// stops the running jobs and starts no queued one.
+	RunBatch(ctx context.Context, in *RunBatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunBatchResponse], error)
+}
+
+type batchServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewBatchServiceClient(cc grpc.ClientConnInterface) BatchServiceClient {
+	return &batchServiceClient{cc}
+}
+
+func (c *batchServiceClient) RunBatch(ctx context.Context, in *RunBatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunBatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BatchService_ServiceDesc.Streams[0], BatchService_RunBatch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RunBatchRequest, RunBatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BatchService_RunBatchClient = grpc.ServerStreamingClient[RunBatchResponse]
+
+// BatchServiceServer is the server API for BatchService service.
+// All implementations must embed UnimplementedBatchServiceServer
+// for forward compatibility.
+//
+// BatchService runs lists of process jobs under a concurrency limit, with
+// per-job timeouts and retries: the daemon form of the original
+// AsyncFuzzExecutor.
+type BatchServiceServer interface {
+	// RunBatch runs the jobs and streams a message when each attempt starts
+	// and finishes, then a summary. Cancelling the call (or disconnecting)
+	// stops the running jobs and starts no queued one.
+	RunBatch(*RunBatchRequest, grpc.ServerStreamingServer[RunBatchResponse]) error
+	mustEmbedUnimplementedBatchServiceServer()
+}
+
+// UnimplementedBatchServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedBatchServiceServer struct{}
+
+func (UnimplementedBatchServiceServer) RunBatch(*RunBatchRequest, grpc.ServerStreamingServer[RunBatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method RunBatch not implemented")
+}
+func (UnimplementedBatchServiceServer) mustEmbedUnimplementedBatchServiceServer() {}
+func (UnimplementedBatchServiceServer) testEmbeddedByValue()                      {}
+
+// UnsafeBatchServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to BatchServiceServer will
+// result in compilation errors.
+type UnsafeBatchServiceServer interface {
+	mustEmbedUnimplementedBatchServiceServer()
+}
+
+func RegisterBatchServiceServer(s grpc.ServiceRegistrar, srv BatchServiceServer) {
+	// If the following call panics, it indicates UnimplementedBatchServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&BatchService_ServiceDesc, srv)
+}
+
+func _BatchService_RunBatch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RunBatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BatchServiceServer).RunBatch(m, &grpc.GenericServerStream[RunBatchRequest, RunBatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BatchService_RunBatchServer = grpc.ServerStreamingServer[RunBatchResponse]
+
+// BatchService_ServiceDesc is the grpc.ServiceDesc for BatchService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var BatchService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "procd.v1.BatchService",
+	HandlerType: (*BatchServiceServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "RunBatch",
+			Handler:       _BatchService_RunBatch_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "procd/v1/procd.proto",
+}

@@ -1,0 +1,177 @@
+package server
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/procd/procd/internal/errdefs"
+	"github.com/procd/procd/internal/executor"
+	"github.com/procd/procd/internal/manager"
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+type batchService struct {
+	pb.UnimplementedBatchServiceServer
+	x        *executor.Executor
+	shutdown <-chan struct{}
+}
+
+// RunBatch runs a batch on the stream's context: when the client cancels
+// or disconnects, the batch stops its running jobs and starts no more.
+// Progress goes through a queue sized for the whole batch, so workers never
+// wait for a slow client; the queue is bounded by the request.
+func (s *batchService) RunBatch(req *pb.RunBatchRequest, stream pb.BatchService_RunBatchServer) error {
+	jobs := make([]manager.Spec, len(req.GetJobs()))
+	for i, j := range req.GetJobs() {
+		spec, err := specFrom(j)
+		if err != nil {
+			return errdefs.Errorf(errdefs.ErrInvalidArgument, "job %d: %v", i, err)
+		}
+		jobs[i] = spec
+	}
+	opts, err := batchOptions(req)
+	if err != nil {
+		return err
+	}
+	msgs := make(chan *pb.RunBatchResponse, 2*len(jobs)+2)
+	type result struct {
+		sum executor.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	ctx := stream.Context()
+	go func() {
+		sum, err := s.x.Run(ctx, jobs, opts, func(id string) {
+			msgs <- &pb.RunBatchResponse{Kind: &pb.RunBatchResponse_Started{Started: &pb.BatchStarted{
+				BatchId: id, Jobs: int32(len(jobs)), MaxConcurrency: int32(opts.MaxConcurrency),
+			}}}
+		}, func(a executor.Attempt) {
+			msgs <- attemptToProto(&a)
+		})
+		done <- result{sum, err}
+	}()
+	send := func(m *pb.RunBatchResponse) error {
+		if ctx.Err() != nil {
+			return nil // the client is gone; keep draining until the batch has stopped
+		}
+		return stream.Send(m)
+	}
+	var sendErr error
+	for {
+		select {
+		case m := <-msgs:
+			if err := send(m); err != nil && sendErr == nil {
+				sendErr = err
+			}
+		case r := <-done:
+			// Everything the batch produced is queued by now.
+			for len(msgs) > 0 {
+				if err := send(<-msgs); err != nil && sendErr == nil {
+					sendErr = err
+				}
+			}
+			if r.err != nil {
+				return r.err
+			}
+			if sendErr != nil {
+				return sendErr
+			}
+			if r.sum.Stopped == "cancelled" && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return stream.Send(&pb.RunBatchResponse{Kind: &pb.RunBatchResponse_Summary{Summary: summaryToProto(&r.sum)}})
+		}
+	}
+}
+
+func batchOptions(req *pb.RunBatchRequest) (executor.Options, error) {
+	o := executor.Options{
+		Name:           req.GetName(),
+		MaxConcurrency: int(req.GetMaxConcurrency()),
+		FailFast:       req.GetFailFast(),
+		Labels:         req.GetLabels(),
+	}
+	var err error
+	if o.Timeout, err = duration("timeout", req.GetTimeout()); err != nil {
+		return o, err
+	}
+	if o.Deadline, err = duration("deadline", req.GetDeadline()); err != nil {
+		return o, err
+	}
+	if r := req.GetRetry(); r != nil {
+		o.Retry.MaxAttempts = int(r.GetMaxAttempts())
+		o.Retry.Multiplier = r.GetMultiplier()
+		if r.Jitter != nil {
+			o.Retry.Jitter = r.GetJitter()
+		} else {
+			o.Retry.Jitter = 0.1
+		}
+		if o.Retry.Initial, err = duration("retry.initial", r.GetInitial()); err != nil {
+			return o, err
+		}
+		if o.Retry.Max, err = duration("retry.max", r.GetMax()); err != nil {
+			return o, err
+		}
+		for _, on := range r.GetRetryOn() {
+			o.Retry.On = append(o.Retry.On, executor.Outcome(on))
+		}
+		for _, c := range r.GetNeverRetryCodes() {
+			o.Retry.NeverCodes = append(o.Retry.NeverCodes, int(c))
+		}
+	}
+	return o, nil
+}
+
+func attemptToProto(a *executor.Attempt) *pb.RunBatchResponse {
+	ja := &pb.JobAttempt{Index: uint32(a.Index), Attempt: int32(a.Attempt)}
+	if a.Info.ID != "" {
+		ja.Process = processToProto(&a.Info, time.Now())
+	}
+	if a.Started {
+		return &pb.RunBatchResponse{Kind: &pb.RunBatchResponse_AttemptStarted{AttemptStarted: ja}}
+	}
+	ja.Outcome = pb.JobOutcome(a.Outcome)
+	if a.Err != nil {
+		ja.Error = a.Err.Error()
+	}
+	if a.Retry {
+		ja.WillRetry = true
+		ja.RetryDelay = durationpb.New(a.Delay)
+	}
+	return &pb.RunBatchResponse{Kind: &pb.RunBatchResponse_AttemptFinished{AttemptFinished: ja}}
+}
+
+func summaryToProto(s *executor.Summary) *pb.BatchSummary {
+	out := &pb.BatchSummary{
+		BatchId:   s.BatchID,
+		Succeeded: int32(s.Succeeded),
+		Failed:    int32(s.Failed),
+		Cancelled: int32(s.Cancelled),
+		Retries:   int32(s.Retries),
+		WallTime:  durationpb.New(s.Wall),
+		Stopped:   s.Stopped,
+	}
+	for _, r := range s.Jobs {
+		jr := &pb.JobResult{
+			Index:     uint32(r.Index),
+			Outcome:   pb.JobOutcome(r.Outcome),
+			Attempts:  int32(r.Attempts),
+			ProcessId: r.Info.ID,
+			Pid:       int32(r.Info.PID),
+			Error:     r.Err,
+			Duration:  durationpb.New(r.Duration),
+		}
+		if r.Info.Exit != nil {
+			jr.Exit = exitToProto(r.Info.Exit)
+		}
+		out.Jobs = append(out.Jobs, jr)
+	}
+	for _, i := range s.Results() {
+		out.Results = append(out.Results, uint32(i))
+	}
+	for _, i := range s.Errors() {
+		out.Errors = append(out.Errors, uint32(i))
+	}
+	return out
+}
