@@ -23,7 +23,7 @@ define go-install
 	fi
 endef
 
-.PHONY: all build run test test-tools tools generate check-generated lint bench clean
+.PHONY: all build run test test-tools tools generate check-generated lint bench bench-tools clean
 
 all: build
 
@@ -68,10 +68,16 @@ lint: tools
 	GOOS=windows $(GO) vet ./...
 
 # Micro-benchmarks run the usual way; the process-level ones (1,000 real
-# processes each) run once.
-bench:
+# processes, 2,000 batch jobs) run once. GNU parallel is installed for the
+# batch comparison when possible (Debian package parallel, as root).
+bench: bench-tools
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/output ./internal/watchdog ./internal/events
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/manager
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/manager ./internal/executor ./internal/integration
+
+bench-tools:
+	@command -v parallel >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq parallel >/dev/null) || \
+		echo "GNU parallel not installed: its benchmark row is skipped"; }
 
 clean:
 	rm -rf $(BIN)

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 
 // daemon is a procd running on a temporary socket.
 type daemon struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	socket string
 	cmd    *exec.Cmd
@@ -77,7 +77,7 @@ func (s *syncBuffer) String() string {
 // startDaemon runs procd on a short temporary socket path (sun_path holds
 // 108 bytes) and stops it at the end of the test, failing the test on an
 // unclean exit.
-func startDaemon(t *testing.T, args ...string) *daemon {
+func startDaemon(t testing.TB, args ...string) *daemon {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "pdi")
 	if err != nil {

@@ -1,0 +1,44 @@
+//go:build linux
+
+package integration
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkBatchVsXargs runs the same 2,000 `true` jobs at concurrency 8
+// through procctl batch, xargs -P 8 and GNU parallel (when installed), in
+// one run, and reports each tool's wall time and procctl's ratio to it.
+// Run with -benchtime 1x.
+func BenchmarkBatchVsXargs(b *testing.B) {
+	const jobs = 2000
+	input := strings.Repeat("true\n", jobs)
+	for b.Loop() {
+		d := startDaemon(b, "--log-level", "warn", "--retain-finished", "10000")
+		timeIt := func(name string, cmd *exec.Cmd) time.Duration {
+			cmd.Stdin = strings.NewReader(input)
+			t0 := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%s: %v\n%s", name, err, out)
+			}
+			return time.Since(t0)
+		}
+		procctl := timeIt("procctl batch", exec.Command(filepath.Join(binDir, "procctl"), "--socket", d.socket,
+			"batch", "--max-concurrency", "8"))
+		xargs := timeIt("xargs", exec.Command("xargs", "-P", "8", "-d", "\n", "-I{}", "sh", "-c", "{}"))
+		b.ReportMetric(procctl.Seconds(), "procctl-s")
+		b.ReportMetric(xargs.Seconds(), "xargs-s")
+		b.ReportMetric(procctl.Seconds()/xargs.Seconds(), "procctl/xargs")
+		if p, err := exec.LookPath("parallel"); err == nil {
+			par := timeIt("parallel", exec.Command(p, "-j", "8"))
+			b.ReportMetric(par.Seconds(), "parallel-s")
+			b.ReportMetric(procctl.Seconds()/par.Seconds(), "procctl/parallel")
+		} else {
+			b.Log("GNU parallel is not installed (Debian package parallel); its row is skipped")
+		}
+	}
+}
