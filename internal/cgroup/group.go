@@ -1,0 +1,196 @@
+//go:build linux
+
+package cgroup
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Group is one process tree's cgroup (and its v1 companions for limits).
+type Group struct {
+	name  string
+	v2    string            // absolute directory
+	v2Rel string            // relative to the cgroup2 mount
+	v1     map[string]string // controller → absolute directory
+	v1Home map[string]string // controller → the daemon's own tasks file
+	v2Mem  bool              // memory figures come from v2
+}
+
+// Name is the cgroup's directory name.
+func (g *Group) Name() string { return g.name }
+
+// Path is the cgroup2 directory.
+func (g *Group) Path() string { return g.v2 }
+
+// Open opens the cgroup2 directory for clone3's CLONE_INTO_CGROUP, which
+// places the child in the cgroup atomically: it cannot fork before it is
+// contained.
+func (g *Group) Open() (*os.File, error) {
+	return os.OpenFile(g.v2, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+}
+
+// V1Tasks lists the v1 tasks files a thread joins so that what it forks
+// starts in this group's v1 cgroups (v1 membership is per thread), each
+// with the tasks file of the daemon's own cgroup to return to.
+func (g *Group) V1Tasks() []Tasks {
+	var out []Tasks
+	for c, dir := range g.v1 {
+		out = append(out, Tasks{Join: filepath.Join(dir, "tasks"), Home: g.v1Home[c]})
+	}
+	return out
+}
+
+// Pids lists the processes in the cgroup (exited ones are not listed).
+func (g *Group) Pids() ([]int, error) {
+	b, err := os.ReadFile(filepath.Join(g.v2, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, f := range bytes.Fields(b) {
+		if n, err := strconv.Atoi(string(f)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Populated reports whether any live process is in the cgroup.
+func (g *Group) Populated() bool {
+	return keyed(filepath.Join(g.v2, "cgroup.events"), "populated") != 0
+}
+
+// WaitEmpty polls until the cgroup is empty or d passes.
+func (g *Group) WaitEmpty(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for delay := time.Millisecond; ; delay = min(2*delay, 25*time.Millisecond) {
+		if !g.Populated() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(delay)
+	}
+}
+
+// Kill sends SIGKILL to every process in the cgroup at once with
+// cgroup.kill (Linux 5.14+), or else by freezing the cgroup, killing each
+// member and thawing it, so no member can fork away in between.
+func (g *Group) Kill() error {
+	err := os.WriteFile(filepath.Join(g.v2, "cgroup.kill"), []byte("1"), 0)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	freeze := filepath.Join(g.v2, "cgroup.freeze")
+	if err := os.WriteFile(freeze, []byte("1"), 0); err != nil {
+		return err
+	}
+	defer os.WriteFile(freeze, []byte("0"), 0)
+	deadline := time.Now().Add(time.Second)
+	for keyed(filepath.Join(g.v2, "cgroup.events"), "frozen") != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	pids, err := g.Pids()
+	for _, p := range pids {
+		syscall.Kill(p, syscall.SIGKILL) // frozen: none can exit and be replaced
+	}
+	return err
+}
+
+// Signal sends sig to every process in the cgroup, setsid escapees
+// included. Each is held by a pidfd and checked to still be a member
+// before the signal, so a pid reused between the listing and the signal is
+// never hit. It returns how many processes were signalled.
+func (g *Group) Signal(sig syscall.Signal) (int, error) {
+	pids, err := g.Pids()
+	n := 0
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone already
+		}
+		if g.Member(pid) && unix.PidfdSendSignal(fd, sig, nil, 0) == nil {
+			n++
+		}
+		unix.Close(fd)
+	}
+	return n, err
+}
+
+// Member reports whether pid is in this cgroup, from /proc/PID/cgroup.
+func (g *Group) Member(pid int) bool {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rel, ok := strings.CutPrefix(sc.Text(), "0::"); ok {
+			return rel == g.v2Rel
+		}
+	}
+	return false
+}
+
+// Usage reads the cgroup's figures: CPU from cpu.stat (always present in
+// cgroup2), memory from the v2 memory controller or the v1 memory cgroup.
+func (g *Group) Usage() Usage {
+	var u Usage
+	u.CPU = time.Duration(keyed(filepath.Join(g.v2, "cpu.stat"), "usage_usec")) * time.Microsecond
+	switch {
+	case g.v2Mem:
+		u.MemCurrent = readInt(filepath.Join(g.v2, "memory.current"))
+		u.MemPeak = readInt(filepath.Join(g.v2, "memory.peak"))
+		u.OOMKills = keyed(filepath.Join(g.v2, "memory.events"), "oom_kill")
+	case g.v1[Memory] != "":
+		dir := g.v1[Memory]
+		u.MemCurrent = readInt(filepath.Join(dir, "memory.usage_in_bytes"))
+		u.MemPeak = readInt(filepath.Join(dir, "memory.max_usage_in_bytes"))
+		u.OOMKills = keyed(filepath.Join(dir, "memory.oom_control"), "oom_kill")
+	}
+	return u
+}
+
+// Remove deletes the cgroup directories; the tree must be gone.
+func (g *Group) Remove() error {
+	var errs []error
+	for _, dir := range g.v1 {
+		errs = append(errs, removeDir(dir))
+	}
+	errs = append(errs, removeDir(g.v2))
+	return errors.Join(errs...)
+}
+
+// keyed reads "key value" lines (cgroup.events, cpu.stat, memory.events)
+// and returns key's value, or 0.
+func keyed(path, key string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		k, v, ok := bytes.Cut(line, []byte(" "))
+		if ok && string(k) == key {
+			n, _ := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func readInt(path string) int64 {
+	n, _ := strconv.ParseInt(readString(path), 10, 64)
+	return n
+}

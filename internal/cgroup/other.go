@@ -1,0 +1,65 @@
+//go:build !linux
+
+package cgroup
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Subtree is unavailable off Linux.
+type Subtree struct{}
+
+// Group is unavailable off Linux.
+type Group struct{}
+
+// Setup fails off Linux: containment falls back to process groups.
+func Setup(Layout, Options) (*Subtree, Leftovers, error) {
+	return nil, Leftovers{}, errors.New("cgroups are Linux-only")
+}
+
+// Controllers is empty.
+func (s *Subtree) Controllers() map[string]string { return nil }
+
+// Base is empty.
+func (s *Subtree) Base() string { return "" }
+
+// New fails.
+func (s *Subtree) New(string, Limits) (*Group, error) {
+	return nil, errors.New("cgroups are Linux-only")
+}
+
+// Name is empty.
+func (g *Group) Name() string { return "" }
+
+// Path is empty.
+func (g *Group) Path() string { return "" }
+
+// Open fails.
+func (g *Group) Open() (*os.File, error) { return nil, errors.New("cgroups are Linux-only") }
+
+// V1Tasks is empty.
+func (g *Group) V1Tasks() []Tasks { return nil }
+
+// Pids is empty.
+func (g *Group) Pids() ([]int, error) { return nil, nil }
+
+// Populated is false.
+func (g *Group) Populated() bool { return false }
+
+// WaitEmpty returns true.
+func (g *Group) WaitEmpty(time.Duration) bool { return true }
+
+// Kill does nothing.
+func (g *Group) Kill() error { return nil }
+
+// Signal does nothing.
+func (g *Group) Signal(syscall.Signal) (int, error) { return 0, nil }
+
+// Usage is zero.
+func (g *Group) Usage() Usage { return Usage{} }
+
+// Remove does nothing.
+func (g *Group) Remove() error { return nil }

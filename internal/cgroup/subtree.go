@@ -1,0 +1,271 @@
+//go:build linux
+
+package cgroup
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/procd/procd/internal/errdefs"
+)
+
+// Subtree is procd's part of the hierarchies: a cgroup2 directory whose
+// children are the processes' cgroups, and matching v1 directories for the
+// limits v2 cannot enforce here.
+type Subtree struct {
+	log    *zap.Logger
+	v2Base string            // absolute path
+	v2Rel  string            // the same, relative to the cgroup2 mount (as /proc/PID/cgroup shows it)
+	v2Ctrl map[string]bool   // controllers enabled for the processes' cgroups
+	v1Base map[string]string // controller → absolute directory
+	v1Home map[string]string // controller → the daemon's own tasks file
+}
+
+// Setup prepares the subtree under the process's own cgroup: the v2
+// directory (which must be writable: procd runs as root or was delegated
+// the cgroup, e.g. by systemd's Delegate=yes), the controllers it can
+// enable there, and v1 directories for controllers only v1 has. Processes
+// left in the subtree by an earlier procd (one that was killed) are killed
+// and their cgroups removed; Leftovers says what was found.
+//
+// An error means containment by cgroup is unavailable; its message says
+// why, for the daemon to log as it falls back to process groups.
+func Setup(l Layout, o Options) (*Subtree, Leftovers, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Name == "" {
+		o.Name = "procd"
+	}
+	var left Leftovers
+	if l.V2Mount == "" {
+		return nil, left, errors.New("no cgroup2 hierarchy is mounted")
+	}
+	self := l.v2Path()
+	s := &Subtree{log: o.Logger, v2Ctrl: map[string]bool{}, v1Base: map[string]string{}, v1Home: map[string]string{}}
+	s.v2Base = filepath.Join(self, o.Name)
+	s.v2Rel = filepath.Join(l.V2Self, o.Name)
+	if err := os.Mkdir(s.v2Base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, left, fmt.Errorf("create %s: %w (procd needs root, or a cgroup delegated to it)", s.v2Base, err)
+	}
+	probe := filepath.Join(s.v2Base, ".probe")
+	if err := os.Mkdir(probe, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, left, fmt.Errorf("cgroup %s is not writable: %w", s.v2Base, err)
+	}
+	os.Remove(probe)
+	left = s.sweep()
+	s.enableControllers(self, l.V2Self == "/")
+	for _, c := range v1Controllers {
+		if s.v2Ctrl[c] {
+			continue
+		}
+		h, ok := l.V1[c]
+		if !ok {
+			continue
+		}
+		dir := filepath.Join(h.Mount, h.Self, o.Name)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			s.log.Info("cgroup v1 controller not usable", zap.String("controller", c), zap.Error(err))
+			continue
+		}
+		s.sweepV1(dir)
+		s.v1Base[c] = dir
+		s.v1Home[c] = filepath.Join(h.Mount, h.Self, "tasks")
+	}
+	return s, left, nil
+}
+
+// enableControllers turns on memory, pids and cpu for the processes'
+// cgroups where the hierarchy offers them. A non-root cgroup with
+// controllers for its children may hold no process itself, so procd moves
+// itself into a leaf ("daemon") first when it must.
+func (s *Subtree) enableControllers(self string, isRoot bool) {
+	avail := strings.Fields(readString(filepath.Join(self, "cgroup.controllers")))
+	var want []string
+	for _, c := range []string{Memory, Pids, CPU} {
+		if slices.Contains(avail, c) {
+			want = append(want, c)
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	enable := "+" + strings.Join(want, " +")
+	err := os.WriteFile(filepath.Join(self, "cgroup.subtree_control"), []byte(enable), 0)
+	if err != nil && !isRoot {
+		leaf := filepath.Join(self, "daemon")
+		if e := os.Mkdir(leaf, 0o755); e == nil || errors.Is(e, os.ErrExist) {
+			if e := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); e == nil {
+				err = os.WriteFile(filepath.Join(self, "cgroup.subtree_control"), []byte(enable), 0)
+			}
+		}
+	}
+	if err != nil {
+		s.log.Info("cgroup v2 controllers not enabled; using v1 for limits where present", zap.Strings("controllers", want), zap.Error(err))
+		return
+	}
+	if err := os.WriteFile(filepath.Join(s.v2Base, "cgroup.subtree_control"), []byte(enable), 0); err != nil {
+		s.log.Info("cgroup v2 controllers not enabled in procd's subtree", zap.Error(err))
+		return
+	}
+	for _, c := range want {
+		s.v2Ctrl[c] = true
+	}
+}
+
+// sweep kills and removes every cgroup left under the v2 base.
+func (s *Subtree) sweep() Leftovers {
+	var left Leftovers
+	entries, _ := os.ReadDir(s.v2Base)
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		g := &Group{name: e.Name(), v2: filepath.Join(s.v2Base, e.Name())}
+		pids, _ := g.Pids()
+		if len(pids) > 0 {
+			left.Pids = append(left.Pids, pids...)
+			g.Kill()
+			g.WaitEmpty(5 * time.Second)
+		}
+		left.Groups = append(left.Groups, e.Name())
+		g.Remove()
+	}
+	return left
+}
+
+// sweepV1 removes the v1 cgroups left under dir; their tasks were killed
+// with the v2 sweep (every process is also in a v2 cgroup).
+func (s *Subtree) sweepV1(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			removeDir(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// Controllers says which limits can be enforced, and how ("v2", "v1", "").
+func (s *Subtree) Controllers() map[string]string {
+	out := map[string]string{}
+	for _, c := range []string{Memory, Pids, CPU} {
+		switch {
+		case s.v2Ctrl[c]:
+			out[c] = "v2"
+		case s.v1Base[c] != "":
+			out[c] = "v1"
+		}
+	}
+	return out
+}
+
+// Base is the v2 directory holding the processes' cgroups.
+func (s *Subtree) Base() string { return s.v2Base }
+
+// New creates the cgroup for one process tree and applies its limits. A
+// limit no controller can enforce is an error, not silently dropped.
+func (s *Subtree) New(name string, lim Limits) (*Group, error) {
+	need := map[string]bool{Memory: lim.MemoryMax > 0, Pids: lim.PidsMax > 0, CPU: lim.CPUMax > 0}
+	for _, c := range []string{Memory, Pids, CPU} {
+		if need[c] && !s.v2Ctrl[c] && s.v1Base[c] == "" {
+			return nil, errdefs.Errorf(errdefs.ErrFailedPrecondition,
+				"a %s limit needs the %s controller, which neither cgroup v2 nor v1 offers procd here", c, c)
+		}
+	}
+	g := &Group{name: name, v2: filepath.Join(s.v2Base, name), v2Rel: filepath.Join(s.v2Rel, name), v1: map[string]string{}, v1Home: s.v1Home}
+	if err := os.Mkdir(g.v2, 0o755); err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", g.v2, err)
+	}
+	fail := func(err error) (*Group, error) {
+		g.Remove()
+		return nil, err
+	}
+	for _, c := range []string{Memory, Pids, CPU} {
+		if !need[c] {
+			switch {
+			case c != Memory:
+				continue
+			case s.v2Ctrl[c]:
+				g.v2Mem = true // usage figures even without a limit
+				continue
+			case s.v1Base[c] != "":
+				// Only a v1 memory cgroup can tell the tree's memory use here.
+				dir := filepath.Join(s.v1Base[c], name)
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					return fail(fmt.Errorf("create cgroup %s: %w", dir, err))
+				}
+				g.v1[c] = dir
+			}
+			continue
+		}
+		dir := g.v2
+		if !s.v2Ctrl[c] {
+			dir = filepath.Join(s.v1Base[c], name)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				return fail(fmt.Errorf("create cgroup %s: %w", dir, err))
+			}
+			g.v1[c] = dir
+		} else if c == Memory {
+			g.v2Mem = true
+		}
+		if err := writeLimit(c, dir, !s.v2Ctrl[c], lim); err != nil {
+			return fail(err)
+		}
+	}
+	return g, nil
+}
+
+// writeLimit writes one controller's limit in v2 or v1 form.
+func writeLimit(c, dir string, v1 bool, lim Limits) error {
+	type kv struct{ file, val string }
+	var files []kv
+	switch {
+	case c == Memory && !v1:
+		files = []kv{{"memory.max", strconv.FormatInt(lim.MemoryMax, 10)}, {"memory.swap.max", "0"}}
+	case c == Memory:
+		files = []kv{{"memory.limit_in_bytes", strconv.FormatInt(lim.MemoryMax, 10)}, {"memory.memsw.limit_in_bytes", strconv.FormatInt(lim.MemoryMax, 10)}}
+	case c == Pids:
+		files = []kv{{"pids.max", strconv.FormatInt(lim.PidsMax, 10)}}
+	case c == CPU && !v1:
+		files = []kv{{"cpu.max", fmt.Sprintf("%d 100000", int64(lim.CPUMax*100000))}}
+	case c == CPU:
+		files = []kv{{"cpu.cfs_period_us", "100000"}, {"cpu.cfs_quota_us", strconv.FormatInt(int64(lim.CPUMax*100000), 10)}}
+	}
+	for i, f := range files {
+		p := filepath.Join(dir, f.file)
+		if err := os.WriteFile(p, []byte(f.val), 0o644); err != nil {
+			if i > 0 && errors.Is(err, os.ErrNotExist) {
+				continue // optional companions: swap accounting may be off
+			}
+			return fmt.Errorf("set %s=%s: %w", p, f.val, err)
+		}
+	}
+	return nil
+}
+
+func readString(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(bytes.TrimSpace(b))
+}
+
+// removeDir removes a cgroup directory, retrying briefly: the kernel may
+// still be tearing down the last task when the cgroup reports empty.
+func removeDir(dir string) error {
+	var err error
+	for delay := time.Millisecond; delay < 500*time.Millisecond; delay *= 2 {
+		if err = os.Remove(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		time.Sleep(delay)
+	}
+	return err
+}

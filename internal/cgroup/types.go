@@ -1,0 +1,48 @@
+package cgroup
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Controllers procd uses for limits.
+const (
+	Memory = "memory"
+	Pids   = "pids"
+	CPU    = "cpu"
+)
+
+// Options configure Setup.
+type Options struct {
+	// Name of procd's directory in each hierarchy ("procd").
+	Name   string
+	Logger *zap.Logger
+}
+
+// Leftovers are what Setup found of a previous procd in the subtree and
+// killed.
+type Leftovers struct {
+	Groups []string // cgroup names
+	Pids   []int
+}
+
+// Limits bound one process tree. Zero values mean no limit.
+type Limits struct {
+	MemoryMax int64   // bytes
+	PidsMax   int64   // tasks
+	CPUMax    float64 // cores, e.g. 0.5
+}
+
+// Usage is what a tree consumed, from its cgroup.
+type Usage struct {
+	CPU        time.Duration // user + system of every process, exited ones included
+	MemCurrent int64         // bytes now (0 when not accounted)
+	MemPeak    int64         // highest seen (0 when not accounted)
+	OOMKills   int64         // processes the kernel killed for memory
+}
+
+// Tasks is a v1 tasks file to join for a fork, and the one to return to.
+type Tasks struct {
+	Join, Home string
+}
