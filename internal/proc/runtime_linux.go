@@ -3,7 +3,10 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,6 +31,7 @@ type Runtime struct {
 
 	poll   *poller
 	reaper *reaper
+	shim   string // executable that runs RunHelper, for rlimits ("" : none)
 
 	closeOnce sync.Once
 }
@@ -138,6 +142,12 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 		files[1+i] = uintptr(fds[1])
 	}
 
+	path, args, err := rt.shimmed(a)
+	if err != nil {
+		closeAll(readEnds)
+		closeAll(writeEnds)
+		return nil, err
+	}
 	pidfd := -1
 	attr := &syscall.ProcAttr{
 		Dir:   a.Dir,
@@ -149,16 +159,23 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 			PidFD:     &pidfd,
 		},
 	}
+	if a.Cgroup != nil {
+		attr.Sys.UseCgroupFD = true
+		attr.Sys.CgroupFD = int(a.Cgroup.Fd())
+	}
 	var pid int
-	var err error
 	done := make(chan struct{})
 	job := func() {
 		defer close(done)
+		if err = joinThreadCgroups(a.ThreadCgroups); err != nil {
+			return
+		}
+		defer leaveThreadCgroups(a.ThreadCgroups)
 		// Hold the reaper off between fork and registration, so a child that
 		// exits at once is never mistaken for an orphan and reaped by it.
 		rt.reaper.spawnMu.RLock()
 		defer rt.reaper.spawnMu.RUnlock()
-		pid, _, err = syscall.StartProcess(a.Path, a.Args, attr)
+		pid, _, err = syscall.StartProcess(path, args, attr)
 		if err == nil {
 			rt.reaper.manage(pid)
 		}
@@ -197,6 +214,26 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 		j++
 	}
 	return p, nil
+}
+
+// joinThreadCgroups moves the calling (locked spawner) thread into v1
+// cgroups for one fork.
+func joinThreadCgroups(cgs []ThreadCgroup) error {
+	tid := []byte(strconv.Itoa(unix.Gettid()))
+	for i, cg := range cgs {
+		if err := os.WriteFile(cg.Join, tid, 0); err != nil {
+			leaveThreadCgroups(cgs[:i])
+			return fmt.Errorf("join cgroup %s: %w", filepath.Dir(cg.Join), err)
+		}
+	}
+	return nil
+}
+
+func leaveThreadCgroups(cgs []ThreadCgroup) {
+	tid := []byte(strconv.Itoa(unix.Gettid()))
+	for _, cg := range cgs {
+		os.WriteFile(cg.Home, tid, 0)
+	}
 }
 
 // Watch starts reading p's output pipes into their sinks and calls onExit

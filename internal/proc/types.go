@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"os"
 	"syscall"
 	"time"
 )
@@ -12,6 +13,29 @@ type Attr struct {
 	Args []string
 	Env  []string // "KEY=value" entries, exactly what the child gets
 	Dir  string   // empty: the daemon's working directory
+
+	// Cgroup, if set, is a cgroup2 directory the child is cloned into
+	// (CLONE_INTO_CGROUP): it is contained before it can fork.
+	Cgroup *os.File
+	// ThreadCgroups are cgroup v1 tasks files the spawner thread joins for
+	// the fork and leaves after it (v1 membership is per thread and
+	// inherited at fork), so the child starts in them atomically too.
+	ThreadCgroups []ThreadCgroup
+	// Rlimits are applied by the exec shim (see SetExecShim) just before
+	// the program is executed.
+	Rlimits []Rlimit
+}
+
+// ThreadCgroup is a v1 tasks file to join for a fork, and the one to
+// return to afterwards.
+type ThreadCgroup struct {
+	Join, Home string
+}
+
+// Rlimit is one resource limit (RLIMIT_AS, RLIMIT_NOFILE…) for a child.
+type Rlimit struct {
+	Resource   int
+	Soft, Hard uint64
 }
 
 // ExitStatus is how a process ended, as the kernel reported it.

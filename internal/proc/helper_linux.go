@@ -1,0 +1,202 @@
+package proc
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// procd's executable doubles as two small helpers, chosen by its first
+// argument. Programs that embed a Runtime call RunHelper first thing in
+// main (and tests in TestMain) so the helpers work there too.
+const (
+	helperExec     = "__procd_exec"     // apply rlimits, then exec the program
+	helperGuardian = "__procd_guardian" // kill the trees when the daemon dies
+)
+
+// RunHelper runs the helper this process was started as, if any; it then
+// never returns. Otherwise it returns at once.
+func RunHelper() {
+	if len(os.Args) < 2 {
+		return
+	}
+	switch os.Args[1] {
+	case helperExec:
+		os.Exit(runExecShim(os.Args[2:]))
+	case helperGuardian:
+		os.Exit(runGuardian(os.Args[2:]))
+	}
+}
+
+// SetExecShim names the executable that runs RunHelper (normally the
+// daemon's own, os.Executable); it is needed for rlimits, which Go cannot
+// set between fork and exec. Call it before starting processes.
+func (rt *Runtime) SetExecShim(path string) { rt.shim = path }
+
+// shimmed returns the program and argv to fork: the program itself, or the
+// exec shim with the rlimits to apply before it.
+func (rt *Runtime) shimmed(a *Attr) (string, []string, error) {
+	if len(a.Rlimits) == 0 {
+		return a.Path, a.Args, nil
+	}
+	if rt.shim == "" {
+		return "", nil, errors.New("rlimits need the exec shim, and this runtime has none (SetExecShim)")
+	}
+	var spec []string
+	for _, r := range a.Rlimits {
+		spec = append(spec, fmt.Sprintf("%d=%d:%d", r.Resource, r.Soft, r.Hard))
+	}
+	args := append([]string{rt.shim, helperExec, strings.Join(spec, ","), a.Path}, a.Args...)
+	return rt.shim, args, nil
+}
+
+// runExecShim: args are "RES=SOFT:HARD,...", the program, then its argv.
+func runExecShim(args []string) int {
+	if len(args) < 3 {
+		fmt.Fprintln(os.Stderr, "procd exec shim: missing arguments")
+		return 127
+	}
+	for _, item := range strings.Split(args[0], ",") {
+		var res int
+		var soft, hard uint64
+		if _, err := fmt.Sscanf(item, "%d=%d:%d", &res, &soft, &hard); err != nil {
+			fmt.Fprintf(os.Stderr, "procd exec shim: bad rlimit %q\n", item)
+			return 127
+		}
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: soft, Max: hard}); err != nil {
+			fmt.Fprintf(os.Stderr, "procd exec shim: setrlimit(%d, %d, %d): %v\n", res, soft, hard, err)
+			return 127
+		}
+	}
+	err := syscall.Exec(args[1], args[2:], os.Environ())
+	fmt.Fprintf(os.Stderr, "procd exec shim: exec %s: %v\n", args[1], err)
+	return 127
+}
+
+// Guardian is a helper process that outlives the daemon by a moment: when
+// the daemon dies (its end of the pipe closes, even on SIGKILL), the
+// guardian kills every cgroup under the daemon's subtree, and the process
+// groups the daemon told it about, so that no descendant — a setsid escapee
+// included — survives a crashed daemon.
+type Guardian struct {
+	w   *os.File
+	p   *os.Process
+	err error
+}
+
+// StartGuardian starts exe (which must call RunHelper) as the guardian of
+// the cgroups under cgroupBase ("" for none).
+func StartGuardian(exe, cgroupBase string) (*Guardian, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	defer devNull.Close()
+	p, err := os.StartProcess(exe, []string{exe, helperGuardian, cgroupBase}, &os.ProcAttr{
+		Files: []*os.File{r, devNull, os.Stderr},
+	})
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("start guardian: %w", err)
+	}
+	return &Guardian{w: w, p: p}, nil
+}
+
+// Track tells the guardian about a process group to kill if the daemon
+// dies (needed only without cgroups); Untrack forgets it.
+func (g *Guardian) Track(pgid int)   { g.send("+", pgid) }
+func (g *Guardian) Untrack(pgid int) { g.send("-", pgid) }
+
+func (g *Guardian) send(op string, pgid int) {
+	if g.err == nil {
+		_, g.err = g.w.WriteString(op + strconv.Itoa(pgid) + "\n")
+	}
+}
+
+// Close ends the guardian after a clean shutdown: there is nothing left to
+// kill by then.
+func (g *Guardian) Close() error {
+	g.w.Close()
+	_, err := g.p.Wait()
+	return err
+}
+
+func runGuardian(args []string) int {
+	// Ctrl-C reaches the whole terminal process group: the guardian must
+	// outlive the daemon's shutdown, so it only ever ends at end of input.
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	base := ""
+	if len(args) > 0 {
+		base = args[0]
+	}
+	groups := map[int]bool{}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		line := sc.Text()
+		if len(line) < 2 {
+			continue
+		}
+		pgid, err := strconv.Atoi(line[1:])
+		if err != nil || pgid <= 1 {
+			continue
+		}
+		groups[pgid] = line[0] == '+'
+	}
+	// End of input: the daemon exited. After a clean shutdown nothing is
+	// left; after a crash, kill what is.
+	killed := 0
+	if base != "" {
+		entries, _ := os.ReadDir(base)
+		for _, e := range entries {
+			if e.IsDir() && os.WriteFile(filepath.Join(base, e.Name(), "cgroup.kill"), []byte("1"), 0) == nil {
+				killed++
+			}
+		}
+	}
+	for pgid, live := range groups {
+		if live && unix.Kill(-pgid, unix.SIGKILL) == nil {
+			killed++
+		}
+	}
+	if killed > 0 {
+		fmt.Fprintf(os.Stderr, "procd guardian: the daemon exited; killed %d leftover process tree(s)\n", killed)
+	}
+	return 0
+}
+
+// rlimitNames are the resources a spec may limit.
+var rlimitNames = map[string]int{
+	"AS": unix.RLIMIT_AS, "CORE": unix.RLIMIT_CORE, "CPU": unix.RLIMIT_CPU, "DATA": unix.RLIMIT_DATA,
+	"FSIZE": unix.RLIMIT_FSIZE, "MEMLOCK": unix.RLIMIT_MEMLOCK, "NOFILE": unix.RLIMIT_NOFILE,
+	"NPROC": unix.RLIMIT_NPROC, "STACK": unix.RLIMIT_STACK,
+}
+
+// RlimitByName resolves "NOFILE" or "RLIMIT_NOFILE" (any case).
+func RlimitByName(name string) (int, bool) {
+	r, ok := rlimitNames[strings.TrimPrefix(strings.ToUpper(name), "RLIMIT_")]
+	return r, ok
+}
+
+// RlimitName is the short name of a resource ("NOFILE").
+func RlimitName(res int) string {
+	for n, r := range rlimitNames {
+		if r == res {
+			return n
+		}
+	}
+	return strconv.Itoa(res)
+}

@@ -1,0 +1,37 @@
+//go:build !linux
+
+package proc
+
+import (
+	"errors"
+	"strconv"
+)
+
+// RunHelper does nothing off Linux.
+func RunHelper() {}
+
+// SetExecShim is a no-op off Linux.
+func (rt *Runtime) SetExecShim(string) {}
+
+// Guardian is unavailable off Linux.
+type Guardian struct{}
+
+// StartGuardian fails off Linux.
+func StartGuardian(string, string) (*Guardian, error) {
+	return nil, errors.New("the guardian is Linux-only")
+}
+
+// Track does nothing.
+func (g *Guardian) Track(int) {}
+
+// Untrack does nothing.
+func (g *Guardian) Untrack(int) {}
+
+// Close does nothing.
+func (g *Guardian) Close() error { return nil }
+
+// RlimitByName knows no resource off Linux.
+func RlimitByName(string) (int, bool) { return 0, false }
+
+// RlimitName is the number off Linux.
+func RlimitName(res int) string { return strconv.Itoa(res) }
