@@ -45,6 +45,7 @@ const (
 	BatchStarted
 	JobFinished
 	BatchFinished
+	OOMKilled
 )
 
 var typeNames = map[Type]string{
@@ -52,7 +53,7 @@ var typeNames = map[Type]string{
 	Leftovers: "leftovers", OutputDropped: "output_dropped", Removed: "removed", Slow: "slow",
 	Hung: "hung", Deadline: "deadline", ActivityReady: "activity_ready", Recovered: "recovered",
 	NotifyStatus: "notify_status", BatchStarted: "batch_started", JobFinished: "job_finished",
-	BatchFinished: "batch_finished",
+	BatchFinished: "batch_finished", OOMKilled: "oom_killed",
 }
 
 func (t Type) String() string {

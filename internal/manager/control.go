@@ -59,12 +59,12 @@ func (m *Manager) signalOne(r *record, sig syscall.Signal, leaderOnly bool) erro
 	r.clientSigs = append(r.clientSigs, sig)
 	r.mu.Unlock()
 	var err error
-	target := fmt.Sprintf("group %d", r.pgid)
+	var target string
 	if leaderOnly {
 		target = fmt.Sprintf("leader %d", r.pid)
 		err = r.p.Signal(sig)
 	} else {
-		err = r.p.SignalGroup(sig)
+		target, err = m.signalTree(r, sig)
 	}
 	if errors.Is(err, proc.ErrProcessDone) {
 		return errors.New("already exited")

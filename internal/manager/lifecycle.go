@@ -1,7 +1,6 @@
 package manager
 
 import (
-	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -23,7 +22,7 @@ func (m *Manager) settle(r *record) {
 		running := r.esc != nil
 		r.mu.Unlock()
 		if !running {
-			if members := m.rt.GroupMembers(r.pgid); len(members) > 0 {
+			if members := m.treeMembers(r); len(members) > 0 {
 				leftovers = len(members)
 				m.publish(r, events.Leftovers, func(e *events.Event) {
 					e.Detail = fmt.Sprintf("leader exited; ending %d leftover process(es) of its group", leftovers)
@@ -52,11 +51,44 @@ func (m *Manager) settle(r *record) {
 		m.log.Warn("output pipes still open after the tree ended; closed them",
 			zap.String("process-id", r.id), zap.Duration("pipe-wait", m.cfg.PipeWait))
 	}
-	m.finish(r, st, leftovers, !complete)
+	var tree cgroupFinal
+	if r.cg != nil {
+		tree = m.closeCgroup(r)
+	} else if m.cfg.Tracker != nil {
+		m.cfg.Tracker.Untrack(r.pgid)
+	}
+	m.finish(r, st, leftovers, !complete, tree)
+}
+
+// cgroupFinal is what a tree's cgroup says once the tree is gone.
+type cgroupFinal struct {
+	usage TreeUsage
+	oom   bool
+}
+
+// closeCgroup reads a finished tree's figures and removes its cgroup. A
+// cgroup still populated (SIGKILL did not end everything within the kill
+// wait) is left for the next sweep rather than removed.
+func (m *Manager) closeCgroup(r *record) cgroupFinal {
+	if r.cg.Populated() {
+		r.cg.Kill()
+		r.cg.WaitEmpty(m.cfg.KillWait)
+	}
+	u := r.cg.Usage()
+	f := cgroupFinal{usage: TreeUsage{CPU: u.CPU, MemPeak: u.MemPeak}, oom: u.OOMKills > 0}
+	if err := r.cg.Remove(); err != nil {
+		m.log.Warn("cannot remove cgroup", zap.String("process-id", r.id), zap.String("cgroup", r.cg.Path()), zap.Error(err))
+	}
+	return f
 }
 
 // finish publishes the final record.
-func (m *Manager) finish(r *record, st proc.ExitStatus, leftovers int, truncated bool) {
+func (m *Manager) finish(r *record, st proc.ExitStatus, leftovers int, truncated bool, tree cgroupFinal) {
+	if tree.oom {
+		m.publish(r, events.OOMKilled, func(e *events.Event) {
+			e.Detail = fmt.Sprintf("the kernel killed a process of the tree for memory (memory_max %d bytes)", r.spec.Limits.MemoryMax)
+		})
+	}
 	r.mu.Lock()
 	exit := &Exit{
 		Reason:          r.reasonFor(st),
@@ -66,6 +98,8 @@ func (m *Manager) finish(r *record, st proc.ExitStatus, leftovers int, truncated
 		Usage:           st.Usage,
 		Leftovers:       leftovers,
 		OutputTruncated: truncated,
+		OOMKilled:       tree.oom,
+		Tree:            tree.usage,
 	}
 	r.exit = exit
 	r.state = Exited
@@ -112,6 +146,9 @@ func describeExit(e *Exit) string {
 	if e.Leftovers > 0 {
 		s += fmt.Sprintf(", %d leftover(s) ended", e.Leftovers)
 	}
+	if e.OOMKilled {
+		s += ", OOM kill in the tree"
+	}
 	return s
 }
 
@@ -152,30 +189,31 @@ func (m *Manager) runEscalation(r *record, e *escalation, sig syscall.Signal, gr
 		return
 	}
 	if sig != syscall.SIGKILL {
-		if err := r.p.SignalGroup(syscall.SIGKILL); err != nil && !errors.Is(err, proc.ErrProcessDone) {
-			m.log.Error("SIGKILL to process group failed", zap.String("process-id", r.id), zap.Int("pgid", r.pgid), zap.Error(err))
+		target, err := m.signalTree(r, syscall.SIGKILL)
+		if err != nil && !isDone(err) {
+			m.log.Error("SIGKILL to process tree failed", zap.String("process-id", r.id), zap.String("tree", target), zap.Error(err))
 		}
 		m.publish(r, events.Escalated, func(ev *events.Event) {
 			ev.Signal = "SIGKILL"
-			ev.Detail = fmt.Sprintf("tree still alive after the %v grace period; sent SIGKILL to group %d", grace, r.pgid)
+			ev.Detail = fmt.Sprintf("tree still alive after the %v grace period; sent SIGKILL to %s", grace, target)
 		})
 	}
 	if !m.waitTreeGone(r, m.cfg.KillWait, nil) {
 		m.log.Error("process tree still alive after SIGKILL; giving up waiting",
-			zap.String("process-id", r.id), zap.Int("pgid", r.pgid), zap.Ints("members", m.rt.GroupMembers(r.pgid)))
+			zap.String("process-id", r.id), zap.Int("pgid", r.pgid), zap.Ints("members", m.treeMembers(r)))
 	}
 }
 
 func (m *Manager) signalGroup(r *record, sig syscall.Signal, why string) {
-	err := r.p.SignalGroup(sig)
-	if err != nil && !errors.Is(err, proc.ErrProcessDone) {
-		m.log.Error("signal to process group failed", zap.String("process-id", r.id), zap.Int("pgid", r.pgid),
+	target, err := m.signalTree(r, sig)
+	if err != nil && !isDone(err) {
+		m.log.Error("signal to process tree failed", zap.String("process-id", r.id), zap.String("tree", target),
 			zap.String("signal", proc.SignalName(sig)), zap.Error(err))
 		return
 	}
 	m.publish(r, events.SignalSent, func(e *events.Event) {
 		e.Signal = proc.SignalName(sig)
-		e.Detail = fmt.Sprintf("%s to group %d (%s)", proc.SignalName(sig), r.pgid, why)
+		e.Detail = fmt.Sprintf("%s to %s (%s)", proc.SignalName(sig), target, why)
 	})
 }
 
@@ -192,7 +230,7 @@ func (m *Manager) waitTreeGone(r *record, d time.Duration, hurry <-chan struct{}
 		return false
 	}
 	for delay := time.Millisecond; ; delay = min(2*delay, 25*time.Millisecond) {
-		if len(m.rt.GroupMembers(r.pgid)) == 0 {
+		if m.treeEmpty(r) {
 			return true
 		}
 		select {

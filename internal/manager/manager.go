@@ -26,6 +26,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/proc"
@@ -51,6 +52,19 @@ type Config struct {
 	NotifySocket string
 	// Clock is the watchdog's monotonic clock; nil: the real one.
 	Clock watchdog.Clock
+	// Cgroups, when set, contains every process tree in its own cgroup:
+	// stops end with cgroup.kill, setsid escapees included, and the cgroup
+	// limits and usage figures work. Nil: process groups only.
+	Cgroups *cgroup.Subtree
+	// Tracker, when set, is told each process group (the guardian that
+	// kills them if the daemon dies); only used without Cgroups.
+	Tracker Tracker
+}
+
+// Tracker is told about process groups to kill if the daemon dies.
+type Tracker interface {
+	Track(pgid int)
+	Untrack(pgid int)
 }
 
 // WatchdogDefaults are the daemon-wide watchdog settings.
@@ -154,6 +168,14 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 
 // Config returns the effective configuration (defaults applied).
 func (m *Manager) Config() Config { return m.cfg }
+
+// Containment is how trees are held together: "cgroup" or "pgroup".
+func (m *Manager) Containment() string {
+	if m.cfg.Cgroups != nil {
+		return "cgroup"
+	}
+	return "pgroup"
+}
 
 // lookup resolves a reference to a record.
 func (m *Manager) lookup(ref Ref) (*record, error) {

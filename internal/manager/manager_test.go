@@ -25,14 +25,21 @@ import (
 var rt *proc.Runtime
 
 func TestMain(m *testing.M) {
+	proc.RunHelper() // the exec shim for rlimits
 	if os.Getenv(notifyHelperEnv) != "" {
 		notifyHelper() // this binary, re-executed as a test process
+		return
+	}
+	if mib := os.Getenv(allocHelperEnv); mib != "" {
+		allocHelper(mib)
 		return
 	}
 	var err error
 	if rt, err = proc.NewRuntime(nil); err != nil {
 		panic(err)
 	}
+	exe, _ := os.Executable()
+	rt.SetExecShim(exe)
 	code := m.Run()
 	rt.Close()
 	if code == 0 {

@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/output"
 	"github.com/procd/procd/internal/proc"
@@ -22,6 +23,7 @@ type record struct {
 	pid       int
 	pgid      int
 	p         *proc.Process
+	cg        *cgroup.Group // nil without cgroup containment
 	startedAt time.Time
 	stdout    *output.Ring
 	stderr    *output.Ring
@@ -93,6 +95,16 @@ func (m *Manager) info(r *record) Info {
 		LastSource:   src,
 		Exit:         e,
 		Watchdog:     WatchdogInfo{Settings: r.wdConfig, Ready: ready, NotifyStatus: status},
+		Limits:       r.spec.Limits,
+	}
+	if r.cg != nil {
+		info.Cgroup = r.cg.Path()
+		if exit == nil {
+			u := r.cg.Usage()
+			info.Usage = TreeUsage{CPU: u.CPU, MemCurrent: u.MemCurrent, MemPeak: u.MemPeak}
+		} else {
+			info.Usage = exit.Tree
+		}
 	}
 	if st, ok := m.wd.Status(r.id); ok {
 		info.Watchdog.Idle, info.Watchdog.Slow, info.Watchdog.Hung = st.Idle, st.Slow, st.Hung

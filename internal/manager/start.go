@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/output"
@@ -56,7 +57,28 @@ func (s *Spec) Validate() error {
 	if s.KillMode != 0 && s.KillMode != KillGroup && s.KillMode != KillLeader {
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "unknown kill mode %d", s.KillMode)
 	}
+	if err := s.Limits.validate(); err != nil {
+		return err
+	}
 	return s.Watchdog.validate()
+}
+
+func (l *Limits) validate() error {
+	switch {
+	case l.MemoryMax < 0 || l.PidsMax < 0 || l.CPUMax < 0:
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "limits must not be negative")
+	case l.MemoryMax > 0 && l.MemoryMax < 1<<20:
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "memory_max %d is below 1 MiB; nothing would start", l.MemoryMax)
+	case l.CPUMax > 0 && l.CPUMax < 0.01:
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "cpu_max %v is below 0.01 cores", l.CPUMax)
+	}
+	for _, r := range l.Rlimits {
+		if r.Soft > r.Hard {
+			return errdefs.Errorf(errdefs.ErrInvalidArgument, "rlimit %s: soft limit %d is above the hard limit %d",
+				proc.RlimitName(r.Resource), r.Soft, r.Hard)
+		}
+	}
+	return nil
 }
 
 func (w *WatchdogSpec) validate() error {
@@ -264,12 +286,26 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	r.startMono = m.clock.Now()
 	r.act = watchdog.NewActivity(r.startMono, wd.Sources)
 	r.startedAt = time.Now()
-	p, err := m.rt.Start(&proc.Attr{Path: exe, Args: spec.Command, Env: env, Dir: spec.Dir}, outSink, errSink)
+	attr := &proc.Attr{Path: exe, Args: spec.Command, Env: env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits}
+	if err := m.contain(r, attr); err != nil {
+		m.unreserve()
+		return Info{}, fmt.Errorf("%s: %w", what, err)
+	}
+	p, err := m.rt.Start(attr, outSink, errSink)
+	if attr.Cgroup != nil {
+		attr.Cgroup.Close()
+	}
 	if err != nil {
+		if r.cg != nil {
+			r.cg.Remove()
+		}
 		m.unreserve()
 		return Info{}, fmt.Errorf("%s: %w", what, startError(exe, spec.Dir, err))
 	}
 	r.p, r.pid, r.pgid = p, p.Pid(), p.Pgid()
+	if r.cg == nil && m.cfg.Tracker != nil {
+		m.cfg.Tracker.Track(r.pgid)
+	}
 
 	m.mu.Lock()
 	m.byID[r.id] = r
@@ -336,4 +372,34 @@ func startError(exe, dir string, err error) error {
 		return errdefs.Errorf(errdefs.ErrResourceExhausted, "exec %s: %v", exe, errno)
 	}
 	return fmt.Errorf("exec %s: %w", exe, err)
+}
+
+// contain creates r's cgroup with its limits and sets attr up to start the
+// process in it. Without cgroups, cgroup limits are refused rather than
+// ignored.
+func (m *Manager) contain(r *record, attr *proc.Attr) error {
+	l := r.spec.Limits
+	sub := m.cfg.Cgroups
+	if sub == nil {
+		if l.MemoryMax > 0 || l.PidsMax > 0 || l.CPUMax > 0 {
+			return errdefs.Errorf(errdefs.ErrFailedPrecondition,
+				"memory, pids and cpu limits need cgroups, and this daemon contains processes by process group only (see its start log)")
+		}
+		return nil
+	}
+	g, err := sub.New(r.id, cgroup.Limits{MemoryMax: l.MemoryMax, PidsMax: l.PidsMax, CPUMax: l.CPUMax})
+	if err != nil {
+		return err
+	}
+	f, err := g.Open()
+	if err != nil {
+		g.Remove()
+		return fmt.Errorf("open cgroup: %w", err)
+	}
+	r.cg = g
+	attr.Cgroup = f
+	for _, t := range g.V1Tasks() {
+		attr.ThreadCgroups = append(attr.ThreadCgroups, proc.ThreadCgroup{Join: t.Join, Home: t.Home})
+	}
+	return nil
 }

@@ -87,6 +87,25 @@ type Spec struct {
 	StopSignal syscall.Signal // 0: SIGTERM
 	Grace      time.Duration  // 0: the manager's default
 	Watchdog   WatchdogSpec
+	Limits     Limits
+}
+
+// Limits bound a process tree. Zero values mean no limit. The cgroup ones
+// need cgroup containment; rlimits apply to the leader (and are inherited
+// by what it starts).
+type Limits struct {
+	MemoryMax int64   // bytes, for the whole tree
+	PidsMax   int64   // tasks in the whole tree
+	CPUMax    float64 // cores
+	Rlimits   []proc.Rlimit
+}
+
+// TreeUsage is what a whole tree consumed, from its cgroup (zero without
+// cgroup containment).
+type TreeUsage struct {
+	CPU        time.Duration
+	MemCurrent int64 // bytes now (0 once finished)
+	MemPeak    int64 // highest seen
 }
 
 // WatchdogSpec is a process's own watchdog settings; nil pointers and zero
@@ -124,6 +143,10 @@ type Exit struct {
 	// OutputTruncated: a descendant still held the output pipes when the
 	// bounded pipe wait ran out, and procd closed them.
 	OutputTruncated bool
+	// OOMKilled: the kernel killed a process of the tree for memory.
+	OOMKilled bool
+	// Tree is the whole tree's usage from its cgroup.
+	Tree TreeUsage
 }
 
 // StreamInfo describes one captured output stream.
@@ -151,9 +174,13 @@ type Info struct {
 	// LastSource is where the last activity came from (0: none since start).
 	LastSource watchdog.Source
 	Watchdog   WatchdogInfo
-	Exit       *Exit // nil until Exited
-	Stdout     StreamInfo
-	Stderr     StreamInfo
+	// Usage is the tree's usage so far (live), from its cgroup.
+	Usage  TreeUsage
+	Cgroup string // the tree's cgroup directory; "" without containment
+	Limits Limits
+	Exit   *Exit // nil until Exited
+	Stdout StreamInfo
+	Stderr StreamInfo
 }
 
 // Duration is how long the process ran, or has been running at now.

@@ -1,0 +1,237 @@
+//go:build linux
+
+package manager
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/procd/procd/internal/cgroup"
+	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/proc"
+)
+
+const allocHelperEnv = "PROCD_TEST_ALLOC_MIB"
+
+// allocHelper allocates and touches N MiB, prints "allocated", then burns a
+// little CPU and sleeps.
+func allocHelper(mib string) {
+	n, _ := strconv.Atoi(mib)
+	var keep [][]byte
+	for range n {
+		b := make([]byte, 1<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		keep = append(keep, b)
+	}
+	os.Stdout.WriteString("allocated\n")
+	deadline := time.Now().Add(100 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ {
+		_ = x * x
+	}
+	time.Sleep(time.Hour)
+	_ = keep
+}
+
+// cgroupManager is a manager that contains trees in cgroups under a
+// subtree of its own; it skips where cgroup2 is not writable.
+func cgroupManager(t *testing.T, cfg Config) (*Manager, *events.Bus, *cgroup.Subtree) {
+	t.Helper()
+	mi, err1 := os.Open("/proc/self/mountinfo")
+	self, err2 := os.Open("/proc/self/cgroup")
+	if err1 != nil || err2 != nil {
+		t.Skip("no /proc")
+	}
+	defer mi.Close()
+	defer self.Close()
+	layout, err := cgroup.Discover(mi, self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _, err := cgroup.Setup(layout, cgroup.Options{Name: fmt.Sprintf("procd-test-%d", os.Getpid())})
+	if err != nil {
+		t.Skipf("cgroup containment unavailable here: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(sub.Base()) })
+	cfg.Cgroups = sub
+	m, bus := newManager(t, cfg)
+	return m, bus, sub
+}
+
+// Issue 5, must-show 1: a setsid escapee ignoring SIGTERM dies with the stop.
+func TestCgroupStopKillsSetsidEscapees(t *testing.T) {
+	m, _, _ := cgroupManager(t, Config{Grace: 200 * time.Millisecond})
+	f := t.TempDir() + "/pid"
+	info := mustStart(t, m, sh(`setsid sh -c 'trap "" TERM; echo $$ > `+f+`; exec sleep 1000' & while [ ! -s `+f+` ]; do sleep 0.01; done; cat `+f+`; sleep 1000`))
+	var esc []int
+	for deadline := time.Now().Add(5 * time.Second); len(esc) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		esc = pids(t, stdout(t, m, info.ID))
+	}
+	if len(esc) != 1 {
+		t.Fatalf("escapee pid not printed")
+	}
+	if pgid, _ := unix.Getpgid(esc[0]); pgid == info.PGID {
+		t.Fatalf("the escapee did not leave the process group")
+	}
+	res, err := m.Stop(context.Background(), Ref{ID: info.ID}, nil, StopOptions{})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("stop: %v %+v", err, res)
+	}
+	if alive(esc[0]) {
+		t.Fatalf("setsid escapee %d survived the stop", esc[0])
+	}
+	if _, err := os.Stat(res[0].Info.Cgroup); !os.IsNotExist(err) {
+		t.Fatalf("cgroup %s not removed: %v", res[0].Info.Cgroup, err)
+	}
+	if m.Containment() != "cgroup" {
+		t.Fatalf("containment %q", m.Containment())
+	}
+}
+
+// A leader that exits on its own takes its escapees with it too.
+func TestCgroupLeftoversIncludeEscapees(t *testing.T) {
+	m, _, _ := cgroupManager(t, Config{Grace: 200 * time.Millisecond})
+	f := t.TempDir() + "/pid"
+	info := mustStart(t, m, sh(`setsid sh -c 'echo $$ > `+f+`; exec sleep 1000' >/dev/null 2>&1 & while [ ! -s `+f+` ]; do sleep 0.01; done; cat `+f))
+	fin := wait(t, m, info.ID)
+	esc := pids(t, stdout(t, m, info.ID))[0]
+	if alive(esc) || fin.Exit.Leftovers != 1 || fin.Exit.Reason != ReasonExited {
+		t.Fatalf("escapee alive %v, exit %+v", alive(esc), fin.Exit)
+	}
+}
+
+func allocSpec(mib int) Spec {
+	exe, _ := os.Executable()
+	return Spec{Command: []string{exe}, Name: "alloc", Env: map[string]string{allocHelperEnv: strconv.Itoa(mib)}}
+}
+
+// Issue 5, must-shows 2 and 5: OOM is flagged; usage is the tree's.
+func TestCgroupMemoryLimitOOMAndUsage(t *testing.T) {
+	m, bus, sub := cgroupManager(t, Config{})
+	if sub.Controllers()[cgroup.Memory] == "" {
+		t.Skip("no memory controller")
+	}
+	sub2, _ := bus.Subscribe(events.Filter{Types: []events.Type{events.OOMKilled}}, nil)
+	defer sub2.Close()
+	s := allocSpec(1024)
+	s.Limits.MemoryMax = 64 << 20
+	fin := wait(t, m, mustStart(t, m, s).ID)
+	if !fin.Exit.OOMKilled || fin.Exit.Signal != syscall.SIGKILL {
+		t.Fatalf("exit %+v, want an OOM kill", fin.Exit)
+	}
+	if evs, _ := sub2.Next(context.Background(), nil); len(evs) != 1 {
+		t.Fatalf("no oom_killed event")
+	}
+
+	big := mustStart(t, m, allocSpec(200))
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout(t, m, big.ID), "allocated"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("allocation did not finish")
+		}
+	}
+	got, _ := m.Get(Ref{ID: big.ID})
+	if got.Usage.MemPeak < 200<<20 || got.Usage.MemCurrent < 200<<20 || got.Usage.CPU <= 0 {
+		t.Fatalf("usage %+v, want at least 200 MiB and some CPU", got.Usage)
+	}
+	res, _ := m.Stop(context.Background(), Ref{ID: big.ID}, nil, StopOptions{})
+	if u := res[0].Info.Exit.Tree; u.MemPeak < 200<<20 || u.CPU <= 0 {
+		t.Fatalf("final tree usage %+v", u)
+	}
+}
+
+// Issue 5, must-show 2: a fork bomb stays under pids_max and leaves nothing.
+func TestCgroupPidsLimitStopsForkBomb(t *testing.T) {
+	m, _, sub := cgroupManager(t, Config{Grace: 100 * time.Millisecond})
+	if sub.Controllers()[cgroup.Pids] == "" {
+		t.Skip("no pids controller")
+	}
+	if _, err := os.Stat("/bin/bash"); err != nil {
+		t.Skip("no bash")
+	}
+	s := Spec{Command: []string{"/bin/bash", "-c", `:(){ :|:& };:; sleep 1000`}, Limits: Limits{PidsMax: 20}}
+	info := mustStart(t, m, s)
+	peak := 0
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		got, _ := m.Get(Ref{ID: info.ID})
+		if got.State != Running {
+			break
+		}
+		n, _ := cgroupProcs(got.Cgroup)
+		peak = max(peak, n)
+	}
+	if peak > 20 {
+		t.Fatalf("%d tasks in a cgroup limited to 20", peak)
+	}
+	res, _ := m.Stop(context.Background(), Ref{ID: info.ID}, nil, StopOptions{})
+	if _, err := os.Stat(res[0].Info.Cgroup); !os.IsNotExist(err) {
+		t.Fatalf("cgroup not removed after the stop")
+	}
+}
+
+func cgroupProcs(dir string) (int, error) {
+	b, err := os.ReadFile(dir + "/cgroup.procs")
+	return len(strings.Fields(string(b))), err
+}
+
+func TestRlimitsApplyToTheProcess(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	s := sh(`ulimit -n; ulimit -c`)
+	s.Limits.Rlimits = []proc.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 77, Hard: 77}, {Resource: unix.RLIMIT_CORE, Soft: 0, Hard: 0}}
+	info := mustStart(t, m, s)
+	fin := wait(t, m, info.ID)
+	if out := stdout(t, m, info.ID); out != "77\n0\n" || fin.Exit.Code != 0 {
+		t.Fatalf("ulimit output %q, exit %+v", out, fin.Exit)
+	}
+}
+
+func TestCgroupLimitsRefusedWithoutCgroups(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	s := sh("true")
+	s.Limits.MemoryMax = 64 << 20
+	if _, err := m.Start(s); err == nil || !strings.Contains(err.Error(), "need cgroups") {
+		t.Fatalf("memory limit without cgroups: %v", err)
+	}
+}
+
+// A later Setup finds and kills what an earlier daemon left behind.
+func TestCgroupSetupSweepsLeftovers(t *testing.T) {
+	_, _, sub := cgroupManager(t, Config{})
+	g, err := sub.New("p-left", cgroup.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := g.Open()
+	p, err := rt.Start(&proc.Attr{Path: "/bin/sleep", Args: []string{"sleep", "1000"}, Cgroup: f}, nil, nil)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	rt.Watch(p, func() { close(exited) })
+	mi, _ := os.Open("/proc/self/mountinfo")
+	self, _ := os.Open("/proc/self/cgroup")
+	layout, _ := cgroup.Discover(mi, self)
+	mi.Close()
+	self.Close()
+	_, left, err := cgroup.Setup(layout, cgroup.Options{Name: fmt.Sprintf("procd-test-%d", os.Getpid())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left.Pids) != 1 || left.Pids[0] != p.Pid() || len(left.Groups) != 1 || left.Groups[0] != "p-left" {
+		t.Fatalf("leftovers %+v, want pid %d in p-left", left, p.Pid())
+	}
+	<-exited
+	if st, _ := p.Reap(); st.Signal != syscall.SIGKILL {
+		t.Fatalf("leftover status %+v", st)
+	}
+	p.Release()
+}
