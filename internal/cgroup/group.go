@@ -18,9 +18,9 @@ import (
 
 // Group is one process tree's cgroup (and its v1 companions for limits).
 type Group struct {
-	name  string
-	v2    string            // absolute directory
-	v2Rel string            // relative to the cgroup2 mount
+	name   string
+	v2     string            // absolute directory
+	v2Rel  string            // relative to the cgroup2 mount
 	v1     map[string]string // controller → absolute directory
 	v1Home map[string]string // controller → the daemon's own tasks file
 	v2Mem  bool              // memory figures come from v2
