@@ -156,10 +156,25 @@ func printProcess(w io.Writer, p *pb.Process) {
 		if e.GetOutputTruncated() {
 			row("output", "pipes still held open by an escaped descendant; closed after the pipe wait")
 		}
+		if e.GetOomKilled() {
+			row("oom", "the kernel killed a process of the tree for memory")
+		}
 		if u := e.GetRusage(); u != nil {
 			row("resources", fmt.Sprintf("max RSS %s, user CPU %v, system CPU %v", humanBytes(u.GetMaxRssBytes()),
 				roundDuration(u.GetUserCpu().AsDuration()), roundDuration(u.GetSystemCpu().AsDuration())))
 		}
+	}
+	if p.GetCgroup() != "" {
+		row("cgroup", p.GetCgroup())
+		u := p.GetUsage()
+		tree := fmt.Sprintf("CPU %v, peak memory %s", roundDuration(u.GetCpu().AsDuration()), humanBytes(u.GetMemoryPeakBytes()))
+		if p.GetExit() == nil {
+			tree += ", memory now " + humanBytes(u.GetMemoryCurrentBytes())
+		}
+		row("tree usage", tree)
+	}
+	if lim := limitsSummary(p); lim != "" {
+		row("limits", lim)
 	}
 	last := p.GetLastActivity().AsTime().Local().Format(time.RFC3339Nano)
 	if src := p.GetWatchdog().GetLastActivitySource(); src != pb.ActivitySource_ACTIVITY_SOURCE_UNSPECIFIED {
@@ -245,4 +260,28 @@ func watchdogSummary(w *pb.WatchdogStatus) string {
 		parts = append(parts, fmt.Sprintf("deadline %v", d.AsDuration()))
 	}
 	return strings.Join(parts, "; ")
+}
+
+func limitsSummary(p *pb.Process) string {
+	var parts []string
+	if v := p.GetMemoryMax(); v > 0 {
+		parts = append(parts, "memory "+humanBytes(v))
+	}
+	if v := p.GetPidsMax(); v > 0 {
+		parts = append(parts, fmt.Sprintf("pids %d", v))
+	}
+	if v := p.GetCpuMax(); v > 0 {
+		parts = append(parts, fmt.Sprintf("cpu %g cores", v))
+	}
+	for _, r := range p.GetRlimits() {
+		parts = append(parts, fmt.Sprintf("%s %s:%s", r.GetName(), rlimitValue(r.GetSoft()), rlimitValue(r.GetHard())))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func rlimitValue(v uint64) string {
+	if v == ^uint64(0) {
+		return "unlimited"
+	}
+	return fmt.Sprint(v)
 }

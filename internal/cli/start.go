@@ -25,6 +25,10 @@ type specFlags struct {
 	noAutoKill                              bool
 	activity                                []string
 	activityFile                            string
+	memory                                  config.Size
+	pids                                    int64
+	cpu                                     float64
+	rlimits                                 []string
 	fs                                      *pflag.FlagSet
 }
 
@@ -44,8 +48,43 @@ func (f *specFlags) bind(fs *pflag.FlagSet) {
 	fs.Var(&f.deadline, "deadline", "stop the process once it has run this long, whatever its activity")
 	fs.StringSliceVar(&f.activity, "activity", nil, "what counts as activity: heartbeat,notify,output,cpu,file (default heartbeat,notify,output)")
 	fs.StringVar(&f.activityFile, "activity-file", "", "a file whose modification time counts as activity (adds the file source)")
+	fs.Var(&f.memory, "memory", "memory limit of the whole tree, e.g. 512MiB (needs cgroups)")
+	fs.Int64Var(&f.pids, "pids", 0, "most processes and threads in the tree at once (needs cgroups)")
+	fs.Float64Var(&f.cpu, "cpu", 0, "CPU limit of the tree in cores, e.g. 0.5 (needs cgroups)")
+	fs.StringArrayVar(&f.rlimits, "rlimit", nil, "resource limit NAME=SOFT[:HARD] (AS, CORE, CPU, NOFILE…; unlimited; sizes take units) (repeatable)")
 	fs.SetInterspersed(false) // flags after the command belong to it
 	f.fs = fs
+}
+
+// parseRlimit reads NAME=SOFT[:HARD]; values are numbers, sizes with units
+// or "unlimited".
+func parseRlimit(s string) (*pb.Rlimit, error) {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return nil, usagef("--rlimit %q: expected NAME=SOFT[:HARD]", s)
+	}
+	softS, hardS, hasHard := strings.Cut(val, ":")
+	parse := func(v string) (uint64, error) {
+		if strings.EqualFold(v, "unlimited") || strings.EqualFold(v, "infinity") {
+			return ^uint64(0), nil
+		}
+		n, err := config.ParseSize(v)
+		if err != nil {
+			return 0, usagef("--rlimit %q: %v", s, err)
+		}
+		return uint64(n), nil
+	}
+	soft, err := parse(softS)
+	if err != nil {
+		return nil, err
+	}
+	hard := soft
+	if hasHard {
+		if hard, err = parse(hardS); err != nil {
+			return nil, err
+		}
+	}
+	return &pb.Rlimit{Name: name, Soft: soft, Hard: hard}, nil
 }
 
 func parseKV(flag string, kvs []string) (map[string]string, error) {
@@ -114,6 +153,14 @@ func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 		s.Activity = append(s.Activity, pb.ActivitySource(v))
 	}
 	s.ActivityFile = f.activityFile
+	s.MemoryMax, s.PidsMax, s.CpuMax = int64(f.memory), f.pids, f.cpu
+	for _, r := range f.rlimits {
+		rl, err := parseRlimit(r)
+		if err != nil {
+			return nil, err
+		}
+		s.Rlimits = append(s.Rlimits, rl)
+	}
 	return s, nil
 }
 

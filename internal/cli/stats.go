@@ -59,7 +59,11 @@ func (a *app) statsCmd() *cobra.Command {
 					b.GetBatchesRunning(), b.GetJobsQueued(), b.GetJobsRunning(), b.GetMaxRunningJobs(),
 					b.GetJobsSucceededTotal(), b.GetJobsFailedTotal(), b.GetRetriesTotal()))
 			}
-			row("containment", d.GetContainment())
+			cont := d.GetContainment()
+			if d.GetCgroupBase() != "" {
+				cont += fmt.Sprintf(" (%s; limits: %s)", d.GetCgroupBase(), strMapString(d.GetControllers()))
+			}
+			row("containment", cont)
 			row("daemon", fmt.Sprintf("procd %s, pid %d, up %v, %d goroutines, RSS %s", d.GetVersion(), d.GetPid(),
 				roundDuration(d.GetUptime().AsDuration()), d.GetGoroutines(), humanBytes(d.GetRssBytes())))
 			return tw.Flush()
@@ -76,6 +80,22 @@ func mapString(m map[string]int64) string {
 	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func strMapString(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+" "+m[k])
 	}
 	if len(parts) == 0 {
 		return "none"

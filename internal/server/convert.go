@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"syscall"
 	"time"
 
@@ -80,7 +81,12 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 	if err != nil {
 		return manager.Spec{}, err
 	}
+	limits, err := limitsFrom(s)
+	if err != nil {
+		return manager.Spec{}, err
+	}
 	return manager.Spec{
+		Limits:     limits,
 		Watchdog:   wd,
 		Command:    s.GetCommand(),
 		Dir:        s.GetCwd(),
@@ -92,6 +98,38 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 		StopSignal: sig,
 		Grace:      grace,
 	}, nil
+}
+
+func limitsFrom(s *pb.ProcessSpec) (manager.Limits, error) {
+	l := manager.Limits{MemoryMax: s.GetMemoryMax(), PidsMax: s.GetPidsMax(), CPUMax: s.GetCpuMax()}
+	if math.IsNaN(l.CPUMax) || math.IsInf(l.CPUMax, 0) {
+		return l, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.cpu_max %v is not a number of cores", l.CPUMax)
+	}
+	for _, r := range s.GetRlimits() {
+		res, ok := proc.RlimitByName(r.GetName())
+		if !ok {
+			return l, errdefs.Errorf(errdefs.ErrInvalidArgument,
+				"spec.rlimits: unknown resource %q (use AS, CORE, CPU, DATA, FSIZE, MEMLOCK, NOFILE, NPROC or STACK)", r.GetName())
+		}
+		l.Rlimits = append(l.Rlimits, proc.Rlimit{Resource: res, Soft: r.GetSoft(), Hard: r.GetHard()})
+	}
+	return l, nil
+}
+
+func rlimitsToProto(rs []proc.Rlimit) []*pb.Rlimit {
+	var out []*pb.Rlimit
+	for _, r := range rs {
+		out = append(out, &pb.Rlimit{Name: proc.RlimitName(r.Resource), Soft: r.Soft, Hard: r.Hard})
+	}
+	return out
+}
+
+func treeUsageToProto(u manager.TreeUsage, live bool) *pb.TreeUsage {
+	t := &pb.TreeUsage{Cpu: durationpb.New(u.CPU), MemoryPeakBytes: u.MemPeak}
+	if live {
+		t.MemoryCurrentBytes = u.MemCurrent
+	}
+	return t
 }
 
 // optDuration converts a duration field whose absence means "default".
@@ -213,6 +251,14 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		Stderr:       &pb.OutputInfo{TotalBytes: i.Stderr.Total, DroppedBytes: i.Stderr.Dropped},
 		KillMode:     pb.KillMode(i.KillMode),
 		Watchdog:     watchdogToProto(&i.Watchdog, i.LastSource, i.Exit != nil),
+		Cgroup:       i.Cgroup,
+		MemoryMax:    i.Limits.MemoryMax,
+		PidsMax:      i.Limits.PidsMax,
+		CpuMax:       i.Limits.CPUMax,
+		Rlimits:      rlimitsToProto(i.Limits.Rlimits),
+	}
+	if i.Cgroup != "" {
+		p.Usage = treeUsageToProto(i.Usage, i.Exit == nil)
 	}
 	if i.Exit != nil {
 		p.Exit = exitToProto(i.Exit)
@@ -231,6 +277,10 @@ func exitToProto(e *manager.Exit) *pb.ExitStatus {
 		},
 		LeftoversKilled: int32(e.Leftovers),
 		OutputTruncated: e.OutputTruncated,
+		OomKilled:       e.OOMKilled,
+	}
+	if e.Tree != (manager.TreeUsage{}) {
+		x.Tree = treeUsageToProto(e.Tree, false)
 	}
 	if e.Signal != 0 {
 		n := int32(e.Signal)

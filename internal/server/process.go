@@ -30,6 +30,8 @@ type processService struct {
 	log         *zap.Logger
 	started     time.Time
 	containment string
+	controllers map[string]string
+	cgroupBase  string
 	notifyStats func() (accepted, rejected int64)
 	shutdown    <-chan struct{}
 }
@@ -242,6 +244,8 @@ func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.Get
 			Goroutines:  int64(runtime.NumGoroutine()),
 			RssBytes:    rssBytes(),
 			Containment: s.containment,
+			Controllers: s.controllers,
+			CgroupBase:  s.cgroupBase,
 		},
 	}, nil
 }

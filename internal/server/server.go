@@ -36,6 +36,9 @@ type Options struct {
 	Logger      *zap.Logger
 	MaxRecvSize int    // bytes; default 4 MiB
 	Containment string // reported by GetStats: "cgroup" or "pgroup"
+	// Controllers and CgroupBase describe cgroup containment for GetStats.
+	Controllers map[string]string
+	CgroupBase  string
 	// NotifyStats reports the notify socket's accepted and rejected
 	// datagrams; nil when there is none.
 	NotifyStats func() (accepted, rejected int64)
@@ -90,6 +93,8 @@ func New(opts Options) *Server {
 		log:         log,
 		started:     time.Now(),
 		containment: opts.Containment,
+		controllers: opts.Controllers,
+		cgroupBase:  opts.CgroupBase,
 		x:           opts.Executor,
 		notifyStats: opts.NotifyStats,
 		shutdown:    s.shutdown,

@@ -353,6 +353,8 @@ const (
 	EventType_EVENT_TYPE_JOB_FINISHED EventType = 15
 	// A batch finished.
 	EventType_EVENT_TYPE_BATCH_FINISHED EventType = 16
+	// The kernel killed a process of the tree for memory.
+	EventType_EVENT_TYPE_OOM_KILLED EventType = 17
 )
 
 // Enum value maps for EventType.
@@ -375,6 +377,7 @@ var (
 		14: "EVENT_TYPE_BATCH_STARTED",
 		15: "EVENT_TYPE_JOB_FINISHED",
 		16: "EVENT_TYPE_BATCH_FINISHED",
+		17: "EVENT_TYPE_OOM_KILLED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":    0,
@@ -394,6 +397,7 @@ var (
 		"EVENT_TYPE_BATCH_STARTED":  14,
 		"EVENT_TYPE_JOB_FINISHED":   15,
 		"EVENT_TYPE_BATCH_FINISHED": 16,
+		"EVENT_TYPE_OOM_KILLED":     17,
 	}
 )
 
@@ -531,7 +535,15 @@ type ProcessSpec struct {
 	// What counts as activity; empty: heartbeat, notify and output.
 	Activity []ActivitySource `protobuf:"varint,15,rep,packed,name=activity,proto3,enum=procd.v1.ActivitySource" json:"activity,omitempty"`
 	// File whose modification time counts as activity; implies ACTIVITY_SOURCE_FILE.
-	ActivityFile  string `protobuf:"bytes,16,opt,name=activity_file,json=activityFile,proto3" json:"activity_file,omitempty"`
+	ActivityFile string `protobuf:"bytes,16,opt,name=activity_file,json=activityFile,proto3" json:"activity_file,omitempty"`
+	// Limits on the whole tree (cgroup; refused when the daemon runs without
+	// cgroups). 0: none.
+	MemoryMax int64 `protobuf:"varint,17,opt,name=memory_max,json=memoryMax,proto3" json:"memory_max,omitempty"`
+	PidsMax   int64 `protobuf:"varint,18,opt,name=pids_max,json=pidsMax,proto3" json:"pids_max,omitempty"`
+	// CPU time per wall-clock second, in cores (0.5 = half a core).
+	CpuMax float64 `protobuf:"fixed64,19,opt,name=cpu_max,json=cpuMax,proto3" json:"cpu_max,omitempty"`
+	// Resource limits of the leader, inherited by what it starts.
+	Rlimits       []*Rlimit `protobuf:"bytes,20,rep,name=rlimits,proto3" json:"rlimits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -678,6 +690,159 @@ func (x *ProcessSpec) GetActivityFile() string {
 	return ""
 }
 
+func (x *ProcessSpec) GetMemoryMax() int64 {
+	if x != nil {
+		return x.MemoryMax
+	}
+	return 0
+}
+
+func (x *ProcessSpec) GetPidsMax() int64 {
+	if x != nil {
+		return x.PidsMax
+	}
+	return 0
+}
+
+func (x *ProcessSpec) GetCpuMax() float64 {
+	if x != nil {
+		return x.CpuMax
+	}
+	return 0
+}
+
+func (x *ProcessSpec) GetRlimits() []*Rlimit {
+	if x != nil {
+		return x.Rlimits
+	}
+	return nil
+}
+
+// Rlimit is one setrlimit(2) limit.
+type Rlimit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// AS, CORE, CPU, DATA, FSIZE, MEMLOCK, NOFILE, NPROC or STACK (the
+	// RLIMIT_ prefix is optional).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Soft          uint64 `protobuf:"varint,2,opt,name=soft,proto3" json:"soft,omitempty"`
+	Hard          uint64 `protobuf:"varint,3,opt,name=hard,proto3" json:"hard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rlimit) Reset() {
+	*x = Rlimit{}
+	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rlimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rlimit) ProtoMessage() {}
+
+func (x *Rlimit) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rlimit.ProtoReflect.Descriptor instead.
+func (*Rlimit) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Rlimit) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Rlimit) GetSoft() uint64 {
+	if x != nil {
+		return x.Soft
+	}
+	return 0
+}
+
+func (x *Rlimit) GetHard() uint64 {
+	if x != nil {
+		return x.Hard
+	}
+	return 0
+}
+
+// TreeUsage is what a whole process tree used, from its cgroup.
+type TreeUsage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cpu   *durationpb.Duration   `protobuf:"bytes,1,opt,name=cpu,proto3" json:"cpu,omitempty"`
+	// Memory in use now (live records only).
+	MemoryCurrentBytes int64 `protobuf:"varint,2,opt,name=memory_current_bytes,json=memoryCurrentBytes,proto3" json:"memory_current_bytes,omitempty"`
+	MemoryPeakBytes    int64 `protobuf:"varint,3,opt,name=memory_peak_bytes,json=memoryPeakBytes,proto3" json:"memory_peak_bytes,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *TreeUsage) Reset() {
+	*x = TreeUsage{}
+	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TreeUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TreeUsage) ProtoMessage() {}
+
+func (x *TreeUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TreeUsage.ProtoReflect.Descriptor instead.
+func (*TreeUsage) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TreeUsage) GetCpu() *durationpb.Duration {
+	if x != nil {
+		return x.Cpu
+	}
+	return nil
+}
+
+func (x *TreeUsage) GetMemoryCurrentBytes() int64 {
+	if x != nil {
+		return x.MemoryCurrentBytes
+	}
+	return 0
+}
+
+func (x *TreeUsage) GetMemoryPeakBytes() int64 {
+	if x != nil {
+		return x.MemoryPeakBytes
+	}
+	return 0
+}
+
 // WatchdogStatus is a process's watchdog settings and state.
 type WatchdogStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -708,7 +873,7 @@ type WatchdogStatus struct {
 
 func (x *WatchdogStatus) Reset() {
 	*x = WatchdogStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	mi := &file_procd_v1_procd_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +885,7 @@ func (x *WatchdogStatus) String() string {
 func (*WatchdogStatus) ProtoMessage() {}
 
 func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	mi := &file_procd_v1_procd_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +898,7 @@ func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStatus.ProtoReflect.Descriptor instead.
 func (*WatchdogStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{1}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WatchdogStatus) GetEnabled() bool {
@@ -857,7 +1022,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	mi := &file_procd_v1_procd_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +1034,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	mi := &file_procd_v1_procd_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +1047,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{2}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ResourceUsage) GetMaxRssBytes() int64 {
@@ -924,13 +1089,17 @@ type ExitStatus struct {
 	// The output pipes were still held open (by an escaped descendant) when the
 	// bounded pipe wait ran out, and were closed by procd.
 	OutputTruncated bool `protobuf:"varint,8,opt,name=output_truncated,json=outputTruncated,proto3" json:"output_truncated,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The kernel killed a process of the tree for exceeding memory_max.
+	OomKilled bool `protobuf:"varint,9,opt,name=oom_killed,json=oomKilled,proto3" json:"oom_killed,omitempty"`
+	// The whole tree's usage (with cgroup containment).
+	Tree          *TreeUsage `protobuf:"bytes,10,opt,name=tree,proto3" json:"tree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ExitStatus) Reset() {
 	*x = ExitStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[3]
+	mi := &file_procd_v1_procd_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1111,7 @@ func (x *ExitStatus) String() string {
 func (*ExitStatus) ProtoMessage() {}
 
 func (x *ExitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[3]
+	mi := &file_procd_v1_procd_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1124,7 @@ func (x *ExitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitStatus.ProtoReflect.Descriptor instead.
 func (*ExitStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{3}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ExitStatus) GetReason() ExitReason {
@@ -1014,6 +1183,20 @@ func (x *ExitStatus) GetOutputTruncated() bool {
 	return false
 }
 
+func (x *ExitStatus) GetOomKilled() bool {
+	if x != nil {
+		return x.OomKilled
+	}
+	return false
+}
+
+func (x *ExitStatus) GetTree() *TreeUsage {
+	if x != nil {
+		return x.Tree
+	}
+	return nil
+}
+
 // OutputInfo describes one captured stream.
 type OutputInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1027,7 +1210,7 @@ type OutputInfo struct {
 
 func (x *OutputInfo) Reset() {
 	*x = OutputInfo{}
-	mi := &file_procd_v1_procd_proto_msgTypes[4]
+	mi := &file_procd_v1_procd_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1222,7 @@ func (x *OutputInfo) String() string {
 func (*OutputInfo) ProtoMessage() {}
 
 func (x *OutputInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[4]
+	mi := &file_procd_v1_procd_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1235,7 @@ func (x *OutputInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputInfo.ProtoReflect.Descriptor instead.
 func (*OutputInfo) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OutputInfo) GetTotalBytes() int64 {
@@ -1092,18 +1275,26 @@ type Process struct {
 	// Set once the state is EXITED.
 	Exit *ExitStatus `protobuf:"bytes,13,opt,name=exit,proto3" json:"exit,omitempty"`
 	// The last time the process showed activity (start, heartbeat, output).
-	LastActivity  *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_activity,json=lastActivity,proto3" json:"last_activity,omitempty"`
-	Stdout        *OutputInfo            `protobuf:"bytes,15,opt,name=stdout,proto3" json:"stdout,omitempty"`
-	Stderr        *OutputInfo            `protobuf:"bytes,16,opt,name=stderr,proto3" json:"stderr,omitempty"`
-	KillMode      KillMode               `protobuf:"varint,17,opt,name=kill_mode,json=killMode,proto3,enum=procd.v1.KillMode" json:"kill_mode,omitempty"`
-	Watchdog      *WatchdogStatus        `protobuf:"bytes,18,opt,name=watchdog,proto3" json:"watchdog,omitempty"`
+	LastActivity *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_activity,json=lastActivity,proto3" json:"last_activity,omitempty"`
+	Stdout       *OutputInfo            `protobuf:"bytes,15,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr       *OutputInfo            `protobuf:"bytes,16,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	KillMode     KillMode               `protobuf:"varint,17,opt,name=kill_mode,json=killMode,proto3,enum=procd.v1.KillMode" json:"kill_mode,omitempty"`
+	Watchdog     *WatchdogStatus        `protobuf:"bytes,18,opt,name=watchdog,proto3" json:"watchdog,omitempty"`
+	// The tree's usage so far (with cgroup containment).
+	Usage *TreeUsage `protobuf:"bytes,19,opt,name=usage,proto3" json:"usage,omitempty"`
+	// The tree's cgroup directory; empty without cgroup containment.
+	Cgroup        string    `protobuf:"bytes,20,opt,name=cgroup,proto3" json:"cgroup,omitempty"`
+	MemoryMax     int64     `protobuf:"varint,21,opt,name=memory_max,json=memoryMax,proto3" json:"memory_max,omitempty"`
+	PidsMax       int64     `protobuf:"varint,22,opt,name=pids_max,json=pidsMax,proto3" json:"pids_max,omitempty"`
+	CpuMax        float64   `protobuf:"fixed64,23,opt,name=cpu_max,json=cpuMax,proto3" json:"cpu_max,omitempty"`
+	Rlimits       []*Rlimit `protobuf:"bytes,24,rep,name=rlimits,proto3" json:"rlimits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1306,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1319,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Process) GetId() string {
@@ -1257,6 +1448,48 @@ func (x *Process) GetWatchdog() *WatchdogStatus {
 	return nil
 }
 
+func (x *Process) GetUsage() *TreeUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *Process) GetCgroup() string {
+	if x != nil {
+		return x.Cgroup
+	}
+	return ""
+}
+
+func (x *Process) GetMemoryMax() int64 {
+	if x != nil {
+		return x.MemoryMax
+	}
+	return 0
+}
+
+func (x *Process) GetPidsMax() int64 {
+	if x != nil {
+		return x.PidsMax
+	}
+	return 0
+}
+
+func (x *Process) GetCpuMax() float64 {
+	if x != nil {
+		return x.CpuMax
+	}
+	return 0
+}
+
+func (x *Process) GetRlimits() []*Rlimit {
+	if x != nil {
+		return x.Rlimits
+	}
+	return nil
+}
+
 // StartProcessRequest starts one process.
 type StartProcessRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1267,7 +1500,7 @@ type StartProcessRequest struct {
 
 func (x *StartProcessRequest) Reset() {
 	*x = StartProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1512,7 @@ func (x *StartProcessRequest) String() string {
 func (*StartProcessRequest) ProtoMessage() {}
 
 func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1525,7 @@ func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessRequest.ProtoReflect.Descriptor instead.
 func (*StartProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StartProcessRequest) GetSpec() *ProcessSpec {
@@ -1312,7 +1545,7 @@ type StartProcessResponse struct {
 
 func (x *StartProcessResponse) Reset() {
 	*x = StartProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1557,7 @@ func (x *StartProcessResponse) String() string {
 func (*StartProcessResponse) ProtoMessage() {}
 
 func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1570,7 @@ func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessResponse.ProtoReflect.Descriptor instead.
 func (*StartProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StartProcessResponse) GetProcess() *Process {
@@ -1364,7 +1597,7 @@ type WaitForProcessRequest struct {
 
 func (x *WaitForProcessRequest) Reset() {
 	*x = WaitForProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1609,7 @@ func (x *WaitForProcessRequest) String() string {
 func (*WaitForProcessRequest) ProtoMessage() {}
 
 func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1622,7 @@ func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessRequest.ProtoReflect.Descriptor instead.
 func (*WaitForProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WaitForProcessRequest) GetTarget() isWaitForProcessRequest_Target {
@@ -1451,7 +1684,7 @@ type WaitForProcessResponse struct {
 
 func (x *WaitForProcessResponse) Reset() {
 	*x = WaitForProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1696,7 @@ func (x *WaitForProcessResponse) String() string {
 func (*WaitForProcessResponse) ProtoMessage() {}
 
 func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1709,7 @@ func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessResponse.ProtoReflect.Descriptor instead.
 func (*WaitForProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WaitForProcessResponse) GetProcess() *Process {
@@ -1507,7 +1740,7 @@ type GetProcessRequest struct {
 
 func (x *GetProcessRequest) Reset() {
 	*x = GetProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1752,7 @@ func (x *GetProcessRequest) String() string {
 func (*GetProcessRequest) ProtoMessage() {}
 
 func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1765,7 @@ func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetProcessRequest) GetTarget() isGetProcessRequest_Target {
@@ -1586,7 +1819,7 @@ type GetProcessResponse struct {
 
 func (x *GetProcessResponse) Reset() {
 	*x = GetProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1831,7 @@ func (x *GetProcessResponse) String() string {
 func (*GetProcessResponse) ProtoMessage() {}
 
 func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1844,7 @@ func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessResponse.ProtoReflect.Descriptor instead.
 func (*GetProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetProcessResponse) GetProcess() *Process {
@@ -1639,7 +1872,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1884,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1897,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Selector) GetAll() bool {
@@ -1708,7 +1941,7 @@ type ListProcessesRequest struct {
 
 func (x *ListProcessesRequest) Reset() {
 	*x = ListProcessesRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +1953,7 @@ func (x *ListProcessesRequest) String() string {
 func (*ListProcessesRequest) ProtoMessage() {}
 
 func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +1966,7 @@ func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesRequest.ProtoReflect.Descriptor instead.
 func (*ListProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListProcessesRequest) GetStates() []ProcessState {
@@ -1767,7 +2000,7 @@ type ListProcessesResponse struct {
 
 func (x *ListProcessesResponse) Reset() {
 	*x = ListProcessesResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +2012,7 @@ func (x *ListProcessesResponse) String() string {
 func (*ListProcessesResponse) ProtoMessage() {}
 
 func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +2025,7 @@ func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesResponse.ProtoReflect.Descriptor instead.
 func (*ListProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListProcessesResponse) GetProcesses() []*Process {
@@ -1822,7 +2055,7 @@ type SendSignalRequest struct {
 
 func (x *SendSignalRequest) Reset() {
 	*x = SendSignalRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +2067,7 @@ func (x *SendSignalRequest) String() string {
 func (*SendSignalRequest) ProtoMessage() {}
 
 func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +2080,7 @@ func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalRequest.ProtoReflect.Descriptor instead.
 func (*SendSignalRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SendSignalRequest) GetTarget() isSendSignalRequest_Target {
@@ -1934,7 +2167,7 @@ type SignalResult struct {
 
 func (x *SignalResult) Reset() {
 	*x = SignalResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1946,7 +2179,7 @@ func (x *SignalResult) String() string {
 func (*SignalResult) ProtoMessage() {}
 
 func (x *SignalResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1959,7 +2192,7 @@ func (x *SignalResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResult.ProtoReflect.Descriptor instead.
 func (*SignalResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SignalResult) GetId() string {
@@ -2002,7 +2235,7 @@ type SendSignalResponse struct {
 
 func (x *SendSignalResponse) Reset() {
 	*x = SendSignalResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2014,7 +2247,7 @@ func (x *SendSignalResponse) String() string {
 func (*SendSignalResponse) ProtoMessage() {}
 
 func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2027,7 +2260,7 @@ func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalResponse.ProtoReflect.Descriptor instead.
 func (*SendSignalResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SendSignalResponse) GetSignal() string {
@@ -2063,7 +2296,7 @@ type StopProcessRequest struct {
 
 func (x *StopProcessRequest) Reset() {
 	*x = StopProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2308,7 @@ func (x *StopProcessRequest) String() string {
 func (*StopProcessRequest) ProtoMessage() {}
 
 func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2321,7 @@ func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessRequest.ProtoReflect.Descriptor instead.
 func (*StopProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StopProcessRequest) GetTarget() isStopProcessRequest_Target {
@@ -2174,7 +2407,7 @@ type StopResult struct {
 
 func (x *StopResult) Reset() {
 	*x = StopResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2419,7 @@ func (x *StopResult) String() string {
 func (*StopResult) ProtoMessage() {}
 
 func (x *StopResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2432,7 @@ func (x *StopResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResult.ProtoReflect.Descriptor instead.
 func (*StopResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StopResult) GetProcess() *Process {
@@ -2226,7 +2459,7 @@ type StopProcessResponse struct {
 
 func (x *StopProcessResponse) Reset() {
 	*x = StopProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +2471,7 @@ func (x *StopProcessResponse) String() string {
 func (*StopProcessResponse) ProtoMessage() {}
 
 func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +2484,7 @@ func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessResponse.ProtoReflect.Descriptor instead.
 func (*StopProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StopProcessResponse) GetResults() []*StopResult {
@@ -2275,7 +2508,7 @@ type UpdateActivityRequest struct {
 
 func (x *UpdateActivityRequest) Reset() {
 	*x = UpdateActivityRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2520,7 @@ func (x *UpdateActivityRequest) String() string {
 func (*UpdateActivityRequest) ProtoMessage() {}
 
 func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2533,7 @@ func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateActivityRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateActivityRequest) GetTarget() isUpdateActivityRequest_Target {
@@ -2354,7 +2587,7 @@ type UpdateActivityResponse struct {
 
 func (x *UpdateActivityResponse) Reset() {
 	*x = UpdateActivityResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2366,7 +2599,7 @@ func (x *UpdateActivityResponse) String() string {
 func (*UpdateActivityResponse) ProtoMessage() {}
 
 func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2379,7 +2612,7 @@ func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateActivityResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateActivityResponse) GetProcess() *Process {
@@ -2403,7 +2636,7 @@ type RemoveProcessRequest struct {
 
 func (x *RemoveProcessRequest) Reset() {
 	*x = RemoveProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2648,7 @@ func (x *RemoveProcessRequest) String() string {
 func (*RemoveProcessRequest) ProtoMessage() {}
 
 func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2661,7 @@ func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessRequest.ProtoReflect.Descriptor instead.
 func (*RemoveProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RemoveProcessRequest) GetTarget() isRemoveProcessRequest_Target {
@@ -2482,7 +2715,7 @@ type RemoveProcessResponse struct {
 
 func (x *RemoveProcessResponse) Reset() {
 	*x = RemoveProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2727,7 @@ func (x *RemoveProcessResponse) String() string {
 func (*RemoveProcessResponse) ProtoMessage() {}
 
 func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2740,7 @@ func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessResponse.ProtoReflect.Descriptor instead.
 func (*RemoveProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RemoveProcessResponse) GetProcess() *Process {
@@ -2528,7 +2761,7 @@ type CleanupFinishedRequest struct {
 
 func (x *CleanupFinishedRequest) Reset() {
 	*x = CleanupFinishedRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2540,7 +2773,7 @@ func (x *CleanupFinishedRequest) String() string {
 func (*CleanupFinishedRequest) ProtoMessage() {}
 
 func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2553,7 +2786,7 @@ func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedRequest.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CleanupFinishedRequest) GetSelector() *Selector {
@@ -2573,7 +2806,7 @@ type CleanupFinishedResponse struct {
 
 func (x *CleanupFinishedResponse) Reset() {
 	*x = CleanupFinishedResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2585,7 +2818,7 @@ func (x *CleanupFinishedResponse) String() string {
 func (*CleanupFinishedResponse) ProtoMessage() {}
 
 func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2598,7 +2831,7 @@ func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedResponse.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CleanupFinishedResponse) GetRemovedIds() []string {
@@ -2617,7 +2850,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2862,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2875,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
 }
 
 // ProcessStats counts processes.
@@ -2666,7 +2899,7 @@ type ProcessStats struct {
 
 func (x *ProcessStats) Reset() {
 	*x = ProcessStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2911,7 @@ func (x *ProcessStats) String() string {
 func (*ProcessStats) ProtoMessage() {}
 
 func (x *ProcessStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2924,7 @@ func (x *ProcessStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessStats.ProtoReflect.Descriptor instead.
 func (*ProcessStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ProcessStats) GetRunning() int64 {
@@ -2763,7 +2996,7 @@ type OutputStats struct {
 
 func (x *OutputStats) Reset() {
 	*x = OutputStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2775,7 +3008,7 @@ func (x *OutputStats) String() string {
 func (*OutputStats) ProtoMessage() {}
 
 func (x *OutputStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2788,7 +3021,7 @@ func (x *OutputStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputStats.ProtoReflect.Descriptor instead.
 func (*OutputStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *OutputStats) GetBytesCapturedTotal() int64 {
@@ -2827,7 +3060,7 @@ type EventStats struct {
 
 func (x *EventStats) Reset() {
 	*x = EventStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2839,7 +3072,7 @@ func (x *EventStats) String() string {
 func (*EventStats) ProtoMessage() {}
 
 func (x *EventStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2852,7 +3085,7 @@ func (x *EventStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventStats.ProtoReflect.Descriptor instead.
 func (*EventStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EventStats) GetLastSeq() uint64 {
@@ -2899,14 +3132,18 @@ type DaemonStats struct {
 	Goroutines int64                  `protobuf:"varint,4,opt,name=goroutines,proto3" json:"goroutines,omitempty"`
 	RssBytes   int64                  `protobuf:"varint,5,opt,name=rss_bytes,json=rssBytes,proto3" json:"rss_bytes,omitempty"`
 	// How process trees are contained: "cgroup" or "pgroup".
-	Containment   string `protobuf:"bytes,6,opt,name=containment,proto3" json:"containment,omitempty"`
+	Containment string `protobuf:"bytes,6,opt,name=containment,proto3" json:"containment,omitempty"`
+	// Limit controllers available and how: {"memory": "v2", "pids": "v1"}.
+	Controllers map[string]string `protobuf:"bytes,7,rep,name=controllers,proto3" json:"controllers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The cgroup2 directory holding the processes' cgroups.
+	CgroupBase    string `protobuf:"bytes,8,opt,name=cgroup_base,json=cgroupBase,proto3" json:"cgroup_base,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DaemonStats) Reset() {
 	*x = DaemonStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2918,7 +3155,7 @@ func (x *DaemonStats) String() string {
 func (*DaemonStats) ProtoMessage() {}
 
 func (x *DaemonStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2931,7 +3168,7 @@ func (x *DaemonStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonStats.ProtoReflect.Descriptor instead.
 func (*DaemonStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DaemonStats) GetVersion() string {
@@ -2976,6 +3213,20 @@ func (x *DaemonStats) GetContainment() string {
 	return ""
 }
 
+func (x *DaemonStats) GetControllers() map[string]string {
+	if x != nil {
+		return x.Controllers
+	}
+	return nil
+}
+
+func (x *DaemonStats) GetCgroupBase() string {
+	if x != nil {
+		return x.CgroupBase
+	}
+	return ""
+}
+
 // WatchdogStats describes the hang watchdog.
 type WatchdogStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3005,7 +3256,7 @@ type WatchdogStats struct {
 
 func (x *WatchdogStats) Reset() {
 	*x = WatchdogStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3017,7 +3268,7 @@ func (x *WatchdogStats) String() string {
 func (*WatchdogStats) ProtoMessage() {}
 
 func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3030,7 +3281,7 @@ func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStats.ProtoReflect.Descriptor instead.
 func (*WatchdogStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *WatchdogStats) GetActive() bool {
@@ -3125,7 +3376,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3137,7 +3388,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3150,7 +3401,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetStatsResponse) GetProcesses() *ProcessStats {
@@ -3225,7 +3476,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3237,7 +3488,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3250,7 +3501,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -3368,7 +3619,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3380,7 +3631,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3393,7 +3644,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *WatchEventsRequest) GetAfterSeq() uint64 {
@@ -3441,7 +3692,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3453,7 +3704,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3466,7 +3717,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -3498,7 +3749,7 @@ type ReadOutputRequest struct {
 
 func (x *ReadOutputRequest) Reset() {
 	*x = ReadOutputRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3510,7 +3761,7 @@ func (x *ReadOutputRequest) String() string {
 func (*ReadOutputRequest) ProtoMessage() {}
 
 func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3523,7 +3774,7 @@ func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputRequest.ProtoReflect.Descriptor instead.
 func (*ReadOutputRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReadOutputRequest) GetTarget() isReadOutputRequest_Target {
@@ -3611,7 +3862,7 @@ type ReadOutputResponse struct {
 
 func (x *ReadOutputResponse) Reset() {
 	*x = ReadOutputResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3623,7 +3874,7 @@ func (x *ReadOutputResponse) String() string {
 func (*ReadOutputResponse) ProtoMessage() {}
 
 func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3636,7 +3887,7 @@ func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputResponse.ProtoReflect.Descriptor instead.
 func (*ReadOutputResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ReadOutputResponse) GetStream() Stream {
@@ -3691,7 +3942,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3703,7 +3954,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3716,7 +3967,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -3793,7 +4044,7 @@ type RunBatchRequest struct {
 
 func (x *RunBatchRequest) Reset() {
 	*x = RunBatchRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3805,7 +4056,7 @@ func (x *RunBatchRequest) String() string {
 func (*RunBatchRequest) ProtoMessage() {}
 
 func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3818,7 +4069,7 @@ func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchRequest.ProtoReflect.Descriptor instead.
 func (*RunBatchRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RunBatchRequest) GetJobs() []*ProcessSpec {
@@ -3899,7 +4150,7 @@ type JobResult struct {
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3911,7 +4162,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3924,7 +4175,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *JobResult) GetIndex() uint32 {
@@ -4007,7 +4258,7 @@ type BatchSummary struct {
 
 func (x *BatchSummary) Reset() {
 	*x = BatchSummary{}
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4019,7 +4270,7 @@ func (x *BatchSummary) String() string {
 func (*BatchSummary) ProtoMessage() {}
 
 func (x *BatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4032,7 +4283,7 @@ func (x *BatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSummary.ProtoReflect.Descriptor instead.
 func (*BatchSummary) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *BatchSummary) GetBatchId() string {
@@ -4121,7 +4372,7 @@ type RunBatchResponse struct {
 
 func (x *RunBatchResponse) Reset() {
 	*x = RunBatchResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4133,7 +4384,7 @@ func (x *RunBatchResponse) String() string {
 func (*RunBatchResponse) ProtoMessage() {}
 
 func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4146,7 +4397,7 @@ func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchResponse.ProtoReflect.Descriptor instead.
 func (*RunBatchResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RunBatchResponse) GetKind() isRunBatchResponse_Kind {
@@ -4236,7 +4487,7 @@ type BatchStarted struct {
 
 func (x *BatchStarted) Reset() {
 	*x = BatchStarted{}
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4248,7 +4499,7 @@ func (x *BatchStarted) String() string {
 func (*BatchStarted) ProtoMessage() {}
 
 func (x *BatchStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4261,7 +4512,7 @@ func (x *BatchStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStarted.ProtoReflect.Descriptor instead.
 func (*BatchStarted) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *BatchStarted) GetBatchId() string {
@@ -4305,7 +4556,7 @@ type JobAttempt struct {
 
 func (x *JobAttempt) Reset() {
 	*x = JobAttempt{}
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4317,7 +4568,7 @@ func (x *JobAttempt) String() string {
 func (*JobAttempt) ProtoMessage() {}
 
 func (x *JobAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4330,7 +4581,7 @@ func (x *JobAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobAttempt.ProtoReflect.Descriptor instead.
 func (*JobAttempt) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *JobAttempt) GetIndex() uint32 {
@@ -4399,7 +4650,7 @@ type BatchStats struct {
 
 func (x *BatchStats) Reset() {
 	*x = BatchStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4411,7 +4662,7 @@ func (x *BatchStats) String() string {
 func (*BatchStats) ProtoMessage() {}
 
 func (x *BatchStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4424,7 +4675,7 @@ func (x *BatchStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStats.ProtoReflect.Descriptor instead.
 func (*BatchStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *BatchStats) GetBatchesRunning() int64 {
@@ -4480,7 +4731,7 @@ var File_procd_v1_procd_proto protoreflect.FileDescriptor
 
 const file_procd_v1_procd_proto_rawDesc = "" +
 	"\n" +
-	"\x14procd/v1/procd.proto\x12\bprocd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x06\n" +
+	"\x14procd/v1/procd.proto\x12\bprocd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\a\n" +
 	"\vProcessSpec\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\x12\x10\n" +
 	"\x03cwd\x18\x02 \x01(\tR\x03cwd\x120\n" +
@@ -4499,7 +4750,12 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\tauto_kill\x18\r \x01(\bH\x00R\bautoKill\x88\x01\x01\x125\n" +
 	"\bdeadline\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\bdeadline\x124\n" +
 	"\bactivity\x18\x0f \x03(\x0e2\x18.procd.v1.ActivitySourceR\bactivity\x12#\n" +
-	"\ractivity_file\x18\x10 \x01(\tR\factivityFile\x1a6\n" +
+	"\ractivity_file\x18\x10 \x01(\tR\factivityFile\x12\x1d\n" +
+	"\n" +
+	"memory_max\x18\x11 \x01(\x03R\tmemoryMax\x12\x19\n" +
+	"\bpids_max\x18\x12 \x01(\x03R\apidsMax\x12\x17\n" +
+	"\acpu_max\x18\x13 \x01(\x01R\x06cpuMax\x12*\n" +
+	"\arlimits\x18\x14 \x03(\v2\x10.procd.v1.RlimitR\arlimits\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
@@ -4507,7 +4763,15 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"_auto_kill\"\xa4\x05\n" +
+	"_auto_kill\"D\n" +
+	"\x06Rlimit\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04soft\x18\x02 \x01(\x04R\x04soft\x12\x12\n" +
+	"\x04hard\x18\x03 \x01(\x04R\x04hard\"\x96\x01\n" +
+	"\tTreeUsage\x12+\n" +
+	"\x03cpu\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x03cpu\x120\n" +
+	"\x14memory_current_bytes\x18\x02 \x01(\x03R\x12memoryCurrentBytes\x12*\n" +
+	"\x11memory_peak_bytes\x18\x03 \x01(\x03R\x0fmemoryPeakBytes\"\xa4\x05\n" +
 	"\x0eWatchdogStatus\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x123\n" +
 	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12<\n" +
@@ -4530,7 +4794,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\rmax_rss_bytes\x18\x01 \x01(\x03R\vmaxRssBytes\x124\n" +
 	"\buser_cpu\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\auserCpu\x128\n" +
 	"\n" +
-	"system_cpu\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\tsystemCpu\"\xe6\x02\n" +
+	"system_cpu\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\tsystemCpu\"\xae\x03\n" +
 	"\n" +
 	"ExitStatus\x12,\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x14.procd.v1.ExitReasonR\x06reason\x12 \n" +
@@ -4541,7 +4805,11 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"coreDumped\x12/\n" +
 	"\x06rusage\x18\x06 \x01(\v2\x17.procd.v1.ResourceUsageR\x06rusage\x12)\n" +
 	"\x10leftovers_killed\x18\a \x01(\x05R\x0fleftoversKilled\x12)\n" +
-	"\x10output_truncated\x18\b \x01(\bR\x0foutputTruncatedB\f\n" +
+	"\x10output_truncated\x18\b \x01(\bR\x0foutputTruncated\x12\x1d\n" +
+	"\n" +
+	"oom_killed\x18\t \x01(\bR\toomKilled\x12'\n" +
+	"\x04tree\x18\n" +
+	" \x01(\v2\x13.procd.v1.TreeUsageR\x04treeB\f\n" +
 	"\n" +
 	"_exit_codeB\x10\n" +
 	"\x0e_signal_number\"R\n" +
@@ -4549,7 +4817,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"OutputInfo\x12\x1f\n" +
 	"\vtotal_bytes\x18\x01 \x01(\x03R\n" +
 	"totalBytes\x12#\n" +
-	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\"\x9c\x06\n" +
+	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\"\xde\a\n" +
 	"\aProcess\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x12\n" +
@@ -4573,7 +4841,14 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x06stdout\x18\x0f \x01(\v2\x14.procd.v1.OutputInfoR\x06stdout\x12,\n" +
 	"\x06stderr\x18\x10 \x01(\v2\x14.procd.v1.OutputInfoR\x06stderr\x12/\n" +
 	"\tkill_mode\x18\x11 \x01(\x0e2\x12.procd.v1.KillModeR\bkillMode\x124\n" +
-	"\bwatchdog\x18\x12 \x01(\v2\x18.procd.v1.WatchdogStatusR\bwatchdog\x1a9\n" +
+	"\bwatchdog\x18\x12 \x01(\v2\x18.procd.v1.WatchdogStatusR\bwatchdog\x12)\n" +
+	"\x05usage\x18\x13 \x01(\v2\x13.procd.v1.TreeUsageR\x05usage\x12\x16\n" +
+	"\x06cgroup\x18\x14 \x01(\tR\x06cgroup\x12\x1d\n" +
+	"\n" +
+	"memory_max\x18\x15 \x01(\x03R\tmemoryMax\x12\x19\n" +
+	"\bpids_max\x18\x16 \x01(\x03R\apidsMax\x12\x17\n" +
+	"\acpu_max\x18\x17 \x01(\x01R\x06cpuMax\x12*\n" +
+	"\arlimits\x18\x18 \x03(\v2\x10.procd.v1.RlimitR\arlimits\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
@@ -4683,7 +4958,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"oldest_seq\x18\x02 \x01(\x04R\toldestSeq\x12\x1b\n" +
 	"\tring_size\x18\x03 \x01(\x03R\bringSize\x12 \n" +
 	"\vsubscribers\x18\x04 \x01(\x03R\vsubscribers\x124\n" +
-	"\x16slow_subscribers_total\x18\x05 \x01(\x03R\x14slowSubscribersTotal\"\xcb\x01\n" +
+	"\x16slow_subscribers_total\x18\x05 \x01(\x03R\x14slowSubscribersTotal\"\xf6\x02\n" +
 	"\vDaemonStats\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x121\n" +
@@ -4692,7 +4967,13 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"goroutines\x18\x04 \x01(\x03R\n" +
 	"goroutines\x12\x1b\n" +
 	"\trss_bytes\x18\x05 \x01(\x03R\brssBytes\x12 \n" +
-	"\vcontainment\x18\x06 \x01(\tR\vcontainment\"\x86\x04\n" +
+	"\vcontainment\x18\x06 \x01(\tR\vcontainment\x12H\n" +
+	"\vcontrollers\x18\a \x03(\v2&.procd.v1.DaemonStats.ControllersEntryR\vcontrollers\x12\x1f\n" +
+	"\vcgroup_base\x18\b \x01(\tR\n" +
+	"cgroupBase\x1a>\n" +
+	"\x10ControllersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x86\x04\n" +
 	"\rWatchdogStats\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\bR\x06active\x12\x18\n" +
 	"\awatched\x18\x02 \x01(\x03R\awatched\x12\x12\n" +
@@ -4869,7 +5150,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x16ACTIVITY_SOURCE_NOTIFY\x10\x02\x12\x1a\n" +
 	"\x16ACTIVITY_SOURCE_OUTPUT\x10\x03\x12\x17\n" +
 	"\x13ACTIVITY_SOURCE_CPU\x10\x04\x12\x18\n" +
-	"\x14ACTIVITY_SOURCE_FILE\x10\x05*\xd1\x03\n" +
+	"\x14ACTIVITY_SOURCE_FILE\x10\x05*\xec\x03\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_TYPE_STARTED\x10\x01\x12\x15\n" +
@@ -4888,7 +5169,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x18EVENT_TYPE_NOTIFY_STATUS\x10\r\x12\x1c\n" +
 	"\x18EVENT_TYPE_BATCH_STARTED\x10\x0e\x12\x1b\n" +
 	"\x17EVENT_TYPE_JOB_FINISHED\x10\x0f\x12\x1d\n" +
-	"\x19EVENT_TYPE_BATCH_FINISHED\x10\x10*\xc9\x01\n" +
+	"\x19EVENT_TYPE_BATCH_FINISHED\x10\x10\x12\x19\n" +
+	"\x15EVENT_TYPE_OOM_KILLED\x10\x11*\xc9\x01\n" +
 	"\n" +
 	"JobOutcome\x12\x1b\n" +
 	"\x17JOB_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -4930,7 +5212,7 @@ func file_procd_v1_procd_proto_rawDescGZIP() []byte {
 }
 
 var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_procd_v1_procd_proto_goTypes = []any{
 	(ProcessState)(0),               // 0: procd.v1.ProcessState
 	(ExitReason)(0),                 // 1: procd.v1.ExitReason
@@ -4940,188 +5222,197 @@ var file_procd_v1_procd_proto_goTypes = []any{
 	(EventType)(0),                  // 5: procd.v1.EventType
 	(JobOutcome)(0),                 // 6: procd.v1.JobOutcome
 	(*ProcessSpec)(nil),             // 7: procd.v1.ProcessSpec
-	(*WatchdogStatus)(nil),          // 8: procd.v1.WatchdogStatus
-	(*ResourceUsage)(nil),           // 9: procd.v1.ResourceUsage
-	(*ExitStatus)(nil),              // 10: procd.v1.ExitStatus
-	(*OutputInfo)(nil),              // 11: procd.v1.OutputInfo
-	(*Process)(nil),                 // 12: procd.v1.Process
-	(*StartProcessRequest)(nil),     // 13: procd.v1.StartProcessRequest
-	(*StartProcessResponse)(nil),    // 14: procd.v1.StartProcessResponse
-	(*WaitForProcessRequest)(nil),   // 15: procd.v1.WaitForProcessRequest
-	(*WaitForProcessResponse)(nil),  // 16: procd.v1.WaitForProcessResponse
-	(*GetProcessRequest)(nil),       // 17: procd.v1.GetProcessRequest
-	(*GetProcessResponse)(nil),      // 18: procd.v1.GetProcessResponse
-	(*Selector)(nil),                // 19: procd.v1.Selector
-	(*ListProcessesRequest)(nil),    // 20: procd.v1.ListProcessesRequest
-	(*ListProcessesResponse)(nil),   // 21: procd.v1.ListProcessesResponse
-	(*SendSignalRequest)(nil),       // 22: procd.v1.SendSignalRequest
-	(*SignalResult)(nil),            // 23: procd.v1.SignalResult
-	(*SendSignalResponse)(nil),      // 24: procd.v1.SendSignalResponse
-	(*StopProcessRequest)(nil),      // 25: procd.v1.StopProcessRequest
-	(*StopResult)(nil),              // 26: procd.v1.StopResult
-	(*StopProcessResponse)(nil),     // 27: procd.v1.StopProcessResponse
-	(*UpdateActivityRequest)(nil),   // 28: procd.v1.UpdateActivityRequest
-	(*UpdateActivityResponse)(nil),  // 29: procd.v1.UpdateActivityResponse
-	(*RemoveProcessRequest)(nil),    // 30: procd.v1.RemoveProcessRequest
-	(*RemoveProcessResponse)(nil),   // 31: procd.v1.RemoveProcessResponse
-	(*CleanupFinishedRequest)(nil),  // 32: procd.v1.CleanupFinishedRequest
-	(*CleanupFinishedResponse)(nil), // 33: procd.v1.CleanupFinishedResponse
-	(*GetStatsRequest)(nil),         // 34: procd.v1.GetStatsRequest
-	(*ProcessStats)(nil),            // 35: procd.v1.ProcessStats
-	(*OutputStats)(nil),             // 36: procd.v1.OutputStats
-	(*EventStats)(nil),              // 37: procd.v1.EventStats
-	(*DaemonStats)(nil),             // 38: procd.v1.DaemonStats
-	(*WatchdogStats)(nil),           // 39: procd.v1.WatchdogStats
-	(*GetStatsResponse)(nil),        // 40: procd.v1.GetStatsResponse
-	(*Event)(nil),                   // 41: procd.v1.Event
-	(*WatchEventsRequest)(nil),      // 42: procd.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 43: procd.v1.WatchEventsResponse
-	(*ReadOutputRequest)(nil),       // 44: procd.v1.ReadOutputRequest
-	(*ReadOutputResponse)(nil),      // 45: procd.v1.ReadOutputResponse
-	(*RetryPolicy)(nil),             // 46: procd.v1.RetryPolicy
-	(*RunBatchRequest)(nil),         // 47: procd.v1.RunBatchRequest
-	(*JobResult)(nil),               // 48: procd.v1.JobResult
-	(*BatchSummary)(nil),            // 49: procd.v1.BatchSummary
-	(*RunBatchResponse)(nil),        // 50: procd.v1.RunBatchResponse
-	(*BatchStarted)(nil),            // 51: procd.v1.BatchStarted
-	(*JobAttempt)(nil),              // 52: procd.v1.JobAttempt
-	(*BatchStats)(nil),              // 53: procd.v1.BatchStats
-	nil,                             // 54: procd.v1.ProcessSpec.EnvEntry
-	nil,                             // 55: procd.v1.ProcessSpec.LabelsEntry
-	nil,                             // 56: procd.v1.Process.LabelsEntry
-	nil,                             // 57: procd.v1.Selector.LabelsEntry
-	nil,                             // 58: procd.v1.ListProcessesRequest.LabelsEntry
-	nil,                             // 59: procd.v1.ProcessStats.ExitsByReasonEntry
-	nil,                             // 60: procd.v1.WatchdogStats.KillsByReasonEntry
-	nil,                             // 61: procd.v1.Event.LabelsEntry
-	nil,                             // 62: procd.v1.WatchEventsRequest.LabelsEntry
-	nil,                             // 63: procd.v1.RunBatchRequest.LabelsEntry
-	(*durationpb.Duration)(nil),     // 64: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 65: google.protobuf.Timestamp
+	(*Rlimit)(nil),                  // 8: procd.v1.Rlimit
+	(*TreeUsage)(nil),               // 9: procd.v1.TreeUsage
+	(*WatchdogStatus)(nil),          // 10: procd.v1.WatchdogStatus
+	(*ResourceUsage)(nil),           // 11: procd.v1.ResourceUsage
+	(*ExitStatus)(nil),              // 12: procd.v1.ExitStatus
+	(*OutputInfo)(nil),              // 13: procd.v1.OutputInfo
+	(*Process)(nil),                 // 14: procd.v1.Process
+	(*StartProcessRequest)(nil),     // 15: procd.v1.StartProcessRequest
+	(*StartProcessResponse)(nil),    // 16: procd.v1.StartProcessResponse
+	(*WaitForProcessRequest)(nil),   // 17: procd.v1.WaitForProcessRequest
+	(*WaitForProcessResponse)(nil),  // 18: procd.v1.WaitForProcessResponse
+	(*GetProcessRequest)(nil),       // 19: procd.v1.GetProcessRequest
+	(*GetProcessResponse)(nil),      // 20: procd.v1.GetProcessResponse
+	(*Selector)(nil),                // 21: procd.v1.Selector
+	(*ListProcessesRequest)(nil),    // 22: procd.v1.ListProcessesRequest
+	(*ListProcessesResponse)(nil),   // 23: procd.v1.ListProcessesResponse
+	(*SendSignalRequest)(nil),       // 24: procd.v1.SendSignalRequest
+	(*SignalResult)(nil),            // 25: procd.v1.SignalResult
+	(*SendSignalResponse)(nil),      // 26: procd.v1.SendSignalResponse
+	(*StopProcessRequest)(nil),      // 27: procd.v1.StopProcessRequest
+	(*StopResult)(nil),              // 28: procd.v1.StopResult
+	(*StopProcessResponse)(nil),     // 29: procd.v1.StopProcessResponse
+	(*UpdateActivityRequest)(nil),   // 30: procd.v1.UpdateActivityRequest
+	(*UpdateActivityResponse)(nil),  // 31: procd.v1.UpdateActivityResponse
+	(*RemoveProcessRequest)(nil),    // 32: procd.v1.RemoveProcessRequest
+	(*RemoveProcessResponse)(nil),   // 33: procd.v1.RemoveProcessResponse
+	(*CleanupFinishedRequest)(nil),  // 34: procd.v1.CleanupFinishedRequest
+	(*CleanupFinishedResponse)(nil), // 35: procd.v1.CleanupFinishedResponse
+	(*GetStatsRequest)(nil),         // 36: procd.v1.GetStatsRequest
+	(*ProcessStats)(nil),            // 37: procd.v1.ProcessStats
+	(*OutputStats)(nil),             // 38: procd.v1.OutputStats
+	(*EventStats)(nil),              // 39: procd.v1.EventStats
+	(*DaemonStats)(nil),             // 40: procd.v1.DaemonStats
+	(*WatchdogStats)(nil),           // 41: procd.v1.WatchdogStats
+	(*GetStatsResponse)(nil),        // 42: procd.v1.GetStatsResponse
+	(*Event)(nil),                   // 43: procd.v1.Event
+	(*WatchEventsRequest)(nil),      // 44: procd.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 45: procd.v1.WatchEventsResponse
+	(*ReadOutputRequest)(nil),       // 46: procd.v1.ReadOutputRequest
+	(*ReadOutputResponse)(nil),      // 47: procd.v1.ReadOutputResponse
+	(*RetryPolicy)(nil),             // 48: procd.v1.RetryPolicy
+	(*RunBatchRequest)(nil),         // 49: procd.v1.RunBatchRequest
+	(*JobResult)(nil),               // 50: procd.v1.JobResult
+	(*BatchSummary)(nil),            // 51: procd.v1.BatchSummary
+	(*RunBatchResponse)(nil),        // 52: procd.v1.RunBatchResponse
+	(*BatchStarted)(nil),            // 53: procd.v1.BatchStarted
+	(*JobAttempt)(nil),              // 54: procd.v1.JobAttempt
+	(*BatchStats)(nil),              // 55: procd.v1.BatchStats
+	nil,                             // 56: procd.v1.ProcessSpec.EnvEntry
+	nil,                             // 57: procd.v1.ProcessSpec.LabelsEntry
+	nil,                             // 58: procd.v1.Process.LabelsEntry
+	nil,                             // 59: procd.v1.Selector.LabelsEntry
+	nil,                             // 60: procd.v1.ListProcessesRequest.LabelsEntry
+	nil,                             // 61: procd.v1.ProcessStats.ExitsByReasonEntry
+	nil,                             // 62: procd.v1.DaemonStats.ControllersEntry
+	nil,                             // 63: procd.v1.WatchdogStats.KillsByReasonEntry
+	nil,                             // 64: procd.v1.Event.LabelsEntry
+	nil,                             // 65: procd.v1.WatchEventsRequest.LabelsEntry
+	nil,                             // 66: procd.v1.RunBatchRequest.LabelsEntry
+	(*durationpb.Duration)(nil),     // 67: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 68: google.protobuf.Timestamp
 }
 var file_procd_v1_procd_proto_depIdxs = []int32{
-	54,  // 0: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
-	55,  // 1: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
+	56,  // 0: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
+	57,  // 1: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
 	2,   // 2: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
-	64,  // 3: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
-	64,  // 4: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
-	64,  // 5: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
-	64,  // 6: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
-	64,  // 7: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
+	67,  // 3: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
+	67,  // 4: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
+	67,  // 5: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
+	67,  // 6: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
+	67,  // 7: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
 	4,   // 8: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
-	64,  // 9: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
-	64,  // 10: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
-	64,  // 11: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
-	64,  // 12: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
-	4,   // 13: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
-	4,   // 14: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
-	64,  // 15: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
-	65,  // 16: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
-	64,  // 17: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
-	64,  // 18: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
-	1,   // 19: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
-	9,   // 20: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
-	56,  // 21: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
-	0,   // 22: procd.v1.Process.state:type_name -> procd.v1.ProcessState
-	65,  // 23: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
-	65,  // 24: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
-	64,  // 25: procd.v1.Process.duration:type_name -> google.protobuf.Duration
-	10,  // 26: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
-	65,  // 27: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
-	11,  // 28: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
-	11,  // 29: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
-	2,   // 30: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
-	8,   // 31: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
-	7,   // 32: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	12,  // 33: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	64,  // 34: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	12,  // 35: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	12,  // 36: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	57,  // 37: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	0,   // 38: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	58,  // 39: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	12,  // 40: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	19,  // 41: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	23,  // 42: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	19,  // 43: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	64,  // 44: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	12,  // 45: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	26,  // 46: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	12,  // 47: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	12,  // 48: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	19,  // 49: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	59,  // 50: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	64,  // 51: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	60,  // 52: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
-	64,  // 53: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
-	35,  // 54: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	36,  // 55: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	37,  // 56: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	38,  // 57: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	39,  // 58: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
-	53,  // 59: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
-	65,  // 60: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	5,   // 61: procd.v1.Event.type:type_name -> procd.v1.EventType
-	61,  // 62: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	10,  // 63: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	3,   // 64: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	64,  // 65: procd.v1.Event.idle:type_name -> google.protobuf.Duration
-	5,   // 66: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	62,  // 67: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	41,  // 68: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	3,   // 69: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	3,   // 70: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	64,  // 71: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
-	64,  // 72: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
-	6,   // 73: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
-	7,   // 74: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
-	64,  // 75: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
-	46,  // 76: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
-	64,  // 77: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
-	63,  // 78: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
-	6,   // 79: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
-	10,  // 80: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
-	64,  // 81: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
-	48,  // 82: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
-	64,  // 83: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
-	51,  // 84: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
-	52,  // 85: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
-	52,  // 86: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
-	49,  // 87: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
-	12,  // 88: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
-	6,   // 89: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
-	64,  // 90: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
-	13,  // 91: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	15,  // 92: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	17,  // 93: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	20,  // 94: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	22,  // 95: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	25,  // 96: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	28,  // 97: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	30,  // 98: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	32,  // 99: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	34,  // 100: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	42,  // 101: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	44,  // 102: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	47,  // 103: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
-	14,  // 104: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	16,  // 105: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	18,  // 106: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	21,  // 107: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	24,  // 108: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	27,  // 109: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	29,  // 110: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	31,  // 111: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	33,  // 112: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	40,  // 113: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	43,  // 114: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	45,  // 115: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	50,  // 116: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
-	104, // [104:117] is the sub-list for method output_type
-	91,  // [91:104] is the sub-list for method input_type
-	91,  // [91:91] is the sub-list for extension type_name
-	91,  // [91:91] is the sub-list for extension extendee
-	0,   // [0:91] is the sub-list for field type_name
+	8,   // 9: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
+	67,  // 10: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
+	67,  // 11: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
+	67,  // 12: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
+	67,  // 13: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
+	67,  // 14: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
+	4,   // 15: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
+	4,   // 16: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
+	67,  // 17: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
+	68,  // 18: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
+	67,  // 19: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
+	67,  // 20: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
+	1,   // 21: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
+	11,  // 22: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
+	9,   // 23: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
+	58,  // 24: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
+	0,   // 25: procd.v1.Process.state:type_name -> procd.v1.ProcessState
+	68,  // 26: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
+	68,  // 27: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
+	67,  // 28: procd.v1.Process.duration:type_name -> google.protobuf.Duration
+	12,  // 29: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
+	68,  // 30: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
+	13,  // 31: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
+	13,  // 32: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
+	2,   // 33: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
+	10,  // 34: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
+	9,   // 35: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
+	8,   // 36: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
+	7,   // 37: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
+	14,  // 38: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	67,  // 39: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	14,  // 40: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	14,  // 41: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	59,  // 42: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	0,   // 43: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	60,  // 44: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	14,  // 45: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	21,  // 46: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	25,  // 47: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	21,  // 48: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	67,  // 49: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	14,  // 50: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	28,  // 51: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	14,  // 52: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	14,  // 53: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	21,  // 54: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	61,  // 55: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	67,  // 56: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	62,  // 57: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
+	63,  // 58: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	67,  // 59: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	37,  // 60: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	38,  // 61: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	39,  // 62: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	40,  // 63: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	41,  // 64: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	55,  // 65: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
+	68,  // 66: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	5,   // 67: procd.v1.Event.type:type_name -> procd.v1.EventType
+	64,  // 68: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	12,  // 69: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	3,   // 70: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	67,  // 71: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	5,   // 72: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	65,  // 73: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	43,  // 74: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	3,   // 75: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	3,   // 76: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	67,  // 77: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	67,  // 78: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	6,   // 79: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	7,   // 80: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	67,  // 81: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	48,  // 82: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	67,  // 83: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	66,  // 84: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	6,   // 85: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	12,  // 86: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	67,  // 87: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	50,  // 88: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	67,  // 89: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	53,  // 90: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	54,  // 91: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	54,  // 92: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	51,  // 93: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	14,  // 94: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	6,   // 95: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	67,  // 96: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	15,  // 97: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	17,  // 98: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	19,  // 99: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	22,  // 100: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	24,  // 101: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	27,  // 102: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	30,  // 103: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	32,  // 104: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	34,  // 105: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	36,  // 106: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	44,  // 107: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	46,  // 108: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	49,  // 109: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	16,  // 110: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	18,  // 111: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	20,  // 112: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	23,  // 113: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	26,  // 114: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	29,  // 115: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	31,  // 116: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	33,  // 117: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	35,  // 118: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	42,  // 119: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	45,  // 120: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	47,  // 121: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	52,  // 122: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	110, // [110:123] is the sub-list for method output_type
+	97,  // [97:110] is the sub-list for method input_type
+	97,  // [97:97] is the sub-list for extension type_name
+	97,  // [97:97] is the sub-list for extension extendee
+	0,   // [0:97] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
@@ -5130,40 +5421,40 @@ func file_procd_v1_procd_proto_init() {
 		return
 	}
 	file_procd_v1_procd_proto_msgTypes[0].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[3].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[8].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[5].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[10].OneofWrappers = []any{
 		(*WaitForProcessRequest_Id)(nil),
 		(*WaitForProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[10].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[12].OneofWrappers = []any{
 		(*GetProcessRequest_Id)(nil),
 		(*GetProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[15].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[17].OneofWrappers = []any{
 		(*SendSignalRequest_Id)(nil),
 		(*SendSignalRequest_Pid)(nil),
 		(*SendSignalRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[18].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[20].OneofWrappers = []any{
 		(*StopProcessRequest_Id)(nil),
 		(*StopProcessRequest_Pid)(nil),
 		(*StopProcessRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[21].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[23].OneofWrappers = []any{
 		(*UpdateActivityRequest_Id)(nil),
 		(*UpdateActivityRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[23].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[25].OneofWrappers = []any{
 		(*RemoveProcessRequest_Id)(nil),
 		(*RemoveProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[35].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[37].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[37].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[39].OneofWrappers = []any{
 		(*ReadOutputRequest_Id)(nil),
 		(*ReadOutputRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[39].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[43].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[41].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[45].OneofWrappers = []any{
 		(*RunBatchResponse_Started)(nil),
 		(*RunBatchResponse_AttemptStarted)(nil),
 		(*RunBatchResponse_AttemptFinished)(nil),
@@ -5175,7 +5466,7 @@ func file_procd_v1_procd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procd_v1_procd_proto_rawDesc), len(file_procd_v1_procd_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   57,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
