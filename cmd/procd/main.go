@@ -16,10 +16,12 @@ import (
 
 	"github.com/procd/procd/internal/config"
 	"github.com/procd/procd/internal/daemon"
+	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/version"
 )
 
 func main() {
+	proc.RunHelper() // procd doubles as its exec shim and guardian
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "procd:", err)
 		os.Exit(1)

@@ -6,6 +6,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,6 +49,23 @@ type Config struct {
 	NotifySocket   string // "" : next to Socket; "none": no notify socket
 
 	MaxBatchJobs int // batch jobs running at once across all batches
+
+	Containment string // auto, cgroup or pgroup
+	CgroupName  string // procd's directory in each cgroup hierarchy; "": derived from Socket
+}
+
+// CgroupDir is procd's directory name in the cgroup hierarchies: "procd"
+// for the default socket, else "procd-" and a hash of the socket path, so
+// daemons on different sockets never sweep each other's processes.
+func (c *Config) CgroupDir() string {
+	switch {
+	case c.CgroupName != "":
+		return c.CgroupName
+	case c.Socket == DefaultSocket():
+		return "procd"
+	}
+	sum := sha256.Sum256([]byte(c.Socket + "\x00" + c.Listen))
+	return "procd-" + hex.EncodeToString(sum[:4])
 }
 
 // Default returns the defaults.
@@ -71,6 +90,7 @@ func Default() Config {
 		MaxHangTime:     Duration(wd.MaxHangTime),
 		AutoKill:        !wd.NoAutoKill,
 		MaxBatchJobs:    64,
+		Containment:     "auto",
 	}
 }
 
@@ -145,6 +165,14 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)
 	}
+	switch c.Containment {
+	case "auto", "cgroup", "pgroup":
+	default:
+		return fmt.Errorf("--containment %q: use auto, cgroup or pgroup", c.Containment)
+	}
+	if strings.ContainsAny(c.CgroupName, "/\x00") || c.CgroupName == "." || c.CgroupName == ".." {
+		return fmt.Errorf("--cgroup-name %q: must be a plain directory name", c.CgroupName)
+	}
 	switch c.LogFormat {
 	case "json", "console":
 	default:
@@ -174,6 +202,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Var(&c.MaxHangTime, "max-hang-time", "watchdog: without auto-kill, a hung process idle longer is SIGKILLed")
 	fs.BoolVar(&c.AutoKill, "auto-kill", c.AutoKill, "watchdog: stop hung processes (--auto-kill=false: only past max-hang-time)")
 	fs.Var(&c.CheckInterval, "check-interval", "watchdog: sampling period of the cpu and file activity sources")
+	fs.StringVar(&c.Containment, "containment", c.Containment, "how process trees are held: auto (cgroup when writable, else pgroup), cgroup or pgroup")
+	fs.StringVar(&c.CgroupName, "cgroup-name", c.CgroupName, `procd's directory in the cgroup hierarchies (default "procd", or procd-HASH for a non-default socket)`)
 	fs.IntVar(&c.MaxBatchJobs, "max-batch-jobs", c.MaxBatchJobs, "batch jobs running at once across all batches")
 	fs.StringVar(&c.NotifySocket, "notify-socket", c.NotifySocket, `sd_notify socket given to children as NOTIFY_SOCKET (default: notify.sock next to --socket; "none": off)`)
 }

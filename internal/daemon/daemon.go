@@ -11,14 +11,17 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/config"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/executor"
+	"github.com/procd/procd/internal/faults"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/server"
@@ -26,15 +29,15 @@ import (
 	"github.com/procd/procd/internal/watchdog"
 )
 
-// containment is how process trees are held together in this build.
-const containment = "pgroup"
-
 // Daemon is a configured procd. Use New, then Run once.
 type Daemon struct {
 	cfg config.Config
 	log *zap.Logger
 
 	rt        *proc.Runtime
+	cgroups   *cgroup.Subtree
+	cgNote    string // why containment is what it is
+	guardian  *proc.Guardian
 	notify    *watchdog.NotifyListener
 	bus       *events.Bus
 	mgr       *manager.Manager
@@ -83,8 +86,41 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.rt = rt
+	exe, err := os.Executable()
+	if err != nil {
+		rt.Close()
+		return nil, fmt.Errorf("find procd's executable (for the exec shim and guardian): %w", err)
+	}
+	rt.SetExecShim(exe)
+	inj, err := faults.Parse(os.Getenv("PROCD_FAULT"))
+	if err != nil {
+		rt.Close()
+		return nil, err
+	}
+	if inj != nil {
+		log.Warn("fault injection is on: this daemon will kill itself", zap.String("PROCD_FAULT", os.Getenv("PROCD_FAULT")))
+		rt.SetFaults(inj)
+	}
+	if err := d.setupCgroups(); err != nil {
+		rt.Close()
+		return nil, err
+	}
+	base := ""
+	if d.cgroups != nil {
+		base = d.cgroups.Base()
+	}
+	if runtime.GOOS == "linux" {
+		if d.guardian, err = proc.StartGuardian(exe, base); err != nil {
+			log.Warn("no guardian: process trees may outlive a crashed procd", zap.Error(err))
+		}
+	}
 	d.bus = events.NewBus(cfg.EventRingSize, nil)
 	mcfg := cfg.Manager()
+	mcfg.Cgroups = d.cgroups
+	mcfg.Faults = inj
+	if d.cgroups == nil && d.guardian != nil {
+		mcfg.Tracker = d.guardian
+	}
 	d.mgr = manager.New(mcfg, rt, d.bus, log.Named("manager"))
 	var notifyStats func() (int64, int64)
 	if mcfg.NotifySocket != "" {
@@ -99,13 +135,19 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 		notifyStats = n.Stats
 	}
 	d.exec = executor.New(d.mgr, d.bus, cfg.MaxBatchJobs)
+	var controllers map[string]string
+	if d.cgroups != nil {
+		controllers = d.cgroups.Controllers()
+	}
 	d.srv = server.New(server.Options{
 		Manager:     d.mgr,
 		Executor:    d.exec,
 		Events:      d.bus,
 		Logger:      log.Named("grpc"),
 		MaxRecvSize: int(cfg.MaxMsgSize),
-		Containment: containment,
+		Containment: d.mgr.Containment(),
+		Controllers: controllers,
+		CgroupBase:  base,
 		NotifyStats: notifyStats,
 	})
 	ok = true
@@ -132,9 +174,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		zap.String("version", version.String()),
 		zap.Int("pid", os.Getpid()),
 		zap.Strings("listen", d.Addrs()),
-		zap.String("containment", containment),
+		zap.String("containment", d.mgr.Containment()),
+		zap.String("containment-note", d.cgNote),
 		zap.String("notify-socket", d.cfg.NotifyPath()),
-		zap.String("containment-note", "no cgroup support yet: trees are held by process group; descendants that call setsid escape stop"),
 	)
 	var serveErr error
 	select {
@@ -197,6 +239,12 @@ func (d *Daemon) shutdown() {
 	}
 	d.bus.Close()
 	d.rt.Close()
+	if d.guardian != nil {
+		d.guardian.Close() // nothing is left for it to kill
+	}
+	if d.cgroups != nil {
+		os.Remove(d.cgroups.Base()) // empty now; the next start recreates it
+	}
 	if d.unlock != nil {
 		d.unlock()
 	}
@@ -209,4 +257,49 @@ func (d *Daemon) closeListeners() {
 			d.log.Warn("closing listener", zap.String("addr", l.Addr().String()), zap.Error(err))
 		}
 	}
+}
+
+// setupCgroups prepares cgroup containment unless --containment pgroup,
+// killing what an earlier procd left in the subtree. With auto, a
+// hierarchy procd cannot write makes it fall back to process groups and
+// say why; with cgroup, that is an error.
+func (d *Daemon) setupCgroups() error {
+	if d.cfg.Containment == "pgroup" {
+		d.cgNote = "--containment pgroup: trees are held by process group; descendants that call setsid escape stop"
+		return nil
+	}
+	sub, left, err := discoverAndSetup(d.cfg.CgroupDir(), d.log.Named("cgroup"))
+	if err != nil {
+		if d.cfg.Containment == "cgroup" {
+			return fmt.Errorf("--containment cgroup: %w", err)
+		}
+		d.cgNote = "cgroups unavailable (" + err.Error() + "); trees are held by process group, so descendants that call setsid escape stop and memory/pids/cpu limits are refused"
+		d.log.Warn("falling back to process-group containment", zap.Error(err))
+		return nil
+	}
+	d.cgroups = sub
+	d.cgNote = fmt.Sprintf("each tree in its own cgroup under %s; limit controllers %v", sub.Base(), sub.Controllers())
+	if len(left.Groups) > 0 {
+		d.log.Warn("killed leftovers of a previous procd", zap.Int("processes", len(left.Pids)),
+			zap.Ints("pids", left.Pids), zap.Strings("cgroups", left.Groups))
+	}
+	return nil
+}
+
+func discoverAndSetup(name string, log *zap.Logger) (*cgroup.Subtree, cgroup.Leftovers, error) {
+	mi, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, cgroup.Leftovers{}, err
+	}
+	defer mi.Close()
+	self, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return nil, cgroup.Leftovers{}, err
+	}
+	defer self.Close()
+	layout, err := cgroup.Discover(mi, self)
+	if err != nil {
+		return nil, cgroup.Leftovers{}, err
+	}
+	return cgroup.Setup(layout, cgroup.Options{Name: name, Logger: log})
 }

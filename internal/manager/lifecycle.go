@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/faults"
 	"github.com/procd/procd/internal/proc"
 )
 
@@ -39,6 +40,7 @@ func (m *Manager) settle(r *record) {
 		<-esc.done
 	}
 
+	m.cfg.Faults.Point(faults.Settling)
 	st, err := r.p.Reap()
 	if err != nil {
 		// Cannot happen for a child we alone wait for; keep a record anyway.
@@ -185,6 +187,7 @@ func (m *Manager) escalate(r *record, reason Reason, sig syscall.Signal, grace t
 func (m *Manager) runEscalation(r *record, e *escalation, sig syscall.Signal, grace time.Duration, why string) {
 	defer close(e.done)
 	m.signalGroup(r, sig, why)
+	m.cfg.Faults.Point(faults.Escalating)
 	if sig != syscall.SIGKILL && m.waitTreeGone(r, grace, e.expedite) {
 		return
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/faults"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/watchdog"
 )
@@ -59,6 +60,8 @@ type Config struct {
 	// Tracker, when set, is told each process group (the guardian that
 	// kills them if the daemon dies); only used without Cgroups.
 	Tracker Tracker
+	// Faults injects crashes for the fault-injection tests; nil: none.
+	Faults *faults.Injector
 }
 
 // Tracker is told about process groups to kill if the daemon dies.

@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+
+	"github.com/procd/procd/internal/faults"
 )
 
 // active makes sure at most one Runtime is open per process: reaping orphans
@@ -32,6 +34,7 @@ type Runtime struct {
 	poll   *poller
 	reaper *reaper
 	shim   string // executable that runs RunHelper, for rlimits ("" : none)
+	faults *faults.Injector
 
 	closeOnce sync.Once
 }
@@ -188,6 +191,7 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 		return nil, errors.New("proc: runtime closed")
 	}
 	<-done
+	rt.faults.Point(faults.AfterClone)
 	closeAll(writeEnds) // the child has its copies
 	if err != nil {
 		closeAll(readEnds)
@@ -266,6 +270,9 @@ func (rt *Runtime) GroupMembers(pgid int) []int {
 
 // OrphansReaped is the number of reparented descendants reaped so far.
 func (rt *Runtime) OrphansReaped() int64 { return rt.reaper.reaped.Load() }
+
+// SetFaults sets the crash injector for the fault-injection tests.
+func (rt *Runtime) SetFaults(f *faults.Injector) { rt.faults = f }
 
 // Close stops the poll loop, the reaper and the spawner thread. Children
 // still alive are killed by Pdeathsig as the spawner thread exits; callers

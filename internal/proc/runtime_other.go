@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/procd/procd/internal/faults"
 )
 
 // Runtime is the portable fallback used off Linux: one goroutine waits per
@@ -140,6 +142,9 @@ func (rt *Runtime) GroupMembers(pgid int) []int {
 
 // OrphansReaped is always 0: the fallback is no subreaper.
 func (rt *Runtime) OrphansReaped() int64 { return 0 }
+
+// SetFaults is a no-op off Linux.
+func (rt *Runtime) SetFaults(*faults.Injector) {}
 
 // Close is a no-op.
 func (rt *Runtime) Close() error { return nil }
