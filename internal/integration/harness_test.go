@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/procd", "../../cmd/procctl", "./testdata/notifier")
+	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/procd", "../../cmd/procctl", "./testdata/notifier", "./testdata/alloc")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building procd and procctl:", err)
@@ -46,6 +46,7 @@ func TestMain(m *testing.M) {
 // daemon is a procd running on a temporary socket.
 type daemon struct {
 	t      testing.TB
+	env    []string // extra environment for procd
 	dir    string
 	socket string
 	cmd    *exec.Cmd
@@ -79,11 +80,17 @@ func (s *syncBuffer) String() string {
 // unclean exit.
 func startDaemon(t testing.TB, args ...string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, nil, args...)
+}
+
+// startDaemonEnv is startDaemon with extra environment variables.
+func startDaemonEnv(t testing.TB, env []string, args ...string) *daemon {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "pdi")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, dir: dir, socket: filepath.Join(dir, "procd.sock")}
+	d := &daemon{t: t, dir: dir, socket: filepath.Join(dir, "procd.sock"), env: env}
 	d.start(args...)
 	t.Cleanup(func() {
 		d.stop()
@@ -97,6 +104,7 @@ func (d *daemon) start(args ...string) {
 	d.logs = newSyncBuffer()
 	d.cmd = exec.Command(filepath.Join(binDir, "procd"), append([]string{"--socket", d.socket, "--log-level", "debug"}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	d.cmd.Env = append(os.Environ(), d.env...)
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // keep terminal signals away
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)

@@ -1,0 +1,218 @@
+//go:build linux
+
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// needCgroups skips unless the daemon contains trees in cgroups.
+func needCgroups(t *testing.T, d *daemon) {
+	t.Helper()
+	if !strings.Contains(d.mustCtl("stats"), "containment:") || !strings.Contains(d.mustCtl("stats"), "cgroup (") {
+		t.Skipf("procd runs without cgroup containment here (needs root or a delegated cgroup2):\n%s", d.mustCtl("stats"))
+	}
+}
+
+// treePids lists the processes in a process's cgroup.
+func treePids(t *testing.T, d *daemon, id string) []int {
+	t.Helper()
+	cg, _ := d.statusJSON(id)["cgroup"].(string)
+	b, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(f)
+		out = append(out, n)
+	}
+	return out
+}
+
+// Issue 5, must-show 1.
+func TestCgroupStopEndsSetsidTree(t *testing.T) {
+	d := startDaemon(t)
+	needCgroups(t, d)
+	id := strings.TrimSpace(d.mustCtl("start", "-q", "--", "sh", "-c",
+		`setsid sh -c "trap \"\" TERM; sleep 1000" & sleep 1000`))
+	var pids []int
+	eventually(t, "the tree to have 4 processes", func() bool { pids = treePids(t, d, id); return len(pids) == 4 })
+	d.mustCtl("stop", id)
+	for _, p := range pids {
+		if alive(p) {
+			t.Fatalf("process %d of the tree is alive after stop", p)
+		}
+	}
+}
+
+// Issue 5, must-show 2.
+func TestCgroupMemoryAndPidsLimits(t *testing.T) {
+	d := startDaemon(t)
+	needCgroups(t, d)
+	alloc := filepath.Join(binDir, "alloc")
+	r := d.ctl("run", "--memory", "64M", "--", alloc, "-mib", "1024")
+	if r.code != 137 {
+		t.Fatalf("run --memory 64M: %v", r)
+	}
+	if exit := d.statusJSON("p-1")["exit"].(map[string]any); exit["oomKilled"] != true {
+		t.Fatalf("exit %v, want oomKilled", exit)
+	}
+	if _, err := os.Stat("/bin/bash"); err != nil {
+		t.Skip("no bash for the fork bomb")
+	}
+	id := strings.TrimSpace(d.mustCtl("start", "-q", "--pids", "20", "--grace", "100ms", "--", "/bin/bash", "-c", `:(){ :|:& };:; sleep 1000`))
+	peak := 0
+	var seen []int
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		pids := treePids(t, d, id)
+		peak = max(peak, len(pids))
+		seen = append(seen, pids...)
+	}
+	if peak > 20 {
+		t.Fatalf("%d tasks with --pids 20", peak)
+	}
+	d.mustCtl("stop", id)
+	for _, p := range seen {
+		if alive(p) {
+			if b, _ := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline"); strings.Contains(string(b), "bash") {
+				t.Fatalf("fork bomb process %d alive after stop", p)
+			}
+		}
+	}
+}
+
+// Issue 5, must-show 5.
+func TestCgroupUsageOfATree(t *testing.T) {
+	d := startDaemon(t)
+	needCgroups(t, d)
+	id := strings.TrimSpace(d.mustCtl("start", "-q", "--", filepath.Join(binDir, "alloc"), "-mib", "200", "-cpu", "200ms"))
+	var usage map[string]any
+	eventually(t, "200 MiB in use", func() bool {
+		usage, _ = d.statusJSON(id)["usage"].(map[string]any)
+		peak, _ := strconv.ParseInt(stringOf(usage["memoryPeakBytes"]), 10, 64)
+		return peak >= 200<<20 && strings.Contains(d.mustCtl("logs", id), "allocated")
+	})
+	cpu, _ := time.ParseDuration(stringOf(usage["cpu"]))
+	if cpu <= 0 {
+		t.Fatalf("usage %v: no CPU", usage)
+	}
+	out := d.mustCtl("status", id)
+	if !strings.Contains(out, "tree usage:") || !strings.Contains(out, "peak memory 2") {
+		t.Fatalf("status:\n%s", out)
+	}
+}
+
+func stringOf(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// startTrees starts n trees, every other one with a setsid escapee, and
+// returns the pids of all their processes once they are all running.
+func startTrees(t *testing.T, d *daemon, n int) []int {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		script := `sleep 1000 & wait`
+		if i%2 == 1 {
+			script = `setsid sleep 1000 & sleep 1000 & wait`
+		}
+		ids = append(ids, strings.TrimSpace(d.mustCtl("start", "-q", "--timeout", "0", "--", "sh", "-c", script)))
+	}
+	var all []int
+	for i, id := range ids {
+		want := 2 + i%2
+		var pids []int
+		eventually(t, "tree "+id, func() bool { pids = treePids(t, d, id); return len(pids) == want })
+		all = append(all, pids...)
+	}
+	return all
+}
+
+func aliveAmong(pids []int) []int {
+	var out []int
+	for _, p := range pids {
+		if alive(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Issue 5, must-show 3: kill -9 of procd leaves no process of any tree
+// alive a second later (the guardian).
+func TestKilledDaemonLeavesNoTree(t *testing.T) {
+	d := startDaemon(t)
+	needCgroups(t, d)
+	pids := startTrees(t, d, 100)
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	deadline := time.Now().Add(time.Second)
+	for len(aliveAmong(pids)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if left := aliveAmong(pids); len(left) > 0 {
+		t.Fatalf("%d of %d processes alive 1 s after kill -9 of procd: %v", len(left), len(pids), left)
+	}
+	d.start() // and the next one starts cleanly on the same socket
+	d.mustCtl("run", "true")
+}
+
+// Issue 5, must-show 4: with the guardian gone too, the next procd finds
+// the escapees in its subtree, kills them and says so.
+func TestRestartCleansLeftoversOfACrash(t *testing.T) {
+	d := startDaemon(t)
+	needCgroups(t, d)
+	pids := startTrees(t, d, 10)
+	guardian := findGuardian(t, d.cmd.Process.Pid)
+	syscall.Kill(guardian, syscall.SIGKILL)
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	// Pdeathsig ends the 10 leaders; their children stay until the next start.
+	eventually(t, "the leaders to die", func() bool { return len(aliveAmong(pids)) == len(pids)-10 })
+	survivors := aliveAmong(pids)
+	if len(survivors) == 0 {
+		t.Fatal("no escapee survived the crash; the test shows nothing")
+	}
+	d.start()
+	if left := aliveAmong(survivors); len(left) > 0 {
+		t.Fatalf("leftovers %v alive after the restart", left)
+	}
+	var found bool
+	for _, line := range strings.Split(d.logs.String(), "\n") {
+		var entry struct {
+			Msg  string `json:"msg"`
+			Pids []int  `json:"pids"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "killed leftovers of a previous procd" && len(entry.Pids) == len(survivors) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no log line about the %d leftovers:\n%s", len(survivors), d.logs)
+	}
+	d.mustCtl("run", "true")
+}
+
+// findGuardian finds the daemon's guardian among its children.
+func findGuardian(t *testing.T, daemon int) int {
+	t.Helper()
+	tasks, _ := os.ReadDir("/proc/" + strconv.Itoa(daemon) + "/task")
+	for _, task := range tasks {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(daemon) + "/task/" + task.Name() + "/children")
+		for _, f := range strings.Fields(string(b)) {
+			cmd, _ := os.ReadFile("/proc/" + f + "/cmdline")
+			if strings.Contains(string(cmd), "__procd_guardian") {
+				n, _ := strconv.Atoi(f)
+				return n
+			}
+		}
+	}
+	t.Fatal("no guardian process")
+	return 0
+}
