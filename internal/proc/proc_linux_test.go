@@ -402,3 +402,49 @@ func TestLeadersAreNotChildrenOfTheMainThread(t *testing.T) {
 	waitClosed(t, exited, "exit")
 	p.Reap()
 }
+
+func TestStdinPipe(t *testing.T) {
+	out := newBuffer()
+	p, err := rt.Start(&Attr{Path: "/bin/sh", Args: []string{"sh", "-c", "read a; echo got $a; cat"}, StdinPipe: true}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	rt.Watch(p, func() { close(exited) })
+	in := p.Stdin()
+	in.Write([]byte("one\ntwo\n"))
+	in.Close()
+	waitClosed(t, exited, "exit at end of stdin")
+	p.WaitOutput(5 * time.Second)
+	if st, _ := p.Reap(); st.Code != 0 || out.String() != "got one\ntwo\n" {
+		t.Fatalf("status %+v output %q", st, out.String())
+	}
+	p.Release()
+}
+
+func TestTerminal(t *testing.T) {
+	out := newBuffer()
+	p, err := rt.Start(&Attr{Path: "/bin/sh", Args: []string{"sh", "-c", `test -t 0 && test -t 1 && echo tty; stty size; read x; echo "x=$x"`},
+		TTY: &WindowSize{Rows: 30, Cols: 100}}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	rt.Watch(p, func() { close(exited) })
+	waitFor(t, out.String, func(s string) bool { return strings.Contains(s, "30 100") })
+	if err := p.Resize(WindowSize{Rows: 40, Cols: 120}); err != nil {
+		t.Fatal(err)
+	}
+	p.Stdin().Write([]byte("hello\n"))
+	waitClosed(t, exited, "exit")
+	p.WaitOutput(5 * time.Second)
+	p.Reap()
+	p.Stdin().Close()
+	p.Release()
+	if got := out.String(); !strings.Contains(got, "tty\r\n30 100\r\n") || !strings.Contains(got, "x=hello") {
+		t.Fatalf("terminal output %q", got)
+	}
+	if sid, _ := unix.Getsid(p.Pid()); sid != -1 && sid != p.Pid() {
+		t.Fatalf("session %d, want the process's own", sid)
+	}
+}

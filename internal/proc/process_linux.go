@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -17,6 +18,8 @@ type Process struct {
 	pid, pgid int
 	rt        *Runtime
 	pipes     []*pipe
+	stdin     *os.File // the daemon's end of a stdin pipe or terminal; nil: /dev/null
+	tty       *pipe    // the pty controller's pipe entry; nil without a terminal
 
 	// mu is held for reading while the pidfd or the group is used, and for
 	// writing while the leader is reaped or the pidfd closed: a group signal
@@ -24,6 +27,23 @@ type Process struct {
 	mu     sync.RWMutex
 	pidfd  int // -1 once released
 	reaped bool
+}
+
+// Stdin is the writing end of the process's stdin (a pipe or its
+// terminal), or nil when stdin is /dev/null. Its owner closes it.
+func (p *Process) Stdin() *os.File { return p.stdin }
+
+// Resize sets the terminal's size (a process started with Attr.TTY).
+func (p *Process) Resize(size WindowSize) error {
+	if p.tty == nil {
+		return errors.New("the process has no terminal")
+	}
+	p.tty.mu.Lock() // the poller may close the controller at end of file
+	defer p.tty.mu.Unlock()
+	if p.tty.closed {
+		return ErrProcessDone
+	}
+	return unix.IoctlSetWinsize(p.tty.fd, unix.TIOCSWINSZ, &unix.Winsize{Row: size.Rows, Col: size.Cols})
 }
 
 // Pid returns the leader's pid.

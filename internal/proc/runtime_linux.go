@@ -112,17 +112,88 @@ func (rt *Runtime) spawner(ready chan struct{}) {
 	}
 }
 
-// Start starts a process as the leader of a new process group, with stdin
-// from /dev/null and stdout/stderr into the given sinks (nil: /dev/null).
-// Exec failures are returned synchronously as *os.SyscallError-free errnos
-// (ENOENT, EACCES, ENOEXEC, EAGAIN…) for the caller to word.
+// Start starts a process as the leader of a new process group (of a new
+// session, with a terminal, for Attr.TTY), with stdin from /dev/null or a
+// pipe and stdout/stderr into the given sinks (nil: /dev/null). Exec
+// failures are returned synchronously as errnos (ENOENT, EACCES, ENOEXEC,
+// EAGAIN…) for the caller to word. Output is read once Watch is called.
 func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
-	files := []uintptr{uintptr(rt.devNull), uintptr(rt.devNull), uintptr(rt.devNull)}
-	var readEnds []int
-	var writeEnds []int
-	closeAll := func(fds []int) {
-		for _, fd := range fds {
-			unix.Close(fd)
+	var io stdio
+	defer io.closeChild() // after the fork the child has its copies
+	var err error
+	if a.TTY != nil {
+		err = io.terminal(*a.TTY, stdout)
+	} else {
+		err = io.pipes(rt.devNull, a.StdinPipe, stdout, stderr)
+	}
+	if err != nil {
+		io.closeParent()
+		return nil, err
+	}
+	p, err := rt.fork(a, &io)
+	if err != nil {
+		io.closeParent()
+		return nil, err
+	}
+	if io.stdin >= 0 {
+		p.stdin = os.NewFile(uintptr(io.stdin), "stdin") // non-blocking: Go's poller waits
+	}
+	for _, o := range io.outputs {
+		pp := &pipe{fd: o.fd, sink: o.sink, done: make(chan struct{})}
+		p.pipes = append(p.pipes, pp)
+		if o.fd == io.tty {
+			p.tty = pp
+		}
+	}
+	return p, nil
+}
+
+// stdio is the descriptors of one spawn.
+type stdio struct {
+	files   [3]uintptr // the child's 0, 1 and 2
+	child   []int      // the child's ends, closed in the daemon after the fork
+	outputs []output   // the daemon's read ends
+	stdin   int        // the daemon's end of stdin, or -1
+	tty     int        // pty master for resizing, or -1 (also an output)
+}
+
+type output struct {
+	fd   int
+	sink Sink
+}
+
+func (s *stdio) closeChild() {
+	for _, fd := range s.child {
+		unix.Close(fd)
+	}
+	s.child = nil
+}
+
+// closeParent closes the daemon's ends after a failed spawn.
+func (s *stdio) closeParent() {
+	for _, o := range s.outputs {
+		unix.Close(o.fd)
+	}
+	if s.stdin >= 0 {
+		unix.Close(s.stdin)
+	}
+	s.outputs, s.stdin = nil, -1
+}
+
+// pipes sets up /dev/null or a pipe for stdin and a pipe per sink.
+func (s *stdio) pipes(devNull int, stdinPipe bool, stdout, stderr Sink) error {
+	s.stdin, s.tty = -1, -1
+	s.files = [3]uintptr{uintptr(devNull), uintptr(devNull), uintptr(devNull)}
+	if stdinPipe {
+		var fds [2]int
+		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+			return fmt.Errorf("create stdin pipe: %w", err)
+		}
+		s.child = append(s.child, fds[0])
+		s.stdin = fds[1]
+		s.files[0] = uintptr(fds[0])
+		if err := unix.SetNonblock(fds[1], true); err != nil {
+			return fmt.Errorf("create stdin pipe: %w", err)
 		}
 	}
 	for i, sink := range []Sink{stdout, stderr} {
@@ -131,41 +202,77 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 		}
 		var fds [2]int
 		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-			closeAll(readEnds)
-			closeAll(writeEnds)
-			return nil, fmt.Errorf("create output pipe: %w", err)
+			return fmt.Errorf("create output pipe: %w", err)
 		}
+		s.child = append(s.child, fds[1])
+		s.outputs = append(s.outputs, output{fds[0], sink})
+		s.files[1+i] = uintptr(fds[1])
 		if err := unix.SetNonblock(fds[0], true); err != nil {
-			closeAll(append(readEnds, fds[0]))
-			closeAll(append(writeEnds, fds[1]))
-			return nil, fmt.Errorf("create output pipe: %w", err)
+			return fmt.Errorf("create output pipe: %w", err)
 		}
-		readEnds = append(readEnds, fds[0])
-		writeEnds = append(writeEnds, fds[1])
-		files[1+i] = uintptr(fds[1])
 	}
+	return nil
+}
 
+// terminal opens a pseudo-terminal: the child gets the replica as stdin,
+// stdout and stderr; the daemon reads the controller into stdout and
+// writes stdin to it.
+func (s *stdio) terminal(size WindowSize, stdout Sink) error {
+	s.stdin, s.tty = -1, -1
+	ptmx, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	s.outputs = append(s.outputs, output{ptmx, stdout})
+	if err := unix.IoctlSetPointerInt(ptmx, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetInt(ptmx, unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("pty number: %w", err)
+	}
+	if err := unix.IoctlSetWinsize(ptmx, unix.TIOCSWINSZ, &unix.Winsize{Row: size.Rows, Col: size.Cols}); err != nil {
+		return fmt.Errorf("pty size: %w", err)
+	}
+	replica, err := unix.Open("/dev/pts/"+strconv.Itoa(n), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open pty replica: %w", err)
+	}
+	s.child = append(s.child, replica)
+	s.files = [3]uintptr{uintptr(replica), uintptr(replica), uintptr(replica)}
+	if err := unix.SetNonblock(ptmx, true); err != nil {
+		return fmt.Errorf("pty: %w", err)
+	}
+	if s.stdin, err = unix.Dup(ptmx); err != nil { // shares the non-blocking flag
+		s.stdin = -1
+		return fmt.Errorf("pty: %w", err)
+	}
+	unix.CloseOnExec(s.stdin)
+	s.tty = ptmx
+	return nil
+}
+
+// fork runs the exec on the spawner thread and returns the new process.
+func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
 	path, args, err := rt.shimmed(a)
 	if err != nil {
-		closeAll(readEnds)
-		closeAll(writeEnds)
 		return nil, err
 	}
 	pidfd := -1
-	attr := &syscall.ProcAttr{
-		Dir:   a.Dir,
-		Env:   a.Env,
-		Files: files,
-		Sys: &syscall.SysProcAttr{
-			Setpgid:   true,            // leader of a new group: the unit we stop
-			Pdeathsig: syscall.SIGKILL, // backstop if the daemon dies
-			PidFD:     &pidfd,
-		},
+	sys := &syscall.SysProcAttr{
+		Pdeathsig: syscall.SIGKILL, // backstop if the daemon dies
+		PidFD:     &pidfd,
+	}
+	if a.TTY != nil {
+		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0 // a new session on the terminal
+	} else {
+		sys.Setpgid = true // leader of a new group: the unit we stop
 	}
 	if a.Cgroup != nil {
-		attr.Sys.UseCgroupFD = true
-		attr.Sys.CgroupFD = int(a.Cgroup.Fd())
+		sys.UseCgroupFD = true
+		sys.CgroupFD = int(a.Cgroup.Fd())
 	}
+	attr := &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: io.files[:], Sys: sys}
 	var pid int
 	done := make(chan struct{})
 	job := func() {
@@ -186,38 +293,23 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 	select {
 	case rt.spawnc <- job:
 	case <-rt.spawnq:
-		closeAll(readEnds)
-		closeAll(writeEnds)
 		return nil, errors.New("proc: runtime closed")
 	}
 	<-done
 	rt.faults.Point(faults.AfterClone)
-	closeAll(writeEnds) // the child has its copies
 	if err != nil {
-		closeAll(readEnds)
 		return nil, err
 	}
 	if pidfd < 0 {
 		// Kernels without clone3 CLONE_PIDFD: the child is unreaped (we are
 		// its only waiter), so its pid cannot have been reused yet.
-		pidfd, err = unix.PidfdOpen(pid, 0)
-		if err != nil {
+		if pidfd, err = unix.PidfdOpen(pid, 0); err != nil {
 			unix.Kill(pid, unix.SIGKILL)
 			rt.reaper.unmanage(pid)
-			closeAll(readEnds)
 			return nil, fmt.Errorf("pidfd_open(%d): %w (procd needs Linux 5.3 or later)", pid, err)
 		}
 	}
-	p := &Process{pid: pid, pgid: pid, pidfd: pidfd, rt: rt}
-	j := 0
-	for _, sink := range []Sink{stdout, stderr} {
-		if sink == nil {
-			continue
-		}
-		p.pipes = append(p.pipes, &pipe{fd: readEnds[j], sink: sink, done: make(chan struct{})})
-		j++
-	}
-	return p, nil
+	return &Process{pid: pid, pgid: pid, pidfd: pidfd, rt: rt}, nil
 }
 
 // joinThreadCgroups moves the calling (locked spawner) thread into v1

@@ -34,6 +34,7 @@ func NewRuntime(log *zap.Logger) (*Runtime, error) {
 // Process is a started process.
 type Process struct {
 	p     *os.Process
+	stdin *os.File
 	pgid  int
 	pipes []*fallbackPipe
 
@@ -52,12 +53,23 @@ type fallbackPipe struct {
 
 // Start starts a process with stdin from the null device.
 func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
+	if a.TTY != nil {
+		return nil, errors.New("terminals are only supported on Linux")
+	}
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, err
 	}
 	defer devNull.Close()
 	files := []*os.File{devNull, nil, nil}
+	var stdinR, stdinW *os.File
+	if a.StdinPipe {
+		if stdinR, stdinW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		defer stdinR.Close()
+		files[0] = stdinR
+	}
 	var readers []*os.File
 	var writers []*os.File
 	for i, sink := range []Sink{stdout, stderr} {
@@ -80,13 +92,16 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 		for _, r := range readers {
 			r.Close()
 		}
+		if stdinW != nil {
+			stdinW.Close()
+		}
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			return nil, pe.Err
 		}
 		return nil, err
 	}
-	proc := &Process{p: p, pgid: p.Pid, exited: make(chan struct{})}
+	proc := &Process{p: p, pgid: p.Pid, exited: make(chan struct{}), stdin: stdinW}
 	j := 0
 	for _, sink := range []Sink{stdout, stderr} {
 		if sink == nil {
@@ -219,3 +234,11 @@ func (p *Process) WaitOutput(d time.Duration) bool {
 
 // Release frees the process handle.
 func (p *Process) Release() { p.p.Release() }
+
+// Stdin is the writing end of a stdin pipe, or nil.
+func (p *Process) Stdin() *os.File { return p.stdin }
+
+// Resize fails: no terminals off Linux.
+func (p *Process) Resize(WindowSize) error {
+	return errors.New("terminals are only supported on Linux")
+}

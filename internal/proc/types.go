@@ -24,6 +24,19 @@ type Attr struct {
 	// Rlimits are applied by the exec shim (see SetExecShim) just before
 	// the program is executed.
 	Rlimits []Rlimit
+	// StdinPipe gives the child a pipe as stdin (else /dev/null); the
+	// parent's end is Process.Stdin.
+	StdinPipe bool
+	// TTY, if set, runs the child on a new pseudo-terminal of that size, as
+	// the leader of a new session: stdin, stdout and stderr are the
+	// terminal, its output goes to the stdout sink, and Process.Stdin
+	// writes to it.
+	TTY *WindowSize
+}
+
+// WindowSize is a terminal's size.
+type WindowSize struct {
+	Rows, Cols uint16
 }
 
 // ThreadCgroup is a v1 tasks file to join for a fork, and the one to
