@@ -156,7 +156,7 @@ func (m *Manager) Wait(ctx context.Context, ref Ref, timeout time.Duration) (inf
 
 // Output returns the rings of one process's stdout and stderr, and a channel
 // closed once its final record (and so all of its output) is in.
-func (m *Manager) Output(ref Ref) (stdout, stderr *output.Ring, done <-chan struct{}, err error) {
+func (m *Manager) Output(ref Ref) (stdout, stderr *output.Stream, done <-chan struct{}, err error) {
 	r, err := m.lookup(ref)
 	if err != nil {
 		return nil, nil, nil, err
@@ -278,6 +278,7 @@ func (m *Manager) trimLocked(now time.Time) []*record {
 
 func (m *Manager) announceRemoved(rs []*record, why string) {
 	for _, r := range rs {
+		m.removeStreams(r) // their log files go with the record
 		m.publish(r, events.Removed, func(e *events.Event) { e.Detail = why })
 	}
 }

@@ -49,6 +49,9 @@ func (m *Manager) settle(r *record) {
 	}
 	complete := r.p.WaitOutput(m.cfg.PipeWait)
 	r.p.Release()
+	if r.stdin != nil {
+		r.stdin.shutdown()
+	}
 	if !complete {
 		m.log.Warn("output pipes still open after the tree ended; closed them",
 			zap.String("process-id", r.id), zap.Duration("pipe-wait", m.cfg.PipeWait))

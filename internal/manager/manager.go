@@ -62,6 +62,14 @@ type Config struct {
 	Tracker Tracker
 	// Faults injects crashes for the fault-injection tests; nil: none.
 	Faults *faults.Injector
+
+	// StateDir holds per-process output log files (StateDir/logs/ID).
+	StateDir string
+	// LogFiles is the default for specs that do not say.
+	LogFiles bool
+	// LogFileSize and LogFileCount cap each stream's files (default 16 MiB × 4).
+	LogFileSize  int64
+	LogFileCount int
 }
 
 // Tracker is told about process groups to kill if the daemon dies.
@@ -110,6 +118,10 @@ func (c *Config) withDefaults() Config {
 	setDefault(&d.PipeWait, DefaultPipeWait)
 	setDefault(&d.KillWait, DefaultKillWait)
 	setDefault(&d.Watchdog.CheckInterval, time.Second)
+	if d.LogFileSize <= 0 {
+		d.LogFileSize = 16 << 20
+	}
+	setDefault(&d.LogFileCount, 4)
 	if d.Clock == nil {
 		d.Clock = watchdog.NewClock()
 	}

@@ -89,7 +89,7 @@ func wait(t *testing.T, m *Manager, id string) Info {
 	return info
 }
 
-func readRing(r *output.Ring) []byte {
+func readRing(r *output.Stream) []byte {
 	var out []byte
 	buf := make([]byte, 64<<10)
 	var off int64

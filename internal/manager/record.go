@@ -25,8 +25,10 @@ type record struct {
 	p         *proc.Process
 	cg        *cgroup.Group // nil without cgroup containment
 	startedAt time.Time
-	stdout    *output.Ring
-	stderr    *output.Ring
+	stdout    *output.Stream
+	stderr    *output.Stream
+	stdin     *stdin // nil: stdin is /dev/null
+	logDir    string // output log files, if any
 
 	act       *watchdog.Activity // shared by every activity source
 	wdConfig  watchdog.Settings  // resolved watchdog settings
@@ -96,6 +98,9 @@ func (m *Manager) info(r *record) Info {
 		Exit:         e,
 		Watchdog:     WatchdogInfo{Settings: r.wdConfig, Ready: ready, NotifyStatus: status},
 		Limits:       r.spec.Limits,
+		TTY:          r.spec.TTY != nil,
+		Stdin:        r.spec.Stdin,
+		LogDir:       r.logDir,
 	}
 	if r.cg != nil {
 		info.Cgroup = r.cg.Path()
@@ -119,9 +124,9 @@ func (m *Manager) info(r *record) Info {
 	return info
 }
 
-func streamInfo(ring *output.Ring) StreamInfo {
-	total, oldest, _ := ring.Info()
-	return StreamInfo{Total: total, Dropped: oldest}
+func streamInfo(s *output.Stream) StreamInfo {
+	total, _, _ := s.Info()
+	return StreamInfo{Total: total, Dropped: s.RingDropped(), LogBytes: s.DiskUsage()}
 }
 
 // terminatingBySignal are the signals a client sends to end a process; a
@@ -147,7 +152,7 @@ func (r *record) reasonFor(st proc.ExitStatus) Reason {
 type streamSink struct {
 	m       *Manager
 	r       *record
-	ring    *output.Ring
+	ring    *output.Stream
 	stream  string
 	evented bool // only touched from the poll loop
 }
@@ -161,7 +166,7 @@ func (s *streamSink) Write(p []byte) {
 			s.evented = true
 			s.m.publish(s.r, events.OutputDropped, func(e *events.Event) {
 				e.Stream = s.stream
-				e.Detail = "the " + s.stream + " ring is full; the oldest bytes are being dropped"
+				e.Detail = "the " + s.stream + " ring is full; the oldest bytes are being dropped from memory"
 			})
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -270,15 +271,18 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	}
 	n := m.nextID.Add(1)
 	r := &record{
-		id:     fmt.Sprintf("p-%d", n),
-		seq:    n,
-		spec:   spec,
-		exe:    exe,
-		stdout: output.NewRing(m.cfg.RingSize),
-		stderr: output.NewRing(m.cfg.RingSize),
+		id:   fmt.Sprintf("p-%d", n),
+		seq:  n,
+		spec: spec,
+		exe:  exe,
+
 		exited: make(chan struct{}),
 		done:   make(chan struct{}),
 		state:  Running,
+	}
+	if err := m.openStreams(r); err != nil {
+		m.unreserve()
+		return Info{}, fmt.Errorf("%s: %w", what, err)
 	}
 	outSink := &streamSink{m: m, r: r, ring: r.stdout, stream: "stdout"}
 	errSink := &streamSink{m: m, r: r, ring: r.stderr, stream: "stderr"}
@@ -286,12 +290,19 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	r.startMono = m.clock.Now()
 	r.act = watchdog.NewActivity(r.startMono, wd.Sources)
 	r.startedAt = time.Now()
-	attr := &proc.Attr{Path: exe, Args: spec.Command, Env: env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits}
+	attr := &proc.Attr{Path: exe, Args: spec.Command, Env: env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits,
+		StdinPipe: spec.Stdin == StdinPipe, TTY: spec.TTY}
 	if err := m.contain(r, attr); err != nil {
 		m.unreserve()
+		m.removeStreams(r)
 		return Info{}, fmt.Errorf("%s: %w", what, err)
 	}
-	p, err := m.rt.Start(attr, outSink, errSink)
+	var errSinkOrNil proc.Sink = errSink
+	if spec.TTY != nil {
+		errSinkOrNil = nil // a terminal has one output stream
+		r.stderr.Close()
+	}
+	p, err := m.rt.Start(attr, outSink, errSinkOrNil)
 	if attr.Cgroup != nil {
 		attr.Cgroup.Close()
 	}
@@ -299,10 +310,14 @@ func (m *Manager) start(spec Spec) (Info, error) {
 		if r.cg != nil {
 			r.cg.Remove()
 		}
+		m.removeStreams(r)
 		m.unreserve()
 		return Info{}, fmt.Errorf("%s: %w", what, startError(exe, spec.Dir, err))
 	}
 	r.p, r.pid, r.pgid = p, p.Pid(), p.Pgid()
+	if f := p.Stdin(); f != nil {
+		r.stdin = &stdin{id: r.id, f: f}
+	}
 	if r.cg == nil && m.cfg.Tracker != nil {
 		m.cfg.Tracker.Track(r.pgid)
 	}
@@ -402,4 +417,37 @@ func (m *Manager) contain(r *record, attr *proc.Attr) error {
 		attr.ThreadCgroups = append(attr.ThreadCgroups, proc.ThreadCgroup{Join: t.Join, Home: t.Home})
 	}
 	return nil
+}
+
+// openStreams creates r's output rings, and log files when asked for.
+func (m *Manager) openStreams(r *record) error {
+	logs := m.cfg.LogFiles
+	if r.spec.LogFiles != nil {
+		logs = *r.spec.LogFiles
+	}
+	var outLog, errLog *output.LogFile
+	if logs {
+		if m.cfg.StateDir == "" {
+			return errdefs.Errorf(errdefs.ErrFailedPrecondition, "log files need a state directory, and the daemon has none")
+		}
+		dir := filepath.Join(m.cfg.StateDir, "logs", r.id)
+		var err error
+		if outLog, err = output.OpenLog(dir, "stdout", m.cfg.LogFileSize, m.cfg.LogFileCount); err != nil {
+			return err
+		}
+		if errLog, err = output.OpenLog(dir, "stderr", m.cfg.LogFileSize, m.cfg.LogFileCount); err != nil {
+			outLog.Remove()
+			return err
+		}
+		r.logDir = dir
+	}
+	r.stdout = output.NewStream(output.NewRing(m.cfg.RingSize), outLog)
+	r.stderr = output.NewStream(output.NewRing(m.cfg.RingSize), errLog)
+	return nil
+}
+
+// removeStreams deletes r's log files.
+func (m *Manager) removeStreams(r *record) {
+	r.stdout.Remove()
+	r.stderr.Remove()
 }

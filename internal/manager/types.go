@@ -88,7 +88,22 @@ type Spec struct {
 	Grace      time.Duration  // 0: the manager's default
 	Watchdog   WatchdogSpec
 	Limits     Limits
+	Stdin      StdinMode
+	// TTY, if set, runs the process on a pseudo-terminal of that size.
+	TTY *proc.WindowSize
+	// LogFiles keeps the output in rotated files too, so it can be read
+	// back beyond the ring (nil: the manager's default).
+	LogFiles *bool
 }
+
+// StdinMode says where a process's stdin comes from.
+type StdinMode int
+
+// Stdin modes.
+const (
+	StdinNull StdinMode = 0 // /dev/null
+	StdinPipe StdinMode = 1 // a pipe written by WriteInput and Attach
+)
 
 // Limits bound a process tree. Zero values mean no limit. The cgroup ones
 // need cgroup containment; rlimits apply to the leader (and are inherited
@@ -151,8 +166,9 @@ type Exit struct {
 
 // StreamInfo describes one captured output stream.
 type StreamInfo struct {
-	Total   int64 // bytes captured: the offset of the next byte
-	Dropped int64 // bytes no longer held: the oldest available offset
+	Total    int64 // bytes captured: the offset of the next byte
+	Dropped  int64 // bytes no longer held in memory (the ring's oldest offset)
+	LogBytes int64 // bytes kept in log files
 }
 
 // Info is a snapshot of a process record. Its maps and slices are shared
@@ -178,6 +194,10 @@ type Info struct {
 	Usage  TreeUsage
 	Cgroup string // the tree's cgroup directory; "" without containment
 	Limits Limits
+	Stdin  StdinMode
+	TTY    bool
+	// LogDir holds the output log files, if any.
+	LogDir string
 	Exit   *Exit // nil until Exited
 	Stdout StreamInfo
 	Stderr StreamInfo
