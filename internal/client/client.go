@@ -53,6 +53,10 @@ func Dial(o Options) (*Conn, error) {
 	cc, err := grpc.NewClient(target,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
+		// Static flow-control windows: procd is near (a local socket), and
+		// BDP probing pings add latency to every small message of an attach.
+		grpc.WithInitialWindowSize(1<<20),
+		grpc.WithInitialConnWindowSize(4<<20),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("connect to procd at %s: %w", o.Where(), err)

@@ -85,7 +85,7 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 	if err != nil {
 		return manager.Spec{}, err
 	}
-	return manager.Spec{
+	spec := manager.Spec{
 		Limits:     limits,
 		Watchdog:   wd,
 		Command:    s.GetCommand(),
@@ -97,7 +97,39 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 		KillMode:   km,
 		StopSignal: sig,
 		Grace:      grace,
-	}, nil
+	}
+	switch s.GetStdin() {
+	case pb.StdinMode_STDIN_MODE_UNSPECIFIED, pb.StdinMode_STDIN_MODE_NULL:
+	case pb.StdinMode_STDIN_MODE_PIPE:
+		spec.Stdin = manager.StdinPipe
+	default:
+		return manager.Spec{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.stdin: unknown value %d", s.GetStdin())
+	}
+	if s.GetTty() {
+		size, err := windowSize(s.GetWindowSize())
+		if err != nil {
+			return manager.Spec{}, err
+		}
+		spec.TTY = &size
+	} else if s.GetWindowSize() != nil {
+		return manager.Spec{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.window_size is set but spec.tty is not")
+	}
+	if s.LogFiles != nil {
+		v := s.GetLogFiles()
+		spec.LogFiles = &v
+	}
+	return spec, nil
+}
+
+// windowSize converts a terminal size; nil is 24×80.
+func windowSize(w *pb.WindowSize) (proc.WindowSize, error) {
+	if w == nil {
+		return proc.WindowSize{Rows: 24, Cols: 80}, nil
+	}
+	if w.GetRows() == 0 || w.GetCols() == 0 || w.GetRows() > 10000 || w.GetCols() > 10000 {
+		return proc.WindowSize{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "window size %dx%d: rows and columns must be 1-10000", w.GetRows(), w.GetCols())
+	}
+	return proc.WindowSize{Rows: uint16(w.GetRows()), Cols: uint16(w.GetCols())}, nil
 }
 
 func limitsFrom(s *pb.ProcessSpec) (manager.Limits, error) {
@@ -247,8 +279,10 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		FinishedAt:   timestamp(i.FinishedAt),
 		Duration:     durationpb.New(i.Duration(now)),
 		LastActivity: timestamp(i.LastActivity),
-		Stdout:       &pb.OutputInfo{TotalBytes: i.Stdout.Total, DroppedBytes: i.Stdout.Dropped},
-		Stderr:       &pb.OutputInfo{TotalBytes: i.Stderr.Total, DroppedBytes: i.Stderr.Dropped},
+		Stdout:       &pb.OutputInfo{TotalBytes: i.Stdout.Total, DroppedBytes: i.Stdout.Dropped, LogBytes: i.Stdout.LogBytes},
+		Stderr:       &pb.OutputInfo{TotalBytes: i.Stderr.Total, DroppedBytes: i.Stderr.Dropped, LogBytes: i.Stderr.LogBytes},
+		Tty:          i.TTY,
+		LogDir:       i.LogDir,
 		KillMode:     pb.KillMode(i.KillMode),
 		Watchdog:     watchdogToProto(&i.Watchdog, i.LastSource, i.Exit != nil),
 		Cgroup:       i.Cgroup,
@@ -259,6 +293,10 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 	}
 	if i.Cgroup != "" {
 		p.Usage = treeUsageToProto(i.Usage, i.Exit == nil)
+	}
+	p.Stdin = pb.StdinMode_STDIN_MODE_NULL
+	if i.Stdin == manager.StdinPipe {
+		p.Stdin = pb.StdinMode_STDIN_MODE_PIPE
 	}
 	if i.Exit != nil {
 		p.Exit = exitToProto(i.Exit)

@@ -328,46 +328,51 @@ func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.Proce
 // outputChunk is the largest data field ReadOutput sends.
 const outputChunk = 128 << 10
 
-// ReadOutput streams one or both output streams from an offset. Offsets
-// older than the ring are reported as skipped_bytes on the first chunk
-// after the gap, never silently.
-func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.ProcessService_ReadOutputServer) error {
-	if req.GetOffset() < 0 {
-		return errdefs.Errorf(errdefs.ErrInvalidArgument, "offset %d is negative", req.GetOffset())
+// cursor reads one stream from an offset.
+type cursor struct {
+	s      *output.Stream
+	stream pb.Stream
+	off    int64
+	eof    bool
+}
+
+// cursors builds the cursors of a read: one or both streams, from offsets
+// or from tail bytes before the end.
+func cursors(stdout, stderr *output.Stream, which pb.Stream, outOff, errOff int64, tail *int64) ([]*cursor, error) {
+	if outOff < 0 || errOff < 0 {
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "offsets must not be negative")
 	}
-	if req.TailBytes != nil && req.GetTailBytes() < 0 {
-		return errdefs.Errorf(errdefs.ErrInvalidArgument, "tail_bytes %d is negative", req.GetTailBytes())
+	if tail != nil && *tail < 0 {
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "tail_bytes %d is negative", *tail)
 	}
-	stdout, stderr, done, err := s.m.Output(refFrom(req))
-	if err != nil {
-		return err
-	}
-	type cursor struct {
-		ring   *output.Ring
-		stream pb.Stream
-		off    int64
-		eof    bool
-	}
+	out := &cursor{s: stdout, stream: pb.Stream_STREAM_STDOUT, off: outOff}
+	errc := &cursor{s: stderr, stream: pb.Stream_STREAM_STDERR, off: errOff}
 	var cs []*cursor
-	switch req.GetStream() {
+	switch which {
 	case pb.Stream_STREAM_UNSPECIFIED:
-		cs = []*cursor{{ring: stdout, stream: pb.Stream_STREAM_STDOUT}, {ring: stderr, stream: pb.Stream_STREAM_STDERR}}
+		cs = []*cursor{out, errc}
 	case pb.Stream_STREAM_STDOUT:
-		cs = []*cursor{{ring: stdout, stream: pb.Stream_STREAM_STDOUT}}
+		cs = []*cursor{out}
 	case pb.Stream_STREAM_STDERR:
-		cs = []*cursor{{ring: stderr, stream: pb.Stream_STREAM_STDERR}}
+		cs = []*cursor{errc}
 	default:
-		return errdefs.Errorf(errdefs.ErrInvalidArgument, "stream: unknown value %d", req.GetStream())
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "stream: unknown value %d", which)
 	}
-	for _, c := range cs {
-		c.off = req.GetOffset()
-		if req.TailBytes != nil {
-			total, _, _ := c.ring.Info()
-			c.off = max(0, total-req.GetTailBytes())
+	if tail != nil {
+		for _, c := range cs {
+			total, _, _ := c.s.Info()
+			c.off = max(0, total-*tail)
 		}
 	}
+	return cs, nil
+}
 
-	ctx := stream.Context()
+// streamOutput sends what the cursors can read; with follow it keeps
+// going until every stream has ended and done (the final record) is
+// closed. A reader that falls behind the ring is told how many bytes it
+// lost in skipped_bytes: it never holds the writer back.
+func (s *processService) streamOutput(ctx context.Context, cs []*cursor, follow bool, done <-chan struct{},
+	send func(*pb.ReadOutputResponse) error) error {
 	for {
 		progressed := false
 		for _, c := range cs {
@@ -375,7 +380,7 @@ func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.Process
 				continue
 			}
 			buf := make([]byte, outputChunk) // a sent message must not change afterwards
-			n, start, eof := c.ring.ReadAt(buf, c.off)
+			n, start, eof := c.s.ReadAt(buf, c.off)
 			if eof {
 				c.eof = true
 				continue
@@ -384,7 +389,7 @@ func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.Process
 				continue
 			}
 			msg := &pb.ReadOutputResponse{Stream: c.stream, Offset: start, Data: buf[:n], SkippedBytes: start - c.off}
-			if err := stream.Send(msg); err != nil {
+			if err := send(msg); err != nil {
 				return err
 			}
 			c.off = start + int64(n)
@@ -393,13 +398,13 @@ func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.Process
 		if progressed {
 			continue
 		}
-		if !req.GetFollow() {
+		if !follow {
 			return nil
 		}
 		var waits []<-chan struct{}
 		for _, c := range cs {
 			if !c.eof {
-				waits = append(waits, c.ring.Wait(c.off))
+				waits = append(waits, c.s.Wait(c.off))
 			}
 		}
 		if len(waits) == 0 {
@@ -425,6 +430,21 @@ func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.Process
 			return errShuttingDown
 		}
 	}
+}
+
+// ReadOutput streams one or both output streams from an offset. Offsets
+// older than what is kept are reported as skipped_bytes on the first chunk
+// after the gap, never silently.
+func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.ProcessService_ReadOutputServer) error {
+	stdout, stderr, done, err := s.m.Output(refFrom(req))
+	if err != nil {
+		return err
+	}
+	cs, err := cursors(stdout, stderr, req.GetStream(), req.GetOffset(), req.GetOffset(), req.TailBytes)
+	if err != nil {
+		return err
+	}
+	return s.streamOutput(stream.Context(), cs, req.GetFollow(), done, stream.Send)
 }
 
 func (s *processService) batchStats() *pb.BatchStats {

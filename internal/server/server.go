@@ -75,6 +75,10 @@ func New(opts Options) *Server {
 	}
 	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(opts.MaxRecvSize),
+		// Static flow-control windows: clients are near (a local socket or
+		// loopback), and BDP probing pings slow every small attach message.
+		grpc.InitialWindowSize(1<<20),
+		grpc.InitialConnWindowSize(4<<20),
 		grpc.ChainUnaryInterceptor(
 			logging.UnaryServerInterceptor(zapLogger(log), logOpts...),
 			recovery.UnaryServerInterceptor(recoveryOpt),

@@ -27,6 +27,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// StdinMode says where a process's stdin comes from.
+type StdinMode int32
+
+const (
+	// /dev/null.
+	StdinMode_STDIN_MODE_UNSPECIFIED StdinMode = 0
+	StdinMode_STDIN_MODE_NULL        StdinMode = 1
+	// A pipe written with WriteInput or Attach.
+	StdinMode_STDIN_MODE_PIPE StdinMode = 2
+)
+
+// Enum value maps for StdinMode.
+var (
+	StdinMode_name = map[int32]string{
+		0: "STDIN_MODE_UNSPECIFIED",
+		1: "STDIN_MODE_NULL",
+		2: "STDIN_MODE_PIPE",
+	}
+	StdinMode_value = map[string]int32{
+		"STDIN_MODE_UNSPECIFIED": 0,
+		"STDIN_MODE_NULL":        1,
+		"STDIN_MODE_PIPE":        2,
+	}
+)
+
+func (x StdinMode) Enum() *StdinMode {
+	p := new(StdinMode)
+	*p = x
+	return p
+}
+
+func (x StdinMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StdinMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_procd_v1_procd_proto_enumTypes[0].Descriptor()
+}
+
+func (StdinMode) Type() protoreflect.EnumType {
+	return &file_procd_v1_procd_proto_enumTypes[0]
+}
+
+func (x StdinMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StdinMode.Descriptor instead.
+func (StdinMode) EnumDescriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{0}
+}
+
 // ProcessState is where a process is in its lifecycle.
 type ProcessState int32
 
@@ -67,11 +119,11 @@ func (x ProcessState) String() string {
 }
 
 func (ProcessState) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[0].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[1].Descriptor()
 }
 
 func (ProcessState) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[0]
+	return &file_procd_v1_procd_proto_enumTypes[1]
 }
 
 func (x ProcessState) Number() protoreflect.EnumNumber {
@@ -80,7 +132,7 @@ func (x ProcessState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ProcessState.Descriptor instead.
 func (ProcessState) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{0}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{1}
 }
 
 // ExitReason says why a process ended.
@@ -131,11 +183,11 @@ func (x ExitReason) String() string {
 }
 
 func (ExitReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[1].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[2].Descriptor()
 }
 
 func (ExitReason) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[1]
+	return &file_procd_v1_procd_proto_enumTypes[2]
 }
 
 func (x ExitReason) Number() protoreflect.EnumNumber {
@@ -144,7 +196,7 @@ func (x ExitReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ExitReason.Descriptor instead.
 func (ExitReason) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{1}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{2}
 }
 
 // KillMode says what is ended when the leader exits or the process is stopped.
@@ -185,11 +237,11 @@ func (x KillMode) String() string {
 }
 
 func (KillMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[2].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[3].Descriptor()
 }
 
 func (KillMode) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[2]
+	return &file_procd_v1_procd_proto_enumTypes[3]
 }
 
 func (x KillMode) Number() protoreflect.EnumNumber {
@@ -198,7 +250,7 @@ func (x KillMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KillMode.Descriptor instead.
 func (KillMode) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{2}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{3}
 }
 
 // Stream names an output stream.
@@ -236,11 +288,11 @@ func (x Stream) String() string {
 }
 
 func (Stream) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[3].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[4].Descriptor()
 }
 
 func (Stream) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[3]
+	return &file_procd_v1_procd_proto_enumTypes[4]
 }
 
 func (x Stream) Number() protoreflect.EnumNumber {
@@ -249,7 +301,7 @@ func (x Stream) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Stream.Descriptor instead.
 func (Stream) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{3}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
 }
 
 // ActivitySource is something that shows a process is making progress.
@@ -300,11 +352,11 @@ func (x ActivitySource) String() string {
 }
 
 func (ActivitySource) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[4].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[5].Descriptor()
 }
 
 func (ActivitySource) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[4]
+	return &file_procd_v1_procd_proto_enumTypes[5]
 }
 
 func (x ActivitySource) Number() protoreflect.EnumNumber {
@@ -313,7 +365,7 @@ func (x ActivitySource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ActivitySource.Descriptor instead.
 func (ActivitySource) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
 }
 
 // EventType is the kind of an event.
@@ -412,11 +464,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[5].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[6].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[5]
+	return &file_procd_v1_procd_proto_enumTypes[6]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -425,7 +477,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
 }
 
 // JobOutcome is how a job attempt (or the job) ended.
@@ -481,11 +533,11 @@ func (x JobOutcome) String() string {
 }
 
 func (JobOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[6].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[7].Descriptor()
 }
 
 func (JobOutcome) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[6]
+	return &file_procd_v1_procd_proto_enumTypes[7]
 }
 
 func (x JobOutcome) Number() protoreflect.EnumNumber {
@@ -494,8 +546,546 @@ func (x JobOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobOutcome.Descriptor instead.
 func (JobOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
 }
+
+// WindowSize is a terminal's size.
+type WindowSize struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          uint32                 `protobuf:"varint,1,opt,name=rows,proto3" json:"rows,omitempty"`
+	Cols          uint32                 `protobuf:"varint,2,opt,name=cols,proto3" json:"cols,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WindowSize) Reset() {
+	*x = WindowSize{}
+	mi := &file_procd_v1_procd_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WindowSize) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WindowSize) ProtoMessage() {}
+
+func (x *WindowSize) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WindowSize.ProtoReflect.Descriptor instead.
+func (*WindowSize) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *WindowSize) GetRows() uint32 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *WindowSize) GetCols() uint32 {
+	if x != nil {
+		return x.Cols
+	}
+	return 0
+}
+
+// WriteInputRequest writes to a process's stdin.
+type WriteInputRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Target:
+	//
+	//	*WriteInputRequest_Id
+	//	*WriteInputRequest_Pid
+	Target isWriteInputRequest_Target `protobuf_oneof:"target"`
+	Data   []byte                     `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// Close stdin after the data (end of input).
+	Close         bool `protobuf:"varint,4,opt,name=close,proto3" json:"close,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteInputRequest) Reset() {
+	*x = WriteInputRequest{}
+	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteInputRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteInputRequest) ProtoMessage() {}
+
+func (x *WriteInputRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteInputRequest.ProtoReflect.Descriptor instead.
+func (*WriteInputRequest) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WriteInputRequest) GetTarget() isWriteInputRequest_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *WriteInputRequest) GetId() string {
+	if x != nil {
+		if x, ok := x.Target.(*WriteInputRequest_Id); ok {
+			return x.Id
+		}
+	}
+	return ""
+}
+
+func (x *WriteInputRequest) GetPid() int32 {
+	if x != nil {
+		if x, ok := x.Target.(*WriteInputRequest_Pid); ok {
+			return x.Pid
+		}
+	}
+	return 0
+}
+
+func (x *WriteInputRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *WriteInputRequest) GetClose() bool {
+	if x != nil {
+		return x.Close
+	}
+	return false
+}
+
+type isWriteInputRequest_Target interface {
+	isWriteInputRequest_Target()
+}
+
+type WriteInputRequest_Id struct {
+	Id string `protobuf:"bytes,1,opt,name=id,proto3,oneof"`
+}
+
+type WriteInputRequest_Pid struct {
+	Pid int32 `protobuf:"varint,2,opt,name=pid,proto3,oneof"`
+}
+
+func (*WriteInputRequest_Id) isWriteInputRequest_Target() {}
+
+func (*WriteInputRequest_Pid) isWriteInputRequest_Target() {}
+
+// WriteInputResponse says how much was written.
+type WriteInputResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Written       int64                  `protobuf:"varint,1,opt,name=written,proto3" json:"written,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteInputResponse) Reset() {
+	*x = WriteInputResponse{}
+	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteInputResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteInputResponse) ProtoMessage() {}
+
+func (x *WriteInputResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteInputResponse.ProtoReflect.Descriptor instead.
+func (*WriteInputResponse) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WriteInputResponse) GetWritten() int64 {
+	if x != nil {
+		return x.Written
+	}
+	return 0
+}
+
+// AttachRequest is one message from an attached client. The first must be
+// start; then stdin data, close_stdin, release_stdin or resize, in any order.
+type AttachRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*AttachRequest_Start
+	//	*AttachRequest_Stdin
+	//	*AttachRequest_CloseStdin
+	//	*AttachRequest_ReleaseStdin
+	//	*AttachRequest_Resize
+	Kind          isAttachRequest_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachRequest) Reset() {
+	*x = AttachRequest{}
+	mi := &file_procd_v1_procd_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachRequest) ProtoMessage() {}
+
+func (x *AttachRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
+func (*AttachRequest) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AttachRequest) GetKind() isAttachRequest_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *AttachRequest) GetStart() *AttachStart {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachRequest_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
+func (x *AttachRequest) GetStdin() []byte {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachRequest_Stdin); ok {
+			return x.Stdin
+		}
+	}
+	return nil
+}
+
+func (x *AttachRequest) GetCloseStdin() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachRequest_CloseStdin); ok {
+			return x.CloseStdin
+		}
+	}
+	return false
+}
+
+func (x *AttachRequest) GetReleaseStdin() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachRequest_ReleaseStdin); ok {
+			return x.ReleaseStdin
+		}
+	}
+	return false
+}
+
+func (x *AttachRequest) GetResize() *WindowSize {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachRequest_Resize); ok {
+			return x.Resize
+		}
+	}
+	return nil
+}
+
+type isAttachRequest_Kind interface {
+	isAttachRequest_Kind()
+}
+
+type AttachRequest_Start struct {
+	Start *AttachStart `protobuf:"bytes,1,opt,name=start,proto3,oneof"`
+}
+
+type AttachRequest_Stdin struct {
+	// Bytes for stdin (needs start.stdin).
+	Stdin []byte `protobuf:"bytes,2,opt,name=stdin,proto3,oneof"`
+}
+
+type AttachRequest_CloseStdin struct {
+	// End of input: close stdin (a terminal gets ^D).
+	CloseStdin bool `protobuf:"varint,3,opt,name=close_stdin,json=closeStdin,proto3,oneof"`
+}
+
+type AttachRequest_ReleaseStdin struct {
+	// Let go of stdin so another client may take it; output continues.
+	ReleaseStdin bool `protobuf:"varint,4,opt,name=release_stdin,json=releaseStdin,proto3,oneof"`
+}
+
+type AttachRequest_Resize struct {
+	// New terminal size (a process started with tty).
+	Resize *WindowSize `protobuf:"bytes,5,opt,name=resize,proto3,oneof"`
+}
+
+func (*AttachRequest_Start) isAttachRequest_Kind() {}
+
+func (*AttachRequest_Stdin) isAttachRequest_Kind() {}
+
+func (*AttachRequest_CloseStdin) isAttachRequest_Kind() {}
+
+func (*AttachRequest_ReleaseStdin) isAttachRequest_Kind() {}
+
+func (*AttachRequest_Resize) isAttachRequest_Kind() {}
+
+// AttachStart opens an attach.
+type AttachStart struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Target:
+	//
+	//	*AttachStart_Id
+	//	*AttachStart_Pid
+	Target isAttachStart_Target `protobuf_oneof:"target"`
+	// Take stdin: only one attached client holds it at a time.
+	Stdin bool `protobuf:"varint,3,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	// Where to start reading each stream (bytes produced before the attach
+	// are still there, within the ring or log files).
+	StdoutOffset int64 `protobuf:"varint,4,opt,name=stdout_offset,json=stdoutOffset,proto3" json:"stdout_offset,omitempty"`
+	StderrOffset int64 `protobuf:"varint,5,opt,name=stderr_offset,json=stderrOffset,proto3" json:"stderr_offset,omitempty"`
+	// If set, start this many bytes before the end of each stream instead.
+	TailBytes     *int64 `protobuf:"varint,6,opt,name=tail_bytes,json=tailBytes,proto3,oneof" json:"tail_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachStart) Reset() {
+	*x = AttachStart{}
+	mi := &file_procd_v1_procd_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachStart) ProtoMessage() {}
+
+func (x *AttachStart) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachStart.ProtoReflect.Descriptor instead.
+func (*AttachStart) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AttachStart) GetTarget() isAttachStart_Target {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *AttachStart) GetId() string {
+	if x != nil {
+		if x, ok := x.Target.(*AttachStart_Id); ok {
+			return x.Id
+		}
+	}
+	return ""
+}
+
+func (x *AttachStart) GetPid() int32 {
+	if x != nil {
+		if x, ok := x.Target.(*AttachStart_Pid); ok {
+			return x.Pid
+		}
+	}
+	return 0
+}
+
+func (x *AttachStart) GetStdin() bool {
+	if x != nil {
+		return x.Stdin
+	}
+	return false
+}
+
+func (x *AttachStart) GetStdoutOffset() int64 {
+	if x != nil {
+		return x.StdoutOffset
+	}
+	return 0
+}
+
+func (x *AttachStart) GetStderrOffset() int64 {
+	if x != nil {
+		return x.StderrOffset
+	}
+	return 0
+}
+
+func (x *AttachStart) GetTailBytes() int64 {
+	if x != nil && x.TailBytes != nil {
+		return *x.TailBytes
+	}
+	return 0
+}
+
+type isAttachStart_Target interface {
+	isAttachStart_Target()
+}
+
+type AttachStart_Id struct {
+	Id string `protobuf:"bytes,1,opt,name=id,proto3,oneof"`
+}
+
+type AttachStart_Pid struct {
+	Pid int32 `protobuf:"varint,2,opt,name=pid,proto3,oneof"`
+}
+
+func (*AttachStart_Id) isAttachStart_Target() {}
+
+func (*AttachStart_Pid) isAttachStart_Target() {}
+
+// AttachResponse is one message to an attached client.
+type AttachResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*AttachResponse_Output
+	//	*AttachResponse_Exit
+	Kind          isAttachResponse_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachResponse) Reset() {
+	*x = AttachResponse{}
+	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachResponse) ProtoMessage() {}
+
+func (x *AttachResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachResponse.ProtoReflect.Descriptor instead.
+func (*AttachResponse) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AttachResponse) GetKind() isAttachResponse_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *AttachResponse) GetOutput() *ReadOutputResponse {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachResponse_Output); ok {
+			return x.Output
+		}
+	}
+	return nil
+}
+
+func (x *AttachResponse) GetExit() *Process {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachResponse_Exit); ok {
+			return x.Exit
+		}
+	}
+	return nil
+}
+
+type isAttachResponse_Kind interface {
+	isAttachResponse_Kind()
+}
+
+type AttachResponse_Output struct {
+	// A chunk of output, with the bytes lost to the ring before it, if any.
+	Output *ReadOutputResponse `protobuf:"bytes,1,opt,name=output,proto3,oneof"`
+}
+
+type AttachResponse_Exit struct {
+	// The final record; always the last message.
+	Exit *Process `protobuf:"bytes,2,opt,name=exit,proto3,oneof"`
+}
+
+func (*AttachResponse_Output) isAttachResponse_Kind() {}
+
+func (*AttachResponse_Exit) isAttachResponse_Kind() {}
 
 // ProcessSpec describes a process to start.
 type ProcessSpec struct {
@@ -543,14 +1133,24 @@ type ProcessSpec struct {
 	// CPU time per wall-clock second, in cores (0.5 = half a core).
 	CpuMax float64 `protobuf:"fixed64,19,opt,name=cpu_max,json=cpuMax,proto3" json:"cpu_max,omitempty"`
 	// Resource limits of the leader, inherited by what it starts.
-	Rlimits       []*Rlimit `protobuf:"bytes,20,rep,name=rlimits,proto3" json:"rlimits,omitempty"`
+	Rlimits []*Rlimit `protobuf:"bytes,20,rep,name=rlimits,proto3" json:"rlimits,omitempty"`
+	// Where stdin comes from; default /dev/null.
+	Stdin StdinMode `protobuf:"varint,21,opt,name=stdin,proto3,enum=procd.v1.StdinMode" json:"stdin,omitempty"`
+	// Run on a pseudo-terminal (stdin, stdout and stderr are the terminal; its
+	// output is the stdout stream), for programs that only line-buffer on one.
+	Tty bool `protobuf:"varint,22,opt,name=tty,proto3" json:"tty,omitempty"`
+	// The terminal's size; default 24 rows, 80 columns.
+	WindowSize *WindowSize `protobuf:"bytes,23,opt,name=window_size,json=windowSize,proto3" json:"window_size,omitempty"`
+	// Keep the output in rotated files under the daemon's state directory
+	// too, so it can be read back beyond the ring. Unset: the daemon's default.
+	LogFiles      *bool `protobuf:"varint,24,opt,name=log_files,json=logFiles,proto3,oneof" json:"log_files,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProcessSpec) Reset() {
 	*x = ProcessSpec{}
-	mi := &file_procd_v1_procd_proto_msgTypes[0]
+	mi := &file_procd_v1_procd_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +1162,7 @@ func (x *ProcessSpec) String() string {
 func (*ProcessSpec) ProtoMessage() {}
 
 func (x *ProcessSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[0]
+	mi := &file_procd_v1_procd_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +1175,7 @@ func (x *ProcessSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessSpec.ProtoReflect.Descriptor instead.
 func (*ProcessSpec) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{0}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ProcessSpec) GetCommand() []string {
@@ -718,6 +1318,34 @@ func (x *ProcessSpec) GetRlimits() []*Rlimit {
 	return nil
 }
 
+func (x *ProcessSpec) GetStdin() StdinMode {
+	if x != nil {
+		return x.Stdin
+	}
+	return StdinMode_STDIN_MODE_UNSPECIFIED
+}
+
+func (x *ProcessSpec) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
+}
+
+func (x *ProcessSpec) GetWindowSize() *WindowSize {
+	if x != nil {
+		return x.WindowSize
+	}
+	return nil
+}
+
+func (x *ProcessSpec) GetLogFiles() bool {
+	if x != nil && x.LogFiles != nil {
+		return *x.LogFiles
+	}
+	return false
+}
+
 // Rlimit is one setrlimit(2) limit.
 type Rlimit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -732,7 +1360,7 @@ type Rlimit struct {
 
 func (x *Rlimit) Reset() {
 	*x = Rlimit{}
-	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +1372,7 @@ func (x *Rlimit) String() string {
 func (*Rlimit) ProtoMessage() {}
 
 func (x *Rlimit) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[1]
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +1385,7 @@ func (x *Rlimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rlimit.ProtoReflect.Descriptor instead.
 func (*Rlimit) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{1}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Rlimit) GetName() string {
@@ -794,7 +1422,7 @@ type TreeUsage struct {
 
 func (x *TreeUsage) Reset() {
 	*x = TreeUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +1434,7 @@ func (x *TreeUsage) String() string {
 func (*TreeUsage) ProtoMessage() {}
 
 func (x *TreeUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[2]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +1447,7 @@ func (x *TreeUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeUsage.ProtoReflect.Descriptor instead.
 func (*TreeUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{2}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TreeUsage) GetCpu() *durationpb.Duration {
@@ -873,7 +1501,7 @@ type WatchdogStatus struct {
 
 func (x *WatchdogStatus) Reset() {
 	*x = WatchdogStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[3]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1513,7 @@ func (x *WatchdogStatus) String() string {
 func (*WatchdogStatus) ProtoMessage() {}
 
 func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[3]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1526,7 @@ func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStatus.ProtoReflect.Descriptor instead.
 func (*WatchdogStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{3}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *WatchdogStatus) GetEnabled() bool {
@@ -1022,7 +1650,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[4]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +1662,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[4]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1675,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ResourceUsage) GetMaxRssBytes() int64 {
@@ -1099,7 +1727,7 @@ type ExitStatus struct {
 
 func (x *ExitStatus) Reset() {
 	*x = ExitStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1739,7 @@ func (x *ExitStatus) String() string {
 func (*ExitStatus) ProtoMessage() {}
 
 func (x *ExitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1752,7 @@ func (x *ExitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitStatus.ProtoReflect.Descriptor instead.
 func (*ExitStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ExitStatus) GetReason() ExitReason {
@@ -1202,15 +1830,18 @@ type OutputInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Bytes captured so far: the offset the next byte will have.
 	TotalBytes int64 `protobuf:"varint,1,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
-	// Bytes no longer held in memory (the oldest available offset).
-	DroppedBytes  int64 `protobuf:"varint,2,opt,name=dropped_bytes,json=droppedBytes,proto3" json:"dropped_bytes,omitempty"`
+	// Bytes no longer held in memory (the ring's oldest offset); with log
+	// files, older bytes can still be read from them.
+	DroppedBytes int64 `protobuf:"varint,2,opt,name=dropped_bytes,json=droppedBytes,proto3" json:"dropped_bytes,omitempty"`
+	// Bytes kept in log files.
+	LogBytes      int64 `protobuf:"varint,3,opt,name=log_bytes,json=logBytes,proto3" json:"log_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OutputInfo) Reset() {
 	*x = OutputInfo{}
-	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1853,7 @@ func (x *OutputInfo) String() string {
 func (*OutputInfo) ProtoMessage() {}
 
 func (x *OutputInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1866,7 @@ func (x *OutputInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputInfo.ProtoReflect.Descriptor instead.
 func (*OutputInfo) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *OutputInfo) GetTotalBytes() int64 {
@@ -1248,6 +1879,13 @@ func (x *OutputInfo) GetTotalBytes() int64 {
 func (x *OutputInfo) GetDroppedBytes() int64 {
 	if x != nil {
 		return x.DroppedBytes
+	}
+	return 0
+}
+
+func (x *OutputInfo) GetLogBytes() int64 {
+	if x != nil {
+		return x.LogBytes
 	}
 	return 0
 }
@@ -1283,18 +1921,22 @@ type Process struct {
 	// The tree's usage so far (with cgroup containment).
 	Usage *TreeUsage `protobuf:"bytes,19,opt,name=usage,proto3" json:"usage,omitempty"`
 	// The tree's cgroup directory; empty without cgroup containment.
-	Cgroup        string    `protobuf:"bytes,20,opt,name=cgroup,proto3" json:"cgroup,omitempty"`
-	MemoryMax     int64     `protobuf:"varint,21,opt,name=memory_max,json=memoryMax,proto3" json:"memory_max,omitempty"`
-	PidsMax       int64     `protobuf:"varint,22,opt,name=pids_max,json=pidsMax,proto3" json:"pids_max,omitempty"`
-	CpuMax        float64   `protobuf:"fixed64,23,opt,name=cpu_max,json=cpuMax,proto3" json:"cpu_max,omitempty"`
-	Rlimits       []*Rlimit `protobuf:"bytes,24,rep,name=rlimits,proto3" json:"rlimits,omitempty"`
+	Cgroup    string    `protobuf:"bytes,20,opt,name=cgroup,proto3" json:"cgroup,omitempty"`
+	MemoryMax int64     `protobuf:"varint,21,opt,name=memory_max,json=memoryMax,proto3" json:"memory_max,omitempty"`
+	PidsMax   int64     `protobuf:"varint,22,opt,name=pids_max,json=pidsMax,proto3" json:"pids_max,omitempty"`
+	CpuMax    float64   `protobuf:"fixed64,23,opt,name=cpu_max,json=cpuMax,proto3" json:"cpu_max,omitempty"`
+	Rlimits   []*Rlimit `protobuf:"bytes,24,rep,name=rlimits,proto3" json:"rlimits,omitempty"`
+	Stdin     StdinMode `protobuf:"varint,25,opt,name=stdin,proto3,enum=procd.v1.StdinMode" json:"stdin,omitempty"`
+	Tty       bool      `protobuf:"varint,26,opt,name=tty,proto3" json:"tty,omitempty"`
+	// The directory of the output log files, if any.
+	LogDir        string `protobuf:"bytes,27,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1948,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1961,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Process) GetId() string {
@@ -1490,6 +2132,27 @@ func (x *Process) GetRlimits() []*Rlimit {
 	return nil
 }
 
+func (x *Process) GetStdin() StdinMode {
+	if x != nil {
+		return x.Stdin
+	}
+	return StdinMode_STDIN_MODE_UNSPECIFIED
+}
+
+func (x *Process) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
+}
+
+func (x *Process) GetLogDir() string {
+	if x != nil {
+		return x.LogDir
+	}
+	return ""
+}
+
 // StartProcessRequest starts one process.
 type StartProcessRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1500,7 +2163,7 @@ type StartProcessRequest struct {
 
 func (x *StartProcessRequest) Reset() {
 	*x = StartProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +2175,7 @@ func (x *StartProcessRequest) String() string {
 func (*StartProcessRequest) ProtoMessage() {}
 
 func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +2188,7 @@ func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessRequest.ProtoReflect.Descriptor instead.
 func (*StartProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StartProcessRequest) GetSpec() *ProcessSpec {
@@ -1545,7 +2208,7 @@ type StartProcessResponse struct {
 
 func (x *StartProcessResponse) Reset() {
 	*x = StartProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +2220,7 @@ func (x *StartProcessResponse) String() string {
 func (*StartProcessResponse) ProtoMessage() {}
 
 func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +2233,7 @@ func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessResponse.ProtoReflect.Descriptor instead.
 func (*StartProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartProcessResponse) GetProcess() *Process {
@@ -1597,7 +2260,7 @@ type WaitForProcessRequest struct {
 
 func (x *WaitForProcessRequest) Reset() {
 	*x = WaitForProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +2272,7 @@ func (x *WaitForProcessRequest) String() string {
 func (*WaitForProcessRequest) ProtoMessage() {}
 
 func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +2285,7 @@ func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessRequest.ProtoReflect.Descriptor instead.
 func (*WaitForProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WaitForProcessRequest) GetTarget() isWaitForProcessRequest_Target {
@@ -1684,7 +2347,7 @@ type WaitForProcessResponse struct {
 
 func (x *WaitForProcessResponse) Reset() {
 	*x = WaitForProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +2359,7 @@ func (x *WaitForProcessResponse) String() string {
 func (*WaitForProcessResponse) ProtoMessage() {}
 
 func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +2372,7 @@ func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessResponse.ProtoReflect.Descriptor instead.
 func (*WaitForProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WaitForProcessResponse) GetProcess() *Process {
@@ -1740,7 +2403,7 @@ type GetProcessRequest struct {
 
 func (x *GetProcessRequest) Reset() {
 	*x = GetProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +2415,7 @@ func (x *GetProcessRequest) String() string {
 func (*GetProcessRequest) ProtoMessage() {}
 
 func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +2428,7 @@ func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetProcessRequest) GetTarget() isGetProcessRequest_Target {
@@ -1819,7 +2482,7 @@ type GetProcessResponse struct {
 
 func (x *GetProcessResponse) Reset() {
 	*x = GetProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1831,7 +2494,7 @@ func (x *GetProcessResponse) String() string {
 func (*GetProcessResponse) ProtoMessage() {}
 
 func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1844,7 +2507,7 @@ func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessResponse.ProtoReflect.Descriptor instead.
 func (*GetProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetProcessResponse) GetProcess() *Process {
@@ -1872,7 +2535,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2547,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2560,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Selector) GetAll() bool {
@@ -1941,7 +2604,7 @@ type ListProcessesRequest struct {
 
 func (x *ListProcessesRequest) Reset() {
 	*x = ListProcessesRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2616,7 @@ func (x *ListProcessesRequest) String() string {
 func (*ListProcessesRequest) ProtoMessage() {}
 
 func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2629,7 @@ func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesRequest.ProtoReflect.Descriptor instead.
 func (*ListProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListProcessesRequest) GetStates() []ProcessState {
@@ -2000,7 +2663,7 @@ type ListProcessesResponse struct {
 
 func (x *ListProcessesResponse) Reset() {
 	*x = ListProcessesResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2675,7 @@ func (x *ListProcessesResponse) String() string {
 func (*ListProcessesResponse) ProtoMessage() {}
 
 func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2688,7 @@ func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesResponse.ProtoReflect.Descriptor instead.
 func (*ListProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListProcessesResponse) GetProcesses() []*Process {
@@ -2055,7 +2718,7 @@ type SendSignalRequest struct {
 
 func (x *SendSignalRequest) Reset() {
 	*x = SendSignalRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2730,7 @@ func (x *SendSignalRequest) String() string {
 func (*SendSignalRequest) ProtoMessage() {}
 
 func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2743,7 @@ func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalRequest.ProtoReflect.Descriptor instead.
 func (*SendSignalRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SendSignalRequest) GetTarget() isSendSignalRequest_Target {
@@ -2167,7 +2830,7 @@ type SignalResult struct {
 
 func (x *SignalResult) Reset() {
 	*x = SignalResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2842,7 @@ func (x *SignalResult) String() string {
 func (*SignalResult) ProtoMessage() {}
 
 func (x *SignalResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2855,7 @@ func (x *SignalResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResult.ProtoReflect.Descriptor instead.
 func (*SignalResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SignalResult) GetId() string {
@@ -2235,7 +2898,7 @@ type SendSignalResponse struct {
 
 func (x *SendSignalResponse) Reset() {
 	*x = SendSignalResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2247,7 +2910,7 @@ func (x *SendSignalResponse) String() string {
 func (*SendSignalResponse) ProtoMessage() {}
 
 func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2260,7 +2923,7 @@ func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalResponse.ProtoReflect.Descriptor instead.
 func (*SendSignalResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SendSignalResponse) GetSignal() string {
@@ -2296,7 +2959,7 @@ type StopProcessRequest struct {
 
 func (x *StopProcessRequest) Reset() {
 	*x = StopProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2308,7 +2971,7 @@ func (x *StopProcessRequest) String() string {
 func (*StopProcessRequest) ProtoMessage() {}
 
 func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2321,7 +2984,7 @@ func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessRequest.ProtoReflect.Descriptor instead.
 func (*StopProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StopProcessRequest) GetTarget() isStopProcessRequest_Target {
@@ -2407,7 +3070,7 @@ type StopResult struct {
 
 func (x *StopResult) Reset() {
 	*x = StopResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2419,7 +3082,7 @@ func (x *StopResult) String() string {
 func (*StopResult) ProtoMessage() {}
 
 func (x *StopResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2432,7 +3095,7 @@ func (x *StopResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResult.ProtoReflect.Descriptor instead.
 func (*StopResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StopResult) GetProcess() *Process {
@@ -2459,7 +3122,7 @@ type StopProcessResponse struct {
 
 func (x *StopProcessResponse) Reset() {
 	*x = StopProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +3134,7 @@ func (x *StopProcessResponse) String() string {
 func (*StopProcessResponse) ProtoMessage() {}
 
 func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +3147,7 @@ func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessResponse.ProtoReflect.Descriptor instead.
 func (*StopProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StopProcessResponse) GetResults() []*StopResult {
@@ -2508,7 +3171,7 @@ type UpdateActivityRequest struct {
 
 func (x *UpdateActivityRequest) Reset() {
 	*x = UpdateActivityRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +3183,7 @@ func (x *UpdateActivityRequest) String() string {
 func (*UpdateActivityRequest) ProtoMessage() {}
 
 func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +3196,7 @@ func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateActivityRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateActivityRequest) GetTarget() isUpdateActivityRequest_Target {
@@ -2587,7 +3250,7 @@ type UpdateActivityResponse struct {
 
 func (x *UpdateActivityResponse) Reset() {
 	*x = UpdateActivityResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2599,7 +3262,7 @@ func (x *UpdateActivityResponse) String() string {
 func (*UpdateActivityResponse) ProtoMessage() {}
 
 func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2612,7 +3275,7 @@ func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateActivityResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateActivityResponse) GetProcess() *Process {
@@ -2636,7 +3299,7 @@ type RemoveProcessRequest struct {
 
 func (x *RemoveProcessRequest) Reset() {
 	*x = RemoveProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +3311,7 @@ func (x *RemoveProcessRequest) String() string {
 func (*RemoveProcessRequest) ProtoMessage() {}
 
 func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +3324,7 @@ func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessRequest.ProtoReflect.Descriptor instead.
 func (*RemoveProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RemoveProcessRequest) GetTarget() isRemoveProcessRequest_Target {
@@ -2715,7 +3378,7 @@ type RemoveProcessResponse struct {
 
 func (x *RemoveProcessResponse) Reset() {
 	*x = RemoveProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2727,7 +3390,7 @@ func (x *RemoveProcessResponse) String() string {
 func (*RemoveProcessResponse) ProtoMessage() {}
 
 func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2740,7 +3403,7 @@ func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessResponse.ProtoReflect.Descriptor instead.
 func (*RemoveProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RemoveProcessResponse) GetProcess() *Process {
@@ -2761,7 +3424,7 @@ type CleanupFinishedRequest struct {
 
 func (x *CleanupFinishedRequest) Reset() {
 	*x = CleanupFinishedRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2773,7 +3436,7 @@ func (x *CleanupFinishedRequest) String() string {
 func (*CleanupFinishedRequest) ProtoMessage() {}
 
 func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2786,7 +3449,7 @@ func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedRequest.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CleanupFinishedRequest) GetSelector() *Selector {
@@ -2806,7 +3469,7 @@ type CleanupFinishedResponse struct {
 
 func (x *CleanupFinishedResponse) Reset() {
 	*x = CleanupFinishedResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2818,7 +3481,7 @@ func (x *CleanupFinishedResponse) String() string {
 func (*CleanupFinishedResponse) ProtoMessage() {}
 
 func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2831,7 +3494,7 @@ func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedResponse.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CleanupFinishedResponse) GetRemovedIds() []string {
@@ -2850,7 +3513,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2862,7 +3525,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2875,7 +3538,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
 }
 
 // ProcessStats counts processes.
@@ -2899,7 +3562,7 @@ type ProcessStats struct {
 
 func (x *ProcessStats) Reset() {
 	*x = ProcessStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3574,7 @@ func (x *ProcessStats) String() string {
 func (*ProcessStats) ProtoMessage() {}
 
 func (x *ProcessStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3587,7 @@ func (x *ProcessStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessStats.ProtoReflect.Descriptor instead.
 func (*ProcessStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ProcessStats) GetRunning() int64 {
@@ -2996,7 +3659,7 @@ type OutputStats struct {
 
 func (x *OutputStats) Reset() {
 	*x = OutputStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3008,7 +3671,7 @@ func (x *OutputStats) String() string {
 func (*OutputStats) ProtoMessage() {}
 
 func (x *OutputStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3021,7 +3684,7 @@ func (x *OutputStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputStats.ProtoReflect.Descriptor instead.
 func (*OutputStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *OutputStats) GetBytesCapturedTotal() int64 {
@@ -3060,7 +3723,7 @@ type EventStats struct {
 
 func (x *EventStats) Reset() {
 	*x = EventStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3072,7 +3735,7 @@ func (x *EventStats) String() string {
 func (*EventStats) ProtoMessage() {}
 
 func (x *EventStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3085,7 +3748,7 @@ func (x *EventStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventStats.ProtoReflect.Descriptor instead.
 func (*EventStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EventStats) GetLastSeq() uint64 {
@@ -3143,7 +3806,7 @@ type DaemonStats struct {
 
 func (x *DaemonStats) Reset() {
 	*x = DaemonStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3155,7 +3818,7 @@ func (x *DaemonStats) String() string {
 func (*DaemonStats) ProtoMessage() {}
 
 func (x *DaemonStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3168,7 +3831,7 @@ func (x *DaemonStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonStats.ProtoReflect.Descriptor instead.
 func (*DaemonStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DaemonStats) GetVersion() string {
@@ -3256,7 +3919,7 @@ type WatchdogStats struct {
 
 func (x *WatchdogStats) Reset() {
 	*x = WatchdogStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3931,7 @@ func (x *WatchdogStats) String() string {
 func (*WatchdogStats) ProtoMessage() {}
 
 func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3944,7 @@ func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStats.ProtoReflect.Descriptor instead.
 func (*WatchdogStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *WatchdogStats) GetActive() bool {
@@ -3376,7 +4039,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3388,7 +4051,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3401,7 +4064,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetStatsResponse) GetProcesses() *ProcessStats {
@@ -3476,7 +4139,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3488,7 +4151,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3501,7 +4164,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -3619,7 +4282,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3631,7 +4294,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3644,7 +4307,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WatchEventsRequest) GetAfterSeq() uint64 {
@@ -3692,7 +4355,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3704,7 +4367,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3717,7 +4380,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -3749,7 +4412,7 @@ type ReadOutputRequest struct {
 
 func (x *ReadOutputRequest) Reset() {
 	*x = ReadOutputRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3761,7 +4424,7 @@ func (x *ReadOutputRequest) String() string {
 func (*ReadOutputRequest) ProtoMessage() {}
 
 func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3774,7 +4437,7 @@ func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputRequest.ProtoReflect.Descriptor instead.
 func (*ReadOutputRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ReadOutputRequest) GetTarget() isReadOutputRequest_Target {
@@ -3862,7 +4525,7 @@ type ReadOutputResponse struct {
 
 func (x *ReadOutputResponse) Reset() {
 	*x = ReadOutputResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3874,7 +4537,7 @@ func (x *ReadOutputResponse) String() string {
 func (*ReadOutputResponse) ProtoMessage() {}
 
 func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3887,7 +4550,7 @@ func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputResponse.ProtoReflect.Descriptor instead.
 func (*ReadOutputResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ReadOutputResponse) GetStream() Stream {
@@ -3942,7 +4605,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3954,7 +4617,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3967,7 +4630,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -4044,7 +4707,7 @@ type RunBatchRequest struct {
 
 func (x *RunBatchRequest) Reset() {
 	*x = RunBatchRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4056,7 +4719,7 @@ func (x *RunBatchRequest) String() string {
 func (*RunBatchRequest) ProtoMessage() {}
 
 func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4069,7 +4732,7 @@ func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchRequest.ProtoReflect.Descriptor instead.
 func (*RunBatchRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RunBatchRequest) GetJobs() []*ProcessSpec {
@@ -4150,7 +4813,7 @@ type JobResult struct {
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4162,7 +4825,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4175,7 +4838,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *JobResult) GetIndex() uint32 {
@@ -4258,7 +4921,7 @@ type BatchSummary struct {
 
 func (x *BatchSummary) Reset() {
 	*x = BatchSummary{}
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4270,7 +4933,7 @@ func (x *BatchSummary) String() string {
 func (*BatchSummary) ProtoMessage() {}
 
 func (x *BatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4283,7 +4946,7 @@ func (x *BatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSummary.ProtoReflect.Descriptor instead.
 func (*BatchSummary) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *BatchSummary) GetBatchId() string {
@@ -4372,7 +5035,7 @@ type RunBatchResponse struct {
 
 func (x *RunBatchResponse) Reset() {
 	*x = RunBatchResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4384,7 +5047,7 @@ func (x *RunBatchResponse) String() string {
 func (*RunBatchResponse) ProtoMessage() {}
 
 func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4397,7 +5060,7 @@ func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchResponse.ProtoReflect.Descriptor instead.
 func (*RunBatchResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RunBatchResponse) GetKind() isRunBatchResponse_Kind {
@@ -4487,7 +5150,7 @@ type BatchStarted struct {
 
 func (x *BatchStarted) Reset() {
 	*x = BatchStarted{}
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4499,7 +5162,7 @@ func (x *BatchStarted) String() string {
 func (*BatchStarted) ProtoMessage() {}
 
 func (x *BatchStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4512,7 +5175,7 @@ func (x *BatchStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStarted.ProtoReflect.Descriptor instead.
 func (*BatchStarted) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *BatchStarted) GetBatchId() string {
@@ -4556,7 +5219,7 @@ type JobAttempt struct {
 
 func (x *JobAttempt) Reset() {
 	*x = JobAttempt{}
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4568,7 +5231,7 @@ func (x *JobAttempt) String() string {
 func (*JobAttempt) ProtoMessage() {}
 
 func (x *JobAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4581,7 +5244,7 @@ func (x *JobAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobAttempt.ProtoReflect.Descriptor instead.
 func (*JobAttempt) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *JobAttempt) GetIndex() uint32 {
@@ -4650,7 +5313,7 @@ type BatchStats struct {
 
 func (x *BatchStats) Reset() {
 	*x = BatchStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4662,7 +5325,7 @@ func (x *BatchStats) String() string {
 func (*BatchStats) ProtoMessage() {}
 
 func (x *BatchStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4675,7 +5338,7 @@ func (x *BatchStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStats.ProtoReflect.Descriptor instead.
 func (*BatchStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *BatchStats) GetBatchesRunning() int64 {
@@ -4731,7 +5394,41 @@ var File_procd_v1_procd_proto protoreflect.FileDescriptor
 
 const file_procd_v1_procd_proto_rawDesc = "" +
 	"\n" +
-	"\x14procd/v1/procd.proto\x12\bprocd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\a\n" +
+	"\x14procd/v1/procd.proto\x12\bprocd.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n" +
+	"\n" +
+	"WindowSize\x12\x12\n" +
+	"\x04rows\x18\x01 \x01(\rR\x04rows\x12\x12\n" +
+	"\x04cols\x18\x02 \x01(\rR\x04cols\"m\n" +
+	"\x11WriteInputRequest\x12\x10\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12\x12\n" +
+	"\x03pid\x18\x02 \x01(\x05H\x00R\x03pid\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12\x14\n" +
+	"\x05close\x18\x04 \x01(\bR\x05closeB\b\n" +
+	"\x06target\".\n" +
+	"\x12WriteInputResponse\x12\x18\n" +
+	"\awritten\x18\x01 \x01(\x03R\awritten\"\xd8\x01\n" +
+	"\rAttachRequest\x12-\n" +
+	"\x05start\x18\x01 \x01(\v2\x15.procd.v1.AttachStartH\x00R\x05start\x12\x16\n" +
+	"\x05stdin\x18\x02 \x01(\fH\x00R\x05stdin\x12!\n" +
+	"\vclose_stdin\x18\x03 \x01(\bH\x00R\n" +
+	"closeStdin\x12%\n" +
+	"\rrelease_stdin\x18\x04 \x01(\bH\x00R\freleaseStdin\x12.\n" +
+	"\x06resize\x18\x05 \x01(\v2\x14.procd.v1.WindowSizeH\x00R\x06resizeB\x06\n" +
+	"\x04kind\"\xd0\x01\n" +
+	"\vAttachStart\x12\x10\n" +
+	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12\x12\n" +
+	"\x03pid\x18\x02 \x01(\x05H\x00R\x03pid\x12\x14\n" +
+	"\x05stdin\x18\x03 \x01(\bR\x05stdin\x12#\n" +
+	"\rstdout_offset\x18\x04 \x01(\x03R\fstdoutOffset\x12#\n" +
+	"\rstderr_offset\x18\x05 \x01(\x03R\fstderrOffset\x12\"\n" +
+	"\n" +
+	"tail_bytes\x18\x06 \x01(\x03H\x01R\ttailBytes\x88\x01\x01B\b\n" +
+	"\x06targetB\r\n" +
+	"\v_tail_bytes\"y\n" +
+	"\x0eAttachResponse\x126\n" +
+	"\x06output\x18\x01 \x01(\v2\x1c.procd.v1.ReadOutputResponseH\x00R\x06output\x12'\n" +
+	"\x04exit\x18\x02 \x01(\v2\x11.procd.v1.ProcessH\x00R\x04exitB\x06\n" +
+	"\x04kind\"\xe4\b\n" +
 	"\vProcessSpec\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\x12\x10\n" +
 	"\x03cwd\x18\x02 \x01(\tR\x03cwd\x120\n" +
@@ -4755,7 +5452,12 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"memory_max\x18\x11 \x01(\x03R\tmemoryMax\x12\x19\n" +
 	"\bpids_max\x18\x12 \x01(\x03R\apidsMax\x12\x17\n" +
 	"\acpu_max\x18\x13 \x01(\x01R\x06cpuMax\x12*\n" +
-	"\arlimits\x18\x14 \x03(\v2\x10.procd.v1.RlimitR\arlimits\x1a6\n" +
+	"\arlimits\x18\x14 \x03(\v2\x10.procd.v1.RlimitR\arlimits\x12)\n" +
+	"\x05stdin\x18\x15 \x01(\x0e2\x13.procd.v1.StdinModeR\x05stdin\x12\x10\n" +
+	"\x03tty\x18\x16 \x01(\bR\x03tty\x125\n" +
+	"\vwindow_size\x18\x17 \x01(\v2\x14.procd.v1.WindowSizeR\n" +
+	"windowSize\x12 \n" +
+	"\tlog_files\x18\x18 \x01(\bH\x01R\blogFiles\x88\x01\x01\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
@@ -4763,7 +5465,9 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"_auto_kill\"D\n" +
+	"_auto_killB\f\n" +
+	"\n" +
+	"_log_files\"D\n" +
 	"\x06Rlimit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04soft\x18\x02 \x01(\x04R\x04soft\x12\x12\n" +
@@ -4812,12 +5516,13 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	" \x01(\v2\x13.procd.v1.TreeUsageR\x04treeB\f\n" +
 	"\n" +
 	"_exit_codeB\x10\n" +
-	"\x0e_signal_number\"R\n" +
+	"\x0e_signal_number\"o\n" +
 	"\n" +
 	"OutputInfo\x12\x1f\n" +
 	"\vtotal_bytes\x18\x01 \x01(\x03R\n" +
 	"totalBytes\x12#\n" +
-	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\"\xde\a\n" +
+	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\x12\x1b\n" +
+	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\xb4\b\n" +
 	"\aProcess\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x12\n" +
@@ -4848,7 +5553,10 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"memory_max\x18\x15 \x01(\x03R\tmemoryMax\x12\x19\n" +
 	"\bpids_max\x18\x16 \x01(\x03R\apidsMax\x12\x17\n" +
 	"\acpu_max\x18\x17 \x01(\x01R\x06cpuMax\x12*\n" +
-	"\arlimits\x18\x18 \x03(\v2\x10.procd.v1.RlimitR\arlimits\x1a9\n" +
+	"\arlimits\x18\x18 \x03(\v2\x10.procd.v1.RlimitR\arlimits\x12)\n" +
+	"\x05stdin\x18\x19 \x01(\x0e2\x13.procd.v1.StdinModeR\x05stdin\x12\x10\n" +
+	"\x03tty\x18\x1a \x01(\bR\x03tty\x12\x17\n" +
+	"\alog_dir\x18\x1b \x01(\tR\x06logDir\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
@@ -5122,7 +5830,11 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x14jobs_succeeded_total\x18\x04 \x01(\x03R\x12jobsSucceededTotal\x12*\n" +
 	"\x11jobs_failed_total\x18\x05 \x01(\x03R\x0fjobsFailedTotal\x12#\n" +
 	"\rretries_total\x18\x06 \x01(\x03R\fretriesTotal\x12(\n" +
-	"\x10max_running_jobs\x18\a \x01(\x03R\x0emaxRunningJobs*~\n" +
+	"\x10max_running_jobs\x18\a \x01(\x03R\x0emaxRunningJobs*Q\n" +
+	"\tStdinMode\x12\x1a\n" +
+	"\x16STDIN_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fSTDIN_MODE_NULL\x10\x01\x12\x13\n" +
+	"\x0fSTDIN_MODE_PIPE\x10\x02*~\n" +
 	"\fProcessState\x12\x1d\n" +
 	"\x19PROCESS_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PROCESS_STATE_RUNNING\x10\x01\x12\x1a\n" +
@@ -5179,7 +5891,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x12JOB_OUTCOME_SIGNAL\x10\x03\x12\x17\n" +
 	"\x13JOB_OUTCOME_TIMEOUT\x10\x04\x12\x1c\n" +
 	"\x18JOB_OUTCOME_START_FAILED\x10\x05\x12\x19\n" +
-	"\x15JOB_OUTCOME_CANCELLED\x10\x062\xbf\a\n" +
+	"\x15JOB_OUTCOME_CANCELLED\x10\x062\xc9\b\n" +
 	"\x0eProcessService\x12M\n" +
 	"\fStartProcess\x12\x1d.procd.v1.StartProcessRequest\x1a\x1e.procd.v1.StartProcessResponse\x12S\n" +
 	"\x0eWaitForProcess\x12\x1f.procd.v1.WaitForProcessRequest\x1a .procd.v1.WaitForProcessResponse\x12G\n" +
@@ -5195,7 +5907,10 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\bGetStats\x12\x19.procd.v1.GetStatsRequest\x1a\x1a.procd.v1.GetStatsResponse\x12L\n" +
 	"\vWatchEvents\x12\x1c.procd.v1.WatchEventsRequest\x1a\x1d.procd.v1.WatchEventsResponse0\x01\x12I\n" +
 	"\n" +
-	"ReadOutput\x12\x1b.procd.v1.ReadOutputRequest\x1a\x1c.procd.v1.ReadOutputResponse0\x012S\n" +
+	"ReadOutput\x12\x1b.procd.v1.ReadOutputRequest\x1a\x1c.procd.v1.ReadOutputResponse0\x01\x12G\n" +
+	"\n" +
+	"WriteInput\x12\x1b.procd.v1.WriteInputRequest\x1a\x1c.procd.v1.WriteInputResponse\x12?\n" +
+	"\x06Attach\x12\x17.procd.v1.AttachRequest\x1a\x18.procd.v1.AttachResponse(\x010\x012S\n" +
 	"\fBatchService\x12C\n" +
 	"\bRunBatch\x12\x19.procd.v1.RunBatchRequest\x1a\x1a.procd.v1.RunBatchResponse0\x01B/Z-github.com/procd/procd/proto/procd/v1;procdv1b\x06proto3"
 
@@ -5211,208 +5926,226 @@ func file_procd_v1_procd_proto_rawDescGZIP() []byte {
 	return file_procd_v1_procd_proto_rawDescData
 }
 
-var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
+var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
 var file_procd_v1_procd_proto_goTypes = []any{
-	(ProcessState)(0),               // 0: procd.v1.ProcessState
-	(ExitReason)(0),                 // 1: procd.v1.ExitReason
-	(KillMode)(0),                   // 2: procd.v1.KillMode
-	(Stream)(0),                     // 3: procd.v1.Stream
-	(ActivitySource)(0),             // 4: procd.v1.ActivitySource
-	(EventType)(0),                  // 5: procd.v1.EventType
-	(JobOutcome)(0),                 // 6: procd.v1.JobOutcome
-	(*ProcessSpec)(nil),             // 7: procd.v1.ProcessSpec
-	(*Rlimit)(nil),                  // 8: procd.v1.Rlimit
-	(*TreeUsage)(nil),               // 9: procd.v1.TreeUsage
-	(*WatchdogStatus)(nil),          // 10: procd.v1.WatchdogStatus
-	(*ResourceUsage)(nil),           // 11: procd.v1.ResourceUsage
-	(*ExitStatus)(nil),              // 12: procd.v1.ExitStatus
-	(*OutputInfo)(nil),              // 13: procd.v1.OutputInfo
-	(*Process)(nil),                 // 14: procd.v1.Process
-	(*StartProcessRequest)(nil),     // 15: procd.v1.StartProcessRequest
-	(*StartProcessResponse)(nil),    // 16: procd.v1.StartProcessResponse
-	(*WaitForProcessRequest)(nil),   // 17: procd.v1.WaitForProcessRequest
-	(*WaitForProcessResponse)(nil),  // 18: procd.v1.WaitForProcessResponse
-	(*GetProcessRequest)(nil),       // 19: procd.v1.GetProcessRequest
-	(*GetProcessResponse)(nil),      // 20: procd.v1.GetProcessResponse
-	(*Selector)(nil),                // 21: procd.v1.Selector
-	(*ListProcessesRequest)(nil),    // 22: procd.v1.ListProcessesRequest
-	(*ListProcessesResponse)(nil),   // 23: procd.v1.ListProcessesResponse
-	(*SendSignalRequest)(nil),       // 24: procd.v1.SendSignalRequest
-	(*SignalResult)(nil),            // 25: procd.v1.SignalResult
-	(*SendSignalResponse)(nil),      // 26: procd.v1.SendSignalResponse
-	(*StopProcessRequest)(nil),      // 27: procd.v1.StopProcessRequest
-	(*StopResult)(nil),              // 28: procd.v1.StopResult
-	(*StopProcessResponse)(nil),     // 29: procd.v1.StopProcessResponse
-	(*UpdateActivityRequest)(nil),   // 30: procd.v1.UpdateActivityRequest
-	(*UpdateActivityResponse)(nil),  // 31: procd.v1.UpdateActivityResponse
-	(*RemoveProcessRequest)(nil),    // 32: procd.v1.RemoveProcessRequest
-	(*RemoveProcessResponse)(nil),   // 33: procd.v1.RemoveProcessResponse
-	(*CleanupFinishedRequest)(nil),  // 34: procd.v1.CleanupFinishedRequest
-	(*CleanupFinishedResponse)(nil), // 35: procd.v1.CleanupFinishedResponse
-	(*GetStatsRequest)(nil),         // 36: procd.v1.GetStatsRequest
-	(*ProcessStats)(nil),            // 37: procd.v1.ProcessStats
-	(*OutputStats)(nil),             // 38: procd.v1.OutputStats
-	(*EventStats)(nil),              // 39: procd.v1.EventStats
-	(*DaemonStats)(nil),             // 40: procd.v1.DaemonStats
-	(*WatchdogStats)(nil),           // 41: procd.v1.WatchdogStats
-	(*GetStatsResponse)(nil),        // 42: procd.v1.GetStatsResponse
-	(*Event)(nil),                   // 43: procd.v1.Event
-	(*WatchEventsRequest)(nil),      // 44: procd.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 45: procd.v1.WatchEventsResponse
-	(*ReadOutputRequest)(nil),       // 46: procd.v1.ReadOutputRequest
-	(*ReadOutputResponse)(nil),      // 47: procd.v1.ReadOutputResponse
-	(*RetryPolicy)(nil),             // 48: procd.v1.RetryPolicy
-	(*RunBatchRequest)(nil),         // 49: procd.v1.RunBatchRequest
-	(*JobResult)(nil),               // 50: procd.v1.JobResult
-	(*BatchSummary)(nil),            // 51: procd.v1.BatchSummary
-	(*RunBatchResponse)(nil),        // 52: procd.v1.RunBatchResponse
-	(*BatchStarted)(nil),            // 53: procd.v1.BatchStarted
-	(*JobAttempt)(nil),              // 54: procd.v1.JobAttempt
-	(*BatchStats)(nil),              // 55: procd.v1.BatchStats
-	nil,                             // 56: procd.v1.ProcessSpec.EnvEntry
-	nil,                             // 57: procd.v1.ProcessSpec.LabelsEntry
-	nil,                             // 58: procd.v1.Process.LabelsEntry
-	nil,                             // 59: procd.v1.Selector.LabelsEntry
-	nil,                             // 60: procd.v1.ListProcessesRequest.LabelsEntry
-	nil,                             // 61: procd.v1.ProcessStats.ExitsByReasonEntry
-	nil,                             // 62: procd.v1.DaemonStats.ControllersEntry
-	nil,                             // 63: procd.v1.WatchdogStats.KillsByReasonEntry
-	nil,                             // 64: procd.v1.Event.LabelsEntry
-	nil,                             // 65: procd.v1.WatchEventsRequest.LabelsEntry
-	nil,                             // 66: procd.v1.RunBatchRequest.LabelsEntry
-	(*durationpb.Duration)(nil),     // 67: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 68: google.protobuf.Timestamp
+	(StdinMode)(0),                  // 0: procd.v1.StdinMode
+	(ProcessState)(0),               // 1: procd.v1.ProcessState
+	(ExitReason)(0),                 // 2: procd.v1.ExitReason
+	(KillMode)(0),                   // 3: procd.v1.KillMode
+	(Stream)(0),                     // 4: procd.v1.Stream
+	(ActivitySource)(0),             // 5: procd.v1.ActivitySource
+	(EventType)(0),                  // 6: procd.v1.EventType
+	(JobOutcome)(0),                 // 7: procd.v1.JobOutcome
+	(*WindowSize)(nil),              // 8: procd.v1.WindowSize
+	(*WriteInputRequest)(nil),       // 9: procd.v1.WriteInputRequest
+	(*WriteInputResponse)(nil),      // 10: procd.v1.WriteInputResponse
+	(*AttachRequest)(nil),           // 11: procd.v1.AttachRequest
+	(*AttachStart)(nil),             // 12: procd.v1.AttachStart
+	(*AttachResponse)(nil),          // 13: procd.v1.AttachResponse
+	(*ProcessSpec)(nil),             // 14: procd.v1.ProcessSpec
+	(*Rlimit)(nil),                  // 15: procd.v1.Rlimit
+	(*TreeUsage)(nil),               // 16: procd.v1.TreeUsage
+	(*WatchdogStatus)(nil),          // 17: procd.v1.WatchdogStatus
+	(*ResourceUsage)(nil),           // 18: procd.v1.ResourceUsage
+	(*ExitStatus)(nil),              // 19: procd.v1.ExitStatus
+	(*OutputInfo)(nil),              // 20: procd.v1.OutputInfo
+	(*Process)(nil),                 // 21: procd.v1.Process
+	(*StartProcessRequest)(nil),     // 22: procd.v1.StartProcessRequest
+	(*StartProcessResponse)(nil),    // 23: procd.v1.StartProcessResponse
+	(*WaitForProcessRequest)(nil),   // 24: procd.v1.WaitForProcessRequest
+	(*WaitForProcessResponse)(nil),  // 25: procd.v1.WaitForProcessResponse
+	(*GetProcessRequest)(nil),       // 26: procd.v1.GetProcessRequest
+	(*GetProcessResponse)(nil),      // 27: procd.v1.GetProcessResponse
+	(*Selector)(nil),                // 28: procd.v1.Selector
+	(*ListProcessesRequest)(nil),    // 29: procd.v1.ListProcessesRequest
+	(*ListProcessesResponse)(nil),   // 30: procd.v1.ListProcessesResponse
+	(*SendSignalRequest)(nil),       // 31: procd.v1.SendSignalRequest
+	(*SignalResult)(nil),            // 32: procd.v1.SignalResult
+	(*SendSignalResponse)(nil),      // 33: procd.v1.SendSignalResponse
+	(*StopProcessRequest)(nil),      // 34: procd.v1.StopProcessRequest
+	(*StopResult)(nil),              // 35: procd.v1.StopResult
+	(*StopProcessResponse)(nil),     // 36: procd.v1.StopProcessResponse
+	(*UpdateActivityRequest)(nil),   // 37: procd.v1.UpdateActivityRequest
+	(*UpdateActivityResponse)(nil),  // 38: procd.v1.UpdateActivityResponse
+	(*RemoveProcessRequest)(nil),    // 39: procd.v1.RemoveProcessRequest
+	(*RemoveProcessResponse)(nil),   // 40: procd.v1.RemoveProcessResponse
+	(*CleanupFinishedRequest)(nil),  // 41: procd.v1.CleanupFinishedRequest
+	(*CleanupFinishedResponse)(nil), // 42: procd.v1.CleanupFinishedResponse
+	(*GetStatsRequest)(nil),         // 43: procd.v1.GetStatsRequest
+	(*ProcessStats)(nil),            // 44: procd.v1.ProcessStats
+	(*OutputStats)(nil),             // 45: procd.v1.OutputStats
+	(*EventStats)(nil),              // 46: procd.v1.EventStats
+	(*DaemonStats)(nil),             // 47: procd.v1.DaemonStats
+	(*WatchdogStats)(nil),           // 48: procd.v1.WatchdogStats
+	(*GetStatsResponse)(nil),        // 49: procd.v1.GetStatsResponse
+	(*Event)(nil),                   // 50: procd.v1.Event
+	(*WatchEventsRequest)(nil),      // 51: procd.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 52: procd.v1.WatchEventsResponse
+	(*ReadOutputRequest)(nil),       // 53: procd.v1.ReadOutputRequest
+	(*ReadOutputResponse)(nil),      // 54: procd.v1.ReadOutputResponse
+	(*RetryPolicy)(nil),             // 55: procd.v1.RetryPolicy
+	(*RunBatchRequest)(nil),         // 56: procd.v1.RunBatchRequest
+	(*JobResult)(nil),               // 57: procd.v1.JobResult
+	(*BatchSummary)(nil),            // 58: procd.v1.BatchSummary
+	(*RunBatchResponse)(nil),        // 59: procd.v1.RunBatchResponse
+	(*BatchStarted)(nil),            // 60: procd.v1.BatchStarted
+	(*JobAttempt)(nil),              // 61: procd.v1.JobAttempt
+	(*BatchStats)(nil),              // 62: procd.v1.BatchStats
+	nil,                             // 63: procd.v1.ProcessSpec.EnvEntry
+	nil,                             // 64: procd.v1.ProcessSpec.LabelsEntry
+	nil,                             // 65: procd.v1.Process.LabelsEntry
+	nil,                             // 66: procd.v1.Selector.LabelsEntry
+	nil,                             // 67: procd.v1.ListProcessesRequest.LabelsEntry
+	nil,                             // 68: procd.v1.ProcessStats.ExitsByReasonEntry
+	nil,                             // 69: procd.v1.DaemonStats.ControllersEntry
+	nil,                             // 70: procd.v1.WatchdogStats.KillsByReasonEntry
+	nil,                             // 71: procd.v1.Event.LabelsEntry
+	nil,                             // 72: procd.v1.WatchEventsRequest.LabelsEntry
+	nil,                             // 73: procd.v1.RunBatchRequest.LabelsEntry
+	(*durationpb.Duration)(nil),     // 74: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 75: google.protobuf.Timestamp
 }
 var file_procd_v1_procd_proto_depIdxs = []int32{
-	56,  // 0: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
-	57,  // 1: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
-	2,   // 2: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
-	67,  // 3: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
-	67,  // 4: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
-	67,  // 5: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
-	67,  // 6: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
-	67,  // 7: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
-	4,   // 8: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
-	8,   // 9: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
-	67,  // 10: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
-	67,  // 11: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
-	67,  // 12: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
-	67,  // 13: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
-	67,  // 14: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
-	4,   // 15: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
-	4,   // 16: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
-	67,  // 17: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
-	68,  // 18: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
-	67,  // 19: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
-	67,  // 20: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
-	1,   // 21: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
-	11,  // 22: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
-	9,   // 23: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
-	58,  // 24: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
-	0,   // 25: procd.v1.Process.state:type_name -> procd.v1.ProcessState
-	68,  // 26: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
-	68,  // 27: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
-	67,  // 28: procd.v1.Process.duration:type_name -> google.protobuf.Duration
-	12,  // 29: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
-	68,  // 30: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
-	13,  // 31: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
-	13,  // 32: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
-	2,   // 33: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
-	10,  // 34: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
-	9,   // 35: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
-	8,   // 36: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
-	7,   // 37: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	14,  // 38: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	67,  // 39: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	14,  // 40: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	14,  // 41: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	59,  // 42: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	0,   // 43: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	60,  // 44: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	14,  // 45: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	21,  // 46: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	25,  // 47: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	21,  // 48: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	67,  // 49: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	14,  // 50: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	28,  // 51: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	14,  // 52: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	14,  // 53: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	21,  // 54: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	61,  // 55: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	67,  // 56: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	62,  // 57: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
-	63,  // 58: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
-	67,  // 59: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
-	37,  // 60: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	38,  // 61: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	39,  // 62: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	40,  // 63: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	41,  // 64: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
-	55,  // 65: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
-	68,  // 66: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	5,   // 67: procd.v1.Event.type:type_name -> procd.v1.EventType
-	64,  // 68: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	12,  // 69: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	3,   // 70: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	67,  // 71: procd.v1.Event.idle:type_name -> google.protobuf.Duration
-	5,   // 72: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	65,  // 73: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	43,  // 74: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	3,   // 75: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	3,   // 76: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	67,  // 77: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
-	67,  // 78: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
-	6,   // 79: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
-	7,   // 80: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
-	67,  // 81: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
-	48,  // 82: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
-	67,  // 83: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
-	66,  // 84: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
-	6,   // 85: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
-	12,  // 86: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
-	67,  // 87: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
-	50,  // 88: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
-	67,  // 89: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
-	53,  // 90: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
-	54,  // 91: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
-	54,  // 92: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
-	51,  // 93: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
-	14,  // 94: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
-	6,   // 95: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
-	67,  // 96: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
-	15,  // 97: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	17,  // 98: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	19,  // 99: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	22,  // 100: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	24,  // 101: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	27,  // 102: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	30,  // 103: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	32,  // 104: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	34,  // 105: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	36,  // 106: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	44,  // 107: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	46,  // 108: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	49,  // 109: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
-	16,  // 110: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	18,  // 111: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	20,  // 112: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	23,  // 113: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	26,  // 114: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	29,  // 115: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	31,  // 116: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	33,  // 117: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	35,  // 118: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	42,  // 119: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	45,  // 120: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	47,  // 121: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	52,  // 122: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
-	110, // [110:123] is the sub-list for method output_type
-	97,  // [97:110] is the sub-list for method input_type
-	97,  // [97:97] is the sub-list for extension type_name
-	97,  // [97:97] is the sub-list for extension extendee
-	0,   // [0:97] is the sub-list for field type_name
+	12,  // 0: procd.v1.AttachRequest.start:type_name -> procd.v1.AttachStart
+	8,   // 1: procd.v1.AttachRequest.resize:type_name -> procd.v1.WindowSize
+	54,  // 2: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
+	21,  // 3: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
+	63,  // 4: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
+	64,  // 5: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
+	3,   // 6: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
+	74,  // 7: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
+	74,  // 8: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
+	74,  // 9: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
+	74,  // 10: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
+	74,  // 11: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
+	5,   // 12: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
+	15,  // 13: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
+	0,   // 14: procd.v1.ProcessSpec.stdin:type_name -> procd.v1.StdinMode
+	8,   // 15: procd.v1.ProcessSpec.window_size:type_name -> procd.v1.WindowSize
+	74,  // 16: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
+	74,  // 17: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
+	74,  // 18: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
+	74,  // 19: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
+	74,  // 20: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
+	5,   // 21: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
+	5,   // 22: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
+	74,  // 23: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
+	75,  // 24: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
+	74,  // 25: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
+	74,  // 26: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
+	2,   // 27: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
+	18,  // 28: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
+	16,  // 29: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
+	65,  // 30: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
+	1,   // 31: procd.v1.Process.state:type_name -> procd.v1.ProcessState
+	75,  // 32: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
+	75,  // 33: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
+	74,  // 34: procd.v1.Process.duration:type_name -> google.protobuf.Duration
+	19,  // 35: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
+	75,  // 36: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
+	20,  // 37: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
+	20,  // 38: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
+	3,   // 39: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
+	17,  // 40: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
+	16,  // 41: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
+	15,  // 42: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
+	0,   // 43: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
+	14,  // 44: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
+	21,  // 45: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	74,  // 46: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	21,  // 47: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	21,  // 48: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	66,  // 49: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	1,   // 50: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	67,  // 51: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	21,  // 52: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	28,  // 53: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	32,  // 54: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	28,  // 55: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	74,  // 56: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	21,  // 57: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	35,  // 58: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	21,  // 59: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	21,  // 60: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	28,  // 61: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	68,  // 62: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	74,  // 63: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	69,  // 64: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
+	70,  // 65: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	74,  // 66: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	44,  // 67: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	45,  // 68: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	46,  // 69: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	47,  // 70: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	48,  // 71: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	62,  // 72: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
+	75,  // 73: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6,   // 74: procd.v1.Event.type:type_name -> procd.v1.EventType
+	71,  // 75: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	19,  // 76: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	4,   // 77: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	74,  // 78: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	6,   // 79: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	72,  // 80: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	50,  // 81: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	4,   // 82: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	4,   // 83: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	74,  // 84: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	74,  // 85: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	7,   // 86: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	14,  // 87: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	74,  // 88: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	55,  // 89: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	74,  // 90: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	73,  // 91: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	7,   // 92: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	19,  // 93: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	74,  // 94: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	57,  // 95: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	74,  // 96: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	60,  // 97: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	61,  // 98: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	61,  // 99: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	58,  // 100: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	21,  // 101: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	7,   // 102: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	74,  // 103: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	22,  // 104: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	24,  // 105: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	26,  // 106: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	29,  // 107: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	31,  // 108: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	34,  // 109: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	37,  // 110: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	39,  // 111: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	41,  // 112: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	43,  // 113: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	51,  // 114: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	53,  // 115: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	9,   // 116: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
+	11,  // 117: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
+	56,  // 118: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	23,  // 119: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	25,  // 120: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	27,  // 121: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	30,  // 122: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	33,  // 123: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	36,  // 124: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	38,  // 125: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	40,  // 126: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	42,  // 127: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	49,  // 128: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	52,  // 129: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	54,  // 130: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	10,  // 131: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
+	13,  // 132: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
+	59,  // 133: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	119, // [119:134] is the sub-list for method output_type
+	104, // [104:119] is the sub-list for method input_type
+	104, // [104:104] is the sub-list for extension type_name
+	104, // [104:104] is the sub-list for extension extendee
+	0,   // [0:104] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
@@ -5420,41 +6153,60 @@ func file_procd_v1_procd_proto_init() {
 	if File_procd_v1_procd_proto != nil {
 		return
 	}
-	file_procd_v1_procd_proto_msgTypes[0].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[5].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[10].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[1].OneofWrappers = []any{
+		(*WriteInputRequest_Id)(nil),
+		(*WriteInputRequest_Pid)(nil),
+	}
+	file_procd_v1_procd_proto_msgTypes[3].OneofWrappers = []any{
+		(*AttachRequest_Start)(nil),
+		(*AttachRequest_Stdin)(nil),
+		(*AttachRequest_CloseStdin)(nil),
+		(*AttachRequest_ReleaseStdin)(nil),
+		(*AttachRequest_Resize)(nil),
+	}
+	file_procd_v1_procd_proto_msgTypes[4].OneofWrappers = []any{
+		(*AttachStart_Id)(nil),
+		(*AttachStart_Pid)(nil),
+	}
+	file_procd_v1_procd_proto_msgTypes[5].OneofWrappers = []any{
+		(*AttachResponse_Output)(nil),
+		(*AttachResponse_Exit)(nil),
+	}
+	file_procd_v1_procd_proto_msgTypes[6].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[11].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[16].OneofWrappers = []any{
 		(*WaitForProcessRequest_Id)(nil),
 		(*WaitForProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[12].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[18].OneofWrappers = []any{
 		(*GetProcessRequest_Id)(nil),
 		(*GetProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[17].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[23].OneofWrappers = []any{
 		(*SendSignalRequest_Id)(nil),
 		(*SendSignalRequest_Pid)(nil),
 		(*SendSignalRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[20].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[26].OneofWrappers = []any{
 		(*StopProcessRequest_Id)(nil),
 		(*StopProcessRequest_Pid)(nil),
 		(*StopProcessRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[23].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[29].OneofWrappers = []any{
 		(*UpdateActivityRequest_Id)(nil),
 		(*UpdateActivityRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[25].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[31].OneofWrappers = []any{
 		(*RemoveProcessRequest_Id)(nil),
 		(*RemoveProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[37].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[39].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[43].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[45].OneofWrappers = []any{
 		(*ReadOutputRequest_Id)(nil),
 		(*ReadOutputRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[41].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[45].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[47].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[51].OneofWrappers = []any{
 		(*RunBatchResponse_Started)(nil),
 		(*RunBatchResponse_AttemptStarted)(nil),
 		(*RunBatchResponse_AttemptFinished)(nil),
@@ -5465,8 +6217,8 @@ func file_procd_v1_procd_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procd_v1_procd_proto_rawDesc), len(file_procd_v1_procd_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   60,
+			NumEnums:      8,
+			NumMessages:   66,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -35,6 +35,8 @@ const (
 	ProcessService_GetStats_FullMethodName        = "/procd.v1.ProcessService/GetStats"
 	ProcessService_WatchEvents_FullMethodName     = "/procd.v1.ProcessService/WatchEvents"
 	ProcessService_ReadOutput_FullMethodName      = "/procd.v1.ProcessService/ReadOutput"
+	ProcessService_WriteInput_FullMethodName      = "/procd.v1.ProcessService/WriteInput"
+	ProcessService_Attach_FullMethodName          = "/procd.v1.ProcessService/Attach"
 )
 
 // ProcessServiceClient is the client API for ProcessService service.
@@ -81,6 +83,14 @@ type ProcessServiceClient interface {
 	// ReadOutput streams captured stdout/stderr from a byte offset, and with
 	// follow keeps streaming until the process has exited and all output is sent.
 	ReadOutput(ctx context.Context, in *ReadOutputRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadOutputResponse], error)
+	// WriteInput writes to the stdin of a process started with stdin PIPE
+	// (FAILED_PRECONDITION otherwise, or while an Attach holds stdin).
+	WriteInput(ctx context.Context, in *WriteInputRequest, opts ...grpc.CallOption) (*WriteInputResponse, error)
+	// Attach streams a process's output from an offset and, when asked, takes
+	// its stdin: the client sends stdin data, a close, a release or a
+	// terminal resize; the server sends output chunks, then the final record
+	// as the last message.
+	Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AttachRequest, AttachResponse], error)
 }
 
 type processServiceClient struct {
@@ -229,6 +239,29 @@ func (c *processServiceClient) ReadOutput(ctx context.Context, in *ReadOutputReq
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProcessService_ReadOutputClient = grpc.ServerStreamingClient[ReadOutputResponse]
 
+func (c *processServiceClient) WriteInput(ctx context.Context, in *WriteInputRequest, opts ...grpc.CallOption) (*WriteInputResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WriteInputResponse)
+	err := c.cc.Invoke(ctx, ProcessService_WriteInput_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *processServiceClient) Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AttachRequest, AttachResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProcessService_ServiceDesc.Streams[2], ProcessService_Attach_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AttachRequest, AttachResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProcessService_AttachClient = grpc.BidiStreamingClient[AttachRequest, AttachResponse]
+
 // ProcessServiceServer is the server API for ProcessService service.
 // All implementations must embed UnimplementedProcessServiceServer
 // for forward compatibility.
@@ -273,6 +306,14 @@ type ProcessServiceServer interface {
 	// ReadOutput streams captured stdout/stderr from a byte offset, and with
 	// follow keeps streaming until the process has exited and all output is sent.
 	ReadOutput(*ReadOutputRequest, grpc.ServerStreamingServer[ReadOutputResponse]) error
+	// WriteInput writes to the stdin of a process started with stdin PIPE
+	// (FAILED_PRECONDITION otherwise, or while an Attach holds stdin).
+	WriteInput(context.Context, *WriteInputRequest) (*WriteInputResponse, error)
+	// Attach streams a process's output from an offset and, when asked, takes
+	// its stdin: the client sends stdin data, a close, a release or a
+	// terminal resize; the server sends output chunks, then the final record
+	// as the last message.
+	Attach(grpc.BidiStreamingServer[AttachRequest, AttachResponse]) error
 	mustEmbedUnimplementedProcessServiceServer()
 }
 
@@ -318,6 +359,12 @@ func (UnimplementedProcessServiceServer) WatchEvents(*WatchEventsRequest, grpc.S
 }
 func (UnimplementedProcessServiceServer) ReadOutput(*ReadOutputRequest, grpc.ServerStreamingServer[ReadOutputResponse]) error {
 	return status.Error(codes.Unimplemented, "method ReadOutput not implemented")
+}
+func (UnimplementedProcessServiceServer) WriteInput(context.Context, *WriteInputRequest) (*WriteInputResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WriteInput not implemented")
+}
+func (UnimplementedProcessServiceServer) Attach(grpc.BidiStreamingServer[AttachRequest, AttachResponse]) error {
+	return status.Error(codes.Unimplemented, "method Attach not implemented")
 }
 func (UnimplementedProcessServiceServer) mustEmbedUnimplementedProcessServiceServer() {}
 func (UnimplementedProcessServiceServer) testEmbeddedByValue()                        {}
@@ -542,6 +589,31 @@ func _ProcessService_ReadOutput_Handler(srv interface{}, stream grpc.ServerStrea
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ProcessService_ReadOutputServer = grpc.ServerStreamingServer[ReadOutputResponse]
 
+func _ProcessService_WriteInput_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WriteInputRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProcessServiceServer).WriteInput(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProcessService_WriteInput_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProcessServiceServer).WriteInput(ctx, req.(*WriteInputRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProcessService_Attach_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ProcessServiceServer).Attach(&grpc.GenericServerStream[AttachRequest, AttachResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProcessService_AttachServer = grpc.BidiStreamingServer[AttachRequest, AttachResponse]
+
 // ProcessService_ServiceDesc is the grpc.ServiceDesc for ProcessService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -589,6 +661,10 @@ var ProcessService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetStats",
 			Handler:    _ProcessService_GetStats_Handler,
 		},
+		{
+			MethodName: "WriteInput",
+			Handler:    _ProcessService_WriteInput_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -600,6 +676,12 @@ var ProcessService_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "ReadOutput",
 			Handler:       _ProcessService_ReadOutput_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Attach",
+			Handler:       _ProcessService_Attach_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "procd/v1/procd.proto",
