@@ -124,7 +124,7 @@ Environment: PROCD_SOCKET and PROCD_ADDR set --socket and --addr.
 	for _, c := range []*cobra.Command{
 		a.startCmd(), a.runCmd(), a.waitCmd(), a.statusCmd(), a.psCmd(), a.signalCmd(), a.killCmd(),
 		a.stopCmd(), a.heartbeatCmd(), a.rmCmd(), a.logsCmd(), a.watchCmd(), a.statsCmd(), a.versionCmd(),
-		a.batchCmd(),
+		a.batchCmd(), a.attachCmd(),
 	} {
 		wrapArgs(c)
 		root.AddCommand(c)

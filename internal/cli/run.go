@@ -17,44 +17,37 @@ import (
 
 func (a *app) runCmd() *cobra.Command {
 	var f specFlags
+	var interactive bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] [--] COMMAND [ARG...]",
 		Short: "start a process, stream its output, wait and exit with its code",
 		Long: `run starts a process under procd, streams its stdout and stderr to procctl's own,
 waits for it and its tree to end, and exits with its exit code (128+N when signal N
-killed it), like systemd-run --wait --pipe.
+killed it), like systemd-run --wait --pipe. With -i procctl's standard input is
+forwarded to the process (end of input closes its stdin); with --tty the process
+runs on a pseudo-terminal (and procctl's terminal is put in raw mode).
 
 The first Ctrl-C (SIGINT or SIGTERM to procctl) stops the process gracefully
-(stop signal, grace period, SIGKILL to its group); a second one kills it at once.`,
-		Example: `  procctl run -- sh -c 'echo hi; exit 3'; echo $?   # prints hi, then 3`,
-		Args:    cobra.MinimumNArgs(1),
+(stop signal, grace period, SIGKILL to its tree); a second one kills it at once.`,
+		Example: `  procctl run -- sh -c 'echo hi; exit 3'; echo $?   # prints hi, then 3
+  echo hello | procctl run -i -- cat`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if interactive {
+				f.stdin = "pipe"
+			}
 			p, err := a.startProcess(ctx, &f, args)
 			if err != nil {
 				return err
 			}
 			stopForwarding := a.forwardStops(p.GetId())
 			defer stopForwarding()
-			if err := a.copyOutput(ctx, &pb.ReadOutputRequest{Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Follow: true}); err != nil {
-				return err
-			}
-			final, err := a.waitFinal(ctx, p.GetId())
-			if err != nil {
-				return err
-			}
-			if a.json {
-				if err := printJSONLine(a.stdout, final); err != nil {
-					return err
-				}
-			}
-			if code := exitCodeOf(final); code != 0 {
-				return &exitError{code}
-			}
-			return nil
+			return a.attach(ctx, &pb.AttachStart{Target: &pb.AttachStart_Id{Id: p.GetId()}, Stdin: interactive}, f.tty)
 		},
 	}
 	f.bind(cmd.Flags())
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "forward procctl's standard input to the process")
 	return cmd
 }
 
@@ -125,13 +118,4 @@ func (a *app) copyOutput(ctx context.Context, req *pb.ReadOutputRequest) error {
 			return err
 		}
 	}
-}
-
-// waitFinal waits without a deadline for the final record.
-func (a *app) waitFinal(ctx context.Context, id string) (*pb.Process, error) {
-	resp, err := a.conn.Process.WaitForProcess(ctx, &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: id}})
-	if err != nil {
-		return nil, a.explain(err)
-	}
-	return resp.GetProcess(), nil
 }

@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/procd/procd/internal/config"
@@ -25,6 +27,8 @@ type specFlags struct {
 	noAutoKill                              bool
 	activity                                []string
 	activityFile                            string
+	stdin                                   string
+	tty, logFiles                           bool
 	memory                                  config.Size
 	pids                                    int64
 	cpu                                     float64
@@ -48,6 +52,9 @@ func (f *specFlags) bind(fs *pflag.FlagSet) {
 	fs.Var(&f.deadline, "deadline", "stop the process once it has run this long, whatever its activity")
 	fs.StringSliceVar(&f.activity, "activity", nil, "what counts as activity: heartbeat,notify,output,cpu,file (default heartbeat,notify,output)")
 	fs.StringVar(&f.activityFile, "activity-file", "", "a file whose modification time counts as activity (adds the file source)")
+	fs.StringVar(&f.stdin, "stdin", "null", "stdin: null (/dev/null) or pipe (written with attach or WriteInput)")
+	fs.BoolVarP(&f.tty, "tty", "t", false, "run on a pseudo-terminal (for programs that only line-buffer on one)")
+	fs.BoolVar(&f.logFiles, "log-files", false, "keep the output in rotated log files too, readable beyond the ring")
 	fs.Var(&f.memory, "memory", "memory limit of the whole tree, e.g. 512MiB (needs cgroups)")
 	fs.Int64Var(&f.pids, "pids", 0, "most processes and threads in the tree at once (needs cgroups)")
 	fs.Float64Var(&f.cpu, "cpu", 0, "CPU limit of the tree in cores, e.g. 0.5 (needs cgroups)")
@@ -154,6 +161,22 @@ func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 	}
 	s.ActivityFile = f.activityFile
 	s.MemoryMax, s.PidsMax, s.CpuMax = int64(f.memory), f.pids, f.cpu
+	switch f.stdin {
+	case "null", "":
+	case "pipe":
+		s.Stdin = pb.StdinMode_STDIN_MODE_PIPE
+	default:
+		return nil, usagef("--stdin %q: use null or pipe", f.stdin)
+	}
+	if f.tty {
+		s.Tty = true
+		if w, h, err := term.GetSize(int(os.Stdout.Fd())); err == nil && w > 0 && h > 0 {
+			s.WindowSize = &pb.WindowSize{Rows: uint32(h), Cols: uint32(w)}
+		}
+	}
+	if f.fs.Changed("log-files") {
+		s.LogFiles = &f.logFiles
+	}
 	for _, r := range f.rlimits {
 		rl, err := parseRlimit(r)
 		if err != nil {

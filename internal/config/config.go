@@ -52,6 +52,35 @@ type Config struct {
 
 	Containment string // auto, cgroup or pgroup
 	CgroupName  string // procd's directory in each cgroup hierarchy; "": derived from Socket
+
+	StateDir     string // per-process output log files live under StateDir/logs
+	LogFiles     bool   // default for processes that do not say
+	LogFileSize  Size   // per file
+	LogFileCount int    // files per stream
+}
+
+// InstanceStateDir is this daemon's part of the state directory, named like
+// its cgroup directory so daemons on different sockets never share it.
+func (c *Config) InstanceStateDir() string {
+	if c.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(c.StateDir, c.CgroupDir())
+}
+
+// DefaultStateDir is /var/lib/procd for root, else $XDG_STATE_HOME/procd,
+// else ~/.local/state/procd.
+func DefaultStateDir() string {
+	if os.Getuid() == 0 {
+		return "/var/lib/procd"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "procd")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "procd")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("procd-%d-state", os.Getuid()))
 }
 
 // CgroupDir is procd's directory name in the cgroup hierarchies: "procd"
@@ -91,6 +120,9 @@ func Default() Config {
 		AutoKill:        !wd.NoAutoKill,
 		MaxBatchJobs:    64,
 		Containment:     "auto",
+		StateDir:        DefaultStateDir(),
+		LogFileSize:     16 << 20,
+		LogFileCount:    4,
 	}
 }
 
@@ -139,6 +171,10 @@ func (c *Config) Manager() manager.Config {
 			CheckInterval:  time.Duration(c.CheckInterval),
 		},
 		NotifySocket: c.NotifyPath(),
+		StateDir:     c.InstanceStateDir(),
+		LogFiles:     c.LogFiles,
+		LogFileSize:  int64(c.LogFileSize),
+		LogFileCount: c.LogFileCount,
 	}
 }
 
@@ -155,6 +191,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("durations must not be negative")
 	case c.CheckInterval < Duration(10*time.Millisecond):
 		return fmt.Errorf("--check-interval %v is too short (at least 10ms)", time.Duration(c.CheckInterval))
+	case c.LogFileSize < 4096 || c.LogFileCount < 1:
+		return fmt.Errorf("--log-file-size must be at least 4KiB and --log-file-count at least 1")
+	case c.LogFiles && c.StateDir == "":
+		return fmt.Errorf("--log-files needs a --state-dir")
 	case c.MaxBatchJobs < 1:
 		return fmt.Errorf("--max-batch-jobs must be at least 1")
 	case c.MaxMsgSize < 1024:
@@ -202,6 +242,10 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Var(&c.MaxHangTime, "max-hang-time", "watchdog: without auto-kill, a hung process idle longer is SIGKILLed")
 	fs.BoolVar(&c.AutoKill, "auto-kill", c.AutoKill, "watchdog: stop hung processes (--auto-kill=false: only past max-hang-time)")
 	fs.Var(&c.CheckInterval, "check-interval", "watchdog: sampling period of the cpu and file activity sources")
+	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "directory for per-process output log files")
+	fs.BoolVar(&c.LogFiles, "log-files", c.LogFiles, "keep every process's output in rotated log files too (a process may ask either way)")
+	fs.Var(&c.LogFileSize, "log-file-size", "size of one output log file before rotation")
+	fs.IntVar(&c.LogFileCount, "log-file-count", c.LogFileCount, "log files kept per stream (disk use is at most count × size per stream)")
 	fs.StringVar(&c.Containment, "containment", c.Containment, "how process trees are held: auto (cgroup when writable, else pgroup), cgroup or pgroup")
 	fs.StringVar(&c.CgroupName, "cgroup-name", c.CgroupName, `procd's directory in the cgroup hierarchies (default "procd", or procd-HASH for a non-default socket)`)
 	fs.IntVar(&c.MaxBatchJobs, "max-batch-jobs", c.MaxBatchJobs, "batch jobs running at once across all batches")

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -100,6 +101,15 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	if inj != nil {
 		log.Warn("fault injection is on: this daemon will kill itself", zap.String("PROCD_FAULT", os.Getenv("PROCD_FAULT")))
 		rt.SetFaults(inj)
+	}
+	if dir := cfg.InstanceStateDir(); dir != "" {
+		// Records do not outlive the daemon, and ids restart at p-1: the
+		// output logs of an earlier run are orphans.
+		logs := filepath.Join(dir, "logs")
+		if entries, _ := os.ReadDir(logs); len(entries) > 0 {
+			log.Info("removing output logs of an earlier run", zap.String("dir", logs), zap.Int("processes", len(entries)))
+		}
+		os.RemoveAll(logs)
 	}
 	if err := d.setupCgroups(); err != nil {
 		rt.Close()

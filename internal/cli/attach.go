@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/procd/procd/internal/client"
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+func (a *app) attachCmd() *cobra.Command {
+	var noStdin bool
+	var offset, tail int64
+	cmd := &cobra.Command{
+		Use:   "attach [--no-stdin] [--since-offset N | --tail N] ID|PID",
+		Short: "stream a process's output and feed it stdin until it exits",
+		Long: `attach prints a process's output (stdout to stdout, stderr to stderr) from the
+given offset (default: the oldest byte still kept, so nothing produced since the
+start is missed) and, when the process's stdin is a pipe or a terminal, sends
+procctl's standard input to it: end of input closes it. When the process exits,
+attach exits with its code (128+N for signal N). Ctrl-C detaches (exit 130) and
+leaves the process running; only one attach at a time holds stdin.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, pid, err := parseRef(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := a.dial()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.callCtx(cmd.Context())
+			defer cancel()
+			get := &pb.GetProcessRequest{}
+			if id != "" {
+				get.Target = &pb.GetProcessRequest_Id{Id: id}
+			} else {
+				get.Target = &pb.GetProcessRequest_Pid{Pid: pid}
+			}
+			resp, err := c.Process.GetProcess(ctx, get)
+			if err != nil {
+				return a.explain(err)
+			}
+			p := resp.GetProcess()
+			start := &pb.AttachStart{Target: &pb.AttachStart_Id{Id: p.GetId()}, StdoutOffset: offset, StderrOffset: offset,
+				Stdin: !noStdin && p.GetExit() == nil && (p.GetStdin() == pb.StdinMode_STDIN_MODE_PIPE || p.GetTty())}
+			if cmd.Flags().Changed("tail") {
+				start.TailBytes = &tail
+			}
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			actx, detach := context.WithCancel(cmd.Context())
+			defer detach()
+			go func() {
+				if _, ok := <-sigs; ok {
+					detach()
+				}
+			}()
+			err = a.attach(actx, start, p.GetTty())
+			if actx.Err() != nil && cmd.Context().Err() == nil {
+				fmt.Fprintf(a.stderr, "procctl: detached from %s; it keeps running\n", p.GetId())
+				return &exitError{130}
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "only stream output; leave stdin alone")
+	cmd.Flags().Int64Var(&offset, "since-offset", 0, "start at this byte offset of each stream")
+	cmd.Flags().Int64Var(&tail, "tail", 0, "start this many bytes before the end of each stream")
+	return cmd
+}
+
+// attach runs one Attach call: output to stdout/stderr, procctl's stdin to
+// the process when start.Stdin, and the process's exit code as the result.
+func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool) error {
+	c, err := a.dial()
+	if err != nil {
+		return err
+	}
+	stream, err := c.Process.Attach(ctx)
+	if err != nil {
+		return a.explain(err)
+	}
+	if err := stream.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: start}}); err != nil {
+		return a.explain(err)
+	}
+	send := &sender{stream: stream}
+	if start.GetStdin() {
+		restore := a.rawTerminal(tty, send)
+		defer restore()
+		go a.pumpStdin(send)
+	} else {
+		stream.CloseSend()
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return errors.New("the attach ended without the process's exit record")
+		}
+		if err != nil {
+			return a.explain(err)
+		}
+		switch k := msg.GetKind().(type) {
+		case *pb.AttachResponse_Output:
+			if err := a.writeChunk(k.Output); err != nil {
+				return err
+			}
+		case *pb.AttachResponse_Exit:
+			if a.json {
+				if err := printJSONLine(a.stdout, k.Exit); err != nil {
+					return err
+				}
+			}
+			if code := client.ProcessExitCode(k.Exit); code != 0 {
+				return &exitError{code}
+			}
+			return nil
+		}
+	}
+}
+
+// writeChunk writes one output chunk where it belongs.
+func (a *app) writeChunk(m *pb.ReadOutputResponse) error {
+	if a.json {
+		return printJSONLine(a.stdout, m)
+	}
+	name, w := "stdout", a.stdout
+	if m.GetStream() == pb.Stream_STREAM_STDERR {
+		name, w = "stderr", a.stderr
+	}
+	if n := m.GetSkippedBytes(); n > 0 {
+		fmt.Fprintf(a.stderr, "procctl: %d bytes of %s were dropped before they could be read\n", n, name)
+	}
+	_, err := w.Write(m.GetData())
+	return err
+}
+
+// sender serialises the messages procctl sends on an attach (stdin and
+// resizes come from different goroutines).
+type sender struct {
+	mu     sync.Mutex
+	stream pb.ProcessService_AttachClient
+}
+
+func (s *sender) send(m *pb.AttachRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stream.Send(m)
+}
+
+func (s *sender) closeSend() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stream.CloseSend()
+}
+
+// pumpStdin sends procctl's stdin to the process, then closes it.
+func (a *app) pumpStdin(s *sender) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := a.stdin.Read(buf)
+		if n > 0 {
+			data := append([]byte(nil), buf[:n]...)
+			if s.send(&pb.AttachRequest{Kind: &pb.AttachRequest_Stdin{Stdin: data}}) != nil {
+				return
+			}
+		}
+		if err != nil {
+			s.send(&pb.AttachRequest{Kind: &pb.AttachRequest_CloseStdin{CloseStdin: true}})
+			s.closeSend()
+			return
+		}
+	}
+}
