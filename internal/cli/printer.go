@@ -142,6 +142,12 @@ func printProcess(w io.Writer, p *pb.Process) {
 	if len(p.GetLabels()) > 0 {
 		row("labels", labelsString(p.GetLabels()))
 	}
+	if p.GetRunAs() != "" {
+		row("runs as", p.GetRunAs())
+	}
+	if p.GetCaller() != "" {
+		row("started by", p.GetCaller())
+	}
 	row("started", p.GetStartedAt().AsTime().Local().Format(time.RFC3339Nano))
 	if p.GetFinishedAt() != nil {
 		row("finished", p.GetFinishedAt().AsTime().Local().Format(time.RFC3339Nano))

@@ -101,7 +101,8 @@ func (a *app) newRoot() *cobra.Command {
 Processes are named by their id (p-42) or their pid. --json prints protobuf JSON:
 one document per command, or one line per message for streams (run, logs, watch).
 
-Environment: PROCD_SOCKET and PROCD_ADDR set --socket and --addr.
+Environment: PROCD_SOCKET, PROCD_ADDR, PROCD_TLS_CA, PROCD_TLS_CERT, PROCD_TLS_KEY and
+PROCD_TOKEN_FILE set the flags of the same names.
 
 ` + exitCodesHelp,
 		SilenceUsage:  true,
@@ -117,6 +118,10 @@ Environment: PROCD_SOCKET and PROCD_ADDR set --socket and --addr.
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.opts.Socket, "socket", config.DefaultSocket(), "procd's Unix socket (env PROCD_SOCKET)")
 	pf.StringVar(&a.opts.Addr, "addr", "", "procd's TCP address host:port instead of the socket (env PROCD_ADDR)")
+	pf.StringVar(&a.opts.TLSCA, "tls-ca", "", "CA certificate that signed procd's TLS certificate, for --addr (env PROCD_TLS_CA)")
+	pf.StringVar(&a.opts.TLSCert, "tls-cert", "", "client certificate for mTLS (env PROCD_TLS_CERT)")
+	pf.StringVar(&a.opts.TLSKey, "tls-key", "", "client key for mTLS (env PROCD_TLS_KEY)")
+	pf.StringVar(&a.opts.TokenFile, "token-file", "", "file holding the bearer token procd wants (env PROCD_TOKEN_FILE)")
 	pf.BoolVar(&a.json, "json", false, "print protobuf JSON")
 	pf.Var(&a.timeout, "timeout", "deadline for each call to the daemon, e.g. 5s (0: none)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })

@@ -27,7 +27,8 @@ type specFlags struct {
 	noAutoKill                              bool
 	activity                                []string
 	activityFile                            string
-	stdin                                   string
+	stdin, user, group                      string
+	groups                                  []string
 	tty, logFiles                           bool
 	memory                                  config.Size
 	pids                                    int64
@@ -52,6 +53,9 @@ func (f *specFlags) bind(fs *pflag.FlagSet) {
 	fs.Var(&f.deadline, "deadline", "stop the process once it has run this long, whatever its activity")
 	fs.StringSliceVar(&f.activity, "activity", nil, "what counts as activity: heartbeat,notify,output,cpu,file (default heartbeat,notify,output)")
 	fs.StringVar(&f.activityFile, "activity-file", "", "a file whose modification time counts as activity (adds the file source)")
+	fs.StringVar(&f.user, "user", "", "run as this user (name or uid; needs a root caller)")
+	fs.StringVar(&f.group, "group", "", "run with this group (name or gid; needs a root caller)")
+	fs.StringSliceVar(&f.groups, "groups", nil, "supplementary groups (needs a root caller)")
 	fs.StringVar(&f.stdin, "stdin", "null", "stdin: null (/dev/null) or pipe (written with attach or WriteInput)")
 	fs.BoolVarP(&f.tty, "tty", "t", false, "run on a pseudo-terminal (for programs that only line-buffer on one)")
 	fs.BoolVar(&f.logFiles, "log-files", false, "keep the output in rotated log files too, readable beyond the ring")
@@ -174,6 +178,7 @@ func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 			s.WindowSize = &pb.WindowSize{Rows: uint32(h), Cols: uint32(w)}
 		}
 	}
+	s.User, s.Group, s.Groups = f.user, f.group, f.groups
 	if f.fs.Changed("log-files") {
 		s.LogFiles = &f.logFiles
 	}

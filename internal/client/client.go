@@ -3,23 +3,34 @@
 package client
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
-// Options say where the daemon is. Addr (host:port) wins over Socket.
+// Options say where the daemon is and how to talk to it. Addr
+// (host:port) wins over Socket.
 type Options struct {
 	Socket string
 	Addr   string
+	// TLS for Addr: the CA that signed procd's certificate and, for mTLS,
+	// this client's certificate and key (PEM files).
+	TLSCA, TLSCert, TLSKey string
+	// TokenFile holds a bearer token to send.
+	TokenFile string
 }
 
 // Where describes the daemon's address for messages.
@@ -50,14 +61,25 @@ func Dial(o Options) (*Conn, error) {
 		}
 		target = "unix://" + abs
 	}
-	cc, err := grpc.NewClient(target,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	creds, err := transport(o)
+	if err != nil {
+		return nil, err
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if o.TokenFile != "" {
+		b, err := os.ReadFile(o.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: strings.TrimSpace(string(b)), secure: o.TLSCA != ""}))
+	}
+	cc, err := grpc.NewClient(target, append(opts,
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
 		// Static flow-control windows: procd is near (a local socket), and
 		// BDP probing pings add latency to every small message of an attach.
 		grpc.WithInitialWindowSize(1<<20),
 		grpc.WithInitialConnWindowSize(4<<20),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to procd at %s: %w", o.Where(), err)
 	}
@@ -71,6 +93,11 @@ func (c *Conn) Explain(err error) error {
 	st, ok := status.FromError(err)
 	if !ok {
 		return err
+	}
+	if st.Code() == codes.Unavailable && strings.Contains(st.Message(), "permission denied") {
+		return &Error{Code: codes.PermissionDenied, Msg: fmt.Sprintf(
+			"permission denied connecting to procd at %s: this user may not open its socket (procd's --socket-mode and --socket-group decide who may)",
+			c.opts.Where())}
 	}
 	if st.Code() == codes.Unavailable && isConnectError(st.Message()) {
 		return &Error{Code: codes.Unavailable, Msg: fmt.Sprintf(
@@ -152,3 +179,43 @@ func ProcessExitCode(p *pb.Process) int {
 		return int(e.GetExitCode())
 	}
 }
+
+// transport returns TLS credentials when a CA or client certificate is
+// given, else plaintext (the Unix socket, or loopback).
+func transport(o Options) (credentials.TransportCredentials, error) {
+	if o.TLSCA == "" && o.TLSCert == "" {
+		return insecure.NewCredentials(), nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.TLSCA != "" {
+		pem, err := os.ReadFile(o.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", o.TLSCA)
+		}
+		cfg.RootCAs = pool
+	}
+	if o.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+// bearer sends "authorization: Bearer TOKEN" with every call.
+type bearer struct {
+	token  string
+	secure bool
+}
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + b.token}, nil
+}
+
+func (b bearer) RequireTransportSecurity() bool { return b.secure }

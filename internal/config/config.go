@@ -57,6 +57,22 @@ type Config struct {
 	LogFiles     bool   // default for processes that do not say
 	LogFileSize  Size   // per file
 	LogFileCount int    // files per stream
+
+	// Access on the Unix socket (numbers or names).
+	AllowUIDs, AllowGIDs []string // control: everything
+	ReadUIDs, ReadGIDs   []string // read-only
+	SocketGroup          string   // group owning the socket (and its directory)
+	SocketMode           string   // octal, e.g. 0660
+
+	// TCP security.
+	TLSCert, TLSKey, ClientCA string
+	TokenFile                 string
+
+	MaxStreams uint32 // concurrent calls per connection
+
+	// Input limits per request.
+	MaxArgs, MaxEnv, MaxLabels int
+	MaxArgBytes                Size
 }
 
 // InstanceStateDir is this daemon's part of the state directory, named like
@@ -100,6 +116,7 @@ func (c *Config) CgroupDir() string {
 // Default returns the defaults.
 func Default() Config {
 	wd := manager.DefaultWatchdog()
+	in := manager.DefaultInputLimits()
 	return Config{
 		Socket:          DefaultSocket(),
 		LogLevel:        "info",
@@ -123,6 +140,12 @@ func Default() Config {
 		StateDir:        DefaultStateDir(),
 		LogFileSize:     16 << 20,
 		LogFileCount:    4,
+		SocketMode:      "0600",
+		MaxStreams:      256,
+		MaxArgs:         in.MaxArgs,
+		MaxEnv:          in.MaxEnv,
+		MaxLabels:       in.MaxLabels,
+		MaxArgBytes:     Size(in.MaxArgBytes),
 	}
 }
 
@@ -175,6 +198,13 @@ func (c *Config) Manager() manager.Config {
 		LogFiles:     c.LogFiles,
 		LogFileSize:  int64(c.LogFileSize),
 		LogFileCount: c.LogFileCount,
+		Input: manager.InputLimits{
+			MaxArgs:     c.MaxArgs,
+			MaxArgBytes: int(c.MaxArgBytes),
+			MaxEnv:      c.MaxEnv,
+			MaxEnvBytes: int(c.MaxArgBytes),
+			MaxLabels:   c.MaxLabels,
+		},
 	}
 }
 
@@ -204,6 +234,15 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if c.ClientCA != "" && c.TLSCert == "" {
+		return fmt.Errorf("--client-ca needs --tls-cert and --tls-key")
+	}
+	if m, err := strconv.ParseUint(c.SocketMode, 8, 32); err != nil || m > 0o777 {
+		return fmt.Errorf("--socket-mode %q: give octal permissions such as 0600 or 0660", c.SocketMode)
 	}
 	switch c.Containment {
 	case "auto", "cgroup", "pgroup":
@@ -242,6 +281,21 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Var(&c.MaxHangTime, "max-hang-time", "watchdog: without auto-kill, a hung process idle longer is SIGKILLed")
 	fs.BoolVar(&c.AutoKill, "auto-kill", c.AutoKill, "watchdog: stop hung processes (--auto-kill=false: only past max-hang-time)")
 	fs.Var(&c.CheckInterval, "check-interval", "watchdog: sampling period of the cpu and file activity sources")
+	fs.StringSliceVar(&c.AllowUIDs, "allow-uid", c.AllowUIDs, "users (uid or name) allowed to control procd on the socket (default: procd's own user and root)")
+	fs.StringSliceVar(&c.AllowGIDs, "allow-gid", c.AllowGIDs, "groups (gid or name) allowed to control procd on the socket")
+	fs.StringSliceVar(&c.ReadUIDs, "read-uid", c.ReadUIDs, "users allowed read-only access (status, list, wait, events, output, stats)")
+	fs.StringSliceVar(&c.ReadGIDs, "read-gid", c.ReadGIDs, "groups allowed read-only access")
+	fs.StringVar(&c.SocketGroup, "socket-group", c.SocketGroup, "group owning the socket and its directory (which then become group-accessible)")
+	fs.StringVar(&c.SocketMode, "socket-mode", c.SocketMode, "permissions of the socket, in octal (0660 to let --socket-group connect)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate for --listen (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key for --listen (PEM)")
+	fs.StringVar(&c.ClientCA, "client-ca", c.ClientCA, "require TCP clients to present a certificate signed by this CA (mTLS)")
+	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "file holding a bearer token TCP clients must send")
+	fs.IntVar(&c.MaxArgs, "max-args", c.MaxArgs, "arguments in one command")
+	fs.Var(&c.MaxArgBytes, "max-arg-bytes", "bytes of one command's arguments (and of its env) together")
+	fs.IntVar(&c.MaxEnv, "max-env", c.MaxEnv, "environment variables in one spec")
+	fs.IntVar(&c.MaxLabels, "max-labels", c.MaxLabels, "labels on one process")
+	fs.Uint32Var(&c.MaxStreams, "max-streams", c.MaxStreams, "concurrent calls per client connection")
 	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "directory for per-process output log files")
 	fs.BoolVar(&c.LogFiles, "log-files", c.LogFiles, "keep every process's output in rotated log files too (a process may ask either way)")
 	fs.Var(&c.LogFileSize, "log-file-size", "size of one output log file before rotation")
@@ -340,10 +394,10 @@ func (z *Size) Set(s string) error {
 	return nil
 }
 
-// ApplyClientEnv sets procctl's --socket and --addr from PROCD_SOCKET and
-// PROCD_ADDR when the command line did not set them.
+// ApplyClientEnv sets procctl's connection flags (--socket, --addr, TLS and
+// token) from PROCD_SOCKET, PROCD_ADDR… when the command line did not.
 func ApplyClientEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
-	for _, name := range []string{"socket", "addr"} {
+	for _, name := range []string{"socket", "addr", "tls-ca", "tls-cert", "tls-key", "token-file"} {
 		f := fs.Lookup(name)
 		if f == nil || f.Changed {
 			continue

@@ -67,6 +67,14 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 			}
 		}
 	}()
+	acc, err := access(&cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := tlsConfig(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Socket != "" {
 		l, unlock, err := listenUnix(cfg.Socket)
 		if err != nil {
@@ -74,13 +82,22 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 		}
 		d.listeners = append(d.listeners, l)
 		d.unlock = unlock
-	}
-	if cfg.Listen != "" {
-		l, err := listenTCP(cfg.Listen, cfg.Insecure)
-		if err != nil {
+		if err := socketPermissions(&cfg); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.Listen != "" {
+		if err := checkTCP(&cfg); err != nil {
+			return nil, err
+		}
+		l, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
 		d.listeners = append(d.listeners, l)
+		if tlsCfg == nil {
+			log.Warn("serving plaintext gRPC over TCP", zap.String("listen", cfg.Listen), zap.Bool("token", acc.Token != ""))
+		}
 	}
 	rt, err := proc.NewRuntime(log.Named("proc"))
 	if err != nil {
@@ -159,6 +176,9 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 		Controllers: controllers,
 		CgroupBase:  base,
 		NotifyStats: notifyStats,
+		Access:      acc,
+		TLS:         tlsCfg,
+		MaxStreams:  cfg.MaxStreams,
 	})
 	ok = true
 	return d, nil

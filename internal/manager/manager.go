@@ -70,6 +70,25 @@ type Config struct {
 	// LogFileSize and LogFileCount cap each stream's files (default 16 MiB × 4).
 	LogFileSize  int64
 	LogFileCount int
+
+	// Input limits on each spec (defaults in DefaultInputLimits).
+	Input InputLimits
+}
+
+// InputLimits bound what one request may ask for.
+type InputLimits struct {
+	MaxArgs       int // arguments in a command
+	MaxArgBytes   int // bytes of all arguments together
+	MaxEnv        int // variables in env
+	MaxEnvBytes   int // bytes of env keys and values together
+	MaxLabels     int // labels on a process
+	MaxLabelBytes int // bytes of one label's key plus value
+}
+
+// DefaultInputLimits are generous for real programs (Linux's own argv limit
+// is about 2 MiB) and small enough that no request can exhaust the daemon.
+func DefaultInputLimits() InputLimits {
+	return InputLimits{MaxArgs: 4096, MaxArgBytes: 1 << 20, MaxEnv: 4096, MaxEnvBytes: 1 << 20, MaxLabels: 64, MaxLabelBytes: 4096}
 }
 
 // Tracker is told about process groups to kill if the daemon dies.
@@ -122,6 +141,13 @@ func (c *Config) withDefaults() Config {
 		d.LogFileSize = 16 << 20
 	}
 	setDefault(&d.LogFileCount, 4)
+	def := DefaultInputLimits()
+	setDefault(&d.Input.MaxArgs, def.MaxArgs)
+	setDefault(&d.Input.MaxArgBytes, def.MaxArgBytes)
+	setDefault(&d.Input.MaxEnv, def.MaxEnv)
+	setDefault(&d.Input.MaxEnvBytes, def.MaxEnvBytes)
+	setDefault(&d.Input.MaxLabels, def.MaxLabels)
+	setDefault(&d.Input.MaxLabelBytes, def.MaxLabelBytes)
 	if d.Clock == nil {
 		d.Clock = watchdog.NewClock()
 	}

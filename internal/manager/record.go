@@ -2,6 +2,7 @@ package manager
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -101,6 +102,10 @@ func (m *Manager) info(r *record) Info {
 		TTY:          r.spec.TTY != nil,
 		Stdin:        r.spec.Stdin,
 		LogDir:       r.logDir,
+		RunAs:        runAsString(&r.spec),
+	}
+	if r.spec.Caller != nil {
+		info.Caller = r.spec.Caller.Desc
 	}
 	if r.cg != nil {
 		info.Cgroup = r.cg.Path()
@@ -173,3 +178,14 @@ func (s *streamSink) Write(p []byte) {
 }
 
 func (s *streamSink) Close() { s.ring.Close() }
+
+func runAsString(s *Spec) string {
+	out := s.User
+	if s.Group != "" {
+		out += ":" + s.Group
+	}
+	if len(s.Groups) > 0 {
+		out += " +" + strings.Join(s.Groups, ",")
+	}
+	return out
+}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -223,6 +225,9 @@ func (m *Manager) environ(s *Spec, notifySocket string) (env []string, path stri
 // the process limit is reached, or the daemon is shutting down.
 func (m *Manager) Start(spec Spec) (Info, error) {
 	err := spec.Validate()
+	if err == nil {
+		err = m.cfg.Input.check(&spec)
+	}
 	var info Info
 	if err == nil {
 		info, err = m.start(m.normalise(spec))
@@ -290,8 +295,14 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	r.startMono = m.clock.Now()
 	r.act = watchdog.NewActivity(r.startMono, wd.Sources)
 	r.startedAt = time.Now()
+	cred, err := runAs(&spec)
+	if err != nil {
+		m.unreserve()
+		m.removeStreams(r)
+		return Info{}, fmt.Errorf("%s: %w", what, err)
+	}
 	attr := &proc.Attr{Path: exe, Args: spec.Command, Env: env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits,
-		StdinPipe: spec.Stdin == StdinPipe, TTY: spec.TTY}
+		StdinPipe: spec.Stdin == StdinPipe, TTY: spec.TTY, Credential: cred}
 	if err := m.contain(r, attr); err != nil {
 		m.unreserve()
 		m.removeStreams(r)
@@ -450,4 +461,108 @@ func (m *Manager) openStreams(r *record) error {
 func (m *Manager) removeStreams(r *record) {
 	r.stdout.Remove()
 	r.stderr.Remove()
+}
+
+// runAs resolves the user and groups a process runs as. Only root callers
+// may ask (another user's processes are that user's to start), and procd
+// itself must be root to switch.
+func runAs(s *Spec) (*proc.Credential, error) {
+	if s.User == "" && s.Group == "" && len(s.Groups) == 0 {
+		return nil, nil
+	}
+	if s.Caller != nil && !s.Caller.Root {
+		return nil, errdefs.Errorf(errdefs.ErrPermissionDenied,
+			"running a process as another user needs a root caller; %s is not root", s.Caller.Desc)
+	}
+	if os.Geteuid() != 0 {
+		return nil, errdefs.Errorf(errdefs.ErrPermissionDenied, "running a process as another user needs procd to run as root")
+	}
+	cred := &proc.Credential{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	if s.User != "" {
+		u, err := lookupUser(s.User)
+		if err != nil {
+			return nil, err
+		}
+		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+		cred.UID, cred.GID = uint32(uid), uint32(gid)
+	}
+	if s.Group != "" {
+		gid, err := lookupGroup(s.Group)
+		if err != nil {
+			return nil, err
+		}
+		cred.GID = gid
+	}
+	for _, g := range s.Groups {
+		gid, err := lookupGroup(g)
+		if err != nil {
+			return nil, err
+		}
+		cred.Groups = append(cred.Groups, gid)
+	}
+	return cred, nil
+}
+
+func lookupUser(name string) (*user.User, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, numErr := strconv.ParseUint(name, 10, 32); numErr == nil {
+			if u, err = user.LookupId(name); err != nil {
+				// A uid without a passwd entry is still a uid.
+				return &user.User{Uid: name, Gid: name}, nil
+			}
+			return u, nil
+		}
+		return nil, errdefs.Errorf(errdefs.ErrNotFound, "user %q does not exist", name)
+	}
+	return u, nil
+}
+
+func lookupGroup(name string) (uint32, error) {
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, errdefs.Errorf(errdefs.ErrNotFound, "group %q does not exist", name)
+	}
+	n, _ := strconv.ParseUint(g.Gid, 10, 32)
+	return uint32(n), nil
+}
+
+// check applies the input limits to a spec.
+func (l *InputLimits) check(s *Spec) error {
+	over := func(what string, n, limit int) error {
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "%s is %d; the limit is %d", what, n, limit)
+	}
+	if n := len(s.Command); n > l.MaxArgs {
+		return over("the number of command arguments", n, l.MaxArgs)
+	}
+	n := 0
+	for _, a := range s.Command {
+		n += len(a) + 1
+	}
+	if n > l.MaxArgBytes {
+		return over("the size of the command in bytes", n, l.MaxArgBytes)
+	}
+	if len(s.Env) > l.MaxEnv {
+		return over("the number of env variables", len(s.Env), l.MaxEnv)
+	}
+	n = 0
+	for k, v := range s.Env {
+		n += len(k) + len(v) + 2
+	}
+	if n > l.MaxEnvBytes {
+		return over("the size of env in bytes", n, l.MaxEnvBytes)
+	}
+	if len(s.Labels) > l.MaxLabels {
+		return over("the number of labels", len(s.Labels), l.MaxLabels)
+	}
+	for k, v := range s.Labels {
+		if len(k)+len(v) > l.MaxLabelBytes {
+			return errdefs.Errorf(errdefs.ErrInvalidArgument, "label %.40q is %d bytes; the limit is %d", k, len(k)+len(v), l.MaxLabelBytes)
+		}
+	}
+	return nil
 }

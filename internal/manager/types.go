@@ -94,6 +94,19 @@ type Spec struct {
 	// LogFiles keeps the output in rotated files too, so it can be read
 	// back beyond the ring (nil: the manager's default).
 	LogFiles *bool
+	// User, Group and Groups run the process as another user (names or
+	// numbers); only a root caller may ask.
+	User, Group string
+	Groups      []string
+	// Caller is who asks; nil for in-process callers, which are trusted.
+	Caller *Caller
+}
+
+// Caller is who started a process.
+type Caller struct {
+	UID, GID, PID int    // -1 when unknown
+	Root          bool   // may run processes as other users
+	Desc          string // for messages and status: "uid 1000 (pid 42)"
 }
 
 // StdinMode says where a process's stdin comes from.
@@ -196,6 +209,10 @@ type Info struct {
 	Limits Limits
 	Stdin  StdinMode
 	TTY    bool
+	// RunAs is the user and group the process runs as ("" : procd's).
+	RunAs string
+	// Caller is who started it ("" : in-process).
+	Caller string
 	// LogDir holds the output log files, if any.
 	LogDir string
 	Exit   *Exit // nil until Exited

@@ -263,6 +263,9 @@ func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
 		Pdeathsig: syscall.SIGKILL, // backstop if the daemon dies
 		PidFD:     &pidfd,
 	}
+	if c := a.Credential; c != nil {
+		sys.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: append([]uint32{}, c.Groups...)}
+	}
 	if a.TTY != nil {
 		sys.Setsid, sys.Setctty, sys.Ctty = true, true, 0 // a new session on the terminal
 	} else {

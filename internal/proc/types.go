@@ -27,11 +27,19 @@ type Attr struct {
 	// StdinPipe gives the child a pipe as stdin (else /dev/null); the
 	// parent's end is Process.Stdin.
 	StdinPipe bool
+	// Credential, if set, is the user and groups the child runs as.
+	Credential *Credential
 	// TTY, if set, runs the child on a new pseudo-terminal of that size, as
 	// the leader of a new session: stdin, stdout and stderr are the
 	// terminal, its output goes to the stdout sink, and Process.Stdin
 	// writes to it.
 	TTY *WindowSize
+}
+
+// Credential is a user and its groups.
+type Credential struct {
+	UID, GID uint32
+	Groups   []uint32 // supplementary; empty drops procd's own
 }
 
 // WindowSize is a terminal's size.

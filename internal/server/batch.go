@@ -28,6 +28,7 @@ func (s *batchService) RunBatch(req *pb.RunBatchRequest, stream pb.BatchService_
 		if err != nil {
 			return errdefs.Errorf(errdefs.ErrInvalidArgument, "job %d: %v", i, err)
 		}
+		spec.Caller = callerOf(stream.Context())
 		jobs[i] = spec
 	}
 	opts, err := batchOptions(req)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"syscall"
@@ -118,7 +119,18 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 		v := s.GetLogFiles()
 		spec.LogFiles = &v
 	}
+	spec.User, spec.Group, spec.Groups = s.GetUser(), s.GetGroup(), s.GetGroups()
 	return spec, nil
+}
+
+// callerOf describes the caller for the manager: who started a process,
+// and whether it may run processes as other users.
+func callerOf(ctx context.Context) *manager.Caller {
+	c := CallerFrom(ctx)
+	if c == nil {
+		return &manager.Caller{UID: -1, GID: -1, Desc: "unknown caller"}
+	}
+	return &manager.Caller{UID: c.UID, GID: c.GID, PID: c.PID, Root: c.IsRoot(), Desc: c.String()}
 }
 
 // windowSize converts a terminal size; nil is 24×80.
@@ -283,6 +295,8 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		Stderr:       &pb.OutputInfo{TotalBytes: i.Stderr.Total, DroppedBytes: i.Stderr.Dropped, LogBytes: i.Stderr.LogBytes},
 		Tty:          i.TTY,
 		LogDir:       i.LogDir,
+		RunAs:        i.RunAs,
+		Caller:       i.Caller,
 		KillMode:     pb.KillMode(i.KillMode),
 		Watchdog:     watchdogToProto(&i.Watchdog, i.LastSource, i.Exit != nil),
 		Cgroup:       i.Cgroup,

@@ -38,12 +38,13 @@ type processService struct {
 
 var errShuttingDown = status.Error(codes.Unavailable, "the daemon is shutting down")
 
-func (s *processService) StartProcess(_ context.Context, req *pb.StartProcessRequest) (*pb.StartProcessResponse, error) {
+func (s *processService) StartProcess(ctx context.Context, req *pb.StartProcessRequest) (*pb.StartProcessResponse, error) {
 	spec, err := specFrom(req.GetSpec())
 	if err != nil {
 		s.m.CountStartFailure()
 		return nil, err
 	}
+	spec.Caller = callerOf(ctx)
 	info, err := s.m.Start(spec)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -42,6 +44,14 @@ type Options struct {
 	// NotifyStats reports the notify socket's accepted and rejected
 	// datagrams; nil when there is none.
 	NotifyStats func() (accepted, rejected int64)
+	// Access says who may call what.
+	Access Access
+	// TLS, when set, is used on TCP listeners.
+	TLS *tls.Config
+	// MaxStreams caps concurrent calls per connection (default 256).
+	MaxStreams uint32
+	// Metrics, when set, records gRPC server metrics.
+	Metrics *Metrics
 }
 
 // Server is procd's gRPC server.
@@ -53,9 +63,9 @@ type Server struct {
 	shutdown     chan struct{} // closed when the daemon starts shutting down
 }
 
-// New assembles the gRPC server: logging then panic recovery then error
-// mapping around every handler, the procd.v1 services, grpc.health.v1 and
-// server reflection.
+// New assembles the gRPC server: metrics, logging, panic recovery,
+// authorisation and error mapping around every handler (in that order), the
+// procd.v1 services, grpc.health.v1 and server reflection.
 func New(opts Options) *Server {
 	log := opts.Logger
 	if log == nil {
@@ -73,22 +83,40 @@ func New(opts Options) *Server {
 		logging.WithLogOnEvents(logging.FinishCall),
 		logging.WithLevels(callLevel),
 	}
+	if opts.MaxStreams == 0 {
+		opts.MaxStreams = 256
+	}
+	creds := &transportCreds{}
+	if opts.TLS != nil {
+		creds.tls = credentials.NewTLS(opts.TLS)
+	}
+	auth := &authorizer{access: opts.Access, log: log.Named("auth")}
+	unary := []grpc.UnaryServerInterceptor{
+		logging.UnaryServerInterceptor(zapLogger(log), logOpts...),
+		recovery.UnaryServerInterceptor(recoveryOpt),
+		auth.unary,
+		unaryErrors,
+	}
+	stream := []grpc.StreamServerInterceptor{
+		logging.StreamServerInterceptor(zapLogger(log), logOpts...),
+		recovery.StreamServerInterceptor(recoveryOpt),
+		auth.stream,
+		streamErrors,
+	}
+	if opts.Metrics != nil {
+		unary = append([]grpc.UnaryServerInterceptor{opts.Metrics.grpc.UnaryServerInterceptor()}, unary...)
+		stream = append([]grpc.StreamServerInterceptor{opts.Metrics.grpc.StreamServerInterceptor()}, stream...)
+	}
 	g := grpc.NewServer(
+		grpc.Creds(creds),
+		grpc.MaxConcurrentStreams(opts.MaxStreams),
 		grpc.MaxRecvMsgSize(opts.MaxRecvSize),
 		// Static flow-control windows: clients are near (a local socket or
 		// loopback), and BDP probing pings slow every small attach message.
 		grpc.InitialWindowSize(1<<20),
 		grpc.InitialConnWindowSize(4<<20),
-		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(zapLogger(log), logOpts...),
-			recovery.UnaryServerInterceptor(recoveryOpt),
-			unaryErrors,
-		),
-		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(zapLogger(log), logOpts...),
-			recovery.StreamServerInterceptor(recoveryOpt),
-			streamErrors,
-		),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
 	)
 	s := &Server{GRPC: g, health: health.NewServer(), shutdown: make(chan struct{})}
 	pb.RegisterProcessServiceServer(g, &processService{

@@ -1143,7 +1143,12 @@ type ProcessSpec struct {
 	WindowSize *WindowSize `protobuf:"bytes,23,opt,name=window_size,json=windowSize,proto3" json:"window_size,omitempty"`
 	// Keep the output in rotated files under the daemon's state directory
 	// too, so it can be read back beyond the ring. Unset: the daemon's default.
-	LogFiles      *bool `protobuf:"varint,24,opt,name=log_files,json=logFiles,proto3,oneof" json:"log_files,omitempty"`
+	LogFiles *bool `protobuf:"varint,24,opt,name=log_files,json=logFiles,proto3,oneof" json:"log_files,omitempty"`
+	// Run as this user (name or uid), group and supplementary groups; only a
+	// root caller may ask (PERMISSION_DENIED otherwise).
+	User          string   `protobuf:"bytes,25,opt,name=user,proto3" json:"user,omitempty"`
+	Group         string   `protobuf:"bytes,26,opt,name=group,proto3" json:"group,omitempty"`
+	Groups        []string `protobuf:"bytes,27,rep,name=groups,proto3" json:"groups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1344,6 +1349,27 @@ func (x *ProcessSpec) GetLogFiles() bool {
 		return *x.LogFiles
 	}
 	return false
+}
+
+func (x *ProcessSpec) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ProcessSpec) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *ProcessSpec) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
 }
 
 // Rlimit is one setrlimit(2) limit.
@@ -1929,7 +1955,11 @@ type Process struct {
 	Stdin     StdinMode `protobuf:"varint,25,opt,name=stdin,proto3,enum=procd.v1.StdinMode" json:"stdin,omitempty"`
 	Tty       bool      `protobuf:"varint,26,opt,name=tty,proto3" json:"tty,omitempty"`
 	// The directory of the output log files, if any.
-	LogDir        string `protobuf:"bytes,27,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
+	LogDir string `protobuf:"bytes,27,opt,name=log_dir,json=logDir,proto3" json:"log_dir,omitempty"`
+	// The user and groups it runs as, when not procd's.
+	RunAs string `protobuf:"bytes,28,opt,name=run_as,json=runAs,proto3" json:"run_as,omitempty"`
+	// Who started it, e.g. "uid 1000 (gid 1000, pid 4242)".
+	Caller        string `protobuf:"bytes,29,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2149,6 +2179,20 @@ func (x *Process) GetTty() bool {
 func (x *Process) GetLogDir() string {
 	if x != nil {
 		return x.LogDir
+	}
+	return ""
+}
+
+func (x *Process) GetRunAs() string {
+	if x != nil {
+		return x.RunAs
+	}
+	return ""
+}
+
+func (x *Process) GetCaller() string {
+	if x != nil {
+		return x.Caller
 	}
 	return ""
 }
@@ -5428,7 +5472,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x0eAttachResponse\x126\n" +
 	"\x06output\x18\x01 \x01(\v2\x1c.procd.v1.ReadOutputResponseH\x00R\x06output\x12'\n" +
 	"\x04exit\x18\x02 \x01(\v2\x11.procd.v1.ProcessH\x00R\x04exitB\x06\n" +
-	"\x04kind\"\xe4\b\n" +
+	"\x04kind\"\xa6\t\n" +
 	"\vProcessSpec\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\x12\x10\n" +
 	"\x03cwd\x18\x02 \x01(\tR\x03cwd\x120\n" +
@@ -5457,7 +5501,10 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x03tty\x18\x16 \x01(\bR\x03tty\x125\n" +
 	"\vwindow_size\x18\x17 \x01(\v2\x14.procd.v1.WindowSizeR\n" +
 	"windowSize\x12 \n" +
-	"\tlog_files\x18\x18 \x01(\bH\x01R\blogFiles\x88\x01\x01\x1a6\n" +
+	"\tlog_files\x18\x18 \x01(\bH\x01R\blogFiles\x88\x01\x01\x12\x12\n" +
+	"\x04user\x18\x19 \x01(\tR\x04user\x12\x14\n" +
+	"\x05group\x18\x1a \x01(\tR\x05group\x12\x16\n" +
+	"\x06groups\x18\x1b \x03(\tR\x06groups\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
@@ -5522,7 +5569,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\vtotal_bytes\x18\x01 \x01(\x03R\n" +
 	"totalBytes\x12#\n" +
 	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\x12\x1b\n" +
-	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\xb4\b\n" +
+	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\xe3\b\n" +
 	"\aProcess\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x12\n" +
@@ -5556,7 +5603,9 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\arlimits\x18\x18 \x03(\v2\x10.procd.v1.RlimitR\arlimits\x12)\n" +
 	"\x05stdin\x18\x19 \x01(\x0e2\x13.procd.v1.StdinModeR\x05stdin\x12\x10\n" +
 	"\x03tty\x18\x1a \x01(\bR\x03tty\x12\x17\n" +
-	"\alog_dir\x18\x1b \x01(\tR\x06logDir\x1a9\n" +
+	"\alog_dir\x18\x1b \x01(\tR\x06logDir\x12\x15\n" +
+	"\x06run_as\x18\x1c \x01(\tR\x05runAs\x12\x16\n" +
+	"\x06caller\x18\x1d \x01(\tR\x06caller\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
