@@ -6,11 +6,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -30,6 +32,7 @@ func main() {
 
 func newRootCommand() *cobra.Command {
 	cfg := config.Default()
+	var configFile string
 	root := &cobra.Command{
 		Use:   "procd",
 		Short: "procd supervises processes for fuzzers, test harnesses and automation",
@@ -37,8 +40,9 @@ func newRootCommand() *cobra.Command {
 exit status, captures output and publishes a resumable event stream. Clients talk
 to it over gRPC on a Unix socket (procctl, or any gRPC client).
 
-Every flag can also be set with an environment variable: --ring-size is
-PROCD_RING_SIZE. Flags given on the command line win.
+Settings come from the defaults, then --config FILE (TOML or YAML, keys named
+like the flags; see procd config default), then PROCD_* environment variables
+(--ring-size is PROCD_RING_SIZE), then the flags given on the command line.
 
 Signals: SIGTERM or SIGINT stop every process gracefully (bounded by
 --shutdown-timeout) and exit 0; a second signal kills them all at once.`,
@@ -47,13 +51,16 @@ Signals: SIGTERM or SIGINT stop every process gracefully (bounded by
 		SilenceErrors: true,
 		Version:       version.String(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := config.ApplyEnv(cmd.Flags(), os.LookupEnv); err != nil {
+			if err := load(cmd.Flags(), configFile); err != nil {
 				return err
 			}
 			return run(cfg)
 		},
 	}
 	cfg.Bind(root.Flags())
+	root.Flags().StringVar(&configFile, "config", "", "read settings from this TOML or YAML file (command-line flags win)")
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(configCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "print the version",
@@ -109,4 +116,71 @@ func newLogger(cfg config.Config) (*zap.Logger, error) {
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.Sampling = nil // never drop lines about processes
 	return zc.Build()
+}
+
+// load applies the config file and then the environment to every flag
+// the command line did not set.
+func load(fs *pflag.FlagSet, file string) error {
+	cli := config.SetOnCommandLine(fs)
+	if file == "" {
+		file = os.Getenv("PROCD_CONFIG")
+	}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return fmt.Errorf("--config: %w", err)
+		}
+		defer f.Close()
+		if err := config.LoadFile(fs, f, file, "", cli); err != nil {
+			return err
+		}
+	}
+	return config.ApplyEnv(fs, os.LookupEnv, cli)
+}
+
+func configCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "print or check configuration files"}
+	var format string
+	cmd.AddCommand(&cobra.Command{
+		Use:   "default",
+		Short: "print the default configuration, every setting with a comment (TOML)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			d := config.Default()
+			fs := pflag.NewFlagSet("procd", pflag.ContinueOnError)
+			d.Bind(fs)
+			return config.WriteDefault(c.OutOrStdout(), fs)
+		},
+	})
+	check := &cobra.Command{
+		Use:   "check FILE",
+		Short: "check a configuration file (- or /dev/stdin for standard input)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			d := config.Default()
+			fs := pflag.NewFlagSet("procd", pflag.ContinueOnError)
+			d.Bind(fs)
+			in := io.Reader(os.Stdin)
+			name := args[0]
+			if name != "-" {
+				f, err := os.Open(name)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			}
+			if err := config.LoadFile(fs, in, name, format, nil); err != nil {
+				return err
+			}
+			if err := d.Validate(); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s: ok\n", name)
+			return nil
+		},
+	}
+	check.Flags().StringVar(&format, "format", "", "toml or yaml (default: from the extension or the content)")
+	cmd.AddCommand(check)
+	return cmd
 }

@@ -70,6 +70,8 @@ type Config struct {
 
 	MaxStreams uint32 // concurrent calls per connection
 
+	MetricsAddr string // host:port serving /metrics ("" : off)
+
 	// Input limits per request.
 	MaxArgs, MaxEnv, MaxLabels int
 	MaxArgBytes                Size
@@ -295,6 +297,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Var(&c.MaxArgBytes, "max-arg-bytes", "bytes of one command's arguments (and of its env) together")
 	fs.IntVar(&c.MaxEnv, "max-env", c.MaxEnv, "environment variables in one spec")
 	fs.IntVar(&c.MaxLabels, "max-labels", c.MaxLabels, "labels on one process")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve Prometheus metrics on this address at /metrics (e.g. 127.0.0.1:9464)")
 	fs.Uint32Var(&c.MaxStreams, "max-streams", c.MaxStreams, "concurrent calls per client connection")
 	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "directory for per-process output log files")
 	fs.BoolVar(&c.LogFiles, "log-files", c.LogFiles, "keep every process's output in rotated log files too (a process may ask either way)")
@@ -306,12 +309,12 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.NotifySocket, "notify-socket", c.NotifySocket, `sd_notify socket given to children as NOTIFY_SOCKET (default: notify.sock next to --socket; "none": off)`)
 }
 
-// ApplyEnv sets every flag the command line did not set from its PROCD_*
-// variable (--ring-size from PROCD_RING_SIZE).
-func ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+// ApplyEnv sets every flag not in skip (the ones the command line set)
+// from its PROCD_* variable (--ring-size from PROCD_RING_SIZE).
+func ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool), skip map[string]bool) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed {
+		if err != nil || skip[f.Name] {
 			return
 		}
 		name := EnvName(f.Name)
@@ -409,4 +412,11 @@ func ApplyClientEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error
 		}
 	}
 	return nil
+}
+
+// SetOnCommandLine lists the flags the command line set.
+func SetOnCommandLine(fs *pflag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { set[f.Name] = true })
+	return set
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestEnvFillsOnlyFlagsNotSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"PROCD_GRACE": "9s", "PROCD_RING_SIZE": "64KiB", "PROCD_AUTO_KILL": "false"}
-	if err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+	if err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, SetOnCommandLine(fs)); err != nil {
 		t.Fatal(err)
 	}
 	if time.Duration(c.Grace) != 5*time.Second || c.RingSize != 64<<10 || c.AutoKill {
@@ -58,7 +59,7 @@ func TestEnvFillsOnlyFlagsNotSet(t *testing.T) {
 	fs2 := pflag.NewFlagSet("procd", pflag.ContinueOnError)
 	c2 := Default()
 	c2.Bind(fs2)
-	if err := ApplyEnv(fs2, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil || !strings.Contains(err.Error(), "PROCD_RING_SIZE") {
+	if err := ApplyEnv(fs2, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil); err == nil || !strings.Contains(err.Error(), "PROCD_RING_SIZE") {
 		t.Fatalf("bad env value: %v", err)
 	}
 }
@@ -85,4 +86,104 @@ func TestDefaultsValidateAndNotifyPath(t *testing.T) {
 	if err := c.Validate(); err == nil {
 		t.Fatal("bad log level accepted")
 	}
+}
+
+func TestConfigFileStrictAndPrecedence(t *testing.T) {
+	c := Default()
+	fs := pflag.NewFlagSet("procd", pflag.ContinueOnError)
+	c.Bind(fs)
+	fs.Parse([]string{"--grace", "7s"})
+	file := `# comment
+ring-size = "64KiB"
+grace = "1s"          # the command line wins
+process-timeout = 10  # bare seconds
+allow-uid = ["1000", "root"]
+`
+	env := map[string]string{"PROCD_RING_SIZE": "128KiB"}
+	cli := SetOnCommandLine(fs)
+	if err := LoadFile(fs, strings.NewReader(file), "procd.toml", "", cli); err != nil {
+		t.Fatal(err)
+	}
+	if err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, cli); err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.Grace) != 7*time.Second || c.RingSize != 128<<10 || time.Duration(c.ProcessTimeout) != 10*time.Second ||
+		len(c.AllowUIDs) != 2 || c.AllowUIDs[1] != "root" {
+		t.Fatalf("config %+v", c)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"ring-size = 1\nbogus-key = 2\n", `procd.toml:2: unknown key "bogus-key"`},
+		{"grace = \"soon\"\n", `invalid duration "soon"`},
+		{"[table]\nx = 1\n", `unknown key "table"`},
+	} {
+		err := LoadFile(fs, strings.NewReader(tc.file), "procd.toml", "", nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.file, err, tc.want)
+		}
+	}
+	yml := "ring-size: 32KiB\nlog-level: debug\nnope: 1\n"
+	err := LoadFile(fs, strings.NewReader(yml), "procd.yaml", "", nil)
+	if err == nil || !strings.Contains(err.Error(), `procd.yaml:3: unknown key "nope"`) {
+		t.Fatalf("yaml: %v", err)
+	}
+}
+
+// The default config, fed back, changes nothing.
+func TestDefaultConfigRoundTrips(t *testing.T) {
+	c := Default()
+	fs := pflag.NewFlagSet("procd", pflag.ContinueOnError)
+	c.Bind(fs)
+	var b strings.Builder
+	if err := WriteDefault(&b, fs); err != nil {
+		t.Fatal(err)
+	}
+	c2 := Default()
+	fs2 := pflag.NewFlagSet("procd", pflag.ContinueOnError)
+	c2.Bind(fs2)
+	if err := LoadFile(fs2, strings.NewReader(b.String()), "default", "", nil); err != nil {
+		t.Fatalf("default config does not load: %v\n%s", err, b.String())
+	}
+	if fmt.Sprint(c) != fmt.Sprint(c2) {
+		t.Fatalf("round trip changed the config:\n%+v\n%+v", c, c2)
+	}
+}
+
+// FuzzParseDuration and FuzzParseSize never panic, and what they accept
+// round-trips in meaning.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"30", "1.5", "1.5s", "2m", "-1", "1e9", "NaN", "", "1h2m3s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err == nil && strings.TrimSpace(s) == "" {
+			t.Fatalf("empty input accepted as %v", d)
+		}
+	})
+}
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"0", "64K", "1MiB", "2G", "-1", "1T", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if n, err := ParseSize(s); err == nil && n < 0 {
+			t.Fatalf("negative size %d from %q", n, s)
+		}
+	})
+}
+
+// FuzzLoadFile: a config file of any content is either refused with an
+// error or applied; it never panics.
+func FuzzLoadFile(f *testing.F) {
+	f.Add("ring-size = \"1MiB\"\n")
+	f.Add("grace: 2s\nlog-level: debug\n")
+	f.Add("[x]\ny = 1\n")
+	f.Add("allow-uid = [1, \"root\"]\n")
+	f.Fuzz(func(t *testing.T, content string) {
+		c := Default()
+		fs := pflag.NewFlagSet("procd", pflag.ContinueOnError)
+		c.Bind(fs)
+		LoadFile(fs, strings.NewReader(content), "fuzz", "", nil)
+	})
 }
