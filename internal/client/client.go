@@ -160,6 +160,8 @@ func ExitCode(c codes.Code) int {
 		return ExitNoPerm
 	case codes.DeadlineExceeded:
 		return ExitTimeout
+	case codes.Unimplemented:
+		return ExitUnavailable
 	case codes.Canceled:
 		return 130
 	}

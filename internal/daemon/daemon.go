@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/config"
@@ -24,6 +26,7 @@ import (
 	"github.com/procd/procd/internal/executor"
 	"github.com/procd/procd/internal/faults"
 	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/metrics"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/server"
 	"github.com/procd/procd/internal/version"
@@ -49,6 +52,11 @@ type Daemon struct {
 
 	killOnce sync.Once
 	killNow  chan struct{}
+
+	sd *notifier // the service manager (systemd), if any
+
+	metrics  *http.Server // nil: no --metrics-addr
+	metricsL net.Listener
 }
 
 // New validates cfg, opens the listeners (refusing to start when another
@@ -57,7 +65,7 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, killNow: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: log, killNow: make(chan struct{}), sd: newNotifier()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -75,7 +83,16 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Socket != "" {
+	activated, err := activatedListeners()
+	if err != nil {
+		return nil, err
+	}
+	if len(activated) > 0 {
+		// systemd made the socket (procd.socket): its path, mode and group
+		// are the unit's, and --socket is not used.
+		d.listeners = append(d.listeners, activated...)
+		log.Info("using sockets passed by the service manager", zap.Int("count", len(activated)))
+	} else if cfg.Socket != "" {
 		l, unlock, err := listenUnix(cfg.Socket)
 		if err != nil {
 			return nil, err
@@ -143,6 +160,13 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	}
 	d.bus = events.NewBus(cfg.EventRingSize, nil)
 	mcfg := cfg.Manager()
+	var met *metrics.Metrics
+	var metricsHook func(manager.Reason, time.Duration)
+	mcfg.OnKill = func(r manager.Reason, late time.Duration) {
+		if metricsHook != nil {
+			metricsHook(r, late)
+		}
+	}
 	mcfg.Cgroups = d.cgroups
 	mcfg.Faults = inj
 	if d.cgroups == nil && d.guardian != nil {
@@ -166,20 +190,41 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	if d.cgroups != nil {
 		controllers = d.cgroups.Controllers()
 	}
+	var unary []grpc.UnaryServerInterceptor
+	var streams []grpc.StreamServerInterceptor
+	if cfg.MetricsAddr != "" {
+		met = metrics.New(metrics.Sources{Manager: d.mgr, Executor: d.exec, Events: d.bus, Notify: notifyStats})
+		metricsHook = met.ObserveKill
+		unary = append(unary, met.GRPC.UnaryServerInterceptor())
+		streams = append(streams, met.GRPC.StreamServerInterceptor())
+	}
 	d.srv = server.New(server.Options{
-		Manager:     d.mgr,
-		Executor:    d.exec,
-		Events:      d.bus,
-		Logger:      log.Named("grpc"),
-		MaxRecvSize: int(cfg.MaxMsgSize),
-		Containment: d.mgr.Containment(),
-		Controllers: controllers,
-		CgroupBase:  base,
-		NotifyStats: notifyStats,
-		Access:      acc,
-		TLS:         tlsCfg,
-		MaxStreams:  cfg.MaxStreams,
+		UnaryInterceptors:  unary,
+		StreamInterceptors: streams,
+		Manager:            d.mgr,
+		Executor:           d.exec,
+		Events:             d.bus,
+		Logger:             log.Named("grpc"),
+		MaxRecvSize:        int(cfg.MaxMsgSize),
+		Containment:        d.mgr.Containment(),
+		Controllers:        controllers,
+		CgroupBase:         base,
+		NotifyStats:        notifyStats,
+		Access:             acc,
+		TLS:                tlsCfg,
+		MaxStreams:         cfg.MaxStreams,
 	})
+	if met != nil {
+		met.GRPC.InitializeMetrics(d.srv.GRPC)
+		l, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			d.mgr.Shutdown(context.Background())
+			rt.Close()
+			return nil, fmt.Errorf("--metrics-addr: %w", err)
+		}
+		d.metrics = &http.Server{Handler: met.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		d.metricsL = l
+	}
 	ok = true
 	return d, nil
 }
@@ -200,6 +245,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, l := range d.listeners {
 		go func() { errc <- d.srv.GRPC.Serve(l) }()
 	}
+	if d.metrics != nil {
+		go d.metrics.Serve(d.metricsL)
+		d.log.Info("serving metrics", zap.String("addr", d.metricsL.Addr().String()))
+	}
 	d.log.Info("procd started",
 		zap.String("version", version.String()),
 		zap.Int("pid", os.Getpid()),
@@ -208,12 +257,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		zap.String("containment-note", d.cgNote),
 		zap.String("notify-socket", d.cfg.NotifyPath()),
 	)
+	if err := d.sd.send("READY=1\n" + statusLine(d)); err != nil {
+		d.log.Warn("cannot tell the service manager procd is ready", zap.Error(err))
+	}
+	stopPings := make(chan struct{})
+	go d.sd.pingWatchdog(stopPings)
 	var serveErr error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 		d.log.Error("listener failed; shutting down", zap.Error(serveErr))
 	}
+	d.sd.send("STOPPING=1\nSTATUS=stopping processes")
+	close(stopPings)
 	d.shutdown()
 	if serveErr != nil {
 		return fmt.Errorf("serve: %w", serveErr)
@@ -253,6 +309,9 @@ func (d *Daemon) shutdown() {
 	cancel()
 
 	d.srv.BeginShutdown()
+	if d.metrics != nil {
+		d.metrics.Close()
+	}
 	done := make(chan struct{})
 	go func() {
 		d.srv.GRPC.GracefulStop()

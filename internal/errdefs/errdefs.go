@@ -27,6 +27,9 @@ var (
 	ErrOutOfRange = errors.New("out of range")
 	// ErrUnavailable: the daemon is shutting down.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrUnimplemented: a feature this platform does not have (terminals,
+	// cgroups and rlimits off Linux).
+	ErrUnimplemented = errors.New("unimplemented")
 )
 
 // Errorf formats an error of the given kind: errors.Is(err, kind) holds, and

@@ -73,6 +73,9 @@ type Config struct {
 
 	// Input limits on each spec (defaults in DefaultInputLimits).
 	Input InputLimits
+	// OnKill, when set, is told how late each watchdog kill was decided
+	// (for the kill-latency histogram).
+	OnKill func(reason Reason, late time.Duration)
 }
 
 // InputLimits bound what one request may ask for.

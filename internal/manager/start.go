@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -407,6 +408,9 @@ func (m *Manager) contain(r *record, attr *proc.Attr) error {
 	l := r.spec.Limits
 	sub := m.cfg.Cgroups
 	if sub == nil {
+		if (l.MemoryMax > 0 || l.PidsMax > 0 || l.CPUMax > 0) && runtime.GOOS != "linux" {
+			return errdefs.Errorf(errdefs.ErrUnimplemented, "memory, pids and cpu limits need Linux cgroups")
+		}
 		if l.MemoryMax > 0 || l.PidsMax > 0 || l.CPUMax > 0 {
 			return errdefs.Errorf(errdefs.ErrFailedPrecondition,
 				"memory, pids and cpu limits need cgroups, and this daemon contains processes by process group only (see its start log)")

@@ -62,6 +62,14 @@ func (m *Manager) onWatchdog(a watchdog.Action) {
 		return
 	}
 	late := m.clock.Now() - a.Due
+	if m.cfg.OnKill != nil {
+		switch a.Kind {
+		case watchdog.Kill, watchdog.ForceKill:
+			m.cfg.OnKill(ReasonHung, late)
+		case watchdog.Deadline:
+			m.cfg.OnKill(ReasonDeadline, late)
+		}
+	}
 	idle := a.Idle.Round(time.Millisecond)
 	s := r.wdConfig
 	switch a.Kind {
@@ -111,19 +119,12 @@ func (m *Manager) HandleNotify(sender int, msg []byte) bool {
 	if r == nil {
 		return false
 	}
-	valid := false
-	for line := range bytes.SplitSeq(msg, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		k, v, ok := bytes.Cut(line, []byte("="))
-		if !ok || len(k) == 0 {
-			continue
-		}
-		valid = true
-		switch string(k) {
+	fields := ParseNotify(msg)
+	for _, f := range fields {
+		k, v := f[0], f[1]
+		switch k {
 		case "WATCHDOG":
-			switch string(v) {
+			switch v {
 			case "1":
 				r.act.Touch(m.clock.Now(), watchdog.Notify)
 			case "trigger":
@@ -134,7 +135,7 @@ func (m *Manager) HandleNotify(sender int, msg []byte) bool {
 				}
 			}
 		case "READY":
-			if string(v) == "1" {
+			if v == "1" {
 				r.mu.Lock()
 				first := !r.ready
 				r.ready = true
@@ -144,14 +145,39 @@ func (m *Manager) HandleNotify(sender int, msg []byte) bool {
 				}
 			}
 		case "STATUS":
-			text := string(v)
+			text := v
 			r.mu.Lock()
 			r.status = text
 			r.mu.Unlock()
 			m.publish(r, events.NotifyStatus, func(e *events.Event) { e.Detail = text })
 		}
 	}
-	return valid
+	return len(fields) > 0
+}
+
+// ParseNotify splits an sd_notify datagram into KEY=VALUE fields, one per
+// line; malformed lines (no '=', an empty key, a key that is not upper
+// case letters, digits and '_') are skipped. A datagram with no valid field
+// is to be refused.
+func ParseNotify(msg []byte) [][2]string {
+	var out [][2]string
+	for line := range bytes.SplitSeq(msg, []byte("\n")) {
+		k, v, ok := bytes.Cut(line, []byte("="))
+		if !ok || len(k) == 0 || !validNotifyKey(k) {
+			continue
+		}
+		out = append(out, [2]string{string(k), string(v)})
+	}
+	return out
+}
+
+func validNotifyKey(k []byte) bool {
+	for _, c := range k {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // recordOfSender finds the live process whose tree pid belongs to, walking

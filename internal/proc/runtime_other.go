@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/faults"
 )
 
@@ -21,6 +22,9 @@ import (
 // its guarantees hold.
 type Runtime struct {
 	log *zap.Logger
+
+	mu     sync.Mutex
+	byPgid map[int]*Process
 }
 
 // NewRuntime returns the fallback runtime.
@@ -28,13 +32,15 @@ func NewRuntime(log *zap.Logger) (*Runtime, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Runtime{log: log}, nil
+	return &Runtime{log: log, byPgid: map[int]*Process{}}, nil
 }
 
 // Process is a started process.
 type Process struct {
 	p     *os.Process
 	stdin *os.File
+	job   uintptr // Windows job object
+	rt    *Runtime
 	pgid  int
 	pipes []*fallbackPipe
 
@@ -54,7 +60,10 @@ type fallbackPipe struct {
 // Start starts a process with stdin from the null device.
 func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 	if a.TTY != nil {
-		return nil, errors.New("terminals are only supported on Linux")
+		return nil, errdefs.Errorf(errdefs.ErrUnimplemented, "terminals (tty) are only supported on Linux")
+	}
+	if len(a.Rlimits) > 0 || a.Cgroup != nil || a.Credential != nil {
+		return nil, errdefs.Errorf(errdefs.ErrUnimplemented, "rlimits, cgroups and running as another user are only supported on Linux")
 	}
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {
@@ -102,6 +111,11 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 		return nil, err
 	}
 	proc := &Process{p: p, pgid: p.Pid, exited: make(chan struct{}), stdin: stdinW}
+	contain(proc)
+	rt.mu.Lock()
+	rt.byPgid[proc.pgid] = proc
+	rt.mu.Unlock()
+	proc.rt = rt
 	j := 0
 	for _, sink := range []Sink{stdout, stderr} {
 		if sink == nil {
@@ -146,10 +160,13 @@ func (fp *fallbackPipe) copy() {
 	}
 }
 
-// GroupMembers probes the group (see groupAlive); the result only says
-// whether anything is left, not what.
+// GroupMembers probes the process group (or Windows job) of the process
+// whose group is pgid; the result only says whether anything is left.
 func (rt *Runtime) GroupMembers(pgid int) []int {
-	if groupAlive(pgid) {
+	rt.mu.Lock()
+	p := rt.byPgid[pgid]
+	rt.mu.Unlock()
+	if p != nil && groupAlive(p) {
 		return []int{-1}
 	}
 	return nil
@@ -233,7 +250,13 @@ func (p *Process) WaitOutput(d time.Duration) bool {
 }
 
 // Release frees the process handle.
-func (p *Process) Release() { p.p.Release() }
+func (p *Process) Release() {
+	p.rt.mu.Lock()
+	delete(p.rt.byPgid, p.pgid)
+	p.rt.mu.Unlock()
+	releaseJob(p)
+	p.p.Release()
+}
 
 // Stdin is the writing end of a stdin pipe, or nil.
 func (p *Process) Stdin() *os.File { return p.stdin }

@@ -22,7 +22,10 @@ func signalGroup(p *Process, sig syscall.Signal) error {
 	return nil
 }
 
-func groupAlive(pgid int) bool { return pgid > 1 && syscall.Kill(-pgid, 0) == nil }
+func groupAlive(p *Process) bool { return p.pgid > 1 && syscall.Kill(-p.pgid, 0) == nil }
+
+// contain does nothing: the process group is the container on macOS and the BSDs.
+func contain(*Process) {}
 
 func exitStatus(st *os.ProcessState) ExitStatus {
 	ws, _ := st.Sys().(syscall.WaitStatus)
@@ -35,3 +38,5 @@ func exitStatus(st *os.ProcessState) ExitStatus {
 	}
 	return es
 }
+
+func releaseJob(*Process) {}

@@ -28,6 +28,8 @@ func codeOf(err error) codes.Code {
 		return codes.OutOfRange
 	case errors.Is(err, errdefs.ErrUnavailable):
 		return codes.Unavailable
+	case errors.Is(err, errdefs.ErrUnimplemented):
+		return codes.Unimplemented
 	case errors.Is(err, context.Canceled):
 		return codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):

@@ -50,8 +50,9 @@ type Options struct {
 	TLS *tls.Config
 	// MaxStreams caps concurrent calls per connection (default 256).
 	MaxStreams uint32
-	// Metrics, when set, records gRPC server metrics.
-	Metrics *Metrics
+	// Interceptors run first, before logging (gRPC metrics).
+	UnaryInterceptors  []grpc.UnaryServerInterceptor
+	StreamInterceptors []grpc.StreamServerInterceptor
 }
 
 // Server is procd's gRPC server.
@@ -103,10 +104,8 @@ func New(opts Options) *Server {
 		auth.stream,
 		streamErrors,
 	}
-	if opts.Metrics != nil {
-		unary = append([]grpc.UnaryServerInterceptor{opts.Metrics.grpc.UnaryServerInterceptor()}, unary...)
-		stream = append([]grpc.StreamServerInterceptor{opts.Metrics.grpc.StreamServerInterceptor()}, stream...)
-	}
+	unary = append(append([]grpc.UnaryServerInterceptor{}, opts.UnaryInterceptors...), unary...)
+	stream = append(append([]grpc.StreamServerInterceptor{}, opts.StreamInterceptors...), stream...)
 	g := grpc.NewServer(
 		grpc.Creds(creds),
 		grpc.MaxConcurrentStreams(opts.MaxStreams),
