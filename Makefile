@@ -23,7 +23,7 @@ define go-install
 	fi
 endef
 
-.PHONY: all build run test test-tools tools generate check-generated lint bench bench-tools clean
+.PHONY: all build run test test-tools tools generate check-generated lint bench bench-tools fuzz clean
 
 all: build
 
@@ -36,9 +36,24 @@ run: build
 	@echo "procd is starting; in another shell: export PATH=$(CURDIR)/$(BIN):\$$PATH; procctl run -- echo hello"
 	exec ./$(BIN)/procd --log-format console
 
-# The integration tier uses grpcurl and grpc-health-probe; install them first.
+# The integration tier uses grpcurl and grpc-health-probe; install them
+# first. The macOS and Windows builds are checked by cross-compiling.
 test: test-tools
-	$(GO) test -race -count=1 -timeout 20m ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=windows $(GO) build ./...
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+# Each fuzz target for FUZZTIME (60s); make test runs their seed corpora.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	internal/server:FuzzStartProcessRequest internal/server:FuzzSendSignal \
+	internal/manager:FuzzParseNotify internal/manager:FuzzSpecValidate \
+	internal/config:FuzzParseDuration internal/config:FuzzParseSize internal/config:FuzzLoadFile
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 test-tools:
 	$(call go-install,github.com/fullstorydev/grpcurl/cmd/grpcurl,$(GRPCURL_VERSION),grpcurl)
