@@ -163,6 +163,23 @@ func (g *Group) Usage() Usage {
 	return u
 }
 
+// FinalUsage reads what a finished tree used: CPU, peak memory and OOM
+// kills (not the current memory, which is zero by then).
+func (g *Group) FinalUsage() Usage {
+	var u Usage
+	u.CPU = time.Duration(keyed(filepath.Join(g.v2, "cpu.stat"), "usage_usec")) * time.Microsecond
+	switch {
+	case g.v2Mem:
+		u.MemPeak = readInt(filepath.Join(g.v2, "memory.peak"))
+		u.OOMKills = keyed(filepath.Join(g.v2, "memory.events"), "oom_kill")
+	case g.v1[Memory] != "":
+		dir := g.v1[Memory]
+		u.MemPeak = readInt(filepath.Join(dir, "memory.max_usage_in_bytes"))
+		u.OOMKills = keyed(filepath.Join(dir, "memory.oom_control"), "oom_kill")
+	}
+	return u
+}
+
 // Remove deletes the cgroup directories; the tree must be gone.
 func (g *Group) Remove() error {
 	var errs []error

@@ -63,3 +63,6 @@ func (g *Group) Usage() Usage { return Usage{} }
 
 // Remove does nothing.
 func (g *Group) Remove() error { return nil }
+
+// FinalUsage is zero.
+func (g *Group) FinalUsage() Usage { return Usage{} }

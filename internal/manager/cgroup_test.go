@@ -89,9 +89,7 @@ func TestCgroupStopKillsSetsidEscapees(t *testing.T) {
 	if alive(esc[0]) {
 		t.Fatalf("setsid escapee %d survived the stop", esc[0])
 	}
-	if _, err := os.Stat(res[0].Info.Cgroup); !os.IsNotExist(err) {
-		t.Fatalf("cgroup %s not removed: %v", res[0].Info.Cgroup, err)
-	}
+	waitRemoved(t, m, res[0].Info.Cgroup)
 	if m.Containment() != "cgroup" {
 		t.Fatalf("containment %q", m.Containment())
 	}
@@ -172,8 +170,17 @@ func TestCgroupPidsLimitStopsForkBomb(t *testing.T) {
 		t.Fatalf("%d tasks in a cgroup limited to 20", peak)
 	}
 	res, _ := m.Stop(context.Background(), Ref{ID: info.ID}, nil, StopOptions{})
-	if _, err := os.Stat(res[0].Info.Cgroup); !os.IsNotExist(err) {
-		t.Fatalf("cgroup not removed after the stop")
+	waitRemoved(t, m, res[0].Info.Cgroup)
+}
+
+// waitRemoved checks that a finished process's cgroup directory goes
+// away. Removal is asynchronous (see remover), so wait for the remover to
+// drain rather than poll.
+func waitRemoved(t *testing.T, m *Manager, dir string) {
+	t.Helper()
+	m.remover.wait()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("cgroup %s not removed: %v", dir, err)
 	}
 }
 

@@ -291,6 +291,7 @@ func (m *Manager) Shutdown(ctx context.Context) {
 	defer func() {
 		m.wd.Close()
 		m.sampler.Close()
+		m.remover.wait()
 	}()
 	m.mu.Lock()
 	m.closing = true

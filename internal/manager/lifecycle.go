@@ -79,11 +79,9 @@ func (m *Manager) closeCgroup(r *record) cgroupFinal {
 		r.cg.Kill()
 		r.cg.WaitEmpty(m.cfg.KillWait)
 	}
-	u := r.cg.Usage()
+	u := r.cg.FinalUsage()
 	f := cgroupFinal{usage: TreeUsage{CPU: u.CPU, MemPeak: u.MemPeak}, oom: u.OOMKills > 0}
-	if err := r.cg.Remove(); err != nil {
-		m.log.Warn("cannot remove cgroup", zap.String("process-id", r.id), zap.String("cgroup", r.cg.Path()), zap.Error(err))
-	}
+	m.remover.remove(r.id, r.cg) // off the exit path: the figures are read
 	return f
 }
 

@@ -173,6 +173,7 @@ type Manager struct {
 	env     baseEnv
 	wd      *watchdog.Watchdog
 	sampler *watchdog.Sampler
+	remover remover
 
 	nextID atomic.Uint64
 
@@ -205,6 +206,7 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 		byID:    make(map[string]*record),
 		byPID:   make(map[int]*record),
 	}
+	m.remover.log = log
 	m.wd = watchdog.New(cfg.Clock, m.onWatchdog)
 	m.wd.Start()
 	return m
@@ -288,13 +290,15 @@ func compareSeq(a, b uint64) int {
 	return 0
 }
 
-// Get returns the current record of one process.
+// Get returns the current record of one process, with its tree's live
+// usage (List, Start and the others leave that out: reading cgroup files
+// for every process would cost more than the rest of the answer).
 func (m *Manager) Get(ref Ref) (Info, error) {
 	r, err := m.lookup(ref)
 	if err != nil {
 		return Info{}, err
 	}
-	return m.info(r), nil
+	return m.liveInfo(r), nil
 }
 
 // List returns the records matching f, oldest first.

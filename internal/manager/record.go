@@ -70,8 +70,14 @@ func (r *record) matches(name string, labels map[string]string) bool {
 	return true
 }
 
-// info snapshots a record.
-func (m *Manager) info(r *record) Info {
+// info snapshots a record without the live tree usage (reading cgroup
+// files costs more than the rest of a snapshot; see liveInfo).
+func (m *Manager) info(r *record) Info { return m.snapshot(r, false) }
+
+// liveInfo is info with the live tree usage of a running process.
+func (m *Manager) liveInfo(r *record) Info { return m.snapshot(r, true) }
+
+func (m *Manager) snapshot(r *record, live bool) Info {
 	r.mu.Lock()
 	state, exit, fin, ready, status := r.state, r.exit, r.finishedAt, r.ready, r.status
 	r.mu.Unlock()
@@ -109,11 +115,12 @@ func (m *Manager) info(r *record) Info {
 	}
 	if r.cg != nil {
 		info.Cgroup = r.cg.Path()
-		if exit == nil {
+		switch {
+		case exit != nil:
+			info.Usage = exit.Tree
+		case live:
 			u := r.cg.Usage()
 			info.Usage = TreeUsage{CPU: u.CPU, MemCurrent: u.MemCurrent, MemPeak: u.MemPeak}
-		} else {
-			info.Usage = exit.Tree
 		}
 	}
 	if st, ok := m.wd.Status(r.id); ok {

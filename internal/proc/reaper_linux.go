@@ -164,8 +164,8 @@ func (r *reaper) walkGroup(pgid int) (members []int, candidates int) {
 // childrenOf lists pid's children from /proc/PID/task/*/children (a child
 // belongs to the thread that forked it). For the daemon itself (orphans
 // only) just the main thread is read: the kernel hands a subreaper's new
-// children to its first live thread, the main one, and the spawner thread
-// that forks managed leaders is kept off it (see Runtime.spawner).
+// children to its first live thread, the main one, and the spawner threads
+// that fork managed leaders are kept off it (see Runtime.spawner).
 func childrenOf(pid int, self bool) []int {
 	if self {
 		return readChildren("/proc/self/task/" + strconv.Itoa(pid) + "/children")

@@ -28,8 +28,8 @@ type Runtime struct {
 	log     *zap.Logger
 	devNull int // O_RDWR /dev/null shared by every child's unused stdio
 
-	spawnc chan func()   // work for the locked spawner thread
-	spawnq chan struct{} // closed to stop the spawner
+	spawnc chan func()   // work for the locked spawner threads
+	spawnq chan struct{} // closed to stop the spawners
 
 	poll   *poller
 	reaper *reaper
@@ -72,15 +72,23 @@ func NewRuntime(log *zap.Logger) (*Runtime, error) {
 		poll:    p,
 		reaper:  newReaper(log),
 	}
-	ready := make(chan struct{})
-	go rt.spawner(ready)
-	<-ready
+	for range spawners() {
+		ready := make(chan struct{})
+		go rt.spawner(ready)
+		<-ready
+	}
 	go p.loop()
 	rt.reaper.start()
 	return rt, nil
 }
 
-// spawner runs every fork on one OS thread that stays locked until Close.
+// spawners is how many threads fork: a few, so that concurrent starts
+// overlap their vfork-to-exec waits (the parent thread is blocked until the
+// child execs, most of a spawn's latency) and their cgroup moves, without
+// pinning many idle threads.
+func spawners() int { return min(max(runtime.GOMAXPROCS(0), 2), 4) }
+
+// spawner runs forks on an OS thread that stays locked until Close.
 // Pdeathsig is delivered when the thread that created the child exits, not
 // the process (golang/go#27505), so the thread must outlive the children.
 // When Close ends this goroutine the locked thread exits with it, which is

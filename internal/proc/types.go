@@ -17,7 +17,7 @@ type Attr struct {
 	// Cgroup, if set, is a cgroup2 directory the child is cloned into
 	// (CLONE_INTO_CGROUP): it is contained before it can fork.
 	Cgroup *os.File
-	// ThreadCgroups are cgroup v1 tasks files the spawner thread joins for
+	// ThreadCgroups are cgroup v1 tasks files the spawning thread joins for
 	// the fork and leaves after it (v1 membership is per thread and
 	// inherited at fork), so the child starts in them atomically too.
 	ThreadCgroups []ThreadCgroup

@@ -1,0 +1,58 @@
+package manager
+
+import (
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/procd/procd/internal/cgroup"
+)
+
+// remover deletes the cgroups of finished trees on its own goroutine, so
+// an exit is not delayed by the rmdirs (the kernel may make one wait while
+// it tears a cgroup down). The queue holds at most one entry per finished
+// process, and the goroutine only runs while there is work.
+type remover struct {
+	log     *zap.Logger
+	mu      sync.Mutex
+	queue   []removal
+	running bool
+	idle    sync.WaitGroup // Wait: everything queued is removed
+}
+
+type removal struct {
+	id string
+	cg *cgroup.Group
+}
+
+func (rm *remover) remove(id string, cg *cgroup.Group) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	rm.queue = append(rm.queue, removal{id, cg})
+	if !rm.running {
+		rm.running = true
+		rm.idle.Add(1)
+		go rm.run()
+	}
+}
+
+func (rm *remover) run() {
+	defer rm.idle.Done()
+	for {
+		rm.mu.Lock()
+		if len(rm.queue) == 0 {
+			rm.running = false
+			rm.mu.Unlock()
+			return
+		}
+		next := rm.queue[0]
+		rm.queue = rm.queue[1:]
+		rm.mu.Unlock()
+		if err := next.cg.Remove(); err != nil {
+			rm.log.Warn("cannot remove cgroup", zap.String("process-id", next.id), zap.String("cgroup", next.cg.Path()), zap.Error(err))
+		}
+	}
+}
+
+// wait returns once every queued cgroup has been removed.
+func (rm *remover) wait() { rm.idle.Wait() }
