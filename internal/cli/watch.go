@@ -29,7 +29,7 @@ output_dropped, removed, slow, hung, deadline, activity_ready.`,
 			if err != nil {
 				return err
 			}
-			req := &pb.WatchEventsRequest{ProcessIds: ids, Names: names, Labels: l}
+			req := &pb.WatchEventsRequest{ProcessIds: ids, Names: names, Labels: l, Batch: true}
 			if cmd.Flags().Changed("after") {
 				if after < 0 {
 					return usagef("--after %d: sequence numbers start at 1 (0 replays all retained events)", after)
@@ -60,13 +60,15 @@ output_dropped, removed, slow, hung, deadline, activity_ready.`,
 				if err != nil {
 					return a.explain(err)
 				}
-				if a.json {
-					if err := printJSONLine(a.stdout, msg.GetEvent()); err != nil {
-						return err
+				for _, e := range msg.GetEvents() {
+					if a.json {
+						if err := printJSONLine(a.stdout, e); err != nil {
+							return err
+						}
+						continue
 					}
-					continue
+					printEvent(a.stdout, e)
 				}
-				printEvent(a.stdout, msg.GetEvent())
 			}
 		},
 	}

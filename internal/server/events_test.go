@@ -406,3 +406,42 @@ func TestOutputDroppedEventFollowsStarted(t *testing.T) {
 		}
 	}
 }
+
+// A batch subscription gets the same events, in order and without gaps,
+// several per message when they are ready together (here: a replay), and
+// a live event on its own.
+func TestWatchEventsBatch(t *testing.T) {
+	h := newHarness(t, manager.Config{}, nil, false)
+	h.startAndWait(t, 5)
+	last := h.stats(t).GetEvents().GetLastSeq()
+	zero := uint64(0)
+	s, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &zero, Batch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*pb.Event
+	msgs := 0
+	for len(got) == 0 || got[len(got)-1].GetSeq() < last {
+		msg, err := s.Recv()
+		if err != nil {
+			t.Fatalf("watch: %v after %d events", err, len(got))
+		}
+		if msg.GetEvent() != nil || len(msg.GetEvents()) == 0 {
+			t.Fatalf("batch message without events or with event set: %v", msg)
+		}
+		got = append(got, msg.GetEvents()...)
+		msgs++
+	}
+	wantSeqs(t, "batched replay", got, 1, last)
+	if msgs >= len(got) {
+		t.Fatalf("%d replayed events came in %d messages: not batched", len(got), msgs)
+	}
+	h.start(t, &pb.ProcessSpec{Command: []string{"sleep", "300"}})
+	msg, err := s.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs := msg.GetEvents(); len(evs) != 1 || evs[0].GetSeq() != last+1 || evs[0].GetType() != pb.EventType_EVENT_TYPE_STARTED {
+		t.Fatalf("live event in a batch subscription: %v", msg)
+	}
+}

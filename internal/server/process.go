@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -34,6 +35,7 @@ type processService struct {
 	cgroupBase  string
 	notifyStats func() (accepted, rejected int64)
 	shutdown    <-chan struct{}
+	encoded     *eventCache // wire form of recent events, shared by subscribers
 }
 
 var errShuttingDown = status.Error(codes.Unavailable, "the daemon is shutting down")
@@ -252,16 +254,15 @@ func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.Get
 }
 
 // eventBatch bounds how many events one subscriber copies out of the ring
-// at a time, and sendQueue how many wait for the sender.
-const (
-	eventBatch = 64
-	sendQueue  = 64
-)
+// at a time, and so how many one batch message carries.
+const eventBatch = 64
 
-// WatchEvents streams events. Sending happens on a separate goroutine so a
-// client that stops reading (and so blocks Send on flow control) can still
-// be noticed falling behind the ring: the handler then returns
-// RESOURCE_EXHAUSTED, which ends the stream and unblocks the sender.
+// WatchEvents streams events. One goroutine reads the ring and sends, so
+// an event costs a subscriber a single wakeup; the handler waits beside it
+// so that a client which stops reading (and so blocks Send on flow
+// control) is still noticed falling behind the ring: the handler then
+// returns RESOURCE_EXHAUSTED, which ends the stream and unblocks the send.
+// Each event is encoded once for every subscriber (see eventCache).
 func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.ProcessService_WatchEventsServer) error {
 	filter, err := filterFrom(req)
 	if err != nil {
@@ -275,55 +276,61 @@ func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.Proce
 
 	ctx, cancel := s.untilShutdown(stream.Context())
 	defer cancel()
-	queue := make(chan *pb.WatchEventsResponse, sendQueue)
-	quit := make(chan struct{})
-	defer close(quit)
-	lastSent := make(chan uint64, 1) // holds the last seq Send accepted
-	lastSent <- sub.StartAfter()
-	sendErr := make(chan error, 1)
+	var lastSent atomic.Uint64 // the last seq Send accepted
+	lastSent.Store(sub.StartAfter())
+	tooSlow := func() error {
+		n := lastSent.Load()
+		return status.Errorf(codes.ResourceExhausted,
+			"subscriber too slow: the event ring (%d events) overtook it; resume after seq %d (after_seq=%d)", s.bus.Stats().Size, n, n)
+	}
+	done := make(chan error, 1)
 	go func() {
+		buf := make([]events.Event, 0, eventBatch)
 		for {
-			select {
-			case msg := <-queue:
-				if err := stream.Send(msg); err != nil {
-					sendErr <- err
+			evs, err := sub.Next(ctx, buf[:0])
+			if req.GetBatch() && len(evs) > 0 {
+				if e := s.sendEvents(stream, evs, true); e != nil {
+					done <- e
 					return
 				}
-				<-lastSent
-				lastSent <- msg.GetEvent().GetSeq()
-			case <-quit:
+				lastSent.Store(evs[len(evs)-1].Seq)
+			} else {
+				for i := range evs {
+					if e := s.sendEvents(stream, evs[i:i+1], false); e != nil {
+						done <- e
+						return
+					}
+					lastSent.Store(evs[i].Seq)
+				}
+			}
+			switch {
+			case events.IsLagged(err):
+				done <- tooSlow()
+				return
+			case err != nil:
+				done <- s.interrupted(err)
 				return
 			}
 		}
 	}()
-	tooSlow := func() error {
-		n := <-lastSent
-		lastSent <- n
-		return status.Errorf(codes.ResourceExhausted,
-			"subscriber too slow: the event ring (%d events) overtook it; resume after seq %d (after_seq=%d)", s.bus.Stats().Size, n, n)
+	select {
+	case err := <-done:
+		return err
+	case <-sub.Lagged():
+		return tooSlow()
+	case <-ctx.Done():
+		return s.interrupted(ctx.Err())
 	}
+}
 
-	buf := make([]events.Event, 0, eventBatch)
-	for {
-		evs, err := sub.Next(ctx, buf[:0])
-		for i := range evs {
-			select {
-			case queue <- &pb.WatchEventsResponse{Event: eventToProto(&evs[i])}:
-			case <-sub.Lagged():
-				return tooSlow()
-			case err := <-sendErr:
-				return err
-			case <-ctx.Done():
-				return s.interrupted(ctx.Err())
-			}
-		}
-		switch {
-		case events.IsLagged(err):
-			return tooSlow()
-		case err != nil:
-			return s.interrupted(err)
-		}
+// sendEvents sends one WatchEvents message with evs, encoded once for
+// every subscriber.
+func (s *processService) sendEvents(stream pb.ProcessService_WatchEventsServer, evs []events.Event, batch bool) error {
+	m, err := s.encoded.watchResponse(evs, batch)
+	if err != nil {
+		return err
 	}
+	return stream.SendMsg(m)
 }
 
 // outputChunk is the largest data field ReadOutput sends.

@@ -114,6 +114,7 @@ func New(opts Options) *Server {
 		// loopback), and BDP probing pings slow every small attach message.
 		grpc.InitialWindowSize(1<<20),
 		grpc.InitialConnWindowSize(4<<20),
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	)
@@ -129,6 +130,7 @@ func New(opts Options) *Server {
 		x:           opts.Executor,
 		notifyStats: opts.NotifyStats,
 		shutdown:    s.shutdown,
+		encoded:     &eventCache{},
 	})
 	pb.RegisterBatchServiceServer(g, &batchService{x: opts.Executor, shutdown: s.shutdown})
 	healthpb.RegisterHealthServer(g, s.health)

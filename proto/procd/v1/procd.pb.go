@@ -4315,11 +4315,17 @@ type WatchEventsRequest struct {
 	// Replay retained events with seq > after_seq first (0 replays everything
 	// retained). Unset: only events published from now on. Fails with
 	// OUT_OF_RANGE if events after after_seq were already dropped from the ring.
-	AfterSeq      *uint64           `protobuf:"varint,1,opt,name=after_seq,json=afterSeq,proto3,oneof" json:"after_seq,omitempty"`
-	Types         []EventType       `protobuf:"varint,2,rep,packed,name=types,proto3,enum=procd.v1.EventType" json:"types,omitempty"`
-	ProcessIds    []string          `protobuf:"bytes,3,rep,name=process_ids,json=processIds,proto3" json:"process_ids,omitempty"`
-	Names         []string          `protobuf:"bytes,4,rep,name=names,proto3" json:"names,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	AfterSeq   *uint64           `protobuf:"varint,1,opt,name=after_seq,json=afterSeq,proto3,oneof" json:"after_seq,omitempty"`
+	Types      []EventType       `protobuf:"varint,2,rep,packed,name=types,proto3,enum=procd.v1.EventType" json:"types,omitempty"`
+	ProcessIds []string          `protobuf:"bytes,3,rep,name=process_ids,json=processIds,proto3" json:"process_ids,omitempty"`
+	Names      []string          `protobuf:"bytes,4,rep,name=names,proto3" json:"names,omitempty"`
+	Labels     map[string]string `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Deliver events in batches: each response carries, in events, every
+	// matching event ready when it is built (up to 64) rather than one per
+	// message. With no backlog a batch holds one event, so latency is the
+	// same; under load it cuts the per-message cost on both ends, which is
+	// what limits a busy subscriber.
+	Batch         bool `protobuf:"varint,6,opt,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4389,10 +4395,19 @@ func (x *WatchEventsRequest) GetLabels() map[string]string {
 	return nil
 }
 
-// WatchEventsResponse carries one event.
+func (x *WatchEventsRequest) GetBatch() bool {
+	if x != nil {
+		return x.Batch
+	}
+	return false
+}
+
+// WatchEventsResponse carries one event (event), or for a batch
+// subscription the next events in seq order (events).
 type WatchEventsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Event         *Event                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	Events        []*Event               `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4430,6 +4445,13 @@ func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
 func (x *WatchEventsResponse) GetEvent() *Event {
 	if x != nil {
 		return x.Event
+	}
+	return nil
+}
+
+func (x *WatchEventsResponse) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
 	}
 	return nil
 }
@@ -5774,21 +5796,23 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\tjob_index\x18\x0e \x01(\rR\bjobIndex\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa3\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb9\x02\n" +
 	"\x12WatchEventsRequest\x12 \n" +
 	"\tafter_seq\x18\x01 \x01(\x04H\x00R\bafterSeq\x88\x01\x01\x12)\n" +
 	"\x05types\x18\x02 \x03(\x0e2\x13.procd.v1.EventTypeR\x05types\x12\x1f\n" +
 	"\vprocess_ids\x18\x03 \x03(\tR\n" +
 	"processIds\x12\x14\n" +
 	"\x05names\x18\x04 \x03(\tR\x05names\x12@\n" +
-	"\x06labels\x18\x05 \x03(\v2(.procd.v1.WatchEventsRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x05 \x03(\v2(.procd.v1.WatchEventsRequest.LabelsEntryR\x06labels\x12\x14\n" +
+	"\x05batch\x18\x06 \x01(\bR\x05batch\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"_after_seq\"<\n" +
+	"_after_seq\"e\n" +
 	"\x13WatchEventsResponse\x12%\n" +
-	"\x05event\x18\x01 \x01(\v2\x0f.procd.v1.EventR\x05event\"\xd0\x01\n" +
+	"\x05event\x18\x01 \x01(\v2\x0f.procd.v1.EventR\x05event\x12'\n" +
+	"\x06events\x18\x02 \x03(\v2\x0f.procd.v1.EventR\x06events\"\xd0\x01\n" +
 	"\x11ReadOutputRequest\x12\x10\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12\x12\n" +
 	"\x03pid\x18\x02 \x01(\x05H\x00R\x03pid\x12(\n" +
@@ -6138,63 +6162,64 @@ var file_procd_v1_procd_proto_depIdxs = []int32{
 	6,   // 79: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
 	72,  // 80: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
 	50,  // 81: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	4,   // 82: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	4,   // 83: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	74,  // 84: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
-	74,  // 85: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
-	7,   // 86: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
-	14,  // 87: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
-	74,  // 88: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
-	55,  // 89: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
-	74,  // 90: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
-	73,  // 91: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
-	7,   // 92: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
-	19,  // 93: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
-	74,  // 94: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
-	57,  // 95: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
-	74,  // 96: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
-	60,  // 97: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
-	61,  // 98: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
-	61,  // 99: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
-	58,  // 100: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
-	21,  // 101: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
-	7,   // 102: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
-	74,  // 103: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
-	22,  // 104: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	24,  // 105: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	26,  // 106: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	29,  // 107: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	31,  // 108: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	34,  // 109: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	37,  // 110: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	39,  // 111: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	41,  // 112: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	43,  // 113: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	51,  // 114: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	53,  // 115: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	9,   // 116: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
-	11,  // 117: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
-	56,  // 118: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
-	23,  // 119: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	25,  // 120: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	27,  // 121: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	30,  // 122: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	33,  // 123: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	36,  // 124: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	38,  // 125: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	40,  // 126: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	42,  // 127: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	49,  // 128: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	52,  // 129: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	54,  // 130: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	10,  // 131: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
-	13,  // 132: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
-	59,  // 133: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
-	119, // [119:134] is the sub-list for method output_type
-	104, // [104:119] is the sub-list for method input_type
-	104, // [104:104] is the sub-list for extension type_name
-	104, // [104:104] is the sub-list for extension extendee
-	0,   // [0:104] is the sub-list for field type_name
+	50,  // 82: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
+	4,   // 83: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	4,   // 84: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	74,  // 85: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	74,  // 86: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	7,   // 87: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	14,  // 88: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	74,  // 89: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	55,  // 90: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	74,  // 91: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	73,  // 92: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	7,   // 93: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	19,  // 94: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	74,  // 95: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	57,  // 96: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	74,  // 97: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	60,  // 98: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	61,  // 99: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	61,  // 100: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	58,  // 101: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	21,  // 102: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	7,   // 103: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	74,  // 104: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	22,  // 105: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	24,  // 106: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	26,  // 107: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	29,  // 108: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	31,  // 109: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	34,  // 110: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	37,  // 111: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	39,  // 112: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	41,  // 113: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	43,  // 114: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	51,  // 115: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	53,  // 116: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	9,   // 117: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
+	11,  // 118: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
+	56,  // 119: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	23,  // 120: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	25,  // 121: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	27,  // 122: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	30,  // 123: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	33,  // 124: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	36,  // 125: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	38,  // 126: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	40,  // 127: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	42,  // 128: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	49,  // 129: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	52,  // 130: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	54,  // 131: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	10,  // 132: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
+	13,  // 133: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
+	59,  // 134: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	120, // [120:135] is the sub-list for method output_type
+	105, // [105:120] is the sub-list for method input_type
+	105, // [105:105] is the sub-list for extension type_name
+	105, // [105:105] is the sub-list for extension extendee
+	0,   // [0:105] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
