@@ -395,7 +395,14 @@ func startError(exe, dir string, err error) error {
 		return errdefs.Errorf(errdefs.ErrPermissionDenied, "exec %s: %v", exe, errno)
 	case syscall.ENOEXEC, syscall.E2BIG, syscall.ENAMETOOLONG, syscall.ELOOP, syscall.ENOTDIR, syscall.EISDIR:
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "exec %s: %v", exe, errno)
-	case syscall.EAGAIN, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE:
+	case syscall.EMFILE:
+		// Not the executable's fault: procd's own descriptor table is full
+		// (each managed process holds a pidfd and its pipe ends).
+		return errdefs.Errorf(errdefs.ErrResourceExhausted,
+			"procd is out of file descriptors (%v; each process holds a pidfd and up to three pipe ends): remove finished processes, stop some, or raise procd's RLIMIT_NOFILE (LimitNOFILE=)", errno)
+	case syscall.ENFILE:
+		return errdefs.Errorf(errdefs.ErrResourceExhausted, "the system is out of file descriptors (%v; fs.file-max)", errno)
+	case syscall.EAGAIN, syscall.ENOMEM:
 		return errdefs.Errorf(errdefs.ErrResourceExhausted, "exec %s: %v", exe, errno)
 	}
 	return fmt.Errorf("exec %s: %w", exe, err)
