@@ -23,6 +23,9 @@ func Setup(Layout, Options) (*Subtree, Leftovers, error) {
 // Controllers is empty.
 func (s *Subtree) Controllers() map[string]string { return nil }
 
+// Remove does nothing.
+func (s *Subtree) Remove() error { return nil }
+
 // Base is empty.
 func (s *Subtree) Base() string { return "" }
 

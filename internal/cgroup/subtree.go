@@ -154,6 +154,23 @@ func (s *Subtree) sweepV1(dir string) {
 	}
 }
 
+// Remove deletes procd's directories from every hierarchy. It is for a
+// clean shutdown, when every process cgroup is gone; a directory that is
+// not empty stays (the next Setup sweeps it). Each daemon on another
+// socket has its own name, so leaving them would pile up.
+func (s *Subtree) Remove() error {
+	var errs []error
+	for _, dir := range s.v1Base {
+		if err := removeDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := removeDir(s.v2Base); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // Controllers says which limits can be enforced, and how ("v2", "v1", "").
 func (s *Subtree) Controllers() map[string]string {
 	out := map[string]string{}

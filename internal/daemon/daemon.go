@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -249,6 +250,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go d.metrics.Serve(d.metricsL)
 		d.log.Info("serving metrics", zap.String("addr", d.metricsL.Addr().String()))
 	}
+	if d.cfg.PprofAddr != "" {
+		// Block and mutex profiles sample only when asked for; their cost
+		// is acceptable on a daemon someone is diagnosing.
+		runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+		runtime.SetMutexProfileFraction(10)
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		srv := &http.Server{Addr: d.cfg.PprofAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+				d.log.Warn("pprof server failed", zap.Error(err))
+			}
+		}()
+		defer srv.Close()
+		d.log.Info("serving pprof", zap.String("addr", d.cfg.PprofAddr))
+	}
 	d.log.Info("procd started",
 		zap.String("version", version.String()),
 		zap.Int("pid", os.Getpid()),
@@ -332,7 +353,10 @@ func (d *Daemon) shutdown() {
 		d.guardian.Close() // nothing is left for it to kill
 	}
 	if d.cgroups != nil {
-		os.Remove(d.cgroups.Base()) // empty now; the next start recreates it
+		// Empty now; the next start recreates them.
+		if err := d.cgroups.Remove(); err != nil {
+			d.log.Warn("cannot remove procd's cgroup directories", zap.Error(err))
+		}
 	}
 	if d.unlock != nil {
 		d.unlock()

@@ -216,3 +216,29 @@ func findGuardian(t *testing.T, daemon int) int {
 	t.Fatal("no guardian process")
 	return 0
 }
+
+// A clean shutdown removes procd's directories from every hierarchy, the
+// v1 ones included: each socket gets its own name, so leftovers would
+// pile up with every daemon.
+func TestCleanShutdownRemovesCgroupDirectories(t *testing.T) {
+	d := startDaemon(t)
+	needCgroups(t, d)
+	id := strings.TrimSpace(d.mustCtl("start", "-q", "--memory", "64M", "--pids", "10", "--", "sleep", "1000"))
+	cg, _ := d.statusJSON(id)["cgroup"].(string)
+	name := filepath.Base(filepath.Dir(cg))
+	find := func() []string {
+		var found []string
+		for _, pattern := range []string{"/sys/fs/cgroup/" + name, "/sys/fs/cgroup/*/" + name, "/sys/fs/cgroup/*/*/" + name} {
+			m, _ := filepath.Glob(pattern)
+			found = append(found, m...)
+		}
+		return found
+	}
+	if dirs := find(); len(dirs) < 2 {
+		t.Fatalf("procd's cgroup %q found in %v; want the v2 one and v1 ones for the limits", name, dirs)
+	}
+	d.stop()
+	if dirs := find(); len(dirs) > 0 {
+		t.Fatalf("cgroup directories left after a clean shutdown: %v", dirs)
+	}
+}

@@ -61,7 +61,7 @@ func cgroupManager(t *testing.T, cfg Config) (*Manager, *events.Bus, *cgroup.Sub
 	if err != nil {
 		t.Skipf("cgroup containment unavailable here: %v", err)
 	}
-	t.Cleanup(func() { os.Remove(sub.Base()) })
+	t.Cleanup(func() { sub.Remove() })
 	cfg.Cgroups = sub
 	m, bus := newManager(t, cfg)
 	return m, bus, sub
@@ -229,10 +229,11 @@ func TestCgroupSetupSweepsLeftovers(t *testing.T) {
 	layout, _ := cgroup.Discover(mi, self)
 	mi.Close()
 	self.Close()
-	_, left, err := cgroup.Setup(layout, cgroup.Options{Name: fmt.Sprintf("procd-test-%d", os.Getpid())})
+	sub, left, err := cgroup.Setup(layout, cgroup.Options{Name: fmt.Sprintf("procd-test-%d", os.Getpid())})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { sub.Remove() })
 	if len(left.Pids) != 1 || left.Pids[0] != p.Pid() || len(left.Groups) != 1 || left.Groups[0] != "p-left" {
 		t.Fatalf("leftovers %+v, want pid %d in p-left", left, p.Pid())
 	}
