@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -80,6 +81,15 @@ func run(cfg config.Config) error {
 	}
 	defer log.Sync()
 
+	// PROCD_CPUPROFILE=FILE profiles the daemon's whole life, for
+	// benchmarks (procd-bench -profile); --pprof-addr serves live profiles.
+	if f := os.Getenv("PROCD_CPUPROFILE"); f != "" {
+		stop, err := cpuProfile(f)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	d, err := daemon.New(cfg, log)
 	if err != nil {
 		return err
@@ -98,6 +108,18 @@ func run(cfg config.Config) error {
 		d.KillNow()
 	}()
 	return d.Run(ctx)
+}
+
+func cpuProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("PROCD_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("PROCD_CPUPROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func newLogger(cfg config.Config) (*zap.Logger, error) {

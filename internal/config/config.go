@@ -71,6 +71,7 @@ type Config struct {
 	MaxStreams uint32 // concurrent calls per connection
 
 	MetricsAddr string // host:port serving /metrics ("" : off)
+	PprofAddr   string // host:port serving /debug/pprof ("" : off)
 
 	// Input limits per request.
 	MaxArgs, MaxEnv, MaxLabels int
@@ -298,6 +299,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxEnv, "max-env", c.MaxEnv, "environment variables in one spec")
 	fs.IntVar(&c.MaxLabels, "max-labels", c.MaxLabels, "labels on one process")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve Prometheus metrics on this address at /metrics (e.g. 127.0.0.1:9464)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go profiles at /debug/pprof on this address (for diagnosis; keep it on loopback)")
 	fs.Uint32Var(&c.MaxStreams, "max-streams", c.MaxStreams, "concurrent calls per client connection")
 	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "directory for per-process output log files")
 	fs.BoolVar(&c.LogFiles, "log-files", c.LogFiles, "keep every process's output in rotated log files too (a process may ask either way)")
