@@ -4,6 +4,7 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/procd/procd/internal/cgroup"
+	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/proc"
 )
@@ -197,6 +199,30 @@ func TestRlimitsApplyToTheProcess(t *testing.T) {
 	fin := wait(t, m, info.ID)
 	if out := stdout(t, m, info.ID); out != "77\n0\n" || fin.Exit.Code != 0 {
 		t.Fatalf("ulimit output %q, exit %+v", out, fin.Exit)
+	}
+}
+
+// An rlimit the kernel refuses fails the start itself, naming the limit
+// and why, and leaves no record behind (the process never ran). So does a
+// missing executable behind the shim.
+func TestRefusedRlimitFailsTheStart(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	s := sh("true")
+	s.Limits.Rlimits = []proc.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY}}
+	_, err := m.Start(s)
+	if !errors.Is(err, errdefs.ErrInvalidArgument) && !errors.Is(err, errdefs.ErrPermissionDenied) {
+		t.Fatalf("start with NOFILE=unlimited: %v; want INVALID_ARGUMENT or PERMISSION_DENIED", err)
+	}
+	if !strings.Contains(err.Error(), "rlimit NOFILE=unlimited:unlimited") || !strings.Contains(err.Error(), "nr_open") {
+		t.Fatalf("message %q does not name the limit and the cause", err)
+	}
+	if list := m.List(ListFilter{}); len(list) != 0 {
+		t.Fatalf("a refused start left records: %+v", list)
+	}
+
+	s = Spec{Command: []string{"/nonexistent/prog"}, Limits: Limits{Rlimits: []proc.Rlimit{{Resource: unix.RLIMIT_CORE}}}}
+	if _, err := m.Start(s); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("missing executable behind the shim: %v; want NOT_FOUND", err)
 	}
 }
 

@@ -381,6 +381,13 @@ func (m *Manager) unreserve() {
 
 // startError words an exec failure and gives it its kind.
 func startError(exe, dir string, err error) error {
+	if se := (*proc.ShimError)(nil); errors.As(err, &se) && se.Op == "rlimit" {
+		kind := errdefs.ErrInvalidArgument
+		if se.Errno == syscall.EPERM {
+			kind = errdefs.ErrPermissionDenied
+		}
+		return errdefs.Errorf(kind, "%s", se.Msg)
+	}
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return err

@@ -58,27 +58,72 @@ func (rt *Runtime) shimmed(a *Attr) (string, []string, error) {
 	return rt.shim, args, nil
 }
 
+// shimStatusFd is where the exec shim reports a failure before exec; the
+// descriptor is close-on-exec, so a successful exec reads as EOF.
+const shimStatusFd = 3
+
 // runExecShim: args are "RES=SOFT:HARD,...", the program, then its argv.
+// Failures are reported on shimStatusFd as "ERRNO message", for the
+// daemon to fail the start with (the process's output is the wrong place).
 func runExecShim(args []string) int {
-	if len(args) < 3 {
-		fmt.Fprintln(os.Stderr, "procd exec shim: missing arguments")
+	unix.CloseOnExec(shimStatusFd)
+	fail := func(errno syscall.Errno, format string, a ...any) int {
+		msg := fmt.Sprintf(format, a...)
+		if _, err := fmt.Fprintf(os.NewFile(shimStatusFd, "status"), "%d %s", int(errno), msg); err != nil {
+			fmt.Fprintln(os.Stderr, "procd exec shim:", msg) // started by hand
+		}
 		return 127
+	}
+	if len(args) < 3 {
+		return fail(syscall.EINVAL, "exec shim: missing arguments")
 	}
 	for _, item := range strings.Split(args[0], ",") {
 		var res int
 		var soft, hard uint64
 		if _, err := fmt.Sscanf(item, "%d=%d:%d", &res, &soft, &hard); err != nil {
-			fmt.Fprintf(os.Stderr, "procd exec shim: bad rlimit %q\n", item)
-			return 127
+			return fail(syscall.EINVAL, "exec shim: bad rlimit %q", item)
 		}
 		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: soft, Max: hard}); err != nil {
-			fmt.Fprintf(os.Stderr, "procd exec shim: setrlimit(%d, %d, %d): %v\n", res, soft, hard, err)
-			return 127
+			errno, _ := err.(syscall.Errno)
+			return fail(errno, "rlimit %s=%s:%s: %v%s", RlimitName(res), limitString(soft), limitString(hard), err, rlimitHint(res, hard, errno))
 		}
 	}
 	err := syscall.Exec(args[1], args[2:], os.Environ())
-	fmt.Fprintf(os.Stderr, "procd exec shim: exec %s: %v\n", args[1], err)
-	return 127
+	errno, _ := err.(syscall.Errno)
+	return fail(errno, "exec %s: %v", args[1], err)
+}
+
+func limitString(v uint64) string {
+	if v == unix.RLIM_INFINITY {
+		return "unlimited"
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+// rlimitHint says why a limit the kernel refused is refused.
+func rlimitHint(res int, hard uint64, errno syscall.Errno) string {
+	switch {
+	case res == unix.RLIMIT_NOFILE && (errno == syscall.EPERM || errno == syscall.EINVAL):
+		return " (NOFILE cannot exceed fs.nr_open, " + readString("/proc/sys/fs/nr_open") + "; raising a hard limit needs CAP_SYS_RESOURCE)"
+	case errno == syscall.EPERM:
+		return " (raising a hard limit above procd's own needs CAP_SYS_RESOURCE)"
+	case errno == syscall.EINVAL:
+		return " (the soft limit must not exceed the hard limit)"
+	}
+	return ""
+}
+
+func readString(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
+// parseShimStatus reads what the shim wrote on its status pipe.
+func parseShimStatus(b []byte) *ShimError {
+	code, msg, _ := strings.Cut(string(b), " ")
+	n, _ := strconv.Atoi(code)
+	op, _, _ := strings.Cut(msg, " ")
+	return &ShimError{Op: op, Errno: syscall.Errno(n), Msg: msg}
 }
 
 // Guardian is a helper process that outlives the daemon by a moment: when

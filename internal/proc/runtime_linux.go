@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -283,7 +284,20 @@ func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
 		sys.UseCgroupFD = true
 		sys.CgroupFD = int(a.Cgroup.Fd())
 	}
-	attr := &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: io.files[:], Sys: sys}
+	files := io.files[:]
+	var status *os.File // the read end of the exec shim's status pipe
+	wfd := -1           // its write end
+	if path == rt.shim {
+		var fds [2]int
+		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+			return nil, fmt.Errorf("create the exec shim's status pipe: %w", err)
+		}
+		status = os.NewFile(uintptr(fds[0]), "shim-status")
+		defer status.Close()
+		wfd = fds[1] // becomes the child's shimStatusFd
+		files = append(append([]uintptr{}, files...), uintptr(wfd))
+	}
+	attr := &syscall.ProcAttr{Dir: a.Dir, Env: a.Env, Files: files, Sys: sys}
 	var pid int
 	done := make(chan struct{})
 	job := func() {
@@ -307,9 +321,17 @@ func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
 		return nil, errors.New("proc: runtime closed")
 	}
 	<-done
+	if wfd >= 0 {
+		unix.Close(wfd) // only the child's copy may keep the pipe open
+	}
 	rt.faults.Point(faults.AfterClone)
 	if err != nil {
 		return nil, err
+	}
+	if status != nil {
+		if err := rt.shimResult(pid, &pidfd, status); err != nil {
+			return nil, err
+		}
 	}
 	if pidfd < 0 {
 		// Kernels without clone3 CLONE_PIDFD: the child is unreaped (we are
@@ -321,6 +343,32 @@ func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
 		}
 	}
 	return &Process{pid: pid, pgid: pid, pidfd: pidfd, rt: rt}, nil
+}
+
+// shimResult waits for the exec shim to exec the program (its status pipe
+// closes) or to report why it could not; then it reaps the shim and
+// returns the failure.
+func (rt *Runtime) shimResult(pid int, pidfd *int, status *os.File) error {
+	b, _ := io.ReadAll(status)
+	if len(b) == 0 {
+		return nil
+	}
+	fd := *pidfd
+	if fd < 0 {
+		fd, _ = unix.PidfdOpen(pid, 0)
+	}
+	var info unix.Siginfo
+	for fd >= 0 {
+		if err := unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED, nil); err != unix.EINTR {
+			break
+		}
+	}
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+	*pidfd = -1
+	rt.reaper.unmanage(pid)
+	return parseShimStatus(b)
 }
 
 // joinThreadCgroups moves the calling (locked spawner) thread into v1
