@@ -1,9 +1,11 @@
 package manager
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -182,7 +184,8 @@ func (m *Manager) Remove(ref Ref) (Info, error) {
 }
 
 // CleanupFinished removes the finished records a selector matches (all
-// finished records when sel is nil) and returns their ids.
+// finished records when sel is nil) and returns their ids, oldest (first
+// started) first.
 func (m *Manager) CleanupFinished(sel *Selector) ([]string, error) {
 	var rs []*record
 	if sel != nil && !sel.Empty() {
@@ -206,6 +209,7 @@ func (m *Manager) CleanupFinished(sel *Selector) ([]string, error) {
 	m.mu.Lock()
 	removed := m.removeLocked(fin)
 	m.mu.Unlock()
+	slices.SortFunc(removed, func(a, b *record) int { return cmp.Compare(a.seq, b.seq) })
 	m.announceRemoved(removed, "cleanup of finished processes")
 	ids := make([]string, len(removed))
 	for i, r := range removed {

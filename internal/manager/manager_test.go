@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -627,5 +628,22 @@ func TestOutputDroppedNeverPrecedesStarted(t *testing.T) {
 				t.Fatalf("%v event with pid %d, want %d", e.Type, e.PID, info.PID)
 			}
 		}
+	}
+}
+
+// CleanupFinished lists what it removed oldest first, whatever the order
+// the processes finished in.
+func TestCleanupFinishedOldestFirst(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	var ids []string
+	for _, d := range []string{"0.3", "0.2", "0.1", "0"} {
+		ids = append(ids, mustStart(t, m, sh("sleep "+d)).ID)
+	}
+	for _, id := range ids {
+		wait(t, m, id)
+	}
+	removed, err := m.CleanupFinished(nil)
+	if err != nil || !slices.Equal(removed, ids) {
+		t.Fatalf("cleanup removed %v (%v); want %v", removed, err, ids)
 	}
 }

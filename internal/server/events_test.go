@@ -445,3 +445,25 @@ func TestWatchEventsBatch(t *testing.T) {
 		t.Fatalf("live event in a batch subscription: %v", msg)
 	}
 }
+
+// Headers arrive once the subscription is registered: after them, an
+// event the client causes is never missed.
+func TestWatchEventsHeadersMeanSubscribed(t *testing.T) {
+	h := newHarness(t, manager.Config{}, nil, false)
+	for range 20 {
+		ctx, cancel := context.WithCancel(ctxFor(t))
+		s, err := h.c.WatchEvents(ctx, &pb.WatchEventsRequest{Types: []pb.EventType{pb.EventType_EVENT_TYPE_STARTED}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Header(); err != nil {
+			t.Fatal(err)
+		}
+		p := h.start(t, &pb.ProcessSpec{Command: []string{"true"}})
+		msg, err := s.Recv()
+		if err != nil || msg.GetEvent().GetProcessId() != p.GetId() {
+			t.Fatalf("first event after the headers: %v, %v; want %s started", msg, err, p.GetId())
+		}
+		cancel()
+	}
+}

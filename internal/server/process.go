@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -273,6 +274,11 @@ func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.Proce
 		return err
 	}
 	defer sub.Close()
+	// Headers now tell the client it is subscribed: it may wait for them
+	// before causing events it must not miss.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 
 	ctx, cancel := s.untilShutdown(stream.Context())
 	defer cancel()

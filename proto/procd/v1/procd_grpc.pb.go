@@ -72,13 +72,16 @@ type ProcessServiceClient interface {
 	// RemoveProcess deletes the record of a finished process and its output.
 	RemoveProcess(ctx context.Context, in *RemoveProcessRequest, opts ...grpc.CallOption) (*RemoveProcessResponse, error)
 	// CleanupFinished deletes the records of all finished processes matching the
-	// selector (all finished processes when it is empty).
+	// selector (all finished processes when it is empty), listing them oldest
+	// first.
 	CleanupFinished(ctx context.Context, in *CleanupFinishedRequest, opts ...grpc.CallOption) (*CleanupFinishedResponse, error)
 	// GetStats returns daemon-wide counters.
 	GetStats(ctx context.Context, in *GetStatsRequest, opts ...grpc.CallOption) (*GetStatsResponse, error)
 	// WatchEvents streams events, optionally replaying retained ones after a
 	// sequence number first. A subscriber too slow to keep up is ended with
-	// RESOURCE_EXHAUSTED naming the sequence to resume after.
+	// RESOURCE_EXHAUSTED naming the sequence to resume after. Response
+	// headers arrive once the subscription is registered, so a client can wait
+	// for them before causing events it must not miss.
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error)
 	// ReadOutput streams captured stdout/stderr from a byte offset, and with
 	// follow keeps streaming until the process has exited and all output is sent.
@@ -295,13 +298,16 @@ type ProcessServiceServer interface {
 	// RemoveProcess deletes the record of a finished process and its output.
 	RemoveProcess(context.Context, *RemoveProcessRequest) (*RemoveProcessResponse, error)
 	// CleanupFinished deletes the records of all finished processes matching the
-	// selector (all finished processes when it is empty).
+	// selector (all finished processes when it is empty), listing them oldest
+	// first.
 	CleanupFinished(context.Context, *CleanupFinishedRequest) (*CleanupFinishedResponse, error)
 	// GetStats returns daemon-wide counters.
 	GetStats(context.Context, *GetStatsRequest) (*GetStatsResponse, error)
 	// WatchEvents streams events, optionally replaying retained ones after a
 	// sequence number first. A subscriber too slow to keep up is ended with
-	// RESOURCE_EXHAUSTED naming the sequence to resume after.
+	// RESOURCE_EXHAUSTED naming the sequence to resume after. Response
+	// headers arrive once the subscription is registered, so a client can wait
+	// for them before causing events it must not miss.
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[WatchEventsResponse]) error
 	// ReadOutput streams captured stdout/stderr from a byte offset, and with
 	// follow keeps streaming until the process has exited and all output is sent.
