@@ -42,20 +42,20 @@ func RunHelper() {
 func (rt *Runtime) SetExecShim(path string) { rt.shim = path }
 
 // shimmed returns the program and argv to fork: the program itself, or the
-// exec shim with the rlimits to apply before it.
-func (rt *Runtime) shimmed(a *Attr) (string, []string, error) {
+// exec shim with the rlimits to apply before it (viaShim).
+func (rt *Runtime) shimmed(a *Attr) (path string, argv []string, viaShim bool, err error) {
 	if len(a.Rlimits) == 0 {
-		return a.Path, a.Args, nil
+		return a.Path, a.Args, false, nil
 	}
 	if rt.shim == "" {
-		return "", nil, errors.New("rlimits need the exec shim, and this runtime has none (SetExecShim)")
+		return "", nil, false, errors.New("rlimits need the exec shim, and this runtime has none (SetExecShim)")
 	}
 	var spec []string
 	for _, r := range a.Rlimits {
 		spec = append(spec, fmt.Sprintf("%d=%d:%d", r.Resource, r.Soft, r.Hard))
 	}
 	args := append([]string{rt.shim, helperExec, strings.Join(spec, ","), a.Path}, a.Args...)
-	return rt.shim, args, nil
+	return rt.shim, args, true, nil
 }
 
 // shimStatusFd is where the exec shim reports a failure before exec; the

@@ -263,7 +263,7 @@ func (s *stdio) terminal(size WindowSize, stdout Sink) error {
 
 // fork runs the exec on the spawner thread and returns the new process.
 func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
-	path, args, err := rt.shimmed(a)
+	path, args, viaShim, err := rt.shimmed(a)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +287,7 @@ func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
 	files := io.files[:]
 	var status *os.File // the read end of the exec shim's status pipe
 	wfd := -1           // its write end
-	if path == rt.shim {
+	if viaShim {
 		var fds [2]int
 		if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
 			return nil, fmt.Errorf("create the exec shim's status pipe: %w", err)
