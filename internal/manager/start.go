@@ -210,10 +210,12 @@ func (m *Manager) environ(s *Spec, notifySocket string) (env []string, path stri
 	if !s.ClearEnv {
 		maps.Copy(vars, m.env.vars)
 	}
+	maps.Copy(vars, s.Env)
 	if notifySocket != "" {
+		// The watchdog's notify source needs procd's socket; a spec's own
+		// NOTIFY_SOCKET would silently cut it off.
 		vars["NOTIFY_SOCKET"] = notifySocket
 	}
-	maps.Copy(vars, s.Env)
 	path, ok := vars["PATH"]
 	if !ok {
 		path = defaultPath

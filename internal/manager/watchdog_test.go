@@ -262,3 +262,16 @@ func TestNotifyWatchdogKeepsAliveAndForeignDatagramsDoNot(t *testing.T) {
 		t.Fatalf("notify stats: %d accepted, %d rejected", accepted, rejected)
 	}
 }
+
+// A spec's own NOTIFY_SOCKET does not cut the process off from the
+// watchdog's notify source: procd's socket wins.
+func TestSpecEnvCannotReplaceTheNotifySocket(t *testing.T) {
+	m, l := notifyManager(t)
+	s := sh(`echo "$NOTIFY_SOCKET"`)
+	s.Env = map[string]string{"NOTIFY_SOCKET": "/elsewhere.sock"}
+	info := mustStart(t, m, s)
+	wait(t, m, info.ID)
+	if out := strings.TrimSpace(stdout(t, m, info.ID)); out != l.Path() {
+		t.Fatalf("NOTIFY_SOCKET=%q in the process; want procd's %q", out, l.Path())
+	}
+}
