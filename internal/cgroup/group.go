@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,9 +66,26 @@ func (g *Group) Pids() ([]int, error) {
 	return out, nil
 }
 
-// Populated reports whether any live process is in the cgroup.
+// Populated reports whether any live process is in the cgroup; one that
+// cannot be read counts as populated.
 func (g *Group) Populated() bool {
-	return keyed(filepath.Join(g.v2, "cgroup.events"), "populated") != 0
+	p, err := g.PopulatedErr()
+	return p || err != nil
+}
+
+// PopulatedErr reports whether any live process is in the cgroup, or why
+// it cannot tell.
+func (g *Group) PopulatedErr() (bool, error) {
+	b, err := os.ReadFile(filepath.Join(g.v2, "cgroup.events"))
+	if err != nil {
+		return false, err
+	}
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if v, ok := bytes.CutPrefix(line, []byte("populated ")); ok {
+			return string(bytes.TrimSpace(v)) != "0", nil
+		}
+	}
+	return false, fmt.Errorf("%s: no populated line", filepath.Join(g.v2, "cgroup.events"))
 }
 
 // WaitEmpty polls until the cgroup is empty or d passes.
@@ -116,8 +134,12 @@ func (g *Group) Signal(sig syscall.Signal) (int, error) {
 	pids, err := g.Pids()
 	n := 0
 	for _, pid := range pids {
-		fd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
+		fd, ferr := unix.PidfdOpen(pid, 0)
+		if ferr == unix.EMFILE || ferr == unix.ENFILE {
+			err = ferr // not gone: out of reach
+			continue
+		}
+		if ferr != nil {
 			continue // gone already
 		}
 		if g.Member(pid) && unix.PidfdSendSignal(fd, sig, nil, 0) == nil {

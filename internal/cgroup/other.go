@@ -52,6 +52,9 @@ func (g *Group) Pids() ([]int, error) { return nil, nil }
 // Populated is false.
 func (g *Group) Populated() bool { return false }
 
+// PopulatedErr is false.
+func (g *Group) PopulatedErr() (bool, error) { return false, nil }
+
 // WaitEmpty returns true.
 func (g *Group) WaitEmpty(time.Duration) bool { return true }
 

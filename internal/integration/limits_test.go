@@ -4,12 +4,16 @@ package integration
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/procd/procd/proto/procd/v1"
 )
@@ -51,15 +55,58 @@ func TestFileDescriptorCeiling(t *testing.T) {
 	if err != nil || len(list.GetProcesses()) != len(ids) {
 		t.Fatalf("list at the ceiling: %v, %d processes; want %d", err, len(list.GetProcesses()), len(ids))
 	}
-	for _, id := range ids[:10] {
-		if _, err := c.StopProcess(ctx, &pb.StopProcessRequest{Target: &pb.StopProcessRequest_Id{Id: id}, Signal: "SIGKILL"}); err != nil {
-			t.Fatalf("stop %s: %v", id, err)
+	// Stopping needs descriptors too (cgroup.kill, cgroup.procs). Lower
+	// the limit below what is in use, so not one descriptor is free: every
+	// tree must still end, none left running, and the limit restored lets
+	// the daemon start again.
+	tight := unix.Rlimit{Cur: lowestFreeFD(t, d.cmd.Process.Pid), Max: 256}
+	if err := unix.Prlimit(d.cmd.Process.Pid, unix.RLIMIT_NOFILE, &tight, nil); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, p := range list.GetProcesses() {
+		pids = append(pids, int(p.GetPid()))
+	}
+	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := c.StopProcess(stopCtx, &pb.StopProcessRequest{Target: &pb.StopProcessRequest_Selector{Selector: &pb.Selector{All: true}}, Grace: durationpb.New(0)})
+	if err != nil {
+		t.Fatalf("stop all at the ceiling: %v", err)
+	}
+	for _, r := range res.GetResults() {
+		if r.GetError() != "" || r.GetProcess().GetState() != pb.ProcessState_PROCESS_STATE_EXITED {
+			t.Fatalf("stop at the ceiling: %v", r)
 		}
-		if _, err := c.RemoveProcess(ctx, &pb.RemoveProcessRequest{Target: &pb.RemoveProcessRequest_Id{Id: id}}); err != nil {
-			t.Fatalf("remove %s: %v", id, err)
+	}
+	for _, p := range pids {
+		if alive(p) {
+			t.Fatalf("process %d alive after stop all at the descriptor ceiling", p)
 		}
+	}
+	if err := unix.Prlimit(d.cmd.Process.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := c.StartProcess(ctx, &pb.StartProcessRequest{Spec: &pb.ProcessSpec{Command: []string{"true"}}}); err != nil {
 		t.Fatalf("start after freeing descriptors: %v", err)
 	}
+}
+
+// lowestFreeFD is the lowest descriptor number pid does not use: with its
+// limit set there, pid can open nothing new.
+func lowestFreeFD(t *testing.T, pid int) uint64 {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[uint64]bool{}
+	for _, e := range entries {
+		n, _ := strconv.ParseUint(e.Name(), 10, 64)
+		used[n] = true
+	}
+	var fd uint64
+	for used[fd] {
+		fd++
+	}
+	return fd
 }

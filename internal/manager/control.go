@@ -296,6 +296,7 @@ func (m *Manager) Shutdown(ctx context.Context) {
 		m.wd.Close()
 		m.sampler.Close()
 		m.remover.wait()
+		m.fds.release()
 	}()
 	m.mu.Lock()
 	m.closing = true

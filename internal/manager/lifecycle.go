@@ -73,10 +73,16 @@ type cgroupFinal struct {
 
 // closeCgroup reads a finished tree's figures and removes its cgroup. A
 // cgroup still populated (SIGKILL did not end everything within the kill
-// wait) is left for the next sweep rather than removed.
+// wait), or one procd cannot read for want of descriptors, is left for the
+// next sweep rather than removed.
 func (m *Manager) closeCgroup(r *record) cgroupFinal {
-	if r.cg.Populated() {
-		r.cg.Kill()
+	var populated bool
+	err := m.withFDs(func() (err error) {
+		populated, err = r.cg.PopulatedErr()
+		return err
+	})
+	if err == nil && populated {
+		m.withFDs(r.cg.Kill)
 		r.cg.WaitEmpty(m.cfg.KillWait)
 	}
 	u := r.cg.FinalUsage()
@@ -87,6 +93,7 @@ func (m *Manager) closeCgroup(r *record) cgroupFinal {
 
 // finish publishes the final record.
 func (m *Manager) finish(r *record, st proc.ExitStatus, leftovers int, truncated bool, tree cgroupFinal) {
+	m.fds.refill() // descriptors a finished tree held go to the reserve before new starts
 	if tree.oom {
 		m.publish(r, events.OOMKilled, func(e *events.Event) {
 			e.Detail = fmt.Sprintf("the kernel killed a process of the tree for memory (memory_max %d bytes)", r.spec.Limits.MemoryMax)

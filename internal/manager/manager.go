@@ -174,6 +174,7 @@ type Manager struct {
 	wd      *watchdog.Watchdog
 	sampler *watchdog.Sampler
 	remover remover
+	fds     *fdReserve // for stopping processes at the descriptor ceiling
 
 	nextID atomic.Uint64
 
@@ -205,6 +206,7 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 		sampler: watchdog.NewSampler(cfg.Clock, cfg.Watchdog.CheckInterval),
 		byID:    make(map[string]*record),
 		byPID:   make(map[int]*record),
+		fds:     newFDReserve(),
 	}
 	m.remover.log = log
 	m.wd = watchdog.New(cfg.Clock, m.onWatchdog)

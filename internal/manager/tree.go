@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"syscall"
 
+	"go.uber.org/zap"
+
 	"github.com/procd/procd/internal/proc"
 )
 
@@ -23,25 +25,51 @@ func (m *Manager) treeMembers(r *record) []int {
 }
 
 // treeEmpty reports whether no process of r's tree is alive (r's leader
-// must have exited).
+// must have exited). A cgroup that cannot be read counts as populated, so
+// the leader is not reaped (and its group number freed) on a guess.
 func (m *Manager) treeEmpty(r *record) bool {
 	if r.cg != nil {
-		return !r.cg.Populated()
+		var populated bool
+		err := m.withFDs(func() (err error) {
+			populated, err = r.cg.PopulatedErr()
+			return err
+		})
+		return err == nil && !populated
 	}
 	return len(m.rt.GroupMembers(r.pgid)) == 0
 }
 
 // signalTree sends sig to every process of r's tree and says what it
-// reached. SIGKILL to a cgroup is one write to cgroup.kill.
+// reached. SIGKILL to a cgroup is one write to cgroup.kill. Should the
+// cgroup be out of reach (procd out of descriptors even after giving back
+// its reserve), the process group is signalled instead, which needs none:
+// escapees wait for the cgroup's removal, but the leader's group does not
+// outlive a stop.
 func (m *Manager) signalTree(r *record, sig syscall.Signal) (string, error) {
 	if r.cg == nil {
 		return fmt.Sprintf("group %d", r.pgid), r.p.SignalGroup(sig)
 	}
 	target := "cgroup " + r.cg.Name()
-	if sig == syscall.SIGKILL {
-		return target, r.cg.Kill()
+	var n int
+	err := m.withFDs(func() (err error) {
+		if sig == syscall.SIGKILL {
+			return r.cg.Kill()
+		}
+		n, err = r.cg.Signal(sig)
+		return err
+	})
+	if err != nil && !isDone(err) {
+		gerr := r.p.SignalGroup(sig)
+		if gerr != nil && !isDone(gerr) {
+			return target, errors.Join(err, gerr)
+		}
+		m.log.Warn("cgroup unreachable; signalled the process group instead", zap.String("process-id", r.id),
+			zap.String("cgroup", r.cg.Name()), zap.String("signal", proc.SignalName(sig)), zap.Error(err))
+		return fmt.Sprintf("group %d (cgroup %s unreachable: %v)", r.pgid, r.cg.Name(), err), gerr
 	}
-	n, err := r.cg.Signal(sig)
+	if sig == syscall.SIGKILL {
+		return target, err
+	}
 	if err == nil && n == 0 {
 		err = proc.ErrProcessDone
 	}
