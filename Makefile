@@ -23,7 +23,7 @@ define go-install
 	fi
 endef
 
-.PHONY: all build run test test-tools tools generate check-generated lint bench bench-tools fuzz clean
+.PHONY: all build run test test-clients test-tools tools generate check-generated lint bench bench-tools fuzz clean
 
 all: build
 
@@ -37,11 +37,18 @@ run: build
 	exec ./$(BIN)/procd --log-format console
 
 # The integration tier uses grpcurl and grpc-health-probe; install them
-# first. The macOS and Windows builds are checked by cross-compiling.
-test: test-tools
+# first. The macOS and Windows builds are checked by cross-compiling. The
+# Python and Node clients' tests run against the procd just built (each
+# script says SKIP if its runtime is missing; .ci/run installs them).
+test: test-tools build
 	GOOS=darwin $(GO) build ./...
 	GOOS=windows $(GO) build ./...
 	$(GO) test -race -count=1 -timeout 25m ./...
+	$(MAKE) --no-print-directory test-clients
+
+test-clients: build
+	PROCD_BIN=$(CURDIR)/$(BIN)/procd clients/python/run-tests.sh
+	PROCD_BIN=$(CURDIR)/$(BIN)/procd clients/node/run-tests.sh
 
 # Each fuzz target for FUZZTIME (60s); make test runs their seed corpora.
 FUZZTIME ?= 60s
@@ -64,15 +71,19 @@ tools: test-tools
 	$(call go-install,google.golang.org/protobuf/cmd/protoc-gen-go,$(PROTOC_GEN_GO_VERSION),protoc-gen-go)
 	$(call go-install,google.golang.org/grpc/cmd/protoc-gen-go-grpc,$(PROTOC_GEN_GO_GRPC_VERSION),protoc-gen-go-grpc)
 
+# The Python client's code comes from Debian's protoc and gRPC plugin
+# (protobuf-compiler, protobuf-compiler-grpc), matching the python3-grpcio
+# it runs on; the Node client loads the proto at run time.
 generate: tools
 	buf format -w
 	buf generate
+	clients/python/generate.sh
 
 # Fails when the committed generated code differs from what the pinned
 # plugins produce.
 check-generated: generate
 	@git diff --exit-code -- proto/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- proto/)" || { git status --porcelain -- proto/; echo "untracked generated files"; exit 1; }
+	@test -z "$$(git status --porcelain -- proto/ clients/python/procd_client/_gen)" || { git status --porcelain -- proto/ clients/python/procd_client/_gen; echo "generated code is stale or untracked: run make generate and commit"; exit 1; }
 
 lint: tools
 	buf lint
