@@ -93,17 +93,26 @@ lint: tools
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
 
-# Micro-benchmarks run the usual way; the process-level ones (1,000 real
-# processes, 2,000 batch jobs) run once. GNU parallel is installed for the
-# batch comparison when possible (Debian package parallel, as root).
-bench: bench-tools
+# The benchmark table (BENCHMARKS.md): every row beside its baseline,
+# measured in the same run, as a ratio. BENCHFLAGS passes options to
+# procd-bench (-rows P1,P5; -profile DIR for the daemon's CPU profiles;
+# -quick). Then the package micro-benchmarks. GNU parallel (a P5 baseline)
+# and a C compiler (the P1 posix_spawn baseline) are installed when
+# possible (Debian packages, as root).
+BENCHFLAGS ?=
+bench: bench-tools build
+	$(GO) build -o $(BIN)/ ./cmd/procd-bench
+	./$(BIN)/procd-bench -procd $(BIN)/procd -procctl $(BIN)/procctl $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/output ./internal/watchdog ./internal/events
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/manager ./internal/executor ./internal/integration
 
 bench-tools:
-	@command -v parallel >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq parallel >/dev/null) || \
-		echo "GNU parallel not installed: its benchmark row is skipped"; }
+	@need=""; command -v parallel >/dev/null || need="$$need parallel"; \
+	command -v cc >/dev/null || need="$$need gcc libc6-dev"; \
+	if [ -n "$$need" ]; then \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; } || \
+		echo "could not install$$need: the rows' baselines that need them are skipped"; \
+	fi
 
 clean:
 	rm -rf $(BIN)

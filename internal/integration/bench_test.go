@@ -42,3 +42,30 @@ func BenchmarkBatchVsXargs(b *testing.B) {
 		}
 	}
 }
+
+// The benchmark program runs every row in its small (-quick) form and
+// prints the whole table, so make bench cannot rot unnoticed. The figures
+// of a smoke run mean nothing and are not checked; what is checked is
+// behaviour: every row ran, and at the descriptor ceiling (P3) procd
+// answered RESOURCE_EXHAUSTED and kept serving.
+func TestBenchmarkProgramSmoke(t *testing.T) {
+	cmd := exec.Command(filepath.Join(binDir, "procd-bench"), "-quick",
+		"-procd", filepath.Join(binDir, "procd"), "-procctl", filepath.Join(binDir, "procctl"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("procd-bench -quick: %v\n%s\n%s", err, out, stderr.String())
+	}
+	table := string(out)
+	for _, id := range []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7"} {
+		if !strings.Contains(table, "\n"+id+" ") {
+			t.Fatalf("row %s missing from the table:\n%s", id, table)
+		}
+	}
+	for _, line := range strings.Split(table, "\n") {
+		if strings.Contains(line, "fd ceiling") && (!strings.Contains(line, "ResourceExhausted") || !strings.HasSuffix(strings.TrimSpace(line), "yes")) {
+			t.Fatalf("at the descriptor ceiling: %s", line)
+		}
+	}
+}

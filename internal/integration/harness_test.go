@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/procd", "../../cmd/procctl", "./testdata/notifier", "./testdata/alloc", "./testdata/echo")
+	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/procd", "../../cmd/procctl", "../../cmd/procd-bench", "./testdata/notifier", "./testdata/alloc", "./testdata/echo")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building procd and procctl:", err)
