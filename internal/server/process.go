@@ -393,7 +393,12 @@ func (s *processService) streamOutput(ctx context.Context, cs []*cursor, follow 
 			if c.eof {
 				continue
 			}
-			buf := make([]byte, outputChunk) // a sent message must not change afterwards
+			// Size the buffer to what is there (a sent message must not
+			// change afterwards, so it cannot be reused): an echo line
+			// should not cost a 128 KiB allocation.
+			total, oldest, _ := c.s.Info()
+			size := min(max(total-max(c.off, oldest), 1), outputChunk)
+			buf := make([]byte, size)
 			n, start, eof := c.s.ReadAt(buf, c.off)
 			if eof {
 				c.eof = true
