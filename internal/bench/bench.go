@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -123,6 +124,7 @@ type daemon struct {
 	cmd         *exec.Cmd
 	conn        *grpc.ClientConn
 	c           pb.ProcessServiceClient
+	stopOnce    sync.Once
 }
 
 // daemons counts the daemons started, to name their profiles.
@@ -175,7 +177,9 @@ func (d *daemon) dial() (*grpc.ClientConn, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
 }
 
-func (d *daemon) stop() {
+func (d *daemon) stop() { d.stopOnce.Do(d.doStop) }
+
+func (d *daemon) doStop() {
 	if d.conn != nil {
 		d.conn.Close()
 	}
