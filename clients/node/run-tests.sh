@@ -33,7 +33,7 @@ if [[ ! -d node_modules || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; the
 fi
 
 tmp=""
-cleanup() { [[ -n "$tmp" ]] && rm -rf "$tmp"; }
+cleanup() { if [[ -n "$tmp" ]]; then rm -rf "$tmp"; fi; }
 trap cleanup EXIT
 if [[ -z "${PROCD_BIN:-}" ]]; then
 	tmp="$(mktemp -d "${TMPDIR:-/tmp}/procd-node-bin.XXXXXX")"
