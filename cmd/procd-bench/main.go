@@ -26,6 +26,7 @@ func main() {
 	procctl := flag.String("procctl", "bin/procctl", "procctl binary")
 	rows := flag.String("rows", "", "comma-separated rows to run (default all: P1..P7)")
 	quick := flag.Bool("quick", false, "small runs (a smoke test, not figures)")
+	daemonArgs := flag.String("daemon-args", "", "extra procd flags for every daemon, space-separated (to compare configurations)")
 	profile := flag.String("profile", "", "write a CPU profile of each row's daemon into this directory")
 	selfProfile := flag.String("cpuprofile", "", "write a CPU profile of procd-bench itself (the clients) to this file")
 	flag.Parse()
@@ -47,6 +48,7 @@ func main() {
 	}
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 	cfg := bench.Config{Procd: abs(*procd), Procctl: abs(*procctl), Self: self, Quick: *quick, ProfileDir: *profile}
+	cfg.DaemonArgs = strings.Fields(*daemonArgs)
 	if *rows != "" {
 		cfg.Rows = strings.Split(*rows, ",")
 	}

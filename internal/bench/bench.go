@@ -42,6 +42,9 @@ type Config struct {
 	// ProfileDir, when set, receives a CPU profile of every daemon a row
 	// starts (ROW-N.cpu.pprof, via PROCD_CPUPROFILE).
 	ProfileDir string
+	// DaemonArgs are extra procd flags for every daemon (to compare
+	// configurations; the published figures use none).
+	DaemonArgs []string
 
 	row string // the row running, to name profiles
 }
@@ -137,7 +140,7 @@ func startDaemon(cfg Config, args ...string) (*daemon, error) {
 	}
 	d := &daemon{dir: dir, socket: filepath.Join(dir, "procd.sock")}
 	d.cmd = exec.Command(cfg.Procd, append([]string{"--socket", d.socket, "--log-level", "warn",
-		"--process-timeout", "0", "--retain-finished", "20000", "--state-dir", filepath.Join(dir, "state")}, args...)...)
+		"--process-timeout", "0", "--retain-finished", "20000", "--state-dir", filepath.Join(dir, "state")}, append(args, cfg.DaemonArgs...)...)...)
 	d.cmd.Stderr = os.Stderr
 	if cfg.ProfileDir != "" {
 		daemons++
