@@ -47,6 +47,12 @@ func main() {
 		os.Exit(1)
 	}
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	if *profile != "" {
+		if err := os.MkdirAll(*profile, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "procd-bench:", err)
+			os.Exit(1)
+		}
+	}
 	cfg := bench.Config{Procd: abs(*procd), Procctl: abs(*procctl), Self: self, Quick: *quick, ProfileDir: *profile}
 	cfg.DaemonArgs = strings.Fields(*daemonArgs)
 	if *rows != "" {

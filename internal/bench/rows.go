@@ -458,6 +458,7 @@ func p6Events(cfg Config, t *Table) error {
 	if cfg.Quick {
 		subs, procs = 5, 20
 	}
+	var p50 time.Duration // of the last run
 	run := func(stalled, batch bool) (p99 time.Duration, took time.Duration, err error) {
 		dm, err := startDaemon(cfg, "--retain-finished", "100")
 		if err != nil {
@@ -535,15 +536,14 @@ func p6Events(cfg Config, t *Table) error {
 		}
 		wg.Wait()
 		done.Wait()
-		if os.Getenv("P6DEBUG") != "" {
-			fmt.Fprintln(os.Stderr, "p50", percentile(lat, 0.5), "p90", percentile(lat, 0.9), "p99", percentile(lat, 0.99), "max", percentile(lat, 1), "n", len(lat))
-		}
+		p50 = percentile(lat, 0.5)
 		return percentile(lat, 0.99), time.Since(t0), nil
 	}
 	p99, took, err := run(false, true)
 	if err != nil {
 		return err
 	}
+	median := p50
 	p99s, tooks, err := run(true, true)
 	if err != nil {
 		return err
@@ -553,7 +553,7 @@ func p6Events(cfg Config, t *Table) error {
 		return err
 	}
 	t.Rows = append(t.Rows, Row{ID: "P6", Measure: fmt.Sprintf("event delivery, %d batch subscribers, %d processes", subs, procs),
-		Figure: "p99 " + ms(p99), Baseline: "unbatched subscribers: p99 " + ms(p99u), Ratio: "-", Goal: "p99 ≤ 10 ms", Verdict: verdict(p99 <= 10*time.Millisecond)})
+		Figure: "p50 " + ms(median) + ", p99 " + ms(p99), Baseline: "unbatched subscribers: p99 " + ms(p99u), Ratio: "-", Goal: "p99 ≤ 10 ms", Verdict: verdict(p99 <= 10*time.Millisecond)})
 	change := tooks.Seconds() / took.Seconds()
 	t.Rows = append(t.Rows, Row{ID: "P6", Measure: "same, one subscriber stalled",
 		Figure:   fmt.Sprintf("p99 %s, %.2fs", ms(p99s), tooks.Seconds()),
