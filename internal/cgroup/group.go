@@ -168,37 +168,29 @@ func (g *Group) Member(pid int) bool {
 
 // Usage reads the cgroup's figures: CPU from cpu.stat (always present in
 // cgroup2), memory from the v2 memory controller or the v1 memory cgroup.
-func (g *Group) Usage() Usage {
-	var u Usage
-	u.CPU = time.Duration(keyed(filepath.Join(g.v2, "cpu.stat"), "usage_usec")) * time.Microsecond
-	switch {
-	case g.v2Mem:
-		u.MemCurrent = readInt(filepath.Join(g.v2, "memory.current"))
-		u.MemPeak = readInt(filepath.Join(g.v2, "memory.peak"))
-		u.OOMKills = keyed(filepath.Join(g.v2, "memory.events"), "oom_kill")
-	case g.v1[Memory] != "":
-		dir := g.v1[Memory]
-		u.MemCurrent = readInt(filepath.Join(dir, "memory.usage_in_bytes"))
-		u.MemPeak = readInt(filepath.Join(dir, "memory.max_usage_in_bytes"))
-		u.OOMKills = keyed(filepath.Join(dir, "memory.oom_control"), "oom_kill")
-	}
-	return u
-}
+func (g *Group) Usage() Usage { return g.usage(true) }
 
 // FinalUsage reads what a finished tree used: CPU, peak memory and OOM
-// kills (not the current memory, which is zero by then).
-func (g *Group) FinalUsage() Usage {
+// kills (not the current memory, which is zero by then: one read fewer on
+// every exit).
+func (g *Group) FinalUsage() Usage { return g.usage(false) }
+
+func (g *Group) usage(current bool) Usage {
 	var u Usage
 	u.CPU = time.Duration(keyed(filepath.Join(g.v2, "cpu.stat"), "usage_usec")) * time.Microsecond
+	dir, cur, peak, oom, oomKey := g.v2, "memory.current", "memory.peak", "memory.events", "oom_kill"
 	switch {
 	case g.v2Mem:
-		u.MemPeak = readInt(filepath.Join(g.v2, "memory.peak"))
-		u.OOMKills = keyed(filepath.Join(g.v2, "memory.events"), "oom_kill")
 	case g.v1[Memory] != "":
-		dir := g.v1[Memory]
-		u.MemPeak = readInt(filepath.Join(dir, "memory.max_usage_in_bytes"))
-		u.OOMKills = keyed(filepath.Join(dir, "memory.oom_control"), "oom_kill")
+		dir, cur, peak, oom = g.v1[Memory], "memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.oom_control"
+	default:
+		return u
 	}
+	if current {
+		u.MemCurrent = readInt(filepath.Join(dir, cur))
+	}
+	u.MemPeak = readInt(filepath.Join(dir, peak))
+	u.OOMKills = keyed(filepath.Join(dir, oom), oomKey)
 	return u
 }
 
