@@ -60,6 +60,14 @@ func (s *processService) WaitForProcess(ctx context.Context, req *pb.WaitForProc
 	if err != nil {
 		return nil, err
 	}
+	if req.GetTimeout() != nil && timeout == 0 {
+		// A zero timeout polls: the record as it is, timed_out unless final.
+		info, err := s.m.Get(refFrom(req))
+		if err != nil {
+			return nil, err
+		}
+		return &pb.WaitForProcessResponse{Process: processToProto(&info, time.Now()), TimedOut: info.State != manager.Exited}, nil
+	}
 	ctx, cancel := s.untilShutdown(ctx)
 	defer cancel()
 	info, timedOut, err := s.m.Wait(ctx, refFrom(req), timeout)

@@ -211,6 +211,18 @@ func TestWaitForProcessTimeout(t *testing.T) {
 	if d := time.Since(t0); d > 5*time.Second {
 		t.Fatalf("wait on a finished process took %v", d)
 	}
+
+	// A zero timeout polls: the live record at once, or the final one.
+	resp, err = h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{
+		Target: &pb.WaitForProcessRequest_Id{Id: run.GetId()}, Timeout: durationpb.New(0)})
+	if err != nil || !resp.GetTimedOut() || resp.GetProcess().GetState() != pb.ProcessState_PROCESS_STATE_RUNNING {
+		t.Fatalf("poll of a running process: %v %v", resp, err)
+	}
+	resp, err = h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{
+		Target: &pb.WaitForProcessRequest_Id{Id: done.GetId()}, Timeout: durationpb.New(0)})
+	if err != nil || resp.GetTimedOut() || resp.GetProcess().GetExit().GetExitCode() != 0 {
+		t.Fatalf("poll of a finished process: %v %v", resp, err)
+	}
 }
 
 // readAll reads a ReadOutput stream to its end, per stream, checking that

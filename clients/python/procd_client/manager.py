@@ -325,8 +325,8 @@ class ProcessManager:
         req = pb.WaitForProcessRequest(**self._ref(pid))
         deadline = None
         if timeout is not None:
-            # procd reads 0 as "no timeout"; the smallest positive one polls.
-            req.timeout.CopyFrom(to_duration(max(timeout, 1e-9)))
+            # A set timeout of 0 is a poll (procd answers at once).
+            req.timeout.CopyFrom(to_duration(max(timeout, 0)))
             deadline = max(timeout, 0) + 30.0
         try:
             resp = await self._conn.unary("WaitForProcess", req, timeout=deadline, short=False)

@@ -2295,8 +2295,8 @@ type WaitForProcessRequest struct {
 	//	*WaitForProcessRequest_Id
 	//	*WaitForProcessRequest_Pid
 	Target isWaitForProcessRequest_Target `protobuf_oneof:"target"`
-	// Return the live record with timed_out = true after this long; unset or
-	// zero waits until the process ends (or the RPC deadline).
+	// Return the live record with timed_out = true after this long; unset waits
+	// until the process ends (or the RPC deadline); zero returns at once (a poll).
 	Timeout       *durationpb.Duration `protobuf:"bytes,3,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
