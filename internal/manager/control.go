@@ -18,28 +18,30 @@ import (
 	"github.com/procd/procd/internal/proc"
 )
 
-// Targets resolves either one reference or a selector to records. Exactly
-// one of ref and sel should be set (sel non-nil wins).
-func (m *Manager) targets(ref Ref, sel *Selector) ([]*record, error) {
+// Targets resolves either one reference or a selector to records, plus
+// the selector's ids no record has. Exactly one of ref and sel should be
+// set (sel non-nil wins). An unknown single reference is an error.
+func (m *Manager) targets(ref Ref, sel *Selector) ([]*record, []string, error) {
 	if sel != nil {
 		return m.selectRecords(*sel)
 	}
 	r, err := m.lookup(ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return []*record{r}, nil
+	return []*record{r}, nil, nil
 }
 
 // Signal sends sig to each target's process group (or to the leader alone
 // with leaderOnly) and returns one result per process. A process that has
-// already exited gets a result saying so, not an error for the whole call.
+// already exited, or a selector id no record has, gets a result saying so,
+// not an error for the whole call.
 func (m *Manager) Signal(ref Ref, sel *Selector, sig syscall.Signal, leaderOnly bool) ([]SignalResult, error) {
-	rs, err := m.targets(ref, sel)
+	rs, unknown, err := m.targets(ref, sel)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]SignalResult, 0, len(rs))
+	out := make([]SignalResult, 0, len(rs)+len(unknown))
 	for _, r := range rs {
 		res := SignalResult{ID: r.id, PID: r.pid}
 		if err := m.signalOne(r, sig, leaderOnly); err != nil {
@@ -48,6 +50,9 @@ func (m *Manager) Signal(ref Ref, sel *Selector, sig syscall.Signal, leaderOnly 
 			res.Delivered = true
 		}
 		out = append(out, res)
+	}
+	for _, id := range unknown {
+		out = append(out, SignalResult{ID: id, Err: unknownID(id)})
 	}
 	return out, nil
 }
@@ -89,22 +94,26 @@ type StopOptions struct {
 }
 
 // Stop ends each target's tree gracefully and returns once each is gone,
-// with its final record. Stopping a finished process returns its record.
+// with its final record. Stopping a finished process returns its record; a
+// selector id no record has gets a result with Unknown set.
 // If ctx ends first, the escalations go on and the results say so.
 func (m *Manager) Stop(ctx context.Context, ref Ref, sel *Selector, opts StopOptions) ([]StopResult, error) {
-	rs, err := m.targets(ref, sel)
+	rs, unknown, err := m.targets(ref, sel)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Grace != nil && *opts.Grace < 0 {
 		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "grace %v is negative", *opts.Grace)
 	}
-	out := make([]StopResult, len(rs))
+	out := make([]StopResult, len(rs), len(rs)+len(unknown))
 	var wg sync.WaitGroup
 	for i, r := range rs {
 		wg.Go(func() { out[i] = m.stopOne(ctx, r, opts) })
 	}
 	wg.Wait()
+	for _, id := range unknown {
+		out = append(out, StopResult{Info: Info{ID: id}, Unknown: true, Err: errors.New(unknownID(id))})
+	}
 	return out, nil
 }
 
@@ -185,12 +194,12 @@ func (m *Manager) Remove(ref Ref) (Info, error) {
 
 // CleanupFinished removes the finished records a selector matches (all
 // finished records when sel is nil) and returns their ids, oldest (first
-// started) first.
+// started) first. Selector ids no record has are already clean: skipped.
 func (m *Manager) CleanupFinished(sel *Selector) ([]string, error) {
 	var rs []*record
 	if sel != nil && !sel.Empty() {
 		var err error
-		if rs, err = m.selectRecords(*sel); err != nil {
+		if rs, _, err = m.selectRecords(*sel); err != nil {
 			return nil, err
 		}
 	} else {

@@ -15,6 +15,7 @@
 package manager
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"slices"
@@ -249,33 +250,40 @@ func (m *Manager) lookup(ref Ref) (*record, error) {
 	return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "no process given (set an id or a pid)")
 }
 
-// selectRecords returns the records a selector matches, oldest first.
-func (m *Manager) selectRecords(sel Selector) ([]*record, error) {
+// selectRecords returns the records a selector matches, oldest first (in
+// the order given for ids). Ids no record has are returned apart, not as an
+// error: a bulk call must not fail for everyone because one process ended
+// long enough ago that retention removed its record.
+func (m *Manager) selectRecords(sel Selector) (rs []*record, unknown []string, err error) {
 	if sel.Empty() {
-		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "empty selector (set all, a name, labels or ids)")
+		return nil, nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "empty selector (set all, a name, labels or ids)")
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var out []*record
 	if len(sel.IDs) > 0 {
 		for _, id := range sel.IDs {
 			r, ok := m.byID[id]
-			if !ok {
-				return nil, errdefs.Errorf(errdefs.ErrNotFound, "no process with id %q", id)
-			}
-			if r.matches(sel.Name, sel.Labels) {
-				out = append(out, r)
+			switch {
+			case !ok:
+				unknown = append(unknown, id)
+			case r.matches(sel.Name, sel.Labels):
+				rs = append(rs, r)
 			}
 		}
-		return out, nil
+		return rs, unknown, nil
 	}
 	for _, r := range m.byID {
 		if r.matches(sel.Name, sel.Labels) {
-			out = append(out, r)
+			rs = append(rs, r)
 		}
 	}
-	sortRecords(out)
-	return out, nil
+	sortRecords(rs)
+	return rs, nil, nil
+}
+
+// unknownID says why a bulk call did nothing for an id.
+func unknownID(id string) string {
+	return fmt.Sprintf("no process with id %q (never started here, or its finished record was removed)", id)
 }
 
 func sortRecords(rs []*record) {

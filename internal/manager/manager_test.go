@@ -601,6 +601,27 @@ func TestPitfall12BulkStopWithFinishedAndRemovedProcesses(t *testing.T) {
 	if got, _ := m.Get(Ref{ID: done.ID}); got.Exit.Reason != ReasonExited {
 		t.Fatalf("finished one: %+v", got.Exit)
 	}
+
+	// By ids: an id whose record was removed (retention does that to any
+	// finished process) gets its own result; the others are still acted on.
+	live := mustStart(t, m, sh("sleep 300"))
+	sres, err := m.Signal(Ref{}, &Selector{IDs: []string{gone.ID, live.ID}}, syscall.SIGCONT, false)
+	if err != nil || len(sres) != 2 || sres[0].ID != live.ID || !sres[0].Delivered ||
+		sres[1].ID != gone.ID || sres[1].Delivered || !strings.Contains(sres[1].Err, "was removed") {
+		t.Fatalf("signal by ids: %v %+v", err, sres)
+	}
+	res, err = m.Stop(context.Background(), Ref{}, &Selector{IDs: []string{gone.ID, live.ID}}, StopOptions{})
+	if err != nil || len(res) != 2 || res[0].Info.ID != live.ID || res[0].Err != nil || res[0].Info.Exit == nil ||
+		res[1].Info.ID != gone.ID || !res[1].Unknown || res[1].Err == nil {
+		t.Fatalf("stop by ids: %v %+v", err, res)
+	}
+	if got, _ := m.Get(Ref{ID: live.ID}); got.Exit == nil || got.Exit.Reason != ReasonStopped {
+		t.Fatalf("stopped by id: %+v", got.Exit)
+	}
+	removed, err := m.CleanupFinished(&Selector{IDs: []string{gone.ID, live.ID}})
+	if err != nil || !slices.Equal(removed, []string{live.ID}) {
+		t.Fatalf("cleanup by ids: %v %v", err, removed)
+	}
 }
 
 // Output that overflows the ring at once must not be evented before the

@@ -273,6 +273,7 @@ type SignalResult struct {
 
 // StopResult is the outcome of a stop for one process.
 type StopResult struct {
-	Info Info
-	Err  error
+	Info    Info // only ID when Unknown
+	Unknown bool // a selector id no record has
+	Err     error
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,6 +138,15 @@ func TestSignalStopCleanupAndStats(t *testing.T) {
 	}
 	_, err = h.c.GetProcess(ctx, &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Id{Id: a.GetId()}})
 	wantStatus(t, "get a removed process", err, codes.NotFound, a.GetId())
+
+	// A selector by ids answers for each id, removed ones included, rather
+	// than failing the whole call with NOT_FOUND.
+	sr, err := h.c.StopProcess(ctx, &pb.StopProcessRequest{Target: &pb.StopProcessRequest_Selector{Selector: &pb.Selector{Ids: []string{a.GetId()}}}})
+	if err != nil || len(sr.GetResults()) != 1 || sr.GetResults()[0].GetProcess().GetId() != a.GetId() ||
+		sr.GetResults()[0].GetProcess().GetState() != pb.ProcessState_PROCESS_STATE_UNSPECIFIED ||
+		!strings.Contains(sr.GetResults()[0].GetError(), "record was removed") {
+		t.Fatalf("stop a removed id by selector: %v %v", sr, err)
+	}
 }
 
 // Every error kind of the core reaches the client as its own code.

@@ -163,7 +163,10 @@ func (s *processService) StopProcess(ctx context.Context, req *pb.StopProcessReq
 	now := time.Now()
 	resp := &pb.StopProcessResponse{}
 	for _, r := range results {
-		res := &pb.StopResult{Process: processToProto(&r.Info, now)}
+		res := &pb.StopResult{Process: &pb.Process{Id: r.Info.ID}}
+		if !r.Unknown {
+			res.Process = processToProto(&r.Info, now)
+		}
 		if r.Err != nil {
 			res.Error = r.Err.Error()
 		}

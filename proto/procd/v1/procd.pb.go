@@ -2571,7 +2571,9 @@ type Selector struct {
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Every label given must be present with the same value.
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Explicit ids.
+	// Explicit ids. An id no record has (never started, or its finished
+	// record was removed) gets its own result with an error, after the others;
+	// it does not fail the call.
 	Ids           []string `protobuf:"bytes,4,rep,name=ids,proto3" json:"ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2866,7 +2868,7 @@ type SignalResult struct {
 	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Pid       int32                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
 	Delivered bool                   `protobuf:"varint,3,opt,name=delivered,proto3" json:"delivered,omitempty"`
-	// Why it was not delivered (e.g. "already exited").
+	// Why it was not delivered (e.g. "already exited", or no process has the id).
 	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3104,7 +3106,8 @@ func (*StopProcessRequest_Selector) isStopProcessRequest_Target() {}
 // StopResult is the outcome for one process.
 type StopResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Final record (or the live one if the stop failed).
+	// Final record (or the live one if the stop failed; only the id when no
+	// process has it).
 	Process *Process `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
 	// Set when the process could not be stopped.
 	Error         string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
