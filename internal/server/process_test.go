@@ -287,6 +287,19 @@ func TestReadOutputFollowReturnsEverything(t *testing.T) {
 	if len(got) != 1 || !bytes.Equal(got[pb.Stream_STREAM_STDOUT], want[off:]) {
 		t.Fatalf("from offset %d: got %d bytes of stdout, %d of stderr", off, len(got[pb.Stream_STREAM_STDOUT]), len(got[pb.Stream_STREAM_STDERR]))
 	}
+
+	// Past the end reads as end of file (the proto's contract), even with
+	// follow once the process has exited: no error, no data, no hang.
+	for _, follow := range []bool{false, true} {
+		s, err = h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{
+			Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Offset: int64(len(want)) + 1, Follow: follow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = readAll(t, s, 0); len(got) != 0 {
+			t.Fatalf("past the end (follow %v): got %d streams of data", follow, len(got))
+		}
+	}
 }
 
 // Bytes dropped from a small ring are reported as skipped_bytes on the

@@ -4469,7 +4469,9 @@ type ReadOutputRequest struct {
 	Target isReadOutputRequest_Target `protobuf_oneof:"target"`
 	// Which stream; unspecified reads both.
 	Stream Stream `protobuf:"varint,3,opt,name=stream,proto3,enum=procd.v1.Stream" json:"stream,omitempty"`
-	// Byte offset to start from (per stream).
+	// Byte offset to start from (per stream). Past the end, the stream reads
+	// as at end of file, like read(2): nothing, or with follow the bytes from
+	// that offset on once they are written.
 	Offset int64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
 	// If set, start this many bytes before the end instead of at offset.
 	TailBytes *int64 `protobuf:"varint,5,opt,name=tail_bytes,json=tailBytes,proto3,oneof" json:"tail_bytes,omitempty"`
