@@ -162,13 +162,22 @@ func StartGuardian(exe, cgroupBase string) (*Guardian, error) {
 }
 
 // Track tells the guardian about a process group to kill if the daemon
-// dies (needed only without cgroups); Untrack forgets it.
-func (g *Guardian) Track(pgid int)   { g.send("+", pgid) }
-func (g *Guardian) Untrack(pgid int) { g.send("-", pgid) }
+// dies (needed only without cgroups); Untrack forgets it. The group's
+// leader must be the caller's unreaped child, so that its pid cannot have
+// been reused when Track reads its start time: the guardian kills the
+// group later only if a process with that pid still has that start time,
+// or none has the pid (SPEC §10, pitfall 10: never act on a stored pid
+// without checking its start time).
+func (g *Guardian) Track(pgid int) {
+	st, _ := readStat(pgid)
+	g.send("+" + strconv.Itoa(pgid) + ":" + strconv.FormatUint(st.start, 10))
+}
 
-func (g *Guardian) send(op string, pgid int) {
+func (g *Guardian) Untrack(pgid int) { g.send("-" + strconv.Itoa(pgid)) }
+
+func (g *Guardian) send(line string) {
 	if g.err == nil {
-		_, g.err = g.w.WriteString(op + strconv.Itoa(pgid) + "\n")
+		_, g.err = g.w.WriteString(line + "\n")
 	}
 }
 
@@ -188,18 +197,23 @@ func runGuardian(args []string) int {
 	if len(args) > 0 {
 		base = args[0]
 	}
-	groups := map[int]bool{}
+	groups := map[int]uint64{} // tracked group → its leader's start time (0: unknown)
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		line := sc.Text()
 		if len(line) < 2 {
 			continue
 		}
-		pgid, err := strconv.Atoi(line[1:])
+		num, start, _ := strings.Cut(line[1:], ":")
+		pgid, err := strconv.Atoi(num)
 		if err != nil || pgid <= 1 {
 			continue
 		}
-		groups[pgid] = line[0] == '+'
+		if line[0] == '+' {
+			groups[pgid], _ = strconv.ParseUint(start, 10, 64)
+		} else {
+			delete(groups, pgid)
+		}
 	}
 	// End of input: the daemon exited. After a clean shutdown nothing is
 	// left; after a crash, kill what is.
@@ -212,8 +226,12 @@ func runGuardian(args []string) int {
 			}
 		}
 	}
-	for pgid, live := range groups {
-		if live && unix.Kill(-pgid, unix.SIGKILL) == nil {
+	for pgid, start := range groups {
+		if !sameLeader(pgid, start) {
+			fmt.Fprintf(os.Stderr, "procd guardian: pid %d is another process now; not killing its group\n", pgid)
+			continue
+		}
+		if unix.Kill(-pgid, unix.SIGKILL) == nil {
 			killed++
 		}
 	}
@@ -221,6 +239,18 @@ func runGuardian(args []string) int {
 		fmt.Fprintf(os.Stderr, "procd guardian: the daemon exited; killed %d leftover process tree(s)\n", killed)
 	}
 	return 0
+}
+
+// sameLeader reports whether process group pgid can still be the one the
+// daemon tracked, whose leader started at start: the leader is alive with
+// that start time, or no process has the pid any more (then the group's
+// members, if any, descend from the tracked group: a group number only
+// comes back with a new process of that pid). A live pid with another start
+// time means the number was reused after the daemon died and its zombie
+// leaders were reaped.
+func sameLeader(pgid int, start uint64) bool {
+	st, ok := readStat(pgid)
+	return !ok || start == 0 || st.start == start
 }
 
 // rlimitNames are the resources a spec may limit.

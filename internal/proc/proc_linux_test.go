@@ -19,6 +19,7 @@ import (
 var rt *Runtime
 
 func TestMain(m *testing.M) {
+	RunHelper() // the guardian
 	var err error
 	rt, err = NewRuntime(nil)
 	if err != nil {
@@ -446,5 +447,71 @@ func TestTerminal(t *testing.T) {
 	}
 	if sid, _ := unix.Getsid(p.Pid()); sid != -1 && sid != p.Pid() {
 		t.Fatalf("session %d, want the process's own", sid)
+	}
+}
+
+// Pitfall 10 (Nomad #23969): when the daemon dies, the guardian kills the
+// process groups it was told about, but not a group whose leader's pid has
+// meanwhile gone to another process (a different start time).
+func TestGuardianKillsTrackedGroupsButNotReusedPids(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := StartGuardian(exe, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracked, err := rt.Start(&Attr{Path: "/bin/sleep", Args: []string{"sleep", "300"}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := newBuffer()
+	other, err := rt.Start(&Attr{Path: "/bin/sh", Args: []string{"sh", "-c", "read x; echo alive"}, StdinPipe: true}, out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trackedExit, otherExit := make(chan struct{}), make(chan struct{})
+	rt.Watch(tracked, func() { close(trackedExit) })
+	rt.Watch(other, func() { close(otherExit) })
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return // both reaped below
+		}
+		for _, p := range []*Process{tracked, other} {
+			if !p.Exited() {
+				p.SignalGroup(syscall.SIGKILL)
+			}
+		}
+	})
+
+	g.Track(tracked.Pgid())
+	// As if other's pid had been a tracked leader's, one that started at
+	// another time and was reaped by init after the daemon died.
+	st, ok := readStat(other.Pid())
+	if !ok || st.start == 0 {
+		t.Fatalf("no start time for pid %d: %+v", other.Pid(), st)
+	}
+	g.send("+" + strconv.Itoa(other.Pgid()) + ":" + strconv.FormatUint(st.start+1, 10))
+	// The daemon's end of the pipe closes, as when it dies; Close returns
+	// once the guardian has sent its signals and exited.
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, trackedExit, "the tracked group killed by the guardian")
+	ts, _ := tracked.Reap()
+	tracked.Release()
+	if ts.Signal != syscall.SIGKILL {
+		t.Fatalf("tracked leader: %+v, want killed by SIGKILL", ts)
+	}
+	// A SIGKILL sent before the guardian exited would keep other from ever
+	// running again: it answering now proves none was sent.
+	other.Stdin().Write([]byte("ping\n"))
+	waitClosed(t, otherExit, "the untouched process answers and exits")
+	other.WaitOutput(5 * time.Second)
+	xs, _ := other.Reap()
+	other.Release()
+	if xs.Code != 0 || out.String() != "alive\n" {
+		t.Fatalf("other: %+v, output %q; want it untouched", xs, out.String())
 	}
 }

@@ -224,12 +224,13 @@ type procStat struct {
 	state byte
 	ppid  int
 	pgrp  int
+	start uint64 // start time in clock ticks since boot (field 22); 0 if unread
 }
 
 // readStat parses /proc/PID/stat: "pid (comm) state ppid pgrp …", where comm
 // may itself contain spaces and parentheses.
 func readStat(pid int) (procStat, bool) {
-	var buf [512]byte
+	var buf [1024]byte // comm is at most 64 bytes escaped; the line fits
 	n := readFull("/proc/"+strconv.Itoa(pid)+"/stat", buf[:])
 	if n == 0 {
 		return procStat{}, false
@@ -248,5 +249,9 @@ func readStat(pid int) (procStat, bool) {
 	if err1 != nil || err2 != nil {
 		return procStat{}, false
 	}
-	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp}, true
+	st := procStat{state: f[0][0], ppid: ppid, pgrp: pgrp}
+	if len(f) > 19 { // f[0] is field 3, so field 22 is f[19]
+		st.start, _ = strconv.ParseUint(string(f[19]), 10, 64)
+	}
+	return st, true
 }
