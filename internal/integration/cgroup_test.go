@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -161,6 +162,55 @@ func TestKilledDaemonLeavesNoTree(t *testing.T) {
 	}
 	d.start() // and the next one starts cleanly on the same socket
 	d.mustCtl("run", "true")
+}
+
+// Without cgroups, kill -9 of procd still ends every process of each
+// tree's group: Pdeathsig takes the leaders, the guardian the rest (its
+// check against reused pids must let the real groups through).
+func TestKilledPgroupDaemonLeavesNoGroup(t *testing.T) {
+	d := startDaemon(t, "--containment", "pgroup")
+	var pids []int
+	for range 20 {
+		id := strings.TrimSpace(d.mustCtl("start", "-q", "--timeout", "0", "--", "sh", "-c", "sleep 1000 & wait"))
+		pgid := int(d.statusJSON(id)["pgid"].(float64))
+		var members []int
+		eventually(t, "group "+id, func() bool { members = groupPids(t, pgid); return len(members) == 2 })
+		pids = append(pids, members...)
+	}
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	eventually(t, "every process of the 20 groups to die", func() bool { return len(aliveAmong(pids)) == 0 })
+	if !strings.Contains(d.logs.String(), "killed 20 leftover process tree(s)") {
+		t.Fatalf("the guardian did not say it killed the 20 groups:\n%s", d.logs)
+	}
+	d.start("--containment", "pgroup")
+	d.mustCtl("run", "true")
+}
+
+// groupPids lists the live processes of process group pgid.
+func groupPids(t *testing.T, pgid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		i := bytes.LastIndexByte(b, ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // Issue 5, must-show 4: with the guardian gone too, the next procd finds

@@ -41,6 +41,11 @@ func (m *Manager) settle(r *record) {
 	}
 
 	m.cfg.Faults.Point(faults.Settling)
+	if r.cg == nil && m.cfg.Tracker != nil {
+		// Before the reap: once reaped, the pid and group number are free,
+		// and a new process of ours may get them and be tracked meanwhile.
+		m.cfg.Tracker.Untrack(r.pgid)
+	}
 	st, err := r.p.Reap()
 	if err != nil {
 		// Cannot happen for a child we alone wait for; keep a record anyway.
@@ -59,8 +64,6 @@ func (m *Manager) settle(r *record) {
 	var tree cgroupFinal
 	if r.cg != nil {
 		tree = m.closeCgroup(r)
-	} else if m.cfg.Tracker != nil {
-		m.cfg.Tracker.Untrack(r.pgid)
 	}
 	m.finish(r, st, leftovers, !complete, tree)
 }

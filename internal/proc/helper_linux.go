@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -134,7 +135,8 @@ func parseShimStatus(b []byte) *ShimError {
 type Guardian struct {
 	w   *os.File
 	p   *os.Process
-	err error
+	mu  sync.Mutex // serialises sends: Track and Untrack come from any goroutine
+	err error      // the first failed send; later ones are dropped
 }
 
 // StartGuardian starts exe (which must call RunHelper) as the guardian of
@@ -162,20 +164,26 @@ func StartGuardian(exe, cgroupBase string) (*Guardian, error) {
 }
 
 // Track tells the guardian about a process group to kill if the daemon
-// dies (needed only without cgroups); Untrack forgets it. The group's
-// leader must be the caller's unreaped child, so that its pid cannot have
-// been reused when Track reads its start time: the guardian kills the
-// group later only if a process with that pid still has that start time,
-// or none has the pid (SPEC §10, pitfall 10: never act on a stored pid
-// without checking its start time).
+// dies (needed only without cgroups); Untrack forgets it, and must come
+// before the leader is reaped, while its zombie still pins the number.
+//
+// SPEC §10, pitfall 10: never act on a stored pid without checking its
+// start time. Track is called once the leader has been forked, so the
+// current boot-time tick bounds the leader's start time from above; after
+// the daemon dies, init reaps its zombie leaders and their pids may be
+// reused, by processes that start later. The guardian kills a group only
+// if no process has the leader's pid or the one that has it started by
+// that bound. (Reading the start time from /proc instead would cost a
+// file read per start.)
 func (g *Guardian) Track(pgid int) {
-	st, _ := readStat(pgid)
-	g.send("+" + strconv.Itoa(pgid) + ":" + strconv.FormatUint(st.start, 10))
+	g.send("+" + strconv.Itoa(pgid) + ":" + strconv.FormatUint(bootTicks(), 10))
 }
 
 func (g *Guardian) Untrack(pgid int) { g.send("-" + strconv.Itoa(pgid)) }
 
 func (g *Guardian) send(line string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.err == nil {
 		_, g.err = g.w.WriteString(line + "\n")
 	}
@@ -197,7 +205,7 @@ func runGuardian(args []string) int {
 	if len(args) > 0 {
 		base = args[0]
 	}
-	groups := map[int]uint64{} // tracked group → its leader's start time (0: unknown)
+	groups := map[int]uint64{} // tracked group → bound on its leader's start time (0: unknown)
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		line := sc.Text()
@@ -242,16 +250,29 @@ func runGuardian(args []string) int {
 }
 
 // sameLeader reports whether process group pgid can still be the one the
-// daemon tracked, whose leader started at start: the leader is alive with
-// that start time, or no process has the pid any more (then the group's
+// daemon tracked, whose leader started by tick bound: that process is
+// alive (or a zombie), or no process has the pid any more (then the group's
 // members, if any, descend from the tracked group: a group number only
-// comes back with a new process of that pid). A live pid with another start
-// time means the number was reused after the daemon died and its zombie
-// leaders were reaped.
-func sameLeader(pgid int, start uint64) bool {
+// comes back with a new process of that pid). A pid whose process started
+// after the bound was reused once the daemon died and init reaped the
+// leader. A reuse within the same 10 ms tick would need the pid counter to
+// wrap around pid_max in that time, which forks cannot do.
+func sameLeader(pgid int, bound uint64) bool {
 	st, ok := readStat(pgid)
-	return !ok || start == 0 || st.start == start
+	return !ok || bound == 0 || st.start <= bound
 }
+
+// bootTicks is CLOCK_BOOTTIME in the clock ticks of /proc/PID/stat's start
+// time (USER_HZ, 100 on every Linux architecture procd builds for).
+func bootTicks() uint64 {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
+		return 0 // unknown: the guardian then checks nothing
+	}
+	return uint64(ts.Nano()) / (1e9 / userHZ)
+}
+
+const userHZ = 100
 
 // rlimitNames are the resources a spec may limit.
 var rlimitNames = map[string]int{

@@ -486,13 +486,13 @@ func TestGuardianKillsTrackedGroupsButNotReusedPids(t *testing.T) {
 	})
 
 	g.Track(tracked.Pgid())
-	// As if other's pid had been a tracked leader's, one that started at
-	// another time and was reaped by init after the daemon died.
+	// As if other's pid had been a tracked leader's, one that started
+	// before it and was reaped by init after the daemon died.
 	st, ok := readStat(other.Pid())
-	if !ok || st.start == 0 {
-		t.Fatalf("no start time for pid %d: %+v", other.Pid(), st)
+	if !ok || st.start == 0 || st.start > bootTicks() {
+		t.Fatalf("start time of pid %d: %+v, now %d ticks", other.Pid(), st, bootTicks())
 	}
-	g.send("+" + strconv.Itoa(other.Pgid()) + ":" + strconv.FormatUint(st.start+1, 10))
+	g.send("+" + strconv.Itoa(other.Pgid()) + ":" + strconv.FormatUint(st.start-1, 10))
 	// The daemon's end of the pipe closes, as when it dies; Close returns
 	// once the guardian has sent its signals and exited.
 	if err := g.Close(); err != nil {
