@@ -177,7 +177,8 @@ type Manager struct {
 	remover remover
 	fds     *fdReserve // for stopping processes at the descriptor ceiling
 
-	nextID atomic.Uint64
+	nextID  atomic.Uint64
+	pending pendingStarts // for notify datagrams that beat their record
 
 	mu       sync.RWMutex
 	byID     map[string]*record

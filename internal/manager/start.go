@@ -316,11 +316,13 @@ func (m *Manager) start(spec Spec) (Info, error) {
 		errSinkOrNil = nil // a terminal has one output stream
 		r.stderr.Close()
 	}
+	m.pending.begin()
 	p, err := m.rt.Start(attr, outSink, errSinkOrNil)
 	if attr.Cgroup != nil {
 		attr.Cgroup.Close()
 	}
 	if err != nil {
+		m.pending.end()
 		if r.cg != nil {
 			r.cg.Remove()
 		}
@@ -340,6 +342,7 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	m.byID[r.id] = r
 	m.byPID[r.pid] = r
 	m.mu.Unlock()
+	m.pending.end()
 	m.stats.started.Add(1)
 	m.publish(r, events.Started, func(e *events.Event) { e.Detail = strings.Join(spec.Command, " ") })
 	if ce := m.log.Check(zap.DebugLevel, "process started"); ce != nil {

@@ -198,9 +198,29 @@ func (m *Manager) recordOfSender(pid int) *record {
 		if r := m.liveLeader(pgrp); r != nil && r.pgid == pgrp {
 			return r
 		}
+		if ppid == self && pgrp == pid && !m.known(pid) {
+			// What a new leader looks like (our child, leading its own
+			// group) without a record yet: its start may still be
+			// returning. Escapees reparented to procd look the same, but
+			// are only waited for while starts are in flight.
+			return m.pending.await(notifyRecordWait, func() *record { return m.liveLeader(pid) })
+		}
 		pid = ppid
 	}
 	return nil
+}
+
+// notifyRecordWait bounds how long a datagram waits for its sender's
+// record: registering takes microseconds, or milliseconds on a loaded
+// machine.
+const notifyRecordWait = 250 * time.Millisecond
+
+// known reports whether a record (live or finished) has pid as its leader.
+func (m *Manager) known(pid int) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, ok := m.byPID[pid]
+	return ok
 }
 
 // liveLeader returns the unfinished record whose leader has pid.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -274,4 +275,52 @@ func TestSpecEnvCannotReplaceTheNotifySocket(t *testing.T) {
 	if out := strings.TrimSpace(stdout(t, m, info.ID)); out != l.Path() {
 		t.Fatalf("NOTIFY_SOCKET=%q in the process; want procd's %q", out, l.Path())
 	}
+}
+
+// A started program may send READY=1 before its start has registered the
+// record (it runs before the fork returns its pid). Its datagram waits for
+// the record instead of being refused as foreign; with no start in flight
+// an unknown child of procd is refused at once.
+func TestNotifyBeforeTheRecordIsRegistered(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	child := exec.Command("sleep", "100")
+	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // what a new leader looks like
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	pid := child.Process.Pid
+
+	if m.HandleNotify(pid, []byte("READY=1")) {
+		t.Fatal("a datagram from an unknown child was accepted with no start in flight")
+	}
+
+	m.pending.begin()
+	accepted := make(chan bool)
+	go func() { accepted <- m.HandleNotify(pid, []byte("READY=1")) }()
+	// The start registers its record once the datagram is waiting for it.
+	for m.pending.waiters.Load() == 0 {
+		select {
+		case ok := <-accepted:
+			t.Fatalf("the datagram was answered (accepted %v) without waiting for the start in flight", ok)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	r := &record{id: "p-early", pid: pid, pgid: pid, done: make(chan struct{}), exited: make(chan struct{})}
+	m.mu.Lock()
+	m.byPID[pid] = r
+	m.mu.Unlock()
+	m.pending.end()
+	if !<-accepted {
+		t.Fatal("the early datagram was refused")
+	}
+	r.mu.Lock()
+	ready := r.ready
+	r.mu.Unlock()
+	if !ready {
+		t.Fatal("READY=1 sent before the record was registered was lost")
+	}
+	m.mu.Lock()
+	delete(m.byPID, pid)
+	m.mu.Unlock()
 }
