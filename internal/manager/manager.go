@@ -177,8 +177,9 @@ type Manager struct {
 	remover remover
 	fds     *fdReserve // for stopping processes at the descriptor ceiling
 
-	nextID  atomic.Uint64
-	pending pendingStarts // for notify datagrams that beat their record
+	nextID     atomic.Uint64
+	pending    pendingStarts // for notify datagrams that beat their record
+	notifyWait time.Duration // how long such a datagram waits (tests lengthen it)
 
 	mu       sync.RWMutex
 	byID     map[string]*record
@@ -209,6 +210,8 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 		byID:    make(map[string]*record),
 		byPID:   make(map[int]*record),
 		fds:     newFDReserve(),
+
+		notifyWait: notifyRecordWait,
 	}
 	m.remover.log = log
 	m.wd = watchdog.New(cfg.Clock, m.onWatchdog)

@@ -198,12 +198,17 @@ func (m *Manager) recordOfSender(pid int) *record {
 		if r := m.liveLeader(pgrp); r != nil && r.pgid == pgrp {
 			return r
 		}
-		if ppid == self && pgrp == pid && !m.known(pid) {
+		if ppid == self && pgrp == pid {
 			// What a new leader looks like (our child, leading its own
-			// group) without a record yet: its start may still be
-			// returning. Escapees reparented to procd look the same, but
-			// are only waited for while starts are in flight.
-			return m.pending.await(notifyRecordWait, func() *record { return m.liveLeader(pid) })
+			// group) without a live record: its start may still be
+			// returning. Escapees that procd adopted look the same, so
+			// only a sender that started moments ago waits, and only while
+			// starts are in flight: the listener serves one datagram at a
+			// time.
+			if age, ok := proc.Age(pid); ok && age < newLeaderAge {
+				return m.pending.await(m.notifyWait, func() *record { return m.liveLeader(pid) })
+			}
+			return nil
 		}
 		pid = ppid
 	}
@@ -211,17 +216,12 @@ func (m *Manager) recordOfSender(pid int) *record {
 }
 
 // notifyRecordWait bounds how long a datagram waits for its sender's
-// record: registering takes microseconds, or milliseconds on a loaded
-// machine.
-const notifyRecordWait = 250 * time.Millisecond
-
-// known reports whether a record (live or finished) has pid as its leader.
-func (m *Manager) known(pid int) bool {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	_, ok := m.byPID[pid]
-	return ok
-}
+// record (registering takes microseconds, or milliseconds on a loaded
+// machine); newLeaderAge is how recently such a sender must have started.
+const (
+	notifyRecordWait = 250 * time.Millisecond
+	newLeaderAge     = 2 * time.Second
+)
 
 // liveLeader returns the unfinished record whose leader has pid.
 func (m *Manager) liveLeader(pid int) *record {

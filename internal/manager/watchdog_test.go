@@ -283,6 +283,7 @@ func TestSpecEnvCannotReplaceTheNotifySocket(t *testing.T) {
 // an unknown child of procd is refused at once.
 func TestNotifyBeforeTheRecordIsRegistered(t *testing.T) {
 	m, _ := newManager(t, Config{})
+	m.notifyWait = time.Hour // a lost wakeup hangs the test instead of passing at the bound
 	child := exec.Command("sleep", "100")
 	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // what a new leader looks like
 	if err := child.Start(); err != nil {

@@ -3,6 +3,7 @@ package proc
 import (
 	"bytes"
 	"strconv"
+	"time"
 )
 
 // Ancestry returns pid's parent and process group from /proc; ok is false
@@ -10,6 +11,20 @@ import (
 func Ancestry(pid int) (ppid, pgrp int, ok bool) {
 	st, ok := readStat(pid)
 	return st.ppid, st.pgrp, ok
+}
+
+// Age returns how long ago pid started, to the clock tick (10 ms), from
+// /proc; ok is false when the process is gone.
+func Age(pid int) (time.Duration, bool) {
+	st, ok := readStat(pid)
+	if !ok || st.start == 0 {
+		return 0, false
+	}
+	now := bootTicks()
+	if now < st.start {
+		return 0, true
+	}
+	return time.Duration(now-st.start) * (time.Second / userHZ), true
 }
 
 // TreeCPUTicks returns the CPU time, in clock ticks, used by pid and every

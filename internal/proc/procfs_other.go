@@ -2,8 +2,13 @@
 
 package proc
 
+import "time"
+
 // Ancestry is unavailable off Linux.
 func Ancestry(int) (ppid, pgrp int, ok bool) { return 0, 0, false }
+
+// Age is unavailable off Linux.
+func Age(int) (time.Duration, bool) { return 0, false }
 
 // TreeCPUTicks is unavailable off Linux.
 func TreeCPUTicks(int) (int64, bool) { return 0, false }

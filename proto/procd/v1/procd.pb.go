@@ -2571,9 +2571,11 @@ type Selector struct {
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Every label given must be present with the same value.
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Explicit ids. An id no record has (never started, or its finished
-	// record was removed) gets its own result with an error, after the others;
-	// it does not fail the call.
+	// Explicit ids (with name or labels, those that do not match are left
+	// out). In SendSignal and StopProcess an id no record has (never started,
+	// or its finished record was removed) gets its own result with an error,
+	// after the others, rather than failing the call; CleanupFinished skips
+	// it, having nothing to remove.
 	Ids           []string `protobuf:"bytes,4,rep,name=ids,proto3" json:"ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
