@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -61,7 +63,7 @@ func (a *app) statsCmd() *cobra.Command {
 			}
 			cont := d.GetContainment()
 			if d.GetCgroupBase() != "" {
-				cont += fmt.Sprintf(" (%s; limits: %s)", d.GetCgroupBase(), strMapString(d.GetControllers()))
+				cont += fmt.Sprintf(" (%s; limits: %s)", d.GetCgroupBase(), mapString(d.GetControllers()))
 			}
 			row("containment", cont)
 			row("daemon", fmt.Sprintf("procd %s, pid %d, up %v, %d goroutines, RSS %s", d.GetVersion(), d.GetPid(),
@@ -71,34 +73,14 @@ func (a *app) statsCmd() *cobra.Command {
 	}
 }
 
-func mapString(m map[string]int64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	if len(parts) == 0 {
+// mapString renders a map as "k1 v1, k2 v2" in key order, or "none".
+func mapString[V any](m map[string]V) string {
+	if len(m) == 0 {
 		return "none"
 	}
-	return strings.Join(parts, ", ")
-}
-
-func strMapString(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, k+" "+m[k])
-	}
-	if len(parts) == 0 {
-		return "none"
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprint(k, " ", m[k]))
 	}
 	return strings.Join(parts, ", ")
 }
