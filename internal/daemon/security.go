@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,11 +156,24 @@ func socketPermissions(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("--socket-group: %w", err)
 	}
-	dir := cfg.Socket[:strings.LastIndexByte(cfg.Socket, '/')+1]
-	for _, p := range []string{cfg.Socket, dir} {
-		if err := os.Lchown(p, -1, gid[0]); err != nil {
-			return fmt.Errorf("--socket-group: %w", err)
-		}
+	if err := os.Lchown(cfg.Socket, -1, gid[0]); err != nil {
+		return fmt.Errorf("--socket-group: %w", err)
 	}
-	return os.Chmod(dir, 0o750)
+	// Open the directory to the group, unless others can already pass
+	// through it: a shared directory (/run, /tmp) is not procd's to change.
+	dir := filepath.Dir(cfg.Socket)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--socket-group: %w", err)
+	}
+	if fi.Mode().Perm()&0o001 != 0 {
+		return nil
+	}
+	if err := os.Lchown(dir, -1, gid[0]); err != nil {
+		return fmt.Errorf("--socket-group: %w", err)
+	}
+	if err := os.Chmod(dir, 0o750); err != nil {
+		return fmt.Errorf("--socket-group: %w", err)
+	}
+	return nil
 }
