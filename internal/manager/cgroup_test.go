@@ -186,6 +186,32 @@ func waitRemoved(t *testing.T, m *Manager, dir string) {
 	}
 }
 
+// A kill mode leader tree's descendants outlive the leader with cgroups
+// too; their cgroup goes once they have.
+func TestCgroupKillModeLeaderLeavesDescendants(t *testing.T) {
+	m, _, _ := cgroupManager(t, Config{})
+	s := sh(`sleep 300 >/dev/null 2>&1 & echo $!`)
+	s.KillMode = KillLeader
+	info := mustStart(t, m, s)
+	fin := wait(t, m, info.ID)
+	kid := pids(t, stdout(t, m, info.ID))[0]
+	defer syscall.Kill(kid, syscall.SIGKILL)
+	if !alive(kid) || fin.Exit.Leftovers != 0 {
+		t.Fatalf("descendant %d alive=%v, leftovers %d", kid, alive(kid), fin.Exit.Leftovers)
+	}
+	if n, err := cgroupProcs(fin.Cgroup); err != nil || n != 1 {
+		t.Fatalf("cgroup %s holds %d processes (%v); want the descendant", fin.Cgroup, n, err)
+	}
+	syscall.Kill(kid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, err := os.Stat(fin.Cgroup); err == nil; _, err = os.Stat(fin.Cgroup) {
+		if time.Now().After(deadline) {
+			t.Fatalf("cgroup %s still there 10 s after its last process died", fin.Cgroup)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func cgroupProcs(dir string) (int, error) {
 	b, err := os.ReadFile(dir + "/cgroup.procs")
 	return len(strings.Fields(string(b))), err

@@ -304,7 +304,7 @@ func (m *Manager) Shutdown(ctx context.Context) {
 	defer func() {
 		m.wd.Close()
 		m.sampler.Close()
-		m.remover.wait()
+		m.remover.stop()
 		m.fds.release()
 	}()
 	m.mu.Lock()

@@ -75,22 +75,23 @@ type cgroupFinal struct {
 }
 
 // closeCgroup reads a finished tree's figures and removes its cgroup. A
-// cgroup still populated (SIGKILL did not end everything within the kill
-// wait), or one procd cannot read for want of descriptors, is left for the
-// next sweep rather than removed.
+// tree still populated is killed first (SIGKILL did not end it within the
+// kill wait) — unless its kill mode is leader, whose descendants are left
+// running on purpose: their cgroup is removed once they are gone. A cgroup
+// procd cannot read counts as populated.
 func (m *Manager) closeCgroup(r *record) cgroupFinal {
-	var populated bool
-	err := m.withFDs(func() (err error) {
-		populated, err = r.cg.PopulatedErr()
-		return err
-	})
-	if err == nil && populated {
+	empty := m.treeEmpty(r)
+	if !empty && r.spec.KillMode == KillGroup {
 		m.withFDs(r.cg.Kill)
-		r.cg.WaitEmpty(m.cfg.KillWait)
+		empty = r.cg.WaitEmpty(m.cfg.KillWait)
 	}
 	u := r.cg.FinalUsage()
 	f := cgroupFinal{usage: TreeUsage{CPU: u.CPU, MemPeak: u.MemPeak}, oom: u.OOMKills > 0}
-	m.remover.remove(r.id, r.cg) // off the exit path: the figures are read
+	if empty {
+		m.remover.remove(r.id, r.cg) // off the exit path: the figures are read
+	} else {
+		m.remover.removeWhenEmpty(r.id, r.cg)
+	}
 	return f
 }
 

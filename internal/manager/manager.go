@@ -214,6 +214,7 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 		notifyWait: notifyRecordWait,
 	}
 	m.remover.log = log
+	m.remover.quit = make(chan struct{})
 	m.wd = watchdog.New(cfg.Clock, m.onWatchdog)
 	m.wd.Start()
 	return m

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -18,6 +19,33 @@ type remover struct {
 	queue   []removal
 	running bool
 	idle    sync.WaitGroup // Wait: everything queued is removed
+
+	quit      chan struct{} // closed by stop: lingering cgroups are left to the guardian and the next sweep
+	stopOnce  sync.Once
+	lingering sync.WaitGroup
+}
+
+// removeWhenEmpty removes cg once the processes left in it (a kill mode
+// leader tree's descendants) are gone, checking every second.
+func (rm *remover) removeWhenEmpty(id string, cg *cgroup.Group) {
+	rm.lingering.Go(func() {
+		for !cg.WaitEmpty(time.Second) {
+			select {
+			case <-rm.quit:
+				return
+			default:
+			}
+		}
+		rm.remove(id, cg)
+	})
+}
+
+// stop ends the watches of lingering cgroups and waits for every queued
+// removal.
+func (rm *remover) stop() {
+	rm.stopOnce.Do(func() { close(rm.quit) })
+	rm.lingering.Wait()
+	rm.idle.Wait()
 }
 
 type removal struct {
