@@ -161,7 +161,7 @@ func TestDaemonWideCap(t *testing.T) {
 			for range 4 {
 				jobs = append(jobs, shJobs("sleep 0.2")...)
 			}
-			e.x.Run(context.Background(), jobs, Options{MaxConcurrency: 4}, func(string) {}, func(a Attempt) {
+			sum, err := e.x.Run(context.Background(), jobs, Options{MaxConcurrency: 4}, func(string) {}, func(a Attempt) {
 				mu.Lock()
 				defer mu.Unlock()
 				if a.Started {
@@ -171,11 +171,14 @@ func TestDaemonWideCap(t *testing.T) {
 					running--
 				}
 			})
+			if err != nil || sum.Succeeded != 4 {
+				t.Errorf("batch: %v, %d of 4 succeeded", err, sum.Succeeded)
+			}
 		})
 	}
 	wg.Wait()
-	if peak > 2 {
-		t.Fatalf("%d batch jobs ran at once with a daemon-wide cap of 2", peak)
+	if peak != 2 {
+		t.Fatalf("%d batch jobs ran at once with a daemon-wide cap of 2 and 8 wanting to", peak)
 	}
 }
 

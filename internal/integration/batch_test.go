@@ -53,7 +53,7 @@ func TestBatchOutcomesByIndex(t *testing.T) {
 	if c := s.Jobs[1].Exit.ExitCode; c == nil || *c != 1 || s.Jobs[2].Exit.Reason != "EXIT_REASON_DEADLINE" {
 		t.Fatalf("exits %+v", s.Jobs)
 	}
-	if len(s.Results) != 0 && s.Results[0] != 0 || len(s.Errors) != 2 || s.Errors[0] != 1 || s.Errors[1] != 2 {
+	if len(s.Results) != 1 || s.Results[0] != 0 || len(s.Errors) != 2 || s.Errors[0] != 1 || s.Errors[1] != 2 {
 		t.Fatalf("results %v errors %v", s.Results, s.Errors)
 	}
 }

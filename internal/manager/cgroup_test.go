@@ -128,7 +128,7 @@ func TestCgroupMemoryLimitOOMAndUsage(t *testing.T) {
 	if !fin.Exit.OOMKilled || fin.Exit.Signal != syscall.SIGKILL {
 		t.Fatalf("exit %+v, want an OOM kill", fin.Exit)
 	}
-	if evs, _ := sub2.Next(context.Background(), nil); len(evs) != 1 {
+	if evs, _ := sub2.Next(ctxFor(t), nil); len(evs) != 1 {
 		t.Fatalf("no oom_killed event")
 	}
 
@@ -289,7 +289,11 @@ func TestCgroupSetupSweepsLeftovers(t *testing.T) {
 	if len(left.Pids) != 1 || left.Pids[0] != p.Pid() || len(left.Groups) != 1 || left.Groups[0] != "p-left" {
 		t.Fatalf("leftovers %+v, want pid %d in p-left", left, p.Pid())
 	}
-	<-exited
+	select {
+	case <-exited:
+	case <-ctxFor(t).Done():
+		t.Fatal("the leftover was not killed by the sweep")
+	}
 	if st, _ := p.Reap(); st.Signal != syscall.SIGKILL {
 		t.Fatalf("leftover status %+v", st)
 	}

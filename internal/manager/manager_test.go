@@ -52,6 +52,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// ctxFor bounds a test's waits: a test that would hang fails instead.
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func newManager(t *testing.T, cfg Config) (*Manager, *events.Bus) {
 	t.Helper()
 	bus := events.NewBus(4096, nil)
@@ -183,7 +190,7 @@ func TestExitCodeOutputAndEventOrder(t *testing.T) {
 	}
 	var types []events.Type
 	for len(types) < 2 {
-		evs, err := sub.Next(context.Background(), nil)
+		evs, err := sub.Next(ctxFor(t), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +252,7 @@ func TestStopKillsTreeIgnoringTerm(t *testing.T) {
 	}
 	var types []events.Type
 	for len(types) < 3 {
-		evs, _ := sub.Next(context.Background(), nil)
+		evs, _ := sub.Next(ctxFor(t), nil)
 		for _, e := range evs {
 			types = append(types, e.Type)
 		}
@@ -412,7 +419,7 @@ func TestHugeOutputKeepsTailAndCountsDrops(t *testing.T) {
 	if out := stdout(t, m, lines.ID); !strings.HasSuffix(out, "a\nLAST") {
 		t.Fatalf("lines tail %q", out[len(out)-8:])
 	}
-	evs, _ := sub.Next(context.Background(), make([]events.Event, 0, 8))
+	evs, _ := sub.Next(ctxFor(t), make([]events.Event, 0, 8))
 	if len(evs) == 0 || evs[0].Stream != "stdout" {
 		t.Fatalf("no output_dropped event: %+v", evs)
 	}
@@ -472,7 +479,7 @@ func TestRetentionRemoveAndCleanup(t *testing.T) {
 	if len(l) != 2 || l[0].ID != ids[2] || l[1].ID != ids[3] {
 		t.Fatalf("retained %+v", l)
 	}
-	evs, _ := sub.Next(context.Background(), make([]events.Event, 0, 8))
+	evs, _ := sub.Next(ctxFor(t), make([]events.Event, 0, 8))
 	if len(evs) == 0 || evs[0].ProcessID != ids[0] {
 		t.Fatalf("removed events %+v", evs)
 	}
@@ -634,7 +641,7 @@ func TestOutputDroppedNeverPrecedesStarted(t *testing.T) {
 		wait(t, m, info.ID)
 		var evs []events.Event
 		for len(evs) == 0 || evs[len(evs)-1].Type != events.Exited {
-			got, err := sub.Next(context.Background(), make([]events.Event, 0, 16))
+			got, err := sub.Next(ctxFor(t), make([]events.Event, 0, 16))
 			if err != nil {
 				t.Fatal(err)
 			}

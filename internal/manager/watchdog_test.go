@@ -3,7 +3,6 @@
 package manager
 
 import (
-	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -74,7 +73,7 @@ func TestHungProcessIsStoppedAfterTimeoutPlusBuffer(t *testing.T) {
 	}
 	var types []events.Type
 	for len(types) == 0 || types[len(types)-1] != events.Exited {
-		evs, _ := sub.Next(context.Background(), nil)
+		evs, _ := sub.Next(ctxFor(t), nil)
 		for _, e := range evs {
 			types = append(types, e.Type)
 		}
@@ -101,7 +100,7 @@ func TestNoAutoKillForceKillsAfterMaxHangTime(t *testing.T) {
 	s.Watchdog.AutoKill = new(bool)
 	s.Watchdog.MaxHangTime = dur(time.Second)
 	info := mustStart(t, m, s)
-	if _, err := sub.Next(context.Background(), nil); err != nil { // hung at 300 ms...
+	if _, err := sub.Next(ctxFor(t), nil); err != nil { // hung at 300 ms...
 		t.Fatal(err)
 	}
 	if got, _ := m.Get(Ref{ID: info.ID}); got.State != Running || !got.Watchdog.Hung { // ...but not killed
@@ -235,6 +234,9 @@ func TestNotifyWatchdogKeepsAliveAndForeignDatagramsDoNot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	for range 5 { // counted below, whatever the pace of the goroutine's
+		conn.Write([]byte("WATCHDOG=1"))
+	}
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -399,6 +400,10 @@ func TestLeadersAreNotChildrenOfTheMainThread(t *testing.T) {
 			t.Fatalf("managed leader %d is a child of the main thread", c)
 		}
 	}
+	// Positive control: /proc shows it among the children of some thread.
+	if !slices.Contains(childrenOf(os.Getpid(), false), p.Pid()) {
+		t.Fatalf("leader %d not found among the process's children at all: the check above shows nothing", p.Pid())
+	}
 	p.SignalGroup(syscall.SIGKILL)
 	waitClosed(t, exited, "exit")
 	p.Reap()
@@ -433,6 +438,10 @@ func TestTerminal(t *testing.T) {
 	exited := make(chan struct{})
 	rt.Watch(p, func() { close(exited) })
 	waitFor(t, out.String, func(s string) bool { return strings.Contains(s, "30 100") })
+	// The shell waits in read: alive, so its session can be asked for.
+	if sid, err := unix.Getsid(p.Pid()); err != nil || sid != p.Pid() {
+		t.Fatalf("session %d (%v), want the process's own", sid, err)
+	}
 	if err := p.Resize(WindowSize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
@@ -444,9 +453,6 @@ func TestTerminal(t *testing.T) {
 	p.Release()
 	if got := out.String(); !strings.Contains(got, "tty\r\n30 100\r\n") || !strings.Contains(got, "x=hello") {
 		t.Fatalf("terminal output %q", got)
-	}
-	if sid, _ := unix.Getsid(p.Pid()); sid != -1 && sid != p.Pid() {
-		t.Fatalf("session %d, want the process's own", sid)
 	}
 }
 
