@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,9 +28,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/procd/procd/internal/client"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -98,7 +99,7 @@ func Run(cfg Config, progress io.Writer) (*Table, error) {
 		{"P5", p5Batch}, {"P6", p6Events}, {"P7", p7Attach},
 	}
 	for _, r := range rows {
-		if len(cfg.Rows) > 0 && !contains(cfg.Rows, r.id) {
+		if len(cfg.Rows) > 0 && !slices.Contains(cfg.Rows, r.id) {
 			continue
 		}
 		fmt.Fprintf(progress, "running %s...\n", r.id)
@@ -110,15 +111,6 @@ func Run(cfg Config, progress io.Writer) (*Table, error) {
 		fmt.Fprintf(progress, "  %s took %v\n", r.id, time.Since(t0).Round(time.Second))
 	}
 	return t, nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // daemon is a procd started for one row.
@@ -173,11 +165,14 @@ func startDaemon(cfg Config, args ...string) (*daemon, error) {
 	}
 }
 
-// dial opens a connection of its own, as a separate client would.
+// dial opens a connection of its own, as a separate client (procctl)
+// would, with the same options.
 func (d *daemon) dial() (*grpc.ClientConn, error) {
-	return grpc.NewClient("unix://"+d.socket, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithInitialWindowSize(1<<20), grpc.WithInitialConnWindowSize(4<<20),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	c, err := client.Dial(client.Options{Socket: d.socket})
+	if err != nil {
+		return nil, err
+	}
+	return c.ClientConn, nil
 }
 
 func (d *daemon) stop() { d.stopOnce.Do(d.doStop) }

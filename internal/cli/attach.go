@@ -139,7 +139,7 @@ func (a *app) writeChunk(m *pb.ReadOutputResponse) error {
 		name, w = "stderr", a.stderr
 	}
 	if n := m.GetSkippedBytes(); n > 0 {
-		fmt.Fprintf(a.stderr, "procctl: %d bytes of %s were dropped before they could be read\n", n, name)
+		fmt.Fprintf(a.stderr, "procctl: %d bytes of %s were dropped from procd's ring before they could be read\n", n, name)
 	}
 	_, err := w.Write(m.GetData())
 	return err

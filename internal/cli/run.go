@@ -101,20 +101,7 @@ func (a *app) copyOutput(ctx context.Context, req *pb.ReadOutputRequest) error {
 		if err != nil {
 			return a.explain(err)
 		}
-		if a.json {
-			if err := printJSONLine(a.stdout, msg); err != nil {
-				return err
-			}
-			continue
-		}
-		name, w := "stdout", a.stdout
-		if msg.GetStream() == pb.Stream_STREAM_STDERR {
-			name, w = "stderr", a.stderr
-		}
-		if n := msg.GetSkippedBytes(); n > 0 {
-			fmt.Fprintf(a.stderr, "procctl: %d bytes of %s were dropped from procd's ring before they could be read\n", n, name)
-		}
-		if _, err := w.Write(msg.GetData()); err != nil {
+		if err := a.writeChunk(msg); err != nil {
 			return err
 		}
 	}

@@ -213,6 +213,15 @@ func (c *Config) Manager() manager.Config {
 
 // Validate checks values that flags cannot.
 func (c *Config) Validate() error {
+	for _, d := range []struct {
+		flag string
+		v    Duration
+	}{{"--grace", c.Grace}, {"--pipe-wait", c.PipeWait}, {"--shutdown-timeout", c.ShutdownTimeout},
+		{"--process-timeout", c.ProcessTimeout}, {"--extra-buffer", c.ExtraBuffer}, {"--max-hang-time", c.MaxHangTime}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s %v must not be negative", d.flag, time.Duration(d.v))
+		}
+	}
 	switch {
 	case c.Socket == "" && c.Listen == "":
 		return fmt.Errorf("no listener: set --socket or --listen")
@@ -220,8 +229,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--ring-size must be at least 1 byte")
 	case c.EventRingSize < 16:
 		return fmt.Errorf("--event-ring-size %d is too small (at least 16)", c.EventRingSize)
-	case c.Grace < 0 || c.PipeWait < 0 || c.ShutdownTimeout < 0 || c.ProcessTimeout < 0 || c.ExtraBuffer < 0 || c.MaxHangTime < 0:
-		return fmt.Errorf("durations must not be negative")
 	case c.CheckInterval < Duration(10*time.Millisecond):
 		return fmt.Errorf("--check-interval %v is too short (at least 10ms)", time.Duration(c.CheckInterval))
 	case c.LogFileSize < 4096 || c.LogFileCount < 1:

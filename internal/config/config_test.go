@@ -86,6 +86,11 @@ func TestDefaultsValidateAndNotifyPath(t *testing.T) {
 	if err := c.Validate(); err == nil {
 		t.Fatal("bad log level accepted")
 	}
+	c = Default()
+	c.PipeWait = Duration(-time.Second)
+	if err := c.Validate(); err == nil || err.Error() != "--pipe-wait -1s must not be negative" {
+		t.Fatalf("negative pipe wait: %v", err)
+	}
 }
 
 func TestConfigFileStrictAndPrecedence(t *testing.T) {

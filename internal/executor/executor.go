@@ -56,8 +56,13 @@ const (
 	Cancelled   Outcome = 6
 )
 
+var outcomeNames = [...]string{"?", "succeeded", "exit code", "signal", "timeout", "start failed", "cancelled"}
+
 func (o Outcome) String() string {
-	return [...]string{"?", "succeeded", "exit code", "signal", "timeout", "start failed", "cancelled"}[o]
+	if int(o) < 0 || int(o) >= len(outcomeNames) {
+		return fmt.Sprintf("outcome %d", int(o))
+	}
+	return outcomeNames[o]
 }
 
 // Retry is a retry policy.

@@ -537,7 +537,10 @@ func lookupUser(name string) (*user.User, error) {
 			}
 			return u, nil
 		}
-		return nil, errdefs.Errorf(errdefs.ErrNotFound, "user %q does not exist", name)
+		if errors.As(err, new(user.UnknownUserError)) {
+			return nil, errdefs.Errorf(errdefs.ErrNotFound, "user %q does not exist", name)
+		}
+		return nil, fmt.Errorf("look up user %q: %w", name, err)
 	}
 	return u, nil
 }
@@ -548,7 +551,10 @@ func lookupGroup(name string) (uint32, error) {
 	}
 	g, err := user.LookupGroup(name)
 	if err != nil {
-		return 0, errdefs.Errorf(errdefs.ErrNotFound, "group %q does not exist", name)
+		if errors.As(err, new(user.UnknownGroupError)) {
+			return 0, errdefs.Errorf(errdefs.ErrNotFound, "group %q does not exist", name)
+		}
+		return 0, fmt.Errorf("look up group %q: %w", name, err)
 	}
 	n, _ := strconv.ParseUint(g.Gid, 10, 32)
 	return uint32(n), nil

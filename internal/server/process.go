@@ -364,8 +364,13 @@ type cursor struct {
 // cursors builds the cursors of a read: one or both streams, from offsets
 // or from tail bytes before the end.
 func cursors(stdout, stderr *output.Stream, which pb.Stream, outOff, errOff int64, tail *int64) ([]*cursor, error) {
-	if outOff < 0 || errOff < 0 {
-		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "offsets must not be negative")
+	switch {
+	case outOff < 0 && outOff == errOff: // ReadOutput: one offset for both
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "offset %d is negative", outOff)
+	case outOff < 0:
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "stdout_offset %d is negative", outOff)
+	case errOff < 0:
+		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "stderr_offset %d is negative", errOff)
 	}
 	if tail != nil && *tail < 0 {
 		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "tail_bytes %d is negative", *tail)

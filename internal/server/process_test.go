@@ -125,7 +125,7 @@ func TestErrorCodesOverTheWire(t *testing.T) {
 				_, err = s.Recv()
 			}
 			return err
-		}, codes.InvalidArgument, []string{"offset", "negative"}},
+		}, codes.InvalidArgument, []string{"offset -1 is negative"}},
 		{"watch unknown event type", func() error {
 			s, err := h.c.WatchEvents(ctx, &pb.WatchEventsRequest{Types: []pb.EventType{99}})
 			if err == nil {
