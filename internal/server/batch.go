@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -35,7 +36,23 @@ func (s *batchService) RunBatch(req *pb.RunBatchRequest, stream pb.BatchService_
 	if err != nil {
 		return err
 	}
-	msgs := make(chan *pb.RunBatchResponse, 2*len(jobs)+2)
+	// Progress goes through an unbounded queue: the executor emits while
+	// it holds its lock, so a client slow to read must not hold up the
+	// batch's workers (and with them its timeouts and durations).
+	var (
+		qmu   sync.Mutex
+		queue []*pb.RunBatchResponse
+		wake  = make(chan struct{}, 1)
+	)
+	push := func(m *pb.RunBatchResponse) {
+		qmu.Lock()
+		queue = append(queue, m)
+		qmu.Unlock()
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
 	type result struct {
 		sum executor.Summary
 		err error
@@ -44,34 +61,35 @@ func (s *batchService) RunBatch(req *pb.RunBatchRequest, stream pb.BatchService_
 	ctx := stream.Context()
 	go func() {
 		sum, err := s.x.Run(ctx, jobs, opts, func(id string) {
-			msgs <- &pb.RunBatchResponse{Kind: &pb.RunBatchResponse_Started{Started: &pb.BatchStarted{
+			push(&pb.RunBatchResponse{Kind: &pb.RunBatchResponse_Started{Started: &pb.BatchStarted{
 				BatchId: id, Jobs: int32(len(jobs)), MaxConcurrency: int32(opts.MaxConcurrency),
-			}}}
+			}}})
 		}, func(a executor.Attempt) {
-			msgs <- attemptToProto(&a)
+			push(attemptToProto(&a))
 		})
 		done <- result{sum, err}
 	}()
-	send := func(m *pb.RunBatchResponse) error {
-		if ctx.Err() != nil {
-			return nil // the client is gone; keep draining until the batch has stopped
-		}
-		return stream.Send(m)
-	}
 	var sendErr error
-	for {
-		select {
-		case m := <-msgs:
-			if err := send(m); err != nil && sendErr == nil {
+	flush := func() {
+		qmu.Lock()
+		q := queue
+		queue = nil
+		qmu.Unlock()
+		for _, m := range q {
+			if ctx.Err() != nil {
+				return // the client is gone; the batch is being stopped
+			}
+			if err := stream.Send(m); err != nil && sendErr == nil {
 				sendErr = err
 			}
+		}
+	}
+	for {
+		select {
+		case <-wake:
+			flush()
 		case r := <-done:
-			// Everything the batch produced is queued by now.
-			for len(msgs) > 0 {
-				if err := send(<-msgs); err != nil && sendErr == nil {
-					sendErr = err
-				}
-			}
+			flush() // everything the batch produced is queued by now
 			if r.err != nil {
 				return r.err
 			}
