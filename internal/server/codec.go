@@ -34,32 +34,32 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 // eventCache holds the wire form of recent events by seq. Every
 // subscriber asks for the same few events at about the same time, so a
 // small direct-mapped table is enough: a miss only costs an encode.
+// Subscribers woken together by one event wait for the first one's
+// encode instead of each encoding it.
 type eventCache struct {
 	mu    sync.Mutex
-	slots [1024]struct {
-		seq uint64
-		b   []byte
-	}
+	slots [1024]*cachedEvent
+}
+
+type cachedEvent struct {
+	seq  uint64
+	once sync.Once
+	b    []byte
+	err  error
 }
 
 // get returns e's wire form (a pb.Event).
 func (c *eventCache) get(e *events.Event) ([]byte, error) {
 	i := e.Seq % uint64(len(c.slots))
 	c.mu.Lock()
-	if s := &c.slots[i]; s.seq == e.Seq && s.b != nil {
-		b := s.b
-		c.mu.Unlock()
-		return b, nil
+	ce := c.slots[i]
+	if ce == nil || ce.seq != e.Seq {
+		ce = &cachedEvent{seq: e.Seq}
+		c.slots[i] = ce
 	}
 	c.mu.Unlock()
-	b, err := gproto.Marshal(eventToProto(e))
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.slots[i].seq, c.slots[i].b = e.Seq, b
-	c.mu.Unlock()
-	return b, nil
+	ce.once.Do(func() { ce.b, ce.err = gproto.Marshal(eventToProto(e)) })
+	return ce.b, ce.err
 }
 
 // Field numbers of WatchEventsResponse.
