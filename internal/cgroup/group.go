@@ -126,6 +126,10 @@ func (g *Group) Kill() error {
 	return err
 }
 
+// KillDir kills every process in the cgroup2 directory dir, as Kill does
+// (for procd's guardian, which knows its cgroups by path only).
+func KillDir(dir string) error { return (&Group{v2: dir}).Kill() }
+
 // Signal sends sig to every process in the cgroup, setsid escapees
 // included. Each is held by a pidfd and checked to still be a member
 // before the signal, so a pid reused between the listing and the signal is

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/procd/procd/internal/cgroup"
 )
 
 // procd's executable doubles as two small helpers, chosen by its first
@@ -229,7 +231,7 @@ func runGuardian(args []string) int {
 	if base != "" {
 		entries, _ := os.ReadDir(base)
 		for _, e := range entries {
-			if e.IsDir() && os.WriteFile(filepath.Join(base, e.Name(), "cgroup.kill"), []byte("1"), 0) == nil {
+			if e.IsDir() && cgroup.KillDir(filepath.Join(base, e.Name())) == nil {
 				killed++
 			}
 		}
