@@ -179,9 +179,19 @@ func (g *Group) Usage() Usage { return g.usage(true) }
 // every exit).
 func (g *Group) FinalUsage() Usage { return g.usage(false) }
 
+// CPU is the CPU time the whole tree has used so far, from cpu.stat (one
+// read: the watchdog's cpu source samples it); ok is false if unreadable.
+func (g *Group) CPU() (time.Duration, bool) {
+	b, err := os.ReadFile(filepath.Join(g.v2, "cpu.stat"))
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(keyedIn(b, "usage_usec")) * time.Microsecond, true
+}
+
 func (g *Group) usage(current bool) Usage {
 	var u Usage
-	u.CPU = time.Duration(keyed(filepath.Join(g.v2, "cpu.stat"), "usage_usec")) * time.Microsecond
+	u.CPU, _ = g.CPU()
 	dir, cur, peak, oom, oomKey := g.v2, "memory.current", "memory.peak", "memory.events", "oom_kill"
 	switch {
 	case g.v2Mem:
@@ -215,6 +225,11 @@ func keyed(path, key string) int64 {
 	if err != nil {
 		return 0
 	}
+	return keyedIn(b, key)
+}
+
+// keyedIn is keyed on a file's contents.
+func keyedIn(b []byte, key string) int64 {
 	for line := range bytes.SplitSeq(b, []byte("\n")) {
 		k, v, ok := bytes.Cut(line, []byte(" "))
 		if ok && string(k) == key {

@@ -67,6 +67,9 @@ func (g *Group) Signal(syscall.Signal) (int, error) { return 0, nil }
 // Usage is zero.
 func (g *Group) Usage() Usage { return Usage{} }
 
+// CPU is unavailable off Linux.
+func (g *Group) CPU() (time.Duration, bool) { return 0, false }
+
 // Remove does nothing.
 func (g *Group) Remove() error { return nil }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/watchdog"
 )
 
 const allocHelperEnv = "PROCD_TEST_ALLOC_MIB"
@@ -209,6 +210,27 @@ func TestCgroupKillModeLeaderLeavesDescendants(t *testing.T) {
 			t.Fatalf("cgroup %s still there 10 s after its last process died", fin.Cgroup)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// With cgroups the cpu activity source counts the whole tree: a busy
+// orphan (reparented to procd, outside the leader's /proc tree) keeps its
+// idle leader alive; an idle tree is still hung on time.
+func TestCgroupCPUSourceCountsOrphans(t *testing.T) {
+	m, _, _ := cgroupManager(t, Config{Watchdog: WatchdogDefaults{CheckInterval: 50 * time.Millisecond}})
+	busy := hangSpec([]string{"sh", "-c", `(setsid sh -c 'while :; do :; done' &); exec sleep 100`}, 400*time.Millisecond, 100*time.Millisecond)
+	busy.Watchdog.Sources = watchdog.Sources(watchdog.CPU)
+	orphaned := mustStart(t, m, busy)
+	idle := hangSpec([]string{"sleep", "100"}, 400*time.Millisecond, 100*time.Millisecond)
+	idle.Watchdog.Sources = watchdog.Sources(watchdog.CPU)
+	sleeper := mustStart(t, m, idle)
+	checkEnded(t, wait(t, m, sleeper.ID), ReasonHung, 500*time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // twice the hang time past the sleeper's end
+	if got, _ := m.Get(Ref{ID: orphaned.ID}); got.State != Running {
+		t.Fatalf("a tree whose orphan is busy was ended: %+v", got.Exit)
+	}
+	if _, err := m.Stop(ctxFor(t), Ref{ID: orphaned.ID}, nil, StopOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

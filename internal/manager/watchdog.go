@@ -27,8 +27,13 @@ func (m *Manager) watch(r *record) {
 		return // a deadline alone needs no activity
 	}
 	if s.Sources.Has(watchdog.CPU) {
-		pid := r.pid
-		m.sampler.Add(r.id, watchdog.CPU, r.act, func() (int64, bool) { return proc.TreeCPUTicks(pid) })
+		sample := func() (int64, bool) { return proc.TreeCPUTicks(r.pid) }
+		if r.cg != nil {
+			// One read, and it counts descendants that left the leader's
+			// /proc tree (orphans procd adopted) too.
+			sample = func() (int64, bool) { d, ok := r.cg.CPU(); return int64(d), ok }
+		}
+		m.sampler.Add(r.id, watchdog.CPU, r.act, sample)
 	}
 	if s.Sources.Has(watchdog.File) {
 		path := s.File
