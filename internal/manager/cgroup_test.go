@@ -191,15 +191,7 @@ func waitRemoved(t *testing.T, m *Manager, dir string) {
 // too; their cgroup goes once they have.
 func TestCgroupKillModeLeaderLeavesDescendants(t *testing.T) {
 	m, _, _ := cgroupManager(t, Config{})
-	s := sh(`sleep 300 >/dev/null 2>&1 & echo $!`)
-	s.KillMode = KillLeader
-	info := mustStart(t, m, s)
-	fin := wait(t, m, info.ID)
-	kid := pids(t, stdout(t, m, info.ID))[0]
-	defer syscall.Kill(kid, syscall.SIGKILL)
-	if !alive(kid) || fin.Exit.Leftovers != 0 {
-		t.Fatalf("descendant %d alive=%v, leftovers %d", kid, alive(kid), fin.Exit.Leftovers)
-	}
+	fin, kid := leaderLeavesDescendant(t, m)
 	if n, err := cgroupProcs(fin.Cgroup); err != nil || n != 1 {
 		t.Fatalf("cgroup %s holds %d processes (%v); want the descendant", fin.Cgroup, n, err)
 	}

@@ -293,15 +293,25 @@ func TestLeftoversAreEndedWhenLeaderExits(t *testing.T) {
 
 func TestKillModeLeaderLeavesDescendants(t *testing.T) {
 	m, _ := newManager(t, Config{})
+	_, kid := leaderLeavesDescendant(t, m)
+	syscall.Kill(kid, syscall.SIGKILL)
+}
+
+// leaderLeavesDescendant runs a kill mode leader tree whose leader exits
+// at once, checks that its descendant lives on, and returns the final
+// record and the descendant's pid (killed at the end of the test).
+func leaderLeavesDescendant(t *testing.T, m *Manager) (Info, int) {
+	t.Helper()
 	s := sh(`sleep 300 >/dev/null 2>&1 & echo $!`)
 	s.KillMode = KillLeader
 	info := mustStart(t, m, s)
 	fin := wait(t, m, info.ID)
 	kid := pids(t, stdout(t, m, info.ID))[0]
-	defer syscall.Kill(kid, syscall.SIGKILL)
+	t.Cleanup(func() { syscall.Kill(kid, syscall.SIGKILL) })
 	if !alive(kid) || fin.Exit.Leftovers != 0 {
 		t.Fatalf("descendant %d alive=%v, leftovers %d", kid, alive(kid), fin.Exit.Leftovers)
 	}
+	return fin, kid
 }
 
 // Pitfall 4: an escapee holding stdout delays the record by the pipe wait
