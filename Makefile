@@ -36,6 +36,8 @@ run: build
 	@echo "procd is starting; in another shell: export PATH=$(CURDIR)/$(BIN):\$$PATH; procctl run -- echo hello"
 	exec ./$(BIN)/procd --log-format console
 
+# Release builds (build, run) leave fault injection out; only the
+# integration tier builds its procd with -tags faults.
 # The integration tier uses grpcurl and grpc-health-probe; install them
 # first. The macOS and Windows builds are checked by cross-compiling. The
 # Python and Node clients' tests run against the procd just built (each
@@ -43,6 +45,7 @@ run: build
 test: test-tools build
 	GOOS=darwin $(GO) build ./...
 	GOOS=windows $(GO) build ./...
+	$(GO) vet -tags faults ./internal/faults ./internal/manager ./internal/proc ./internal/daemon
 	$(GO) test -race -count=1 -timeout 25m ./...
 	$(MAKE) --no-print-directory test-clients
 

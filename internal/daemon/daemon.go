@@ -76,6 +76,11 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 			}
 		}
 	}()
+	// Before anything is opened: a release build refuses PROCD_FAULT.
+	inj, err := faults.Parse(os.Getenv("PROCD_FAULT"))
+	if err != nil {
+		return nil, err
+	}
 	acc, err := access(&cfg, log)
 	if err != nil {
 		return nil, err
@@ -128,11 +133,6 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 		return nil, fmt.Errorf("find procd's executable (for the exec shim and guardian): %w", err)
 	}
 	rt.SetExecShim(exe)
-	inj, err := faults.Parse(os.Getenv("PROCD_FAULT"))
-	if err != nil {
-		rt.Close()
-		return nil, err
-	}
 	if inj != nil {
 		log.Warn("fault injection is on: this daemon will kill itself", zap.String("PROCD_FAULT", os.Getenv("PROCD_FAULT")))
 		rt.SetFaults(inj)

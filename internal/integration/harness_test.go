@@ -32,7 +32,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+"/", "../../cmd/procd", "../../cmd/procctl", "../../cmd/procd-bench", "./testdata/notifier", "./testdata/alloc", "./testdata/echo")
+	// The fault-injection tier needs the injector, which only builds
+	// with the tag (release builds leave it out: TestReleaseBinaryHasNoFaults).
+	build := exec.Command("go", "build", "-tags", "faults", "-o", dir+"/", "../../cmd/procd", "../../cmd/procctl", "../../cmd/procd-bench", "./testdata/notifier", "./testdata/alloc", "./testdata/echo")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building procd and procctl:", err)

@@ -40,7 +40,7 @@ func (m *Manager) settle(r *record) {
 		<-esc.done
 	}
 
-	m.cfg.Faults.Point(faults.Settling)
+	faults.Point(m.cfg.Faults, faults.Settling)
 	if r.cg == nil && m.cfg.Tracker != nil {
 		// Before the reap: once reaped, the pid and group number are free,
 		// and a new process of ours may get them and be tracked meanwhile.
@@ -199,7 +199,7 @@ func (m *Manager) escalate(r *record, reason Reason, sig syscall.Signal, grace t
 func (m *Manager) runEscalation(r *record, e *escalation, sig syscall.Signal, grace time.Duration, why string) {
 	defer close(e.done)
 	m.signalGroup(r, sig, why)
-	m.cfg.Faults.Point(faults.Escalating)
+	faults.Point(m.cfg.Faults, faults.Escalating)
 	if sig != syscall.SIGKILL && m.waitTreeGone(r, grace, e.expedite) {
 		return
 	}

@@ -324,7 +324,7 @@ func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
 	if wfd >= 0 {
 		unix.Close(wfd) // only the child's copy may keep the pipe open
 	}
-	rt.faults.Point(faults.AfterClone)
+	faults.Point(rt.faults, faults.AfterClone)
 	if err != nil {
 		return nil, err
 	}
