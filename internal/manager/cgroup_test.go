@@ -19,6 +19,7 @@ import (
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 	"github.com/procd/procd/internal/watchdog"
 )
 
@@ -234,7 +235,7 @@ func cgroupProcs(dir string) (int, error) {
 func TestRlimitsApplyToTheProcess(t *testing.T) {
 	m, _ := newManager(t, Config{})
 	s := sh(`ulimit -n; ulimit -c`)
-	s.Limits.Rlimits = []proc.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 77, Hard: 77}, {Resource: unix.RLIMIT_CORE, Soft: 0, Hard: 0}}
+	s.Limits.Rlimits = []procattr.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: 77, Hard: 77}, {Resource: unix.RLIMIT_CORE, Soft: 0, Hard: 0}}
 	info := mustStart(t, m, s)
 	fin := wait(t, m, info.ID)
 	if out := stdout(t, m, info.ID); out != "77\n0\n" || fin.Exit.Code != 0 {
@@ -248,7 +249,7 @@ func TestRlimitsApplyToTheProcess(t *testing.T) {
 func TestRefusedRlimitFailsTheStart(t *testing.T) {
 	m, _ := newManager(t, Config{})
 	s := sh("true")
-	s.Limits.Rlimits = []proc.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY}}
+	s.Limits.Rlimits = []procattr.Rlimit{{Resource: unix.RLIMIT_NOFILE, Soft: unix.RLIM_INFINITY, Hard: unix.RLIM_INFINITY}}
 	_, err := m.Start(s)
 	if !errors.Is(err, errdefs.ErrInvalidArgument) && !errors.Is(err, errdefs.ErrPermissionDenied) {
 		t.Fatalf("start with NOFILE=unlimited: %v; want INVALID_ARGUMENT or PERMISSION_DENIED", err)
@@ -260,7 +261,7 @@ func TestRefusedRlimitFailsTheStart(t *testing.T) {
 		t.Fatalf("a refused start left records: %+v", list)
 	}
 
-	s = Spec{Command: []string{"/nonexistent/prog"}, Limits: Limits{Rlimits: []proc.Rlimit{{Resource: unix.RLIMIT_CORE}}}}
+	s = Spec{Command: []string{"/nonexistent/prog"}, Limits: Limits{Rlimits: []procattr.Rlimit{{Resource: unix.RLIMIT_CORE}}}}
 	if _, err := m.Start(s); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("missing executable behind the shim: %v; want NOT_FOUND", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/output"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 )
 
 // Targets resolves either one reference or a selector to records, plus
@@ -80,8 +81,8 @@ func (m *Manager) signalOne(r *record, sig syscall.Signal, leaderOnly bool) erro
 		return fmt.Errorf("signal %s: %v", target, err)
 	}
 	m.publish(r, events.SignalSent, func(e *events.Event) {
-		e.Signal = proc.SignalName(sig)
-		e.Detail = fmt.Sprintf("%s to %s (client)", proc.SignalName(sig), target)
+		e.Signal = procattr.SignalName(sig)
+		e.Detail = fmt.Sprintf("%s to %s (client)", procattr.SignalName(sig), target)
 	})
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/faults"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 )
 
 // settle runs once per process, after the leader exited. It ends leftovers
@@ -145,13 +146,13 @@ func signalName(sig syscall.Signal) string {
 	if sig == 0 {
 		return ""
 	}
-	return proc.SignalName(sig)
+	return procattr.SignalName(sig)
 }
 
 func describeExit(e *Exit) string {
 	s := fmt.Sprintf("exit code %d", e.Code)
 	if e.Signal != 0 {
-		s = "killed by " + proc.SignalName(e.Signal)
+		s = "killed by " + procattr.SignalName(e.Signal)
 		if e.CoreDumped {
 			s += " (core dumped)"
 		}
@@ -223,12 +224,12 @@ func (m *Manager) signalGroup(r *record, sig syscall.Signal, why string) {
 	target, err := m.signalTree(r, sig)
 	if err != nil && !isDone(err) {
 		m.log.Error("signal to process tree failed", zap.String("process-id", r.id), zap.String("tree", target),
-			zap.String("signal", proc.SignalName(sig)), zap.Error(err))
+			zap.String("signal", procattr.SignalName(sig)), zap.Error(err))
 		return
 	}
 	m.publish(r, events.SignalSent, func(e *events.Event) {
-		e.Signal = proc.SignalName(sig)
-		e.Detail = fmt.Sprintf("%s to %s (%s)", proc.SignalName(sig), target, why)
+		e.Signal = procattr.SignalName(sig)
+		e.Detail = fmt.Sprintf("%s to %s (%s)", procattr.SignalName(sig), target, why)
 	})
 }
 

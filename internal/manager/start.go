@@ -21,6 +21,7 @@ import (
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/output"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 	"github.com/procd/procd/internal/watchdog"
 )
 
@@ -79,7 +80,7 @@ func (l *Limits) validate() error {
 	for _, r := range l.Rlimits {
 		if r.Soft > r.Hard {
 			return errdefs.Errorf(errdefs.ErrInvalidArgument, "rlimit %s: soft limit %d is above the hard limit %d",
-				proc.RlimitName(r.Resource), r.Soft, r.Hard)
+				procattr.RlimitName(r.Resource), r.Soft, r.Hard)
 		}
 	}
 	return nil

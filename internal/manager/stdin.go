@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/procd/procd/internal/errdefs"
-	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 )
 
 // stdin is a process's stdin pipe (or terminal). Writes are serialised;
@@ -182,7 +182,7 @@ func (h *StdinHandle) Close() error { return h.s.Close(h.holder, h.tty) }
 func (h *StdinHandle) Release() { h.s.Release(h.holder) }
 
 // Resize sets the terminal size of a process started with a TTY.
-func (m *Manager) Resize(ref Ref, size proc.WindowSize) error {
+func (m *Manager) Resize(ref Ref, size procattr.WindowSize) error {
 	r, err := m.lookup(ref)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 )
 
 // A process's tree is its cgroup when procd contains trees in cgroups
@@ -64,7 +65,7 @@ func (m *Manager) signalTree(r *record, sig syscall.Signal) (string, error) {
 			return target, errors.Join(err, gerr)
 		}
 		m.log.Warn("cgroup unreachable; signalled the process group instead", zap.String("process-id", r.id),
-			zap.String("cgroup", r.cg.Name()), zap.String("signal", proc.SignalName(sig)), zap.Error(err))
+			zap.String("cgroup", r.cg.Name()), zap.String("signal", procattr.SignalName(sig)), zap.Error(err))
 		return fmt.Sprintf("group %d (cgroup %s unreachable: %v)", r.pgid, r.cg.Name(), err), gerr
 	}
 	if sig == syscall.SIGKILL {

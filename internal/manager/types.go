@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 	"github.com/procd/procd/internal/watchdog"
 )
 
@@ -90,7 +91,7 @@ type Spec struct {
 	Limits     Limits
 	Stdin      StdinMode
 	// TTY, if set, runs the process on a pseudo-terminal of that size.
-	TTY *proc.WindowSize
+	TTY *procattr.WindowSize
 	// LogFiles keeps the output in rotated files too, so it can be read
 	// back beyond the ring (nil: the manager's default).
 	LogFiles *bool
@@ -125,7 +126,7 @@ type Limits struct {
 	MemoryMax int64   // bytes, for the whole tree
 	PidsMax   int64   // tasks in the whole tree
 	CPUMax    float64 // cores
-	Rlimits   []proc.Rlimit
+	Rlimits   []procattr.Rlimit
 }
 
 // TreeUsage is what a whole tree consumed, from its cgroup (zero without

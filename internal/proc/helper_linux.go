@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/procd/procd/internal/cgroup"
+	"github.com/procd/procd/internal/procattr"
 )
 
 // procd's executable doubles as two small helpers, chosen by its first
@@ -88,7 +89,7 @@ func runExecShim(args []string) int {
 		}
 		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: soft, Max: hard}); err != nil {
 			errno, _ := err.(syscall.Errno)
-			return fail(errno, "rlimit %s=%s:%s: %v%s", RlimitName(res), limitString(soft), limitString(hard), err, rlimitHint(res, hard, errno))
+			return fail(errno, "rlimit %s=%s:%s: %v%s", procattr.RlimitName(res), limitString(soft), limitString(hard), err, rlimitHint(res, hard, errno))
 		}
 	}
 	err := syscall.Exec(args[1], args[2:], os.Environ())
@@ -275,26 +276,3 @@ func bootTicks() uint64 {
 }
 
 const userHZ = 100
-
-// rlimitNames are the resources a spec may limit.
-var rlimitNames = map[string]int{
-	"AS": unix.RLIMIT_AS, "CORE": unix.RLIMIT_CORE, "CPU": unix.RLIMIT_CPU, "DATA": unix.RLIMIT_DATA,
-	"FSIZE": unix.RLIMIT_FSIZE, "MEMLOCK": unix.RLIMIT_MEMLOCK, "NOFILE": unix.RLIMIT_NOFILE,
-	"NPROC": unix.RLIMIT_NPROC, "STACK": unix.RLIMIT_STACK,
-}
-
-// RlimitByName resolves "NOFILE" or "RLIMIT_NOFILE" (any case).
-func RlimitByName(name string) (int, bool) {
-	r, ok := rlimitNames[strings.TrimPrefix(strings.ToUpper(name), "RLIMIT_")]
-	return r, ok
-}
-
-// RlimitName is the short name of a resource ("NOFILE").
-func RlimitName(res int) string {
-	for n, r := range rlimitNames {
-		if r == res {
-			return n
-		}
-	}
-	return strconv.Itoa(res)
-}

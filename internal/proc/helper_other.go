@@ -2,10 +2,7 @@
 
 package proc
 
-import (
-	"errors"
-	"strconv"
-)
+import "errors"
 
 // RunHelper does nothing off Linux.
 func RunHelper() {}
@@ -29,9 +26,3 @@ func (g *Guardian) Untrack(int) {}
 
 // Close does nothing.
 func (g *Guardian) Close() error { return nil }
-
-// RlimitByName knows no resource off Linux.
-func RlimitByName(string) (int, bool) { return 0, false }
-
-// RlimitName is the number off Linux.
-func RlimitName(res int) string { return strconv.Itoa(res) }

@@ -15,6 +15,8 @@ import (
 
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
+
+	"github.com/procd/procd/internal/procattr"
 )
 
 var rt *Runtime
@@ -285,44 +287,6 @@ func waitFor[T any](t *testing.T, get func() T, ok func(T) bool) T {
 	}
 }
 
-func TestParseSignal(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want syscall.Signal
-		err  bool
-	}{
-		{"timeout", syscall.SIGTERM, false},
-		{"force", syscall.SIGKILL, false},
-		{"interrupt", syscall.SIGINT, false},
-		{"SIGUSR1", syscall.SIGUSR1, false},
-		{"usr1", syscall.SIGUSR1, false},
-		{"HUP", syscall.SIGHUP, false},
-		{"9", syscall.SIGKILL, false},
-		{"SIGRTMIN+2", 36, false},
-		{"SIGRTMAX", 64, false},
-		{"SIGIOT", syscall.SIGABRT, false},
-		{"", 0, true},
-		{"0", 0, true},
-		{"65", 0, true},
-		{"-1", 0, true},
-		{"SIGBOGUS", 0, true},
-		{"terminate", 0, true},
-		{"SIGRTMIN+99", 0, true},
-	} {
-		got, err := ParseSignal(tc.in)
-		if (err != nil) != tc.err || got != tc.want {
-			t.Errorf("ParseSignal(%q) = %v, %v; want %v, err %v", tc.in, got, err, tc.want, tc.err)
-		}
-	}
-	for sig, name := range map[syscall.Signal]string{
-		syscall.SIGSEGV: "SIGSEGV", syscall.SIGABRT: "SIGABRT", 35: "SIGRTMIN+1", 34: "SIGRTMIN",
-	} {
-		if got := SignalName(sig); got != name {
-			t.Errorf("SignalName(%d) = %q, want %q", sig, got, name)
-		}
-	}
-}
-
 func TestLookPath(t *testing.T) {
 	dir := t.TempDir()
 	exe := dir + "/tool"
@@ -431,7 +395,7 @@ func TestStdinPipe(t *testing.T) {
 func TestTerminal(t *testing.T) {
 	out := newBuffer()
 	p, err := rt.Start(&Attr{Path: "/bin/sh", Args: []string{"sh", "-c", `test -t 0 && test -t 1 && echo tty; stty size; read x; echo "x=$x"`},
-		TTY: &WindowSize{Rows: 30, Cols: 100}}, out, nil)
+		TTY: &procattr.WindowSize{Rows: 30, Cols: 100}}, out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +406,7 @@ func TestTerminal(t *testing.T) {
 	if sid, err := unix.Getsid(p.Pid()); err != nil || sid != p.Pid() {
 		t.Fatalf("session %d (%v), want the process's own", sid, err)
 	}
-	if err := p.Resize(WindowSize{Rows: 40, Cols: 120}); err != nil {
+	if err := p.Resize(procattr.WindowSize{Rows: 40, Cols: 120}); err != nil {
 		t.Fatal(err)
 	}
 	p.Stdin().Write([]byte("hello\n"))

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/procd/procd/internal/procattr"
 )
 
 // Process is a started process: the leader of its own process group, held by
@@ -34,7 +36,7 @@ type Process struct {
 func (p *Process) Stdin() *os.File { return p.stdin }
 
 // Resize sets the terminal's size (a process started with Attr.TTY).
-func (p *Process) Resize(size WindowSize) error {
+func (p *Process) Resize(size procattr.WindowSize) error {
 	if p.tty == nil {
 		return errors.New("the process has no terminal")
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/procd/procd/internal/faults"
+	"github.com/procd/procd/internal/procattr"
 )
 
 // active makes sure at most one Runtime is open per process: reaping orphans
@@ -226,7 +227,7 @@ func (s *stdio) pipes(devNull int, stdinPipe bool, stdout, stderr Sink) error {
 // terminal opens a pseudo-terminal: the child gets the replica as stdin,
 // stdout and stderr; the daemon reads the controller into stdout and
 // writes stdin to it.
-func (s *stdio) terminal(size WindowSize, stdout Sink) error {
+func (s *stdio) terminal(size procattr.WindowSize, stdout Sink) error {
 	s.stdin, s.tty = -1, -1
 	ptmx, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/faults"
+	"github.com/procd/procd/internal/procattr"
 )
 
 // Runtime is the portable fallback used off Linux: one goroutine waits per
@@ -262,6 +263,6 @@ func (p *Process) Release() {
 func (p *Process) Stdin() *os.File { return p.stdin }
 
 // Resize fails: no terminals off Linux.
-func (p *Process) Resize(WindowSize) error {
+func (p *Process) Resize(procattr.WindowSize) error {
 	return errors.New("terminals are only supported on Linux")
 }

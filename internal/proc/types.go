@@ -4,6 +4,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/procd/procd/internal/procattr"
 )
 
 // Attr describes a process to start. Path is already resolved (see LookPath);
@@ -23,7 +25,7 @@ type Attr struct {
 	ThreadCgroups []ThreadCgroup
 	// Rlimits are applied by the exec shim (see SetExecShim) just before
 	// the program is executed.
-	Rlimits []Rlimit
+	Rlimits []procattr.Rlimit
 	// StdinPipe gives the child a pipe as stdin (else /dev/null); the
 	// parent's end is Process.Stdin.
 	StdinPipe bool
@@ -33,7 +35,7 @@ type Attr struct {
 	// the leader of a new session: stdin, stdout and stderr are the
 	// terminal, its output goes to the stdout sink, and Process.Stdin
 	// writes to it.
-	TTY *WindowSize
+	TTY *procattr.WindowSize
 }
 
 // Credential is a user and its groups.
@@ -42,21 +44,10 @@ type Credential struct {
 	Groups   []uint32 // supplementary; empty drops procd's own
 }
 
-// WindowSize is a terminal's size.
-type WindowSize struct {
-	Rows, Cols uint16
-}
-
 // ThreadCgroup is a v1 tasks file to join for a fork, and the one to
 // return to afterwards.
 type ThreadCgroup struct {
 	Join, Home string
-}
-
-// Rlimit is one resource limit (RLIMIT_AS, RLIMIT_NOFILE…) for a child.
-type Rlimit struct {
-	Resource   int
-	Soft, Hard uint64
 }
 
 // ExitStatus is how a process ended, as the kernel reported it.

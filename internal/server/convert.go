@@ -13,7 +13,7 @@ import (
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/manager"
-	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 	"github.com/procd/procd/internal/watchdog"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
@@ -50,7 +50,7 @@ func parseSignal(field, s string) (syscall.Signal, error) {
 	if s == "" {
 		return 0, nil
 	}
-	sig, err := proc.ParseSignal(s)
+	sig, err := procattr.ParseSignal(s)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", field, err)
 	}
@@ -134,14 +134,14 @@ func callerOf(ctx context.Context) *manager.Caller {
 }
 
 // windowSize converts a terminal size; nil is 24×80.
-func windowSize(w *pb.WindowSize) (proc.WindowSize, error) {
+func windowSize(w *pb.WindowSize) (procattr.WindowSize, error) {
 	if w == nil {
-		return proc.WindowSize{Rows: 24, Cols: 80}, nil
+		return procattr.WindowSize{Rows: 24, Cols: 80}, nil
 	}
 	if w.GetRows() == 0 || w.GetCols() == 0 || w.GetRows() > 10000 || w.GetCols() > 10000 {
-		return proc.WindowSize{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "window size %dx%d: rows and columns must be 1-10000", w.GetRows(), w.GetCols())
+		return procattr.WindowSize{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "window size %dx%d: rows and columns must be 1-10000", w.GetRows(), w.GetCols())
 	}
-	return proc.WindowSize{Rows: uint16(w.GetRows()), Cols: uint16(w.GetCols())}, nil
+	return procattr.WindowSize{Rows: uint16(w.GetRows()), Cols: uint16(w.GetCols())}, nil
 }
 
 func limitsFrom(s *pb.ProcessSpec) (manager.Limits, error) {
@@ -150,20 +150,20 @@ func limitsFrom(s *pb.ProcessSpec) (manager.Limits, error) {
 		return l, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.cpu_max %v is not a number of cores", l.CPUMax)
 	}
 	for _, r := range s.GetRlimits() {
-		res, ok := proc.RlimitByName(r.GetName())
+		res, ok := procattr.RlimitByName(r.GetName())
 		if !ok {
 			return l, errdefs.Errorf(errdefs.ErrInvalidArgument,
 				"spec.rlimits: unknown resource %q (use AS, CORE, CPU, DATA, FSIZE, MEMLOCK, NOFILE, NPROC or STACK)", r.GetName())
 		}
-		l.Rlimits = append(l.Rlimits, proc.Rlimit{Resource: res, Soft: r.GetSoft(), Hard: r.GetHard()})
+		l.Rlimits = append(l.Rlimits, procattr.Rlimit{Resource: res, Soft: r.GetSoft(), Hard: r.GetHard()})
 	}
 	return l, nil
 }
 
-func rlimitsToProto(rs []proc.Rlimit) []*pb.Rlimit {
+func rlimitsToProto(rs []procattr.Rlimit) []*pb.Rlimit {
 	var out []*pb.Rlimit
 	for _, r := range rs {
-		out = append(out, &pb.Rlimit{Name: proc.RlimitName(r.Resource), Soft: r.Soft, Hard: r.Hard})
+		out = append(out, &pb.Rlimit{Name: procattr.RlimitName(r.Resource), Soft: r.Soft, Hard: r.Hard})
 	}
 	return out
 }
@@ -337,7 +337,7 @@ func exitToProto(e *manager.Exit) *pb.ExitStatus {
 	if e.Signal != 0 {
 		n := int32(e.Signal)
 		x.SignalNumber = &n
-		x.Signal = proc.SignalName(e.Signal)
+		x.Signal = procattr.SignalName(e.Signal)
 	} else {
 		c := int32(e.Code)
 		x.ExitCode = &c

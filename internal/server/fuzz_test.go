@@ -13,7 +13,7 @@ import (
 
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/manager"
-	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -115,12 +115,12 @@ func FuzzSendSignal(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		sig, perr := proc.ParseSignal(s)
+		sig, perr := procattr.ParseSignal(s)
 		if perr != nil {
 			if !errors.Is(perr, errdefs.ErrInvalidArgument) || perr.Error() == "" {
 				t.Fatalf("ParseSignal(%q): %v is not an invalid-argument error", s, perr)
 			}
-		} else if sig < 1 || sig > 64 || proc.SignalName(sig) == "" {
+		} else if sig < 1 || sig > 64 || procattr.SignalName(sig) == "" {
 			t.Fatalf("ParseSignal(%q) = %d", s, sig)
 		}
 
@@ -142,7 +142,7 @@ func FuzzSendSignal(f *testing.F) {
 			t.Fatalf("signal %q (parses as %d): %v", s, sig, err)
 		}
 		rs := resp.GetResults()
-		if resp.GetSignal() != proc.SignalName(sig) || len(rs) != 1 || rs[0].GetDelivered() || rs[0].GetError() != "already exited" {
+		if resp.GetSignal() != procattr.SignalName(sig) || len(rs) != 1 || rs[0].GetDelivered() || rs[0].GetError() != "already exited" {
 			t.Fatalf("signal %q: %v", s, resp)
 		}
 	})

@@ -18,7 +18,7 @@ import (
 	"github.com/procd/procd/internal/executor"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/output"
-	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/procattr"
 	"github.com/procd/procd/internal/version"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
@@ -135,7 +135,7 @@ func (s *processService) SendSignal(_ context.Context, req *pb.SendSignalRequest
 	if err != nil {
 		return nil, err
 	}
-	resp := &pb.SendSignalResponse{Signal: proc.SignalName(sig)}
+	resp := &pb.SendSignalResponse{Signal: procattr.SignalName(sig)}
 	for _, r := range results {
 		resp.Results = append(resp.Results, &pb.SignalResult{Id: r.ID, Pid: int32(r.PID), Delivered: r.Delivered, Error: r.Err})
 	}

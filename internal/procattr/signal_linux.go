@@ -1,4 +1,4 @@
-package proc
+package procattr
 
 // Linux numbers real-time signals 34-64 as user space sees them (glibc and
 // musl reserve 32 and 33 for their threading).

@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package proc
+package procattr
 
 const (
 	sigRTMin  = 0 // no real-time signals

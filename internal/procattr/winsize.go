@@ -1,0 +1,6 @@
+package procattr
+
+// WindowSize is a terminal's size in character cells.
+type WindowSize struct {
+	Rows, Cols uint16
+}
