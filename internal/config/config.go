@@ -1,8 +1,13 @@
-// Package config holds procd's daemon configuration: its defaults, the
+// Package config holds procd's daemon configuration as plain values: its
+// defaults, the flags and PROCD_* variables that set it, config files, the
 // default socket path shared with procctl, and the value types used by both
 // command lines (durations that accept bare seconds, byte sizes with units).
-// Precedence is defaults, then PROCD_* environment variables, then flags the
-// user actually set.
+// Precedence is defaults, then a config file, then PROCD_* environment
+// variables, then flags the user actually set.
+//
+// config is a leaf: it imports no other procd package, so procctl links it
+// without the daemon's core. The daemon (internal/daemon) turns a Config
+// into the settings of each component.
 package config
 
 import (
@@ -17,8 +22,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-
-	"github.com/procd/procd/internal/manager"
 )
 
 // Config is the daemon's configuration.
@@ -116,28 +119,29 @@ func (c *Config) CgroupDir() string {
 	return "procd-" + hex.EncodeToString(sum[:4])
 }
 
-// Default returns the defaults.
+// Default returns the defaults. The process-table and watchdog values are
+// the original ProcessWatchdog's and the manager's own (the daemon's tests
+// check that they agree); config holds them itself so that it stays a leaf
+// procctl can link without the core.
 func Default() Config {
-	wd := manager.DefaultWatchdog()
-	in := manager.DefaultInputLimits()
 	return Config{
 		Socket:          DefaultSocket(),
 		LogLevel:        "info",
 		LogFormat:       "json",
-		RingSize:        manager.DefaultRingSize,
+		RingSize:        1 << 20,
 		EventRingSize:   8192,
-		MaxProcesses:    manager.DefaultMaxProcesses,
-		RetainFinished:  manager.DefaultRetainFinished,
-		RetainAge:       Duration(manager.DefaultRetainAge),
-		Grace:           Duration(manager.DefaultGrace),
-		PipeWait:        Duration(manager.DefaultPipeWait),
+		MaxProcesses:    10000,
+		RetainFinished:  1000,
+		RetainAge:       Duration(time.Hour),
+		Grace:           Duration(2 * time.Second),
+		PipeWait:        Duration(2 * time.Second),
 		ShutdownTimeout: Duration(10 * time.Second),
 		MaxMsgSize:      4 << 20,
-		CheckInterval:   Duration(wd.CheckInterval),
-		ProcessTimeout:  Duration(wd.ProcessTimeout),
-		ExtraBuffer:     Duration(wd.ExtraBuffer),
-		MaxHangTime:     Duration(wd.MaxHangTime),
-		AutoKill:        !wd.NoAutoKill,
+		CheckInterval:   Duration(time.Second),
+		ProcessTimeout:  Duration(30 * time.Second),
+		ExtraBuffer:     Duration(5 * time.Second),
+		MaxHangTime:     Duration(60 * time.Second),
+		AutoKill:        true,
 		MaxBatchJobs:    64,
 		Containment:     "auto",
 		StateDir:        DefaultStateDir(),
@@ -145,10 +149,10 @@ func Default() Config {
 		LogFileCount:    4,
 		SocketMode:      "0600",
 		MaxStreams:      256,
-		MaxArgs:         in.MaxArgs,
-		MaxEnv:          in.MaxEnv,
-		MaxLabels:       in.MaxLabels,
-		MaxArgBytes:     Size(in.MaxArgBytes),
+		MaxArgs:         4096,
+		MaxEnv:          4096,
+		MaxLabels:       64,
+		MaxArgBytes:     1 << 20,
 	}
 }
 
@@ -178,37 +182,6 @@ func DefaultSocket() string {
 		return filepath.Join(d, "procd", "procd.sock")
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("procd-%d", uid), "procd.sock")
-}
-
-// Manager returns the manager settings.
-func (c *Config) Manager() manager.Config {
-	return manager.Config{
-		RingSize:       int(c.RingSize),
-		MaxProcesses:   c.MaxProcesses,
-		RetainFinished: c.RetainFinished,
-		RetainAge:      time.Duration(c.RetainAge),
-		Grace:          time.Duration(c.Grace),
-		PipeWait:       time.Duration(c.PipeWait),
-		Watchdog: manager.WatchdogDefaults{
-			ProcessTimeout: time.Duration(c.ProcessTimeout),
-			ExtraBuffer:    time.Duration(c.ExtraBuffer),
-			MaxHangTime:    time.Duration(c.MaxHangTime),
-			NoAutoKill:     !c.AutoKill,
-			CheckInterval:  time.Duration(c.CheckInterval),
-		},
-		NotifySocket: c.NotifyPath(),
-		StateDir:     c.InstanceStateDir(),
-		LogFiles:     c.LogFiles,
-		LogFileSize:  int64(c.LogFileSize),
-		LogFileCount: c.LogFileCount,
-		Input: manager.InputLimits{
-			MaxArgs:     c.MaxArgs,
-			MaxArgBytes: int(c.MaxArgBytes),
-			MaxEnv:      c.MaxEnv,
-			MaxEnvBytes: int(c.MaxArgBytes),
-			MaxLabels:   c.MaxLabels,
-		},
-	}
 }
 
 // Validate checks values that flags cannot.

@@ -160,7 +160,7 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 		}
 	}
 	d.bus = events.NewBus(cfg.EventRingSize, nil)
-	mcfg := cfg.Manager()
+	mcfg := managerConfig(&cfg)
 	var met *metrics.Metrics
 	var metricsHook func(manager.Reason, time.Duration)
 	mcfg.OnKill = func(r manager.Reason, late time.Duration) {

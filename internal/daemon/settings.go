@@ -1,0 +1,41 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/procd/procd/internal/config"
+	"github.com/procd/procd/internal/manager"
+)
+
+// managerConfig is the process table's part of the daemon's settings. The
+// daemon's hooks (cgroups, tracker, faults, kill observer) are filled in by
+// New.
+func managerConfig(c *config.Config) manager.Config {
+	return manager.Config{
+		RingSize:       int(c.RingSize),
+		MaxProcesses:   c.MaxProcesses,
+		RetainFinished: c.RetainFinished,
+		RetainAge:      time.Duration(c.RetainAge),
+		Grace:          time.Duration(c.Grace),
+		PipeWait:       time.Duration(c.PipeWait),
+		Watchdog: manager.WatchdogDefaults{
+			ProcessTimeout: time.Duration(c.ProcessTimeout),
+			ExtraBuffer:    time.Duration(c.ExtraBuffer),
+			MaxHangTime:    time.Duration(c.MaxHangTime),
+			NoAutoKill:     !c.AutoKill,
+			CheckInterval:  time.Duration(c.CheckInterval),
+		},
+		NotifySocket: c.NotifyPath(),
+		StateDir:     c.InstanceStateDir(),
+		LogFiles:     c.LogFiles,
+		LogFileSize:  int64(c.LogFileSize),
+		LogFileCount: c.LogFileCount,
+		Input: manager.InputLimits{
+			MaxArgs:     c.MaxArgs,
+			MaxArgBytes: int(c.MaxArgBytes),
+			MaxEnv:      c.MaxEnv,
+			MaxEnvBytes: int(c.MaxArgBytes),
+			MaxLabels:   c.MaxLabels,
+		},
+	}
+}
