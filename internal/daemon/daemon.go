@@ -202,8 +202,8 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	d.srv = server.New(server.Options{
 		UnaryInterceptors:  unary,
 		StreamInterceptors: streams,
-		Manager:            d.mgr,
-		Executor:           d.exec,
+		Processes:          d.mgr,
+		Batches:            d.exec,
 		Events:             d.bus,
 		Logger:             log.Named("grpc"),
 		MaxRecvSize:        int(cfg.MaxMsgSize),

@@ -3,6 +3,8 @@ package manager
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/procd/procd/internal/proc"
 )
 
 // counters are the manager's running totals.
@@ -38,6 +40,10 @@ type Stats struct {
 	BytesCapturedTotal        int64
 	BytesDroppedTotal         int64
 	RingSize                  int
+	// DaemonRSS is the daemon's own resident set size in bytes (0 where
+	// the OS layer cannot tell), read here so the wire layer reads no
+	// /proc itself.
+	DaemonRSS int64
 }
 
 // Stats returns the current figures.
@@ -50,6 +56,7 @@ func (m *Manager) Stats() Stats {
 		BytesCapturedTotal:   m.stats.bytesCaptured.Load(),
 		BytesDroppedTotal:    m.stats.bytesDropped.Load(),
 		RingSize:             m.cfg.RingSize,
+		DaemonRSS:            proc.SelfRSS(),
 		ExitsByReason:        map[Reason]int64{},
 	}
 	m.stats.mu.Lock()

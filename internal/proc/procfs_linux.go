@@ -2,6 +2,7 @@ package proc
 
 import (
 	"bytes"
+	"os"
 	"strconv"
 	"time"
 )
@@ -71,4 +72,22 @@ func cpuTicks(pid int) (int64, bool) {
 		sum += v
 	}
 	return sum, true
+}
+
+// SelfRSS is the calling process's resident set size in bytes, from
+// /proc/self/statm; 0 when it cannot be read.
+func SelfRSS() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(string(f[1]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
 }

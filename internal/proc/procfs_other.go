@@ -12,3 +12,6 @@ func Age(int) (time.Duration, bool) { return 0, false }
 
 // TreeCPUTicks is unavailable off Linux.
 func TreeCPUTicks(int) (int64, bool) { return 0, false }
+
+// SelfRSS is unknown off Linux.
+func SelfRSS() int64 { return 0 }

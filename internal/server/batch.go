@@ -14,7 +14,7 @@ import (
 
 type batchService struct {
 	pb.UnimplementedBatchServiceServer
-	x        *executor.Executor
+	x        Batches
 	shutdown <-chan struct{}
 }
 

@@ -73,7 +73,7 @@ func newHarness(tb testing.TB, cfg manager.Config, bus *events.Bus, quiet bool) 
 		slog, closeLog = serverLogger(tb)
 	}
 	h := &harness{m: manager.New(cfg, rt, bus, mlog), bus: bus}
-	h.srv = server.New(server.Options{Manager: h.m, Events: bus, Logger: slog, Containment: "pgroup"})
+	h.srv = server.New(server.Options{Processes: h.m, Events: bus, Logger: slog, Containment: "pgroup"})
 	h.lis = bufconn.Listen(1 << 20)
 	served := make(chan error, 1)
 	go func() { served <- h.srv.GRPC.Serve(h.lis) }()

@@ -15,7 +15,6 @@ import (
 
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
-	"github.com/procd/procd/internal/executor"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/output"
 	"github.com/procd/procd/internal/procattr"
@@ -26,9 +25,9 @@ import (
 type processService struct {
 	pb.UnimplementedProcessServiceServer
 
-	m           *manager.Manager
-	x           *executor.Executor // nil: no batch figures
-	bus         *events.Bus
+	m           Processes
+	x           Batches // nil: no batch figures
+	bus         EventSource
 	log         *zap.Logger
 	started     time.Time
 	containment string
@@ -257,7 +256,7 @@ func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.Get
 			Pid:         int32(os.Getpid()),
 			Uptime:      durationpb.New(time.Since(s.started)),
 			Goroutines:  int64(runtime.NumGoroutine()),
-			RssBytes:    rssBytes(),
+			RssBytes:    ms.DaemonRSS,
 			Containment: s.containment,
 			Controllers: s.controllers,
 			CgroupBase:  s.cgroupBase,

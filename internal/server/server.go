@@ -24,17 +24,14 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
-	"github.com/procd/procd/internal/events"
-	"github.com/procd/procd/internal/executor"
-	"github.com/procd/procd/internal/manager"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
 // Options configure the gRPC server.
 type Options struct {
-	Manager     *manager.Manager
-	Executor    *executor.Executor
-	Events      *events.Bus
+	Processes   Processes   // the process table (*manager.Manager)
+	Batches     Batches     // nil: no batch service figures (*executor.Executor)
+	Events      EventSource // the event bus (*events.Bus)
 	Logger      *zap.Logger
 	MaxRecvSize int    // bytes; default 4 MiB
 	Containment string // reported by GetStats: "cgroup" or "pgroup"
@@ -120,19 +117,19 @@ func New(opts Options) *Server {
 	)
 	s := &Server{GRPC: g, health: health.NewServer(), shutdown: make(chan struct{})}
 	pb.RegisterProcessServiceServer(g, &processService{
-		m:           opts.Manager,
+		m:           opts.Processes,
 		bus:         opts.Events,
 		log:         log,
 		started:     time.Now(),
 		containment: opts.Containment,
 		controllers: opts.Controllers,
 		cgroupBase:  opts.CgroupBase,
-		x:           opts.Executor,
+		x:           opts.Batches,
 		notifyStats: opts.NotifyStats,
 		shutdown:    s.shutdown,
 		encoded:     &eventCache{},
 	})
-	pb.RegisterBatchServiceServer(g, &batchService{x: opts.Executor, shutdown: s.shutdown})
+	pb.RegisterBatchServiceServer(g, &batchService{x: opts.Batches, shutdown: s.shutdown})
 	healthpb.RegisterHealthServer(g, s.health)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(pb.ProcessService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
