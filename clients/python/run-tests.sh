@@ -7,8 +7,10 @@
 #
 # Needs Debian's python3-grpcio and python3-protobuf for /usr/bin/python3
 # (skips with exit 0 without them), Go to build procd unless PROCD_BIN is
-# set, and for the generated-code check protobuf-compiler and
-# protobuf-compiler-grpc (that test skips without them).
+# set; python3-hypothesis for the scripts written for the original runtime,
+# python3-venv for the packaging test, and for the generated-code check
+# protobuf-compiler, protobuf-compiler-grpc and libprotobuf-dev (each of
+# those tests skips without its package).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,6 +29,12 @@ if [ -z "${PROCD_BIN:-}" ]; then
   (cd "$root" && go build -o "$build/procd" ./cmd/procd)
   export PROCD_BIN="$build/procd"
 fi
+
+# Hypothesis keeps an example database in the working directory unless told
+# otherwise: keep it out of the checkout.
+hyp="$(mktemp -d)"
+trap 'rm -rf "$hyp" ${build:+"$build"}' EXIT
+export HYPOTHESIS_STORAGE_DIRECTORY="$hyp"
 
 cd "$root"
 PYTHONDONTWRITEBYTECODE=1 "$py" -m unittest discover -s clients/python/tests -t clients/python/tests -v "$@"

@@ -1,10 +1,17 @@
 """procd_client: the Python asyncio client of procd, the process supervisor.
 
-It mirrors the original asyncio process-management API (ProcessManager,
-ProcessConfig, WatchdogConfig, AsyncFuzzExecutor), so code written for it
-moves to procd by changing its import::
+It is a drop-in for the released asyncio runtime (mcp-server-fuzzer 0.7's
+``mcp_fuzzer.fuzz_engine.runtime``, ``.executor`` and ``mcp_fuzzer.exceptions``):
+the same names, signatures, defaults, return shapes and exceptions, importable
+from here and from submodules laid out like the original's
+(``procd_client.runtime.config``, ``procd_client.fuzz_engine.runtime.config``…).
+Code written for it moves to procd by changing its import::
 
     from procd_client import ProcessManager, ProcessConfig, WatchdogConfig, AsyncFuzzExecutor
+
+or, leaving every import as it was, with one line run first::
+
+    import sys, procd_client; sys.modules["mcp_fuzzer"] = procd_client
 
 Requires Debian's python3-grpcio and python3-protobuf.
 """
@@ -19,39 +26,120 @@ except ImportError as e:  # pragma: no cover - depends on the machine
     ) from e
 
 from ._convert import Event, OutputChunk
-from .config import ClientConfig, ProcessConfig, WatchdogConfig, default_socket
+from ._executor import AsyncFuzzExecutor, BatchJob
+from ._lifecycle import ProcessLifecycle
+from ._monitor import ProcessCompletionResult, ProcessInspector
+from ._process import InputRelay, OutputRelay, ProcessHandle
+from ._registry import ProcessRecord, ProcessRegistry
+from ._signals import (
+    InterruptSignalStrategy,
+    KillSignalStrategy,
+    ProcessSignalStrategy,
+    SignalDispatcher,
+    TermSignalStrategy,
+)
+from ._watchdog import (
+    BestEffortTerminationStrategy,
+    ProcessWatchdog,
+    SignalTerminationStrategy,
+    TerminationStrategy,
+    wait_for_process_exit,
+)
+from .config import (
+    ClientConfig,
+    ProcessConfig,
+    ProcessConfigBuilder,
+    WatchdogConfig,
+    client_environment,
+    default_socket,
+    merge_env,
+)
 from .errors import (
     Aborted,
     AlreadyExists,
     Cancelled,
     DataLoss,
     DeadlineExceeded,
+    ErrorMetadata,
+    ExecutorError,
     FailedPrecondition,
+    FuzzingError,
     Internal,
     InvalidArgument,
+    MCPError,
+    MCPTimeoutError,
     NotFound,
     OutOfRange,
     PermissionDenied,
     ProcdError,
+    ProcessRegistrationError,
+    ProcessSignalError,
+    ProcessStartError,
+    ProcessStopError,
+    ProcessTimeoutError,
     ResourceExhausted,
+    RuntimeSubsystemError,
     Unauthenticated,
     Unavailable,
     Unimplemented,
     Unknown,
+    WatchdogStartError,
+    get_error_registry,
 )
-from .executor import AsyncFuzzExecutor
-from .manager import ProcessHandle, ProcessManager
+from .manager import ProcessManager
+from .version import API_PACKAGE, __version__
 
 __all__ = [
+    # the released runtime (mcp_fuzzer.fuzz_engine.runtime.__all__)
+    "ProcessWatchdog",
+    "WatchdogConfig",
+    "ProcessManager",
+    "ProcessConfig",
+    "ProcessConfigBuilder",
+    "ProcessInspector",
+    "ProcessLifecycle",
+    "SignalDispatcher",
+    "ProcessRegistry",
+    "ProcessRecord",
+    # its submodules' names
+    "merge_env",
+    "ProcessCompletionResult",
+    "ProcessSignalStrategy",
+    "TermSignalStrategy",
+    "KillSignalStrategy",
+    "InterruptSignalStrategy",
+    "wait_for_process_exit",
+    "TerminationStrategy",
+    "SignalTerminationStrategy",
+    "BestEffortTerminationStrategy",
+    # the executor
     "AsyncFuzzExecutor",
+    "BatchJob",
+    # the released exceptions (mcp_fuzzer.exceptions)
+    "MCPError",
+    "ErrorMetadata",
+    "get_error_registry",
+    "RuntimeSubsystemError",
+    "ProcessStartError",
+    "ProcessStopError",
+    "ProcessSignalError",
+    "ProcessRegistrationError",
+    "WatchdogStartError",
+    "MCPTimeoutError",
+    "ProcessTimeoutError",
+    "FuzzingError",
+    "ExecutorError",
+    # procd_client
     "ClientConfig",
     "Event",
     "OutputChunk",
-    "ProcessConfig",
     "ProcessHandle",
-    "ProcessManager",
-    "WatchdogConfig",
+    "OutputRelay",
+    "InputRelay",
+    "client_environment",
     "default_socket",
+    "API_PACKAGE",
+    "__version__",
     "ProcdError",
     "Aborted",
     "AlreadyExists",

@@ -20,7 +20,7 @@ import grpc.aio
 
 from ._pb import pb_grpc
 from .config import ClientConfig
-from .errors import Cancelled, ProcdError, from_rpc_error
+from .errors import Cancelled, from_rpc_error
 
 log = logging.getLogger("procd_client")
 
@@ -55,8 +55,8 @@ class Connection:
         return "unix:" + os.path.abspath(c.socket)
 
     def _ensure(self) -> None:
-        if self.closed:
-            raise ProcdError("the client was shut down", grpc.StatusCode.CANCELLED)
+        # A closed connection reopens: a manager stays usable after shutdown().
+        self.closed = False
         loop = asyncio.get_running_loop()
         if self._channel is not None and self._loop is loop:
             return
@@ -110,8 +110,12 @@ class Connection:
         return ResponseStream(self, service, name, request, convert, flatten=flatten)
 
     async def close(self) -> None:
-        """Closes the channel (pending calls are cancelled); idempotent."""
+        """Closes the channel (pending calls are cancelled); idempotent. The
+        next call opens a new one."""
         self.closed = True
+        # grpc.aio releases its per-loop machinery when the last channel is
+        # garbage-collected: drop every reference to this one.
+        self._process = self._batch = None
         ch, self._channel = self._channel, None
         if ch is not None and self._loop is asyncio.get_running_loop():
             await ch.close()
@@ -194,8 +198,15 @@ class ResponseStream(AsyncIterator[T]):
         reader blocked in another task gets Cancelled."""
         self._done = True
         self._closed = True
-        if self._call is not None and not self._call.done():
-            self._call.cancel()
+        call = self._call
+        if call is not None and not call.done():
+            call.cancel()
+            # Wait for gRPC to finish the cancelled call, so that nothing of
+            # it completes later on an event loop that may be closed by then.
+            try:
+                await asyncio.wait_for(call.code(), 5.0)
+            except (asyncio.TimeoutError, asyncio.CancelledError, grpc.RpcError):
+                pass
 
     async def __aenter__(self) -> "ResponseStream[T]":
         return self

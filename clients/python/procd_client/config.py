@@ -17,6 +17,8 @@ from ._pb import pb
 __all__ = [
     "WatchdogConfig",
     "ProcessConfig",
+    "ProcessConfigBuilder",
+    "merge_env",
     "ClientConfig",
     "default_socket",
     "ActivityCallback",
@@ -49,26 +51,28 @@ def default_socket(uid: Optional[int] = None, environ: Optional[Mapping[str, str
 
 @dataclasses.dataclass
 class WatchdogConfig:
-    """The original watchdog settings, used by procd_client as the defaults
-    of every process this manager starts.
+    """The released runtime's watchdog settings; in procd_client, the hang
+    settings of every process a manager starts.
 
     procd runs the watchdog itself (per-process timers on a monotonic clock);
-    these values are sent in each ProcessSpec that does not set its own, so a
-    process behaves as it did under the original watchdog. Set a field to
-    None to leave it to the daemon's own default (``procd --process-timeout``
-    etc., which are the same values unless the daemon was configured
-    otherwise).
+    these values are sent in the spec of each process the manager starts (a
+    ProcessConfig's own ``watchdog``, if set, replaces them for that
+    process). A field set to None is left to the daemon's default
+    (``procd --process-timeout`` etc., the same values unless the daemon was
+    configured otherwise).
 
     Attributes:
-        check_interval: how often (seconds) this client polls each process's
-            ``activity_callback``. (procd's own sampling period of the cpu and
-            file activity sources is the daemon's ``--check-interval``.)
-        process_timeout: idle seconds after which a process is *slow*; the
-            default ``timeout`` of a ProcessConfig. 0 turns hang detection off.
+        check_interval: how often (seconds) this client's watchdog loop polls
+            the ``activity_callback`` of each process and scans the processes
+            it tracks itself (see ProcessManager.register_existing_process).
+            procd's own sampling period of its cpu and file activity sources
+            is the daemon's ``--check-interval``.
+        process_timeout: idle seconds after which a process is *slow*. 0 turns
+            hang detection off.
         extra_buffer: further idle seconds after which it is *hung* (and, with
             auto_kill, stopped with reason HUNG).
         max_hang_time: without auto_kill, idle seconds after which a hung
-            process is SIGKILLed anyway.
+            process is killed anyway.
         auto_kill: stop hung processes.
     """
 
@@ -80,55 +84,64 @@ class WatchdogConfig:
 
     @classmethod
     def from_config(cls, config: Optional[Mapping[str, Any]]) -> "WatchdogConfig":
-        """Builds one from a mapping with the field names as keys (unknown
-        keys are ignored, like the original's ``WatchdogConfig.from_config``)."""
+        """Reads ``watchdog_check_interval``, ``watchdog_process_timeout``,
+        ``watchdog_extra_buffer``, ``watchdog_max_hang_time`` and the
+        unprefixed ``auto_kill`` from an application's configuration dict, as
+        the released runtime does; missing keys take the defaults and other
+        keys are ignored."""
         config = config or {}
-        fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in config.items() if k in fields})
+        kwargs: Dict[str, Any] = {}
+        for field in ("check_interval", "process_timeout", "extra_buffer", "max_hang_time"):
+            key = "watchdog_" + field
+            if key in config:
+                kwargs[field] = config[key]
+        if "auto_kill" in config:
+            kwargs["auto_kill"] = config["auto_kill"]
+        return cls(**kwargs)
 
     def __post_init__(self) -> None:
         if self.check_interval is None or self.check_interval <= 0:
             raise ValueError(f"check_interval must be positive, got {self.check_interval!r}")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class ProcessConfig:
-    """A process to start: the original fields, then procd's extras.
+    """A process to start: the released runtime's seven fields, then procd's
+    extras (keyword-only).
 
-    Original fields (same names, same meaning):
+    Original fields (same names, defaults and meaning):
         command: argv as a list of strings; ``command[0]`` is looked up in the
             PATH of the process's environment unless it contains a slash.
-        cwd: working directory (must exist). None: see ``client_context`` on
-            the manager (this client's cwd on a local socket, else procd's).
-        env: variables set on top of the base environment (see
-            ``client_context`` on the manager; ``clear_env`` starts empty).
-        timeout: hang timeout in seconds (procd's ``timeout``): idle longer
-            than this is slow, longer than timeout + extra_buffer is hung.
-            None: the manager's ``WatchdogConfig.process_timeout`` (30.0).
-            0 turns hang detection off for this process.
-        auto_kill: stop the process when it is hung. None: the manager's
-            ``WatchdogConfig.auto_kill`` (True).
-        name: human-readable name (procd's default is "unknown" too).
-        activity_callback: called every ``WatchdogConfig.check_interval``
-            seconds by this client; when it reports new activity (a timestamp
-            later than the last one, or True) the client sends an
-            UpdateActivity heartbeat. Sync or async.
+        cwd: working directory (must exist). None: this client's current
+            directory on a local socket (see ``inherit_context``), else procd's.
+        env: variables laid over the base environment: this client's on a
+            local socket, else procd's (``clear_env``: an empty one).
+        timeout, auto_kill: kept as given (30.0 and True by default) and, as
+            in the released runtime, not used: the manager's WatchdogConfig
+            sets the hang watchdog. For per-process settings (a procd
+            strength) set ``watchdog``.
+        name: human-readable name.
+        activity_callback: a callable (sync or async) returning the time of
+            the last activity (a ``time.time()`` float) or a bool (True: now).
+            The manager's watchdog loop calls it every ``check_interval`` and
+            forwards new activity to procd as an UpdateActivity heartbeat.
 
-    procd extras (unset: the daemon's defaults):
+    procd extras (keyword-only; unset: the daemon's defaults):
+        watchdog: a WatchdogConfig for this process alone, replacing the
+            manager's (all its fields, check_interval included).
         labels: free-form tags for selection.
-        extra_buffer, max_hang_time: per-process watchdog settings (None: the
-            manager's WatchdogConfig).
         deadline: wall-clock limit in seconds; the process is stopped with
             reason DEADLINE when it passes, whatever its activity.
         activity: activity sources: any of "heartbeat", "notify", "output",
             "cpu", "file" (default heartbeat, notify, output). With an
             activity_callback, "heartbeat" is added if missing.
         activity_file: a file whose modification time counts as activity.
-        clear_env: start from an empty environment.
+        clear_env: start from an empty environment (plus ``env``).
         kill_mode: "group" (default) or "leader".
         stop_signal: signal that starts a stop (default SIGTERM).
         grace: seconds between the stop signal and SIGKILL (default 2.0).
-        stdin_pipe: give the process a stdin pipe (see write_input).
+        stdin_pipe: give the process a stdin pipe (see write_input); the
+            default is /dev/null.
         tty, window_size: run on a pseudo-terminal of (rows, cols).
         log_files: keep the output in rotated files too.
         memory_max, pids_max, cpu_max: limits on the whole tree (cgroups).
@@ -139,14 +152,14 @@ class ProcessConfig:
     command: List[str]
     cwd: Optional[Union[str, "os.PathLike[str]"]] = None
     env: Optional[Dict[str, str]] = None
-    timeout: Optional[float] = None
-    auto_kill: Optional[bool] = None
+    timeout: float = 30.0
+    auto_kill: bool = True
     name: str = "unknown"
     activity_callback: Optional[ActivityCallback] = None
+    _: dataclasses.KW_ONLY
     # procd extras
+    watchdog: Optional[WatchdogConfig] = None
     labels: Optional[Dict[str, str]] = None
-    extra_buffer: Optional[float] = None
-    max_hang_time: Optional[float] = None
     deadline: Optional[float] = None
     activity: Optional[Sequence[str]] = None
     activity_file: Optional[str] = None
@@ -166,6 +179,33 @@ class ProcessConfig:
     group: Optional[str] = None
     groups: Optional[Sequence[str]] = None
 
+    def __repr__(self) -> str:
+        # The original's seven fields, then only the procd extras that are set.
+        parts = []
+        for i, f in enumerate(dataclasses.fields(self)):
+            value = getattr(self, f.name)
+            if i >= 7 and value == f.default:
+                continue
+            parts.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> "ProcessConfig":
+        """As the released runtime: ``timeout`` from ``process_timeout`` and
+        ``auto_kill`` from ``auto_kill`` of ``config`` (nothing else), every
+        other field from ``overrides``. TypeError without ``command`` or with
+        ``timeout``/``auto_kill`` among the overrides."""
+        return cls(
+            timeout=config.get("process_timeout", 30.0),
+            auto_kill=config.get("auto_kill", True),
+            **overrides,
+        )
+
+    def watchdog_settings(self, default: Optional[WatchdogConfig] = None) -> WatchdogConfig:
+        """The watchdog settings that apply to this process: its own
+        ``watchdog``, else ``default`` (the manager's), else the defaults."""
+        return self.watchdog or default or WatchdogConfig()
+
     def to_spec(
         self,
         watchdog: Optional[WatchdogConfig] = None,
@@ -176,14 +216,14 @@ class ProcessConfig:
         """Builds the ProcessSpec procd receives.
 
         Args:
-            watchdog: defaults for timeout, extra_buffer, max_hang_time and
-                auto_kill when this config leaves them None.
+            watchdog: the manager's settings, used unless this config has its
+                own ``watchdog``.
             base_env: when given (and clear_env is off), the environment
                 ``env`` is laid over; it is sent whole with clear_env, so the
                 process does not see the daemon's environment.
             default_cwd: the working directory when ``cwd`` is None.
         """
-        wd = watchdog or WatchdogConfig()
+        wd = self.watchdog_settings(watchdog)
         spec = pb.ProcessSpec(
             command=str_list(self.command, "command"),
             name=self.name or "",
@@ -202,22 +242,18 @@ class ProcessConfig:
         else:
             spec.env.update(env)
 
-        def pick(own, default):
-            return own if own is not None else default
-
         for field, value in (
-            ("timeout", pick(self.timeout, wd.process_timeout)),
-            ("extra_buffer", pick(self.extra_buffer, wd.extra_buffer)),
-            ("max_hang_time", pick(self.max_hang_time, wd.max_hang_time)),
+            ("timeout", wd.process_timeout),
+            ("extra_buffer", wd.extra_buffer),
+            ("max_hang_time", wd.max_hang_time),
             ("deadline", self.deadline),
             ("grace", self.grace),
         ):
             d = to_duration(value)
             if d is not None:
                 getattr(spec, field).CopyFrom(d)
-        auto_kill = pick(self.auto_kill, wd.auto_kill)
-        if auto_kill is not None:
-            spec.auto_kill = bool(auto_kill)
+        if wd.auto_kill is not None:
+            spec.auto_kill = bool(wd.auto_kill)
 
         sources = [enum_value(pb.ActivitySource, a, "activity") for a in (self.activity or [])]
         if sources and self.activity_callback is not None and pb.ACTIVITY_SOURCE_HEARTBEAT not in sources:
@@ -253,8 +289,60 @@ class ProcessConfig:
         return spec
 
 
+class ProcessConfigBuilder:
+    """The released runtime's fluent builder: every ``with_*`` returns the
+    builder; :meth:`build` returns a ProcessConfig (ValueError mentioning a
+    "non-empty command" when the command is missing or empty). Values are
+    kept as given (a Path cwd stays a Path)."""
+
+    def __init__(self) -> None:
+        self._values: Dict[str, Any] = {}
+
+    def with_command(self, command: List[str]) -> "ProcessConfigBuilder":
+        self._values["command"] = command
+        return self
+
+    def with_cwd(self, cwd: Optional[Union[str, "os.PathLike[str]"]]) -> "ProcessConfigBuilder":
+        self._values["cwd"] = cwd
+        return self
+
+    def with_env(self, env: Optional[Dict[str, str]]) -> "ProcessConfigBuilder":
+        self._values["env"] = env
+        return self
+
+    def with_timeout(self, timeout: float) -> "ProcessConfigBuilder":
+        self._values["timeout"] = timeout
+        return self
+
+    def with_auto_kill(self, auto_kill: bool) -> "ProcessConfigBuilder":
+        self._values["auto_kill"] = auto_kill
+        return self
+
+    def with_name(self, name: str) -> "ProcessConfigBuilder":
+        self._values["name"] = name
+        return self
+
+    def with_activity_callback(self, callback: Optional[ActivityCallback]) -> "ProcessConfigBuilder":
+        self._values["activity_callback"] = callback
+        return self
+
+    def build(self) -> ProcessConfig:
+        if not self._values.get("command"):
+            raise ValueError("ProcessConfigBuilder needs a non-empty command (call with_command first)")
+        return ProcessConfig(**self._values)
+
+
+def merge_env(base: Optional[Mapping[str, str]], overrides: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    """A new dict: a copy of ``base`` (``os.environ`` when None) with
+    ``overrides`` applied when they are truthy. ``base`` is not changed."""
+    env = dict(os.environ if base is None else base)
+    if overrides:
+        env.update(overrides)
+    return env
+
+
 # Variables of this client's own service manager, never handed to processes
-# started with client_context (procd sets its own NOTIFY_SOCKET).
+# that inherit this client's environment (procd sets its own NOTIFY_SOCKET).
 _CLIENT_ONLY_ENV = (
     "NOTIFY_SOCKET",
     "LISTEN_FDS",
@@ -264,11 +352,38 @@ _CLIENT_ONLY_ENV = (
     "WATCHDOG_USEC",
 )
 
+# The released runtime removed these (in any case) from its children's
+# environment, so a fuzzed local server is never reached through a proxy.
+_PROXY_ENV = frozenset(("http_proxy", "https_proxy", "all_proxy", "no_proxy"))
 
-def client_environment() -> Dict[str, str]:
-    """This process's environment minus the service-manager variables that
-    only make sense for this process itself."""
-    return {k: v for k, v in os.environ.items() if k not in _CLIENT_ONLY_ENV}
+
+def client_environment(
+    environ: Optional[Mapping[str, str]] = None, *, uid: Optional[int] = None
+) -> Dict[str, str]:
+    """The environment a process inherits from this client (see
+    ``ClientConfig.inherit_context``): this process's environment minus
+
+    * the service-manager variables that only make sense for this process
+      (NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*);
+    * the proxy variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, in
+      any case), as the released runtime did;
+    * for a caller that is not root, every variable whose name starts with
+      ``LD_``: procd refuses them from non-root callers (they would let a
+      caller load code into processes run with the daemon's privileges).
+      Root callers forward them.
+
+    Variables set explicitly in ``ProcessConfig.env`` are sent as given.
+    """
+    env = os.environ if environ is None else environ
+    if uid is None:
+        uid = os.getuid()
+    return {
+        k: v
+        for k, v in env.items()
+        if k not in _CLIENT_ONLY_ENV
+        and k.lower() not in _PROXY_ENV
+        and not (uid != 0 and k.startswith("LD_"))
+    }
 
 
 def _read_token(path: str) -> str:
@@ -290,15 +405,23 @@ class ClientConfig:
             for mTLS). Defaults: PROCD_TLS_CA, PROCD_TLS_CERT, PROCD_TLS_KEY.
         token, token_file: a bearer token (or a file holding it) sent with
             every call. Default: PROCD_TOKEN_FILE.
-        watchdog: defaults for the processes this client starts.
-        client_context: when true, a ProcessConfig without cwd runs in this
-            client's current directory and its env is laid over this client's
-            environment, like the original's child processes; when false,
-            procd's own cwd and environment are the base. None (default):
-            true on a Unix socket (same machine), false over TCP.
+        watchdog: the hang settings of the processes this client starts.
+        inherit_context: when true, a process started without ``cwd`` runs in
+            this client's current directory, and its ``env`` is laid over this
+            client's environment (see :func:`client_environment` for what is
+            left out), which is sent whole with clear_env: the process sees
+            what a child of this client would see, as with the released
+            runtime. When false, procd's own directory and environment are
+            the base. None (default): true on a Unix socket (same machine),
+            false over TCP (this client's paths mean nothing there).
         rpc_timeout: deadline in seconds for the short calls (start, status,
             signal, stats…); None: none. Waits, stops and streams are never
             cut by it.
+        early_exit_check: seconds start_process waits to see whether the
+            process exits at once; if it does (even with code 0),
+            start_process raises ProcessStartError with its output, as the
+            released runtime did (it slept 0.1 s). 0 turns the check off:
+            every process procd started is returned.
     """
 
     socket: Optional[str] = None
@@ -309,8 +432,9 @@ class ClientConfig:
     token: Optional[str] = None
     token_file: Optional[str] = None
     watchdog: WatchdogConfig = dataclasses.field(default_factory=WatchdogConfig)
-    client_context: Optional[bool] = None
+    inherit_context: Optional[bool] = None
     rpc_timeout: Optional[float] = None
+    early_exit_check: float = 0.1
 
     def resolve(self, environ: Optional[Mapping[str, str]] = None) -> "ClientConfig":
         """Returns a copy with the environment's defaults filled in.
@@ -331,8 +455,8 @@ class ClientConfig:
         c.tls_key = c.tls_key or env.get("PROCD_TLS_KEY") or None
         if c.token is None and c.token_file is None:
             c.token_file = env.get("PROCD_TOKEN_FILE") or None
-        if c.client_context is None:
-            c.client_context = not c.address
+        if c.inherit_context is None:
+            c.inherit_context = not c.address
         return c
 
     @property
@@ -350,16 +474,23 @@ class ClientConfig:
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> "ClientConfig":
         """Builds one from a mapping: the field names above as keys, the
-        watchdog either as ``watchdog`` (a WatchdogConfig or a mapping) or as
-        top-level WatchdogConfig keys. Unknown keys are ignored, so an
-        application's whole configuration dict can be passed."""
+        watchdog either as ``watchdog`` (a WatchdogConfig, or a mapping of
+        its field names) or as the released runtime's top-level keys
+        (``watchdog_check_interval``, ``watchdog_process_timeout``,
+        ``watchdog_extra_buffer``, ``watchdog_max_hang_time``, ``auto_kill``;
+        see :meth:`WatchdogConfig.from_config`). Unknown keys are ignored, so
+        an application's whole configuration dict can be passed."""
         fields = {f.name for f in dataclasses.fields(cls)} - {"watchdog"}
         kwargs = {k: v for k, v in config.items() if k in fields}
         wd = config.get("watchdog")
         if isinstance(wd, WatchdogConfig):
             watchdog = wd
         elif isinstance(wd, Mapping):
-            watchdog = WatchdogConfig.from_config(wd)
+            names = {f.name for f in dataclasses.fields(WatchdogConfig)}
+            unknown = set(wd) - names
+            if unknown:
+                raise ValueError(f"watchdog: unknown keys {sorted(unknown)} (fields: {sorted(names)})")
+            watchdog = WatchdogConfig(**wd)
         else:
             watchdog = WatchdogConfig.from_config(config)
         return cls(watchdog=watchdog, **kwargs)

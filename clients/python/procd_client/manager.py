@@ -1,45 +1,50 @@
-"""ProcessManager: the original asyncio ProcessManager's API, served by procd.
+"""ProcessManager: the released asyncio runtime's ProcessManager, served by
+procd.
 
 Code written against the original moves over by changing its import::
 
     from procd_client import ProcessManager, ProcessConfig
 
-    manager = ProcessManager.create_with_config()
+    manager = ProcessManager.from_config(config_dict={"watchdog_process_timeout": 10.0})
     process = await manager.start_process(ProcessConfig(command=["sleep", "1"], name="nap"))
-    exit_code = await manager.wait_for_process(process.pid, timeout=5.0)
+    result = await manager.wait(process.pid, timeout=5.0)   # ProcessCompletionResult
     await manager.shutdown()
 
-The processes are procd's: they outlive this client unless it stops them,
-other clients (procctl) can see and control them, and their exit records,
-output and events stay with the daemon.
+The manager wires the same components as the original (a registry, a signal
+dispatcher, a watchdog, a lifecycle and an inspector) and keeps its methods,
+signatures, return shapes, events and exceptions. The processes themselves are
+procd's: they outlive this client unless it stops them, other clients
+(procctl) can see and control them, and their exit records, output and events
+stay with the daemon. procd's extra detail is in separate methods
+(``get_process_details``, ``wait_for_process_record``, ``get_daemon_stats``,
+``heartbeat``, ``watch_events``, ``read_output``…) and keyword-only options.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
+import dataclasses
 import logging
-import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
 
-from ._connection import Connection, ResponseStream
-from ._convert import (
-    Event,
-    OutputChunk,
-    chunk_from_proto,
-    enum_values,
-    event_from_proto,
-    from_timestamp,
-    message_to_dict,
-    process_status,
-    returncode,
-    str_map,
-    stream_value,
-    to_duration,
-)
+from ._connection import ResponseStream
+from ._convert import Event, OutputChunk, enum_values, event_from_proto, message_to_dict, str_map, to_duration
+from ._lifecycle import ProcessLifecycle
+from ._monitor import ProcessCompletionResult, ProcessInspector, status_dict
 from ._pb import pb
-from .config import ClientConfig, ProcessConfig, WatchdogConfig, client_environment
-from .errors import FailedPrecondition, NotFound, ProcdError
+from ._process import ProcessHandle
+from ._registry import ProcessRef, ProcessRegistry
+from ._signals import SignalDispatcher
+from ._watchdog import ProcessWatchdog
+from .config import ClientConfig, ProcessConfig, WatchdogConfig
+from .errors import (
+    MCPError,
+    NotFound,
+    ProcdError,
+    ProcessSignalError,
+    ProcessStopError,
+    runtime_error,
+)
 
 __all__ = ["ProcessManager", "ProcessHandle", "ProcessTarget"]
 
@@ -47,7 +52,10 @@ log = logging.getLogger("procd_client")
 
 #: What the per-process methods accept: a pid (the original API), procd's id
 #: ("p-42"), or the handle start_process returned.
-ProcessTarget = Union[int, str, "ProcessHandle"]
+ProcessTarget = ProcessRef
+
+#: An observer: ``cb(event_name, payload)``.
+Observer = Callable[[str, Dict[str, Any]], Any]
 
 
 def _events_of(resp: Any) -> List[Event]:
@@ -58,104 +66,140 @@ def _events_of(resp: Any) -> List[Event]:
     return [event_from_proto(resp.event)] if resp.HasField("event") else []
 
 
-class ProcessHandle:
-    """A process started by :meth:`ProcessManager.start_process`.
+class _ManagerMeta(type):
+    """As in the original: isinstance is true for any class with the same
+    name and module (so a reloaded module's managers still pass)."""
 
-    The original returned an ``asyncio.subprocess.Process``; this handle has
-    the same ``pid`` and a ``returncode`` (None until this client has seen
-    the process end), plus procd's ``id`` and the full record.
+    def __instancecheck__(cls, instance: Any) -> bool:
+        if type.__instancecheck__(cls, instance):
+            return True
+        return any(c.__name__ == cls.__name__ and c.__module__ == cls.__module__ for c in type(instance).__mro__)
+
+
+class ProcessManager(metaclass=_ManagerMeta):
+    """The released runtime's ProcessManager, its processes run by procd.
+
+    ``ProcessManager(watchdog, registry, signal_handler, lifecycle, monitor,
+    logger)`` as the original; usually made with :meth:`from_config` (the
+    released factory) or :meth:`create_with_config` (the design document's).
 
     Attributes:
-        id: procd's id, unique for the daemon's lifetime ("p-42").
-        pid: the process id.
-        name: the process's name.
-        config: the ProcessConfig it was started with.
-        record: the latest ``procd.v1.Process`` message this client received.
-        returncode: exit code, or -N for signal N, once seen; else None.
+        registry: the :class:`ProcessRegistry` of this manager's processes
+            (it also holds the connection to procd).
+        signal_dispatcher: the :class:`SignalDispatcher`.
+        lifecycle, monitor: the :class:`ProcessLifecycle` and
+            :class:`ProcessInspector`.
+        watchdog: the :class:`ProcessWatchdog`; its ``config`` is the hang
+            settings procd applies to the processes this manager starts.
+            Assignable (the lifecycle and inspector follow).
     """
 
-    def __init__(self, manager: "ProcessManager", record: Any, config: ProcessConfig):
-        self._manager = manager
-        self.record = record
-        self.config = config
-        self.returncode: Optional[int] = None
+    def __init__(
+        self,
+        watchdog: ProcessWatchdog,
+        registry: ProcessRegistry,
+        signal_handler: SignalDispatcher,
+        lifecycle: ProcessLifecycle,
+        monitor: ProcessInspector,
+        logger: Optional[logging.Logger],
+    ):
+        self.registry = registry
+        self.signal_dispatcher = signal_handler
+        self.lifecycle = lifecycle
+        self.monitor = monitor
+        self.logger = logger or log
+        self._watchdog = watchdog
+        self._observers: List[Observer] = []
+        self._daemon_observers: List[Observer] = []
+        registry.add_listener(self._on_daemon_event)
 
-    @property
-    def id(self) -> str:
-        return self.record.id
+    # ------------------------------------------------------------ construction
 
-    @property
-    def pid(self) -> int:
-        return self.record.pid
+    @classmethod
+    def with_dependencies(
+        cls,
+        watchdog: ProcessWatchdog,
+        registry: ProcessRegistry,
+        signal_handler: SignalDispatcher,
+        lifecycle: ProcessLifecycle,
+        monitor: ProcessInspector,
+        logger: Optional[logging.Logger],
+    ) -> "ProcessManager":
+        return cls(watchdog, registry, signal_handler, lifecycle, monitor, logger)
 
-    @property
-    def name(self) -> str:
-        return self.record.name
+    @classmethod
+    def from_config(
+        cls,
+        config: Union[WatchdogConfig, ClientConfig, Mapping[str, Any], None] = None,
+        config_dict: Optional[Mapping[str, Any]] = None,
+        logger: Optional[logging.Logger] = None,
+        *,
+        signal_strategies: Optional[Mapping[str, Any]] = None,
+        register_default_signal_strategies: bool = True,
+        socket: Optional[str] = None,
+        address: Optional[str] = None,
+        tls_ca: Optional[str] = None,
+        tls_cert: Optional[str] = None,
+        tls_key: Optional[str] = None,
+        token: Optional[str] = None,
+        token_file: Optional[str] = None,
+        inherit_context: Optional[bool] = None,
+        rpc_timeout: Optional[float] = None,
+        early_exit_check: Optional[float] = None,
+    ) -> "ProcessManager":
+        """A manager and its components, as the released factory builds them
+        (nothing is dialled and the watchdog is not started: safe outside a
+        running loop).
 
-    @property
-    def command(self) -> List[str]:
-        return list(self.record.command)
-
-    @property
-    def started_at(self) -> float:
-        return from_timestamp(self.record.started_at)
-
-    def _observe(self, record: Any) -> None:
-        self.record = record
-        if record.state == pb.PROCESS_STATE_EXITED:
-            self.returncode = returncode(record.exit)
-
-    async def wait(self, timeout: Optional[float] = None) -> Optional[int]:
-        """See :meth:`ProcessManager.wait_for_process`."""
-        return await self._manager.wait_for_process(self, timeout=timeout)
-
-    async def status(self) -> Optional[Dict[str, Any]]:
-        """See :meth:`ProcessManager.get_process_status`."""
-        return await self._manager.get_process_status(self)
-
-    async def send_signal(self, signal: str = "timeout") -> bool:
-        """See :meth:`ProcessManager.send_timeout_signal`."""
-        return await self._manager.send_timeout_signal(self, signal)
-
-    async def stop(self, force: bool = False) -> bool:
-        """See :meth:`ProcessManager.stop_process`."""
-        return await self._manager.stop_process(self, force=force)
-
-    async def update_activity(self) -> bool:
-        """See :meth:`ProcessManager.update_activity`."""
-        return await self._manager.update_activity(self)
-
-    def __repr__(self) -> str:
-        return f"<ProcessHandle id={self.id} pid={self.pid} name={self.name!r} returncode={self.returncode}>"
-
-
-class ProcessManager:
-    """The original ProcessManager's methods, as calls to procd.
-
-    Scope: procd is shared, so the bulk methods (``send_timeout_signal_to_all``,
-    ``stop_all_processes``, ``cleanup_finished_processes``,
-    ``list_processes``) and ``shutdown`` act on the processes *this manager
-    started*, as the original's did; pass ``daemon_wide=True`` to the bulk
-    methods to act on every process of the daemon. The per-process methods
-    accept any process of the daemon, by pid, id or handle.
-
-    Missing processes: like the original, ``get_process_status`` and
-    ``wait_for_process`` return None, and ``send_timeout_signal``,
-    ``stop_process`` and ``update_activity`` return False, for a process
-    procd does not know (NOT_FOUND). Every other failure raises a
-    :class:`~procd_client.errors.ProcdError`.
-    """
-
-    def __init__(self, config: Optional[ClientConfig] = None):
-        self._conn = Connection(config or ClientConfig())
-        self.config: ClientConfig = self._conn.config
-        self.watchdog_config: WatchdogConfig = self.config.watchdog
-        self._handles: Dict[str, ProcessHandle] = {}
-        self._pids: Dict[int, str] = {}
-        self._monitors: Dict[str, asyncio.Task] = {}
-        self._shut_down = False
-
-    # ------------------------------------------------------------ factories
+        Args:
+            config: a WatchdogConfig (as in the original), a ClientConfig, or
+                a mapping (see ``config_dict``).
+            config_dict: an application configuration dict; when truthy it
+                wins over ``config``. Its ``watchdog_check_interval``,
+                ``watchdog_process_timeout``, ``watchdog_extra_buffer``,
+                ``watchdog_max_hang_time`` and ``auto_kill`` keys make the
+                WatchdogConfig; the keys of :class:`ClientConfig` (``socket``,
+                ``address``…) say how to reach procd.
+            logger, signal_strategies, register_default_signal_strategies:
+                as in the original (see SignalDispatcher).
+            socket … early_exit_check: procd_client options (see
+                :class:`ClientConfig`); they override the configuration's.
+        """
+        source = config_dict if config_dict else config
+        if source is None:
+            client = ClientConfig()
+        elif isinstance(source, ClientConfig):
+            client = source
+        elif isinstance(source, WatchdogConfig):
+            client = ClientConfig(watchdog=source)
+        elif isinstance(source, Mapping):
+            client = ClientConfig.from_mapping(source)
+        else:
+            raise TypeError(f"from_config: unsupported configuration {type(source).__name__}")
+        overrides = {
+            k: v
+            for k, v in dict(
+                socket=socket,
+                address=address,
+                tls_ca=tls_ca,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+                token=token,
+                token_file=token_file,
+                inherit_context=inherit_context,
+                rpc_timeout=rpc_timeout,
+                early_exit_check=early_exit_check,
+            ).items()
+            if v is not None
+        }
+        if overrides:
+            client = dataclasses.replace(client, **overrides)
+        registry = ProcessRegistry(client=client)
+        dispatcher = SignalDispatcher(registry, logger, signal_strategies, register_default_signal_strategies)
+        watchdog = ProcessWatchdog(registry, dispatcher, registry.client_config.watchdog, logger=logger)
+        lifecycle = ProcessLifecycle(watchdog, registry, dispatcher, logger)
+        monitor = ProcessInspector(registry, watchdog, logger)
+        return cls(watchdog, registry, dispatcher, lifecycle, monitor, logger)
 
     @classmethod
     def create_with_config(
@@ -170,300 +214,127 @@ class ProcessManager:
         token: Optional[str] = None,
         token_file: Optional[str] = None,
         watchdog: Optional[WatchdogConfig] = None,
-        client_context: Optional[bool] = None,
+        inherit_context: Optional[bool] = None,
         rpc_timeout: Optional[float] = None,
+        early_exit_check: Optional[float] = None,
     ) -> "ProcessManager":
-        """A manager connected to procd (lazily: nothing is dialled until
-        the first call, so this is safe outside a running event loop).
-
-        Args:
-            config: a WatchdogConfig (positional, as the original accepted);
-                same as ``watchdog``.
-            socket, address, tls_ca, tls_cert, tls_key, token, token_file,
-            client_context, rpc_timeout: see :class:`ClientConfig`; unset ones
-                come from PROCD_SOCKET, PROCD_ADDR, PROCD_TLS_CA,
-                PROCD_TLS_CERT, PROCD_TLS_KEY, PROCD_TOKEN_FILE and the
-                default socket.
-            watchdog: the defaults of the processes this manager starts.
-        """
+        """The design document's factory: :meth:`from_config` with a
+        WatchdogConfig (``config`` or ``watchdog``) and procd_client's
+        connection options."""
         if config is not None and watchdog is not None:
             raise ValueError("pass the WatchdogConfig once: config or watchdog, not both")
-        return cls(
-            ClientConfig(
-                socket=socket,
-                address=address,
-                tls_ca=tls_ca,
-                tls_cert=tls_cert,
-                tls_key=tls_key,
-                token=token,
-                token_file=token_file,
-                watchdog=watchdog or config or WatchdogConfig(),
-                client_context=client_context,
-                rpc_timeout=rpc_timeout,
-            )
+        return cls.from_config(
+            watchdog or config or WatchdogConfig(),
+            socket=socket,
+            address=address,
+            tls_ca=tls_ca,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            token=token,
+            token_file=token_file,
+            inherit_context=inherit_context,
+            rpc_timeout=rpc_timeout,
+            early_exit_check=early_exit_check,
         )
 
-    @classmethod
-    def from_config(
-        cls,
-        config: Union[ClientConfig, WatchdogConfig, Mapping[str, Any], None] = None,
-        config_dict: Optional[Mapping[str, Any]] = None,
-    ) -> "ProcessManager":
-        """A manager from a configuration object.
+    # ------------------------------------------------------------ attributes
 
-        ``config`` may be a :class:`ClientConfig`, a :class:`WatchdogConfig`
-        (as in the original), or a mapping (see
-        :meth:`ClientConfig.from_mapping`). ``config_dict``, as in the
-        original, is a mapping that takes precedence over ``config``.
-        """
-        source = config_dict if config_dict else config
-        if source is None:
-            return cls(ClientConfig())
-        if isinstance(source, ClientConfig):
-            return cls(source)
-        if isinstance(source, WatchdogConfig):
-            return cls(ClientConfig(watchdog=source))
-        if isinstance(source, Mapping):
-            return cls(ClientConfig.from_mapping(source))
-        raise TypeError(f"from_config: unsupported configuration {type(source).__name__}")
+    @property
+    def watchdog(self) -> ProcessWatchdog:
+        return self._watchdog
+
+    @watchdog.setter
+    def watchdog(self, value: ProcessWatchdog) -> None:
+        self._watchdog = value
+        self.lifecycle.watchdog = value
+        self.monitor.watchdog = value
+
+    @property
+    def config(self) -> ClientConfig:
+        """How this manager reaches procd (resolved)."""
+        return self.registry.client_config
+
+    @property
+    def watchdog_config(self) -> WatchdogConfig:
+        """The hang settings of the processes this manager starts."""
+        return self.watchdog.config
+
+    # ------------------------------------------------------------ observers
+
+    def add_observer(self, callback: Observer, *, daemon_events: bool = False) -> None:
+        """Calls ``callback(event_name, payload)`` synchronously for this
+        manager's events, as the original: ``started``, ``stopped``,
+        ``stopped_all``, ``shutdown``, ``shutdown_failed``, ``signal``,
+        ``signal_all`` (every payload has ``"event"``). With
+        ``daemon_events=True`` it also gets procd's events of this manager's
+        processes, named ``"procd.<type>"`` (``procd.exited``,
+        ``procd.hung``…) with ``pid``, ``process_name``, ``process_id``,
+        ``seq``, ``detail``, ``signal`` and ``exit``."""
+        self._observers.append(callback)
+        if daemon_events:
+            self._daemon_observers.append(callback)
+
+    def _emit(self, name: str, payload: Dict[str, Any], observers: Optional[List[Observer]] = None) -> None:
+        data = dict(payload)
+        data["event"] = name
+        for cb in list(self._observers if observers is None else observers):
+            try:
+                cb(name, data)
+            except Exception:  # noqa: BLE001 - logged and swallowed, as the original
+                self.logger.exception("procd_client: observer failed on %s", name)
+
+    def _on_daemon_event(self, raw: Any) -> None:
+        if not self._daemon_observers:
+            return
+        record = self.registry._records.get(raw.pid)
+        if record is None or getattr(record["process"], "id", None) != raw.process_id:
+            return
+        ev = event_from_proto(raw)
+        self._emit(
+            f"procd.{ev.type}",
+            {
+                "pid": ev.pid,
+                "process_name": ev.name,
+                "process_id": ev.process_id,
+                "seq": ev.seq,
+                "detail": ev.detail,
+                "signal": ev.signal,
+                "exit": ev.exit,
+            },
+            self._daemon_observers,
+        )
 
     # ------------------------------------------------------------ helpers
 
-    def _ref(self, target: ProcessTarget) -> Dict[str, Any]:
-        """The oneof target fields of a request: this client's own processes
-        are addressed by id (canonical, immune to pid reuse)."""
+    async def _pid_of(self, target: ProcessTarget) -> Optional[int]:
         if isinstance(target, ProcessHandle):
-            return {"id": target.id}
-        if isinstance(target, bool):
-            raise TypeError(f"not a process: {target!r}")
-        if isinstance(target, int):
-            own = self._pids.get(target)
-            return {"id": own} if own else {"pid": target}
+            return target.pid
         if isinstance(target, str):
-            return {"pid": int(target)} if target.isdigit() else {"id": target}
-        raise TypeError(f"a process is a pid, an id or a ProcessHandle, not {target!r}")
-
-    def _observe(self, record: Any) -> Any:
-        h = self._handles.get(record.id)
-        if h is not None:
-            h._observe(record)
-        return record
-
-    def _status(self, record: Any) -> Dict[str, Any]:
-        self._observe(record)
-        d = process_status(record)
-        h = self._handles.get(record.id)
-        if h is not None:
-            d["process"] = h
-            d["config"] = h.config
-        return d
-
-    def _spec(self, config: ProcessConfig) -> Any:
-        local = self.config.client_context
-        return config.to_spec(
-            self.watchdog_config,
-            base_env=client_environment() if local else None,
-            default_cwd=os.getcwd() if local else None,
-        )
-
-    def _forget(self, process_id: str) -> None:
-        h = self._handles.pop(process_id, None)
-        if h is not None and self._pids.get(h.pid) == process_id:
-            del self._pids[h.pid]
-        task = self._monitors.pop(process_id, None)
-        if task is not None:
-            task.cancel()
-
-    def _check_open(self) -> None:
-        if self._shut_down:
-            raise ProcdError("this ProcessManager was shut down")
+            if target.isdigit():
+                return int(target)
+            h = self.registry.handle_for(target)
+            if h is None:
+                record = await self.registry._get(target)
+                return None if record is None else record.pid
+            return h.pid
+        return target
 
     # ------------------------------------------------------------ lifecycle
 
     async def start_process(self, config: ProcessConfig) -> ProcessHandle:
-        """Starts a process and returns its handle once it is running.
+        """Starts a process under procd and returns its handle.
 
-        Exec failures raise: NotFound (executable not in the PATH searched,
-        missing cwd; the message names them), PermissionDenied,
-        InvalidArgument (empty command, bad env key…), ResourceExhausted
-        (process limit). No record is left behind by a failed start.
-        With an ``activity_callback``, polling starts now (see ProcessConfig).
+        As the original: the watchdog loop starts, and a process that exits
+        within ``early_exit_check`` seconds (0.1) raises ProcessStartError
+        ("Process <name> exited with code <rc>: <output>"). A start procd
+        refuses raises ProcessStartError("Failed to start process <name>"),
+        which is also an instance of the daemon's error (NotFound for a
+        missing executable or cwd, PermissionDenied, InvalidArgument…).
+        Emits ``started``.
         """
-        self._check_open()
-        resp = await self._conn.unary("StartProcess", pb.StartProcessRequest(spec=self._spec(config)))
-        handle = ProcessHandle(self, resp.process, config)
-        self._handles[handle.id] = handle
-        self._pids[handle.pid] = handle.id
-        if config.activity_callback is not None:
-            self._monitors[handle.id] = asyncio.ensure_future(
-                self._monitor_activity(handle, config.activity_callback)
-            )
-        log.debug("procd_client: started %s pid %d (%s)", handle.id, handle.pid, handle.name)
+        handle = await self.lifecycle.start(config)
+        self._emit("started", {"pid": handle.pid, "process_name": config.name, "command": list(config.command)})
         return handle
-
-    async def wait_for_process(self, pid: ProcessTarget, timeout: Optional[float] = None) -> Optional[int]:
-        """Waits for a process to finish and returns its exit code.
-
-        Returns the exit code, ``-N`` when signal N killed it (asyncio's
-        returncode convention; procctl's shell-style 128+N is not used), or
-        None if ``timeout`` seconds passed first or procd does not know the
-        process (as the original). The process's whole tree is gone and its
-        output recorded when this returns.
-        """
-        r = await self.wait_for_process_record(pid, timeout=timeout)
-        if r is None or r["timed_out"]:
-            return None
-        return r["exit_code"]
-
-    async def wait_for_process_record(
-        self, pid: ProcessTarget, timeout: Optional[float] = None
-    ) -> Optional[Dict[str, Any]]:
-        """Like :meth:`wait_for_process`, returning the full status dict (see
-        :meth:`get_process_status`) with ``timed_out``: the final record, or
-        the live one and ``timed_out=True`` after ``timeout`` seconds
-        (``timeout=0`` polls). None for an unknown process."""
-        req = pb.WaitForProcessRequest(**self._ref(pid))
-        deadline = None
-        if timeout is not None:
-            # A set timeout of 0 is a poll (procd answers at once).
-            req.timeout.CopyFrom(to_duration(max(timeout, 0)))
-            deadline = max(timeout, 0) + 30.0
-        try:
-            resp = await self._conn.unary("WaitForProcess", req, timeout=deadline, short=False)
-        except NotFound:
-            return None
-        d = self._status(resp.process)
-        d["timed_out"] = resp.timed_out
-        return d
-
-    async def get_process_status(self, pid: ProcessTarget) -> Optional[Dict[str, Any]]:
-        """The current status of a process, or None if procd does not know it.
-
-        The dict has the original's keys — ``pid``, ``name``, ``status``
-        (``"running"`` until the process and its tree are gone, then
-        ``"finished"``), ``exit_code`` (None while running; -N for signal
-        N), ``started_at`` (epoch seconds), and for processes this manager
-        started ``process`` (the handle) and ``config`` — and every field of
-        procd's record: ``id``, ``state`` (running/stopping/exited),
-        ``signal`` ("SIGKILL"), ``signal_number``, ``reason`` ("EXITED",
-        "STOPPED", "HUNG", "DEADLINE", "DAEMON_SHUTDOWN"), ``core_dumped``,
-        ``exit`` (the exit record as a dict), ``finished_at``, ``duration``,
-        ``last_activity``, ``labels``, ``command``, ``executable``, ``cwd``,
-        ``watchdog`` (settings and state: idle, slow, hung, sources…),
-        ``stdout``/``stderr`` (total/dropped/log bytes), ``stdout_bytes``,
-        ``stderr_bytes``, ``usage``, … and ``record``, the protobuf message.
-        """
-        try:
-            resp = await self._conn.unary("GetProcess", pb.GetProcessRequest(**self._ref(pid)))
-        except NotFound:
-            return None
-        return self._status(resp.process)
-
-    async def list_processes(
-        self,
-        *,
-        daemon_wide: bool = False,
-        states: Optional[Iterable[str]] = None,
-        name: Optional[str] = None,
-        labels: Optional[Mapping[str, str]] = None,
-    ) -> List[Dict[str, Any]]:
-        """Status dicts of this manager's processes (``daemon_wide``: of
-        every process procd holds), oldest first, optionally filtered by
-        state ("running", "stopping", "exited"), name and labels."""
-        req = pb.ListProcessesRequest(
-            states=enum_values(pb.ProcessState, states, "states"),
-            name=name or "",
-            labels=str_map(labels, "labels"),
-        )
-        resp = await self._conn.unary("ListProcesses", req)
-        return [
-            self._status(p) for p in resp.processes if daemon_wide or p.id in self._handles
-        ]
-
-    async def get_stats(self) -> Dict[str, Any]:
-        """Statistics, in the original's shape plus procd's figures.
-
-        ``processes`` ({"running": n, "stopping": n, "finished": n}),
-        ``total_managed`` and ``watchdog`` describe the whole daemon (it is
-        shared); ``client`` counts what this manager started; ``procd`` is
-        GetStats in full (processes, output, events, daemon, watchdog,
-        batches).
-        """
-        resp = await self._conn.unary("GetStats", pb.GetStatsRequest())
-        full = message_to_dict(resp)
-        ps, ws = resp.processes, resp.watchdog
-        total = ps.running + ps.stopping + ps.exited
-        watchdog = dict(full["watchdog"] or {})
-        watchdog.update(
-            total_processes=total,
-            watched_processes=ws.watched,
-            hung_processes=ws.hung,
-            slow_processes=ws.slow,
-            watchdog_active=ws.active,
-        )
-        own_running = sum(1 for h in self._handles.values() if h.returncode is None)
-        return {
-            "processes": {"running": ps.running, "stopping": ps.stopping, "finished": ps.exited},
-            "total_managed": total,
-            "watchdog": watchdog,
-            "client": {
-                "started": len(self._handles),
-                "not_seen_finished": own_running,
-                "activity_monitors": len(self._monitors),
-            },
-            "procd": full,
-        }
-
-    async def update_activity(self, pid: ProcessTarget) -> bool:
-        """Records a heartbeat for a process now (procd's UpdateActivity).
-
-        Returns True if it was recorded, False if the process has finished or
-        procd does not know it (the original returned None either way).
-        Raises FailedPrecondition if heartbeat is not one of the process's
-        activity sources.
-        """
-        try:
-            resp = await self._conn.unary("UpdateActivity", pb.UpdateActivityRequest(**self._ref(pid)))
-        except NotFound:
-            return False
-        self._observe(resp.process)
-        return resp.process.state != pb.PROCESS_STATE_EXITED
-
-    # ------------------------------------------------------------ signals and stops
-
-    async def send_timeout_signal(
-        self, pid: ProcessTarget, signal_type: str = "timeout", *, leader_only: bool = False
-    ) -> bool:
-        """Sends a signal to a process's group (``leader_only``: to the
-        leader alone).
-
-        ``signal_type`` is one of the original's kinds — "timeout"
-        (SIGTERM), "force" (SIGKILL), "interrupt" (SIGINT) — or any signal
-        name ("SIGUSR1", "HUP") or number ("9"). Returns True if delivered,
-        False if the process had already exited or procd does not know it.
-        Raises InvalidArgument for an unknown signal name.
-        """
-        req = pb.SendSignalRequest(signal=str(signal_type), leader_only=leader_only, **self._ref(pid))
-        try:
-            resp = await self._conn.unary("SendSignal", req)
-        except NotFound:
-            return False
-        return bool(resp.results) and all(r.delivered for r in resp.results)
-
-    async def send_timeout_signal_to_all(
-        self, signal_type: str = "timeout", *, daemon_wide: bool = False
-    ) -> Dict[int, bool]:
-        """Sends a signal to every process this manager started
-        (``daemon_wide``: every process procd holds) and returns
-        ``{pid: delivered}``; finished processes map to False."""
-        if daemon_wide:
-            resp = await self._conn.unary(
-                "SendSignal", pb.SendSignalRequest(selector=pb.Selector(all=True), signal=str(signal_type))
-            )
-            return {r.pid: r.delivered for r in resp.results}
-        handles = list(self._handles.values())
-        results = await asyncio.gather(*(self.send_timeout_signal(h, signal_type) for h in handles))
-        return {h.pid: ok for h, ok in zip(handles, results)}
 
     async def stop_process(
         self,
@@ -473,86 +344,342 @@ class ProcessManager:
         grace: Optional[float] = None,
         signal: Optional[str] = None,
     ) -> bool:
-        """Stops a process and returns once its whole tree is gone.
-
-        Graceful (default): the process's stop signal (SIGTERM) to its group,
-        ``grace`` seconds (default the process's, 2.0), then SIGKILL to the
-        group. ``force``: SIGKILL at once. Returns True when the process is
-        gone (also if it had already finished), False if procd does not know
-        it.
-        """
-        req = pb.StopProcessRequest(**self._ref(pid))
-        if force:
-            req.signal = "SIGKILL"
-            req.grace.CopyFrom(to_duration(0.0))
+        """Stops a process and returns True once its whole tree is gone
+        (also if it had already exited); False for an unknown process. The
+        record is unregistered (procd keeps it: get_process_status then
+        reports it finished). Graceful: the process's stop signal (SIGTERM)
+        to its group, ``grace`` (its own, 2 s by default), SIGKILL;
+        ``force``: SIGKILL at once. Emits ``stopped``. Raises
+        ProcessStopError."""
+        target = await self._pid_of(pid)
+        if target is None:
+            result = False
+        elif grace is not None or signal is not None:
+            result = await self.lifecycle.stop(target, force, grace=grace, signal=signal)
         else:
-            if grace is not None:
-                req.grace.CopyFrom(to_duration(grace))
-            if signal:
-                req.signal = str(signal)
-        try:
-            resp = await self._conn.unary("StopProcess", req, short=False)
-        except NotFound:
-            return False
-        ok = True
-        for r in resp.results:
-            self._observe(r.process)
-            if r.error:
-                log.warning("procd_client: stop %s: %s", r.process.id, r.error)
-                ok = False
-        return ok
+            result = await self.lifecycle.stop(target, force)
+        self._emit("stopped", {"pid": target if target is not None else pid, "force": force, "result": result})
+        return result
 
-    async def stop_all_processes(self, force: bool = False, *, daemon_wide: bool = False) -> Dict[int, bool]:
-        """Stops every process this manager started (``daemon_wide``: every
-        process procd holds), in parallel; returns ``{pid: stopped}``."""
+    async def stop_all_processes(self, force: bool = False, *, daemon_wide: bool = False) -> None:
+        """Stops every process of this manager concurrently (``daemon_wide``:
+        every process procd holds). Raises ProcessStopError listing
+        ``failed_processes`` if any stop failed; emits ``stopped_all`` on
+        success."""
         if daemon_wide:
             req = pb.StopProcessRequest(selector=pb.Selector(all=True))
             if force:
                 req.signal = "SIGKILL"
                 req.grace.CopyFrom(to_duration(0.0))
-            resp = await self._conn.unary("StopProcess", req, short=False)
-            out = {}
+            try:
+                resp = await self.registry._unary("StopProcess", req, short=False)
+            except ProcdError as e:
+                raise runtime_error(ProcessStopError, f"Failed to stop all processes: {e}", cause=e) from e
+            failed = []
             for r in resp.results:
-                self._observe(r.process)
-                out[r.process.pid] = not r.error
-            return out
-        handles = [h for h in self._handles.values()]
-        results = await asyncio.gather(*(self.stop_process(h, force=force) for h in handles))
-        return {h.pid: ok for h, ok in zip(handles, results)}
+                self.registry.observe(r.process)
+                if r.error:
+                    failed.append({"pid": r.process.pid, "error": None, "message": r.error})
+            for pid in await self.registry.list_pids():
+                await self.registry.unregister(pid)
+            if failed:
+                raise ProcessStopError(
+                    f"Failed to stop {len(failed)} processes", context={"failed_processes": failed}
+                )
+        else:
+            await self.lifecycle.stop_all(force)
+        self._emit("stopped_all", {"force": force})
+
+    async def shutdown(self, *, stop_processes: bool = True, force: bool = False) -> None:
+        """As the original: stops this manager's processes (emitting
+        ``shutdown_failed`` and re-raising on error), then in every case
+        stops the watchdog loop and clears the registry, and emits
+        ``shutdown`` on success. The connection to procd is closed and
+        reopened on the next call: the manager stays usable. With
+        ``stop_processes=False`` the processes keep running under procd;
+        ``force`` kills them at once."""
+        try:
+            if stop_processes:
+                await self.stop_all_processes(force)
+        except Exception as e:
+            self._emit("shutdown_failed", {"error": str(e)})
+            raise
+        finally:
+            await self.watchdog.stop()
+            await self.registry.clear()
+            await self.registry._stop_watcher()
+            await self.registry._conn.close()
+        self._emit("shutdown", {})
+
+    async def __aenter__(self) -> "ProcessManager":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.shutdown()
+
+    # ------------------------------------------------------------ status and waits
+
+    async def get_process_status(self, pid: ProcessTarget) -> Optional[Dict[str, Any]]:
+        """``{"process", "config", "started_at", "status"}`` plus
+        ``"exit_code"`` once ``status`` is ``"finished"`` (a returncode: -N
+        for signal N); None if neither this manager nor procd knows the
+        process. ``status`` is ``"running"`` until the process and its tree
+        are gone. procd's record in full: :meth:`get_process_details`."""
+        target = await self._pid_of(pid)
+        return None if target is None else await self.monitor.get_status(target)
+
+    async def list_processes(
+        self,
+        *,
+        daemon_wide: bool = False,
+        states: Optional[Iterable[str]] = None,
+        name: Optional[str] = None,
+        labels: Optional[Mapping[str, str]] = None,
+    ) -> List[Dict[str, Any]]:
+        """The status dicts of this manager's processes. procd_client
+        options: ``daemon_wide`` (every process procd holds), ``states``
+        ("running", "stopping", "exited"), ``name``, ``labels``."""
+        if not (daemon_wide or states or name or labels):
+            return await self.monitor.list_processes()
+        out = []
+        for d in await self.list_process_details(daemon_wide=daemon_wide, states=states, name=name, labels=labels):
+            h = d["process"]
+            record = self.registry._records.get(h.pid)
+            if record is not None and record["process"] is h:
+                out.append(status_dict(dict(record)))
+            else:
+                out.append(status_dict({"process": h, "config": h.config, "started_at": h.started_at, "status": "running"}))
+        return out
+
+    async def wait(self, pid: ProcessTarget, timeout: Optional[float] = None) -> Optional[ProcessCompletionResult]:
+        """Waits for a process to exit: ``ProcessCompletionResult(pid,
+        exit_code, timed_out)``, or None for an unknown process. After
+        ``timeout`` seconds: ``timed_out=True`` with the current exit_code
+        (None); the process is neither killed nor unregistered."""
+        target = await self._pid_of(pid)
+        return None if target is None else await self.monitor.wait_for_completion(target, timeout)
+
+    async def wait_for_process(self, pid: ProcessTarget, timeout: Optional[float] = None) -> Optional[int]:
+        """The design document's wait: the exit code (-N for signal N), or
+        None if ``timeout`` passed first or the process is unknown."""
+        r = await self.wait(pid, timeout)
+        if r is None or r.timed_out:
+            return None
+        return r.exit_code
+
+    async def is_process_registered(self, pid: int) -> bool:
+        """Whether this manager manages ``pid`` (started or registered it,
+        and has not stopped, cleaned up or shut it down since)."""
+        return await self.registry.contains(pid)
+
+    async def get_stats(self) -> Dict[str, Any]:
+        """``{"processes": {status: count}, "watchdog": {...},
+        "total_managed": n}`` for this manager's processes. procd's own
+        figures: :meth:`get_daemon_stats`."""
+        return await self.monitor.get_statistics()
 
     async def cleanup_finished_processes(self, *, daemon_wide: bool = False) -> int:
-        """Removes the records of this manager's finished processes
-        (``daemon_wide``: of every finished process) from procd and returns
-        how many were removed. Their output goes with them; afterwards
-        get_process_status returns None for them, as in the original."""
+        """Unregisters this manager's finished processes and removes their
+        records (and output) from procd; returns how many. ``daemon_wide``:
+        every finished record procd holds."""
         if daemon_wide:
-            resp = await self._conn.unary("CleanupFinished", pb.CleanupFinishedRequest())
-            for pid in resp.removed_ids:
-                self._forget(pid)
-            return len(resp.removed_ids)
-        removed = 0
-        for h in list(self._handles.values()):
+            resp = await self.registry._unary("CleanupFinished", pb.CleanupFinishedRequest())
+            removed = set(resp.removed_ids)
+            for pid, record in (await self.registry.snapshot()).items():
+                if getattr(record["process"], "id", None) in removed:
+                    await self.registry.unregister(pid)
+            for pid in removed:
+                self.registry.forget(pid)
+            return len(removed)
+        return await self.monitor.cleanup_finished_processes()
+
+    # ------------------------------------------------------------ activity and signals
+
+    async def update_activity(self, pid: ProcessTarget) -> None:
+        """Records activity of a process now (a heartbeat to procd); no
+        validation, as the original. :meth:`heartbeat` says whether procd
+        recorded it."""
+        target = await self._pid_of(pid)
+        if target is not None:
+            await self.watchdog.update_activity(target)
+
+    async def heartbeat(self, pid: ProcessTarget) -> bool:
+        """procd's UpdateActivity: True if recorded, False if the process
+        has finished or is unknown. Raises FailedPrecondition if heartbeats
+        are not one of its activity sources."""
+        return await self.registry._heartbeat(pid)
+
+    async def send_timeout_signal(
+        self, pid: ProcessTarget, signal_type: str = "timeout", *, leader_only: bool = False
+    ) -> bool:
+        """Sends a kind of signal to a process's group: "timeout" (SIGTERM),
+        "force" (SIGKILL), "interrupt" (SIGINT), a kind registered with the
+        dispatcher, or (procd_client) any signal name or number ("SIGUSR1",
+        "HUP", "10"). Returns True once sent; False for an unknown or exited
+        process (no event) or an unknown kind (the ``signal`` event is still
+        emitted). ``leader_only``: to the leader alone. Errors other than
+        the runtime's own become ProcessSignalError."""
+        target = await self._pid_of(pid)
+        if target is None:
+            return False
+        record = await self.registry.get_process(target)
+        handle = self.registry.handle_for(target)
+        if record is None:
+            rec = await self.registry._get(target)  # a process another client started
+            if rec is None or rec.state == pb.PROCESS_STATE_EXITED:
+                return False
+            handle = self.registry.observe(rec)
+            record = {"process": handle, "config": handle.config, "started_at": handle.started_at, "status": "running"}
+        elif getattr(record["process"], "returncode", None) is not None:
+            return False
+        name = getattr(record.get("config"), "name", None)
+        try:
+            if leader_only:
+                if handle is None:
+                    raise ValueError("leader_only applies to procd processes")
+                result = await self.registry._signal(handle, str(signal_type), leader_only=True)
+            else:
+                result = await self.signal_dispatcher.send(signal_type, target, record)
+        except MCPError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise runtime_error(
+                ProcessSignalError,
+                f"Failed to send {signal_type} signal to process {target}: {e}",
+                context={"pid": target, "signal_type": signal_type, "name": name},
+                cause=e,
+            ) from e
+        self._emit("signal", {"pid": target, "signal": signal_type, "process_name": name, "result": result})
+        return result
+
+    async def send_timeout_signal_to_all(
+        self, signal_type: str = "timeout", *, daemon_wide: bool = False
+    ) -> Dict[int, bool]:
+        """Sends a kind of signal to every process of this manager
+        (``daemon_wide``: every process procd holds): ``{pid: sent}``, ``{}``
+        when there is none. Emits ``signal_all``; raises ProcessSignalError
+        (``failed_processes``) if any dispatch raised."""
+        if daemon_wide:
             try:
-                await self._conn.unary("RemoveProcess", pb.RemoveProcessRequest(id=h.id))
-            except FailedPrecondition:
-                continue  # still running
-            except NotFound:
-                self._forget(h.id)  # removed by someone else, or by retention
-                continue
-            self._forget(h.id)
-            removed += 1
-        return removed
+                resp = await self.registry._unary(
+                    "SendSignal", pb.SendSignalRequest(selector=pb.Selector(all=True), signal=str(signal_type))
+                )
+            except ProcdError as e:
+                raise runtime_error(
+                    ProcessSignalError,
+                    f"Failed to send {signal_type} signal to all processes: {e}",
+                    context={"signal_type": signal_type, "failed_processes": []},
+                    cause=e,
+                ) from e
+            return {r.pid: r.delivered for r in resp.results}
+        snapshot = await self.registry.snapshot()
+        if not snapshot:
+            return {}
+        results: Dict[int, bool] = {}
+        failures: List[Dict[str, Any]] = []
+
+        async def one(pid: int, record: Dict[str, Any]) -> None:
+            try:
+                results[pid] = bool(await self.signal_dispatcher.send(signal_type, pid, record))
+            except Exception as e:  # noqa: BLE001
+                results[pid] = False
+                failures.append({"pid": pid, "error": type(e).__name__, "message": str(e)})
+
+        await asyncio.gather(*(one(pid, dict(r)) for pid, r in snapshot.items()))
+        results = {pid: results[pid] for pid in snapshot}
+        self._emit("signal_all", {"signal": signal_type, "results": dict(results), "failures": failures or None})
+        if failures:
+            raise ProcessSignalError(
+                f"Failed to send {signal_type} signal to {len(failures)} processes",
+                context={"signal_type": signal_type, "failed_processes": failures},
+            )
+        return results
+
+    async def register_existing_process(
+        self,
+        pid: int,
+        process: Any,
+        name: Optional[str] = None,
+        activity_callback: Optional[Callable[[], Any]] = None,
+        *,
+        config: Optional[ProcessConfig] = None,
+    ) -> None:
+        """Registers a process this client spawned itself (an
+        ``asyncio.subprocess.Process`` or a Popen). procd.v1 cannot adopt a
+        process, so this client tracks it as the original did: status,
+        wait, signals, stops and the watchdog's hang checks (while the
+        watchdog loop runs) are done from here. Default config:
+        ``command=[name or str(pid)]``, ``name=name or "unknown"``."""
+        if config is None:
+            config = ProcessConfig(
+                command=[name or str(pid)], name=name or "unknown", activity_callback=activity_callback
+            )
+        await self.registry.register(pid, process, config)
+        await self.watchdog.update_activity(pid)
+
+    # ------------------------------------------------------------ procd's detail
+
+    async def get_process_details(self, pid: ProcessTarget) -> Optional[Dict[str, Any]]:
+        """procd's full status of a process, or None if procd does not know
+        it: ``status`` and ``exit_code`` as in get_process_status, ``process``
+        and ``config``, and every field of procd's record — ``id``,
+        ``state`` (running/stopping/exited), ``signal`` ("SIGKILL"),
+        ``signal_number``, ``reason`` ("EXITED", "STOPPED", "HUNG",
+        "DEADLINE", "DAEMON_SHUTDOWN"), ``core_dumped``, ``exit``,
+        ``finished_at``, ``duration``, ``last_activity``, ``labels``,
+        ``command``, ``executable``, ``cwd``, ``watchdog`` (settings and
+        state), ``stdout``/``stderr`` counters, ``stdout_bytes``,
+        ``stderr_bytes``, ``usage``… and ``record``, the protobuf message."""
+        return await self.registry._details(pid)
+
+    async def list_process_details(
+        self,
+        *,
+        daemon_wide: bool = False,
+        states: Optional[Iterable[str]] = None,
+        name: Optional[str] = None,
+        labels: Optional[Mapping[str, str]] = None,
+    ) -> List[Dict[str, Any]]:
+        """procd's full status (see :meth:`get_process_details`) of this
+        manager's processes (``daemon_wide``: of all), oldest first,
+        filtered by ``states``, ``name`` and ``labels``."""
+        req = pb.ListProcessesRequest(
+            states=enum_values(pb.ProcessState, states, "states"),
+            name=name or "",
+            labels=str_map(labels, "labels"),
+        )
+        resp = await self.registry._unary("ListProcesses", req)
+        own = {getattr(r["process"], "id", None) for r in self.registry._records.values()}
+        return [self.registry.status_of(p) for p in resp.processes if daemon_wide or p.id in own]
+
+    async def wait_for_process_record(
+        self, pid: ProcessTarget, timeout: Optional[float] = None
+    ) -> Optional[Dict[str, Any]]:
+        """Waits like :meth:`wait` and returns procd's full status (see
+        :meth:`get_process_details`) plus ``timed_out``; ``timeout=0``
+        polls. None for a process procd does not know."""
+        resp = await self.registry._wait(pid, timeout)
+        if resp is None:
+            return None
+        d = self.registry.status_of(resp.process)
+        d["timed_out"] = resp.timed_out
+        return d
+
+    async def get_daemon_stats(self) -> Dict[str, Any]:
+        """procd's GetStats in full: ``processes``, ``output``, ``events``,
+        ``daemon``, ``watchdog`` (procd's watchdog counters), ``batches``."""
+        return message_to_dict(await self.registry._unary("GetStats", pb.GetStatsRequest()))
 
     async def remove_process(self, pid: ProcessTarget) -> Optional[Dict[str, Any]]:
-        """Removes one finished process's record and output; returns its
-        final status, or None if procd does not know it. Raises
-        FailedPrecondition for a process still running."""
+        """Removes one finished process's record and output from procd;
+        returns its final full status, or None if procd does not know it.
+        Raises FailedPrecondition for a process still running."""
         try:
-            resp = await self._conn.unary("RemoveProcess", pb.RemoveProcessRequest(**self._ref(pid)))
+            resp = await self.registry._unary("RemoveProcess", pb.RemoveProcessRequest(**self.registry.ref(pid)))
         except NotFound:
             return None
-        d = self._status(resp.process)
-        self._forget(resp.process.id)
+        d = self.registry.status_of(resp.process)
+        self.registry.forget(resp.process.id)
         return d
 
     # ------------------------------------------------------------ events and output
@@ -579,17 +706,15 @@ class ProcessManager:
                 processes this manager started.
             names, labels: process names and labels to keep.
             batch: ask procd to pack the events ready at once into one
-                message (less overhead for a busy subscriber); the iterator
-                yields them one by one either way.
+                message; the iterator yields them one by one either way.
 
         A subscriber too slow for the daemon's ring is ended with
-        ResourceExhausted naming the sequence to resume after. Use it as
-        ``async for ev in manager.watch_events(...)``, and ``async with`` (or
-        ``aclose()``) to end the subscription early.
+        ResourceExhausted naming the sequence to resume after. End the
+        subscription with ``async with`` or ``aclose()``.
         """
         ids = []
         for t in process_ids or []:
-            ref = self._ref(t)
+            ref = self.registry.ref(t)
             if "id" not in ref:
                 raise ValueError(
                     f"process_ids filters by id: pid {t} is not a process this manager started; pass its id"
@@ -604,10 +729,8 @@ class ProcessManager:
         if after_seq is not None:
             req.after_seq = after_seq
         if batch:
-            if "batch" not in req.DESCRIPTOR.fields_by_name:
-                raise ValueError("this procd_client's API has no batched event delivery")
             req.batch = True
-        return self._conn.stream("process", "WatchEvents", req, _events_of, flatten=True)
+        return self.registry._conn.stream("process", "WatchEvents", req, _events_of, flatten=True)
 
     def read_output(
         self,
@@ -623,10 +746,7 @@ class ProcessManager:
         before the end) of ``stream`` ("stdout", "stderr", or None for
         both). With ``follow`` it goes on until the process has exited and
         all its output was sent."""
-        req = pb.ReadOutputRequest(stream=stream_value(stream), offset=offset, follow=follow, **self._ref(pid))
-        if tail_bytes is not None:
-            req.tail_bytes = tail_bytes
-        return self._conn.stream("process", "ReadOutput", req, chunk_from_proto)
+        return self.registry._read_output(pid, stream, offset=offset, tail_bytes=tail_bytes, follow=follow)
 
     async def get_output(self, pid: ProcessTarget, stream: str = "stdout", *, follow: bool = False) -> bytes:
         """The captured bytes of one stream ("stdout" or "stderr") still held
@@ -645,92 +765,8 @@ class ProcessManager:
         FailedPrecondition if its stdin is not a pipe."""
         if isinstance(data, str):
             data = data.encode()
-        resp = await self._conn.unary(
-            "WriteInput", pb.WriteInputRequest(data=data, close=close, **self._ref(pid)), short=False
-        )
-        return resp.written
+        return await self.registry._write_input(pid, data, close=close)
 
     async def close_input(self, pid: ProcessTarget) -> None:
         """Closes a piped stdin (end of input)."""
         await self.write_input(pid, b"", close=True)
-
-    # ------------------------------------------------------------ activity callbacks
-
-    async def _monitor_activity(self, handle: ProcessHandle, callback) -> None:
-        """Polls ``callback`` every check_interval while the process runs and
-        forwards new activity as UpdateActivity heartbeats."""
-        interval = self.watchdog_config.check_interval
-        last = handle.started_at
-        waiter = asyncio.ensure_future(
-            self._conn.unary("WaitForProcess", pb.WaitForProcessRequest(id=handle.id), short=False)
-        )
-        try:
-            while True:
-                done, _ = await asyncio.wait({waiter}, timeout=interval)
-                if done:
-                    if not waiter.cancelled() and waiter.exception() is None:
-                        self._observe(waiter.result().process)
-                    return
-                try:
-                    value = callback()
-                    if inspect.isawaitable(value):
-                        value = await value
-                except Exception:
-                    log.warning("procd_client: activity callback of %s failed", handle.id, exc_info=True)
-                    continue
-                if value is True:
-                    fresh = True
-                elif isinstance(value, (int, float)) and not isinstance(value, bool) and value > last:
-                    fresh, last = True, float(value)
-                else:
-                    fresh = False
-                if not fresh:
-                    continue
-                try:
-                    if not await self.update_activity(handle):
-                        return
-                except FailedPrecondition as e:
-                    log.warning("procd_client: activity callback of %s is not forwarded: %s", handle.id, e.message)
-                    return
-                except ProcdError as e:
-                    log.debug("procd_client: heartbeat for %s failed: %s", handle.id, e)
-        finally:
-            if not waiter.done():
-                waiter.cancel()
-            if self._monitors.get(handle.id) is asyncio.current_task():
-                del self._monitors[handle.id]
-
-    # ------------------------------------------------------------ shutdown
-
-    async def shutdown(self, *, stop_processes: bool = True, force: bool = False) -> None:
-        """Stops the activity callbacks, stops the processes this manager
-        started that are still running (gracefully, in parallel; ``force``:
-        SIGKILL), and closes the connection. Processes started by other
-        clients are left alone, and finished records stay in procd. With
-        ``stop_processes=False`` this manager's processes keep running under
-        procd. Idempotent; the manager cannot be used afterwards."""
-        if self._shut_down:
-            return
-        self._shut_down = True
-        monitors = list(self._monitors.values())
-        for t in monitors:
-            t.cancel()
-        if monitors:
-            await asyncio.gather(*monitors, return_exceptions=True)
-        try:
-            if stop_processes:
-                running = [h for h in self._handles.values() if h.returncode is None]
-                results = await asyncio.gather(
-                    *(self.stop_process(h, force=force) for h in running), return_exceptions=True
-                )
-                for h, r in zip(running, results):
-                    if isinstance(r, BaseException):
-                        log.warning("procd_client: could not stop %s at shutdown: %s", h.id, r)
-        finally:
-            await self._conn.close()
-
-    async def __aenter__(self) -> "ProcessManager":
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.shutdown()

@@ -141,7 +141,13 @@ class ProcdTestCase(unittest.IsolatedAsyncioTestCase):
             raise AssertionError(f"procd logged a panic:\n{logs}")
 
     def manager(self, **kwargs) -> ProcessManager:
-        """A ProcessManager on this class's daemon, shut down after the test."""
+        """A ProcessManager on this class's daemon, shut down after the test.
+
+        Unless the test says otherwise, early_exit_check is 0 (procd's own
+        behaviour: a process that exits at once is still a successful start),
+        because many tests start short commands; the compatibility tests use
+        the released runtime's default (0.1 s) explicitly."""
+        kwargs.setdefault("early_exit_check", 0)
         m = ProcessManager.create_with_config(socket=self.daemon.socket, **kwargs)
         self.addAsyncCleanup(m.shutdown)
         return m

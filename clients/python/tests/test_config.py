@@ -23,9 +23,9 @@ class DefaultSocket(unittest.TestCase):
     def test_environment_overrides(self):
         env = {"PROCD_SOCKET": "/s/procd.sock", "PROCD_TOKEN_FILE": "/t"}
         c = ClientConfig().resolve(env)
-        self.assertEqual((c.socket, c.address, c.token_file, c.client_context), ("/s/procd.sock", None, "/t", True))
+        self.assertEqual((c.socket, c.address, c.token_file, c.inherit_context), ("/s/procd.sock", None, "/t", True))
         c = ClientConfig().resolve({"PROCD_ADDR": "127.0.0.1:7000", "PROCD_SOCKET": "/s", "PROCD_TLS_CA": "/ca"})
-        self.assertEqual((c.address, c.socket, c.tls_ca, c.client_context), ("127.0.0.1:7000", None, "/ca", False))
+        self.assertEqual((c.address, c.socket, c.tls_ca, c.inherit_context), ("127.0.0.1:7000", None, "/ca", False))
         # Explicit arguments win over the environment.
         c = ClientConfig(socket="/mine.sock").resolve({"PROCD_ADDR": "127.0.0.1:7000"})
         self.assertEqual((c.socket, c.address), ("/mine.sock", None))
@@ -37,7 +37,7 @@ class DefaultSocket(unittest.TestCase):
         self.assertEqual((m.config.socket, m.watchdog_config.process_timeout), ("/x.sock", 7.0))
         m = ProcessManager.from_config(WatchdogConfig(extra_buffer=1.0))
         self.assertEqual(m.watchdog_config.extra_buffer, 1.0)
-        m = ProcessManager.from_config({"socket": "/y.sock", "process_timeout": 9.0, "unrelated": 1})
+        m = ProcessManager.from_config({"socket": "/y.sock", "watchdog_process_timeout": 9.0, "process_timeout": 1.0})
         self.assertEqual((m.config.socket, m.watchdog_config.process_timeout), ("/y.sock", 9.0))
         m = ProcessManager.from_config(config_dict={"address": "h:1", "watchdog": {"auto_kill": False}})
         self.assertEqual((m.config.address, m.watchdog_config.auto_kill), ("h:1", False))
@@ -49,12 +49,18 @@ class SpecMapping(unittest.TestCase):
     def test_original_fields(self):
         spec = ProcessConfig(
             command=["python3", "script.py"], cwd="/srv", env={"A": "1"}, timeout=60.0, auto_kill=False, name="py"
-        ).to_spec(WatchdogConfig())
+        ).to_spec(WatchdogConfig(process_timeout=7.0))
         self.assertEqual(list(spec.command), ["python3", "script.py"])
         self.assertEqual((spec.cwd, dict(spec.env), spec.name, spec.clear_env), ("/srv", {"A": "1"}, "py", False))
-        self.assertEqual(spec.timeout.seconds, 60)
+        # timeout and auto_kill are not read, as in the released runtime: the
+        # manager's WatchdogConfig applies.
+        self.assertEqual(spec.timeout.seconds, 7)
         self.assertTrue(spec.HasField("auto_kill"))
-        self.assertFalse(spec.auto_kill)
+        self.assertTrue(spec.auto_kill)
+        # A per-process WatchdogConfig (procd extra) replaces the manager's.
+        own = WatchdogConfig(process_timeout=60.0, auto_kill=False)
+        spec = ProcessConfig(command=["x"], watchdog=own).to_spec(WatchdogConfig(process_timeout=7.0))
+        self.assertEqual((spec.timeout.seconds, spec.auto_kill), (60, False))
 
     def test_watchdog_defaults_fill_unset_fields(self):
         spec = ProcessConfig(command=["x"]).to_spec(WatchdogConfig(process_timeout=1.5, extra_buffer=0.25))
@@ -67,7 +73,7 @@ class SpecMapping(unittest.TestCase):
         self.assertFalse(spec.HasField("timeout"))
         self.assertFalse(spec.HasField("auto_kill"))
         # 0 is kept: it turns hang detection off.
-        spec = ProcessConfig(command=["x"], timeout=0).to_spec(WatchdogConfig())
+        spec = ProcessConfig(command=["x"], watchdog=WatchdogConfig(process_timeout=0)).to_spec(WatchdogConfig())
         self.assertTrue(spec.HasField("timeout"))
         self.assertEqual(spec.timeout.seconds, 0)
 
@@ -93,7 +99,7 @@ class SpecMapping(unittest.TestCase):
         self.assertEqual([(r.name, r.soft, r.hard) for r in spec.rlimits], [("NOFILE", 64, 64), ("AS", 1, 2)])
         self.assertTrue(spec.log_files)
 
-    def test_client_context(self):
+    def test_inherited_context(self):
         spec = ProcessConfig(command=["x"], env={"B": "2"}).to_spec(base_env={"A": "1", "B": "1"}, default_cwd="/here")
         self.assertEqual((dict(spec.env), spec.clear_env, spec.cwd), ({"A": "1", "B": "2"}, True, "/here"))
         spec = ProcessConfig(command=["x"], env={"B": "2"}, clear_env=True).to_spec(base_env={"A": "1"})
@@ -115,6 +121,8 @@ class GeneratedCode(unittest.TestCase):
         for tool in ("/usr/bin/protoc", "/usr/bin/grpc_python_plugin"):
             if not os.access(tool, os.X_OK):
                 self.skipTest(f"{tool} is not installed (apt-get install protobuf-compiler protobuf-compiler-grpc)")
+        if not os.environ.get("PROTOC_INCLUDE") and not os.path.exists("/usr/include/google/protobuf/duration.proto"):
+            self.skipTest("the well-known protos are not installed (apt-get install libprotobuf-dev)")
         script = os.path.join(_procd.CLIENT_DIR, "generate.sh")
         r = subprocess.run([script, "--check"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)

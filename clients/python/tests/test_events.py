@@ -7,13 +7,13 @@ import unittest
 
 from _procd import ProcdTestCase
 
-from procd_client import ProcessConfig
+from procd_client import ProcessConfig, WatchdogConfig
 from procd_client._pb import pb
 
 
 class Events(ProcdTestCase):
     async def last_seq(self, manager) -> int:
-        return (await manager.get_stats())["procd"]["events"]["last_seq"]
+        return (await manager.get_daemon_stats())["events"]["last_seq"]
 
     async def collect_until(self, stream, last_type: str, timeout: float = 15.0):
         """Events of ``stream`` up to and including the first of ``last_type``."""
@@ -61,12 +61,16 @@ class Events(ProcdTestCase):
 
     async def test_live_subscription(self):
         manager = self.manager()
-        before = (await manager.get_stats())["procd"]["events"]["subscribers"]
+        # The manager follows procd's events itself from its first start on
+        # (to keep returncodes fresh): start one first, so it is counted in
+        # "before".
+        await manager.start_process(ProcessConfig(command=["true"], name="warm-up"))
+        before = (await manager.get_daemon_stats())["events"]["subscribers"]
         stream = manager.watch_events(types=["started", "exited"], names=["live"])
         collected = asyncio.ensure_future(self.collect_until(stream, "exited"))
 
         async def subscribed():
-            return (await manager.get_stats())["procd"]["events"]["subscribers"] > before
+            return (await manager.get_daemon_stats())["events"]["subscribers"] > before
 
         await self.eventually(subscribed, what="the subscription to reach procd")
         await manager.start_process(ProcessConfig(command=["true"], name="other"))  # filtered out
@@ -77,14 +81,14 @@ class Events(ProcdTestCase):
         self.assertEqual(events[1].exit["returncode"], -9)
 
         async def unsubscribed():
-            return (await manager.get_stats())["procd"]["events"]["subscribers"] == before
+            return (await manager.get_daemon_stats())["events"]["subscribers"] == before
 
         await self.eventually(unsubscribed, what="the closed stream to end its subscription")
 
     async def test_watchdog_events(self):
         manager = self.manager()
         seq = await self.last_seq(manager)
-        p = await manager.start_process(ProcessConfig(command=["sleep", "60"], timeout=0.3, extra_buffer=0.2))
+        p = await manager.start_process(ProcessConfig(command=["sleep", "60"], watchdog=WatchdogConfig(process_timeout=0.3, extra_buffer=0.2)))
         events = await self.collect_until(manager.watch_events(after_seq=seq, process_ids=[p]), "exited")
         types = [e.type for e in events]
         self.assertEqual(types[0], "started")

@@ -19,7 +19,7 @@ from procd_client import AsyncFuzzExecutor, Cancelled, ProcessConfig, WatchdogCo
 
 class BasicProcessManagement(ProcdTestCase):
     async def test_start_and_poll_status_until_finished(self):
-        manager = self.manager()
+        manager = self.manager(early_exit_check=0.1)
         config = ProcessConfig(
             command=["sh", "-c", "echo working; sleep 0.3; exit 3"],
             name="long_script",
@@ -38,25 +38,31 @@ class BasicProcessManagement(ProcdTestCase):
 
         status = await self.eventually(finished, what="the process to finish")
         self.assertEqual(seen[0], "running")
+        # The original's status dict, exactly.
+        self.assertEqual(set(status), {"process", "config", "started_at", "status", "exit_code"})
         self.assertEqual(status["exit_code"], 3)
-        self.assertEqual(status["pid"], process.pid)
-        self.assertEqual(status["id"], process.id)
-        self.assertEqual(status["name"], "long_script")
-        self.assertEqual(status["reason"], "EXITED")
-        self.assertIsNone(status["signal"])
-        self.assertAlmostEqual(status["started_at"], time.time(), delta=30)
-        self.assertGreaterEqual(status["finished_at"], status["started_at"])
-        self.assertEqual(status["stdout_bytes"], len(b"working\n"))
-        self.assertEqual(status["watchdog"]["timeout"], 300.0)
         self.assertIs(status["process"], process)
         self.assertIs(status["config"], config)
+        self.assertAlmostEqual(status["started_at"], time.time(), delta=30)
         self.assertEqual(process.returncode, 3)
+        # procd's detail is a separate call.
+        details = await manager.get_process_details(process.pid)
+        self.assertEqual((details["pid"], details["id"], details["name"]), (process.pid, process.id, "long_script"))
+        self.assertEqual(details["reason"], "EXITED")
+        self.assertIsNone(details["signal"])
+        self.assertGreaterEqual(details["finished_at"], details["started_at"])
+        self.assertEqual(details["stdout_bytes"], len(b"working\n"))
+        # ProcessConfig.timeout is kept but, as in the released runtime, the
+        # manager's WatchdogConfig sets the watchdog.
+        self.assertEqual(config.timeout, 300.0)
+        self.assertEqual(details["watchdog"]["timeout"], 30.0)
         # The first example's wait_for_process and get_stats.
         self.assertEqual(await manager.wait_for_process(process.pid, timeout=120.0), 3)
         stats = await manager.get_stats()
-        self.assertGreaterEqual(stats["processes"]["finished"], 1)
-        self.assertEqual(stats["client"]["started"], 1)
-        self.assertIn("EXITED", stats["procd"]["processes"]["exits_by_reason"])
+        self.assertEqual(stats["processes"], {"finished": 1})
+        self.assertEqual(stats["total_managed"], 1)
+        daemon = await manager.get_daemon_stats()
+        self.assertIn("EXITED", daemon["processes"]["exits_by_reason"])
 
     async def test_wait_for_process_timeout_returns_none(self):
         manager = self.manager()
@@ -64,6 +70,8 @@ class BasicProcessManagement(ProcdTestCase):
         t0 = time.monotonic()
         self.assertIsNone(await manager.wait_for_process(process.pid, timeout=0.2))
         self.assertGreaterEqual(time.monotonic() - t0, 0.15)
+        result = await manager.wait(process.pid, timeout=0.1)
+        self.assertEqual((result.pid, result.exit_code, result.timed_out), (process.pid, None, True))
         record = await manager.wait_for_process_record(process, timeout=0)
         self.assertTrue(record["timed_out"])
         self.assertEqual(record["status"], "running")
@@ -92,7 +100,8 @@ class MultipleProcessManagement(ProcdTestCase):
         results = await asyncio.gather(*wait_tasks)
         self.assertEqual(results, [0, 1, 2])
         statuses = await manager.list_processes()
-        self.assertEqual(sorted(s["name"] for s in statuses), ["worker_0", "worker_1", "worker_2"])
+        self.assertEqual(sorted(s["config"].name for s in statuses), ["worker_0", "worker_1", "worker_2"])
+        self.assertEqual(sorted(s["exit_code"] for s in statuses), [0, 1, 2])
         self.assertTrue(all(s["status"] == "finished" for s in statuses))
 
 
@@ -118,11 +127,12 @@ WORK_TIME = 2.5  # longer than HANG_TIMEOUT + HANG_BUFFER
 
 class CustomActivityMonitoring(ProcdTestCase):
     def silent(self, **kwargs) -> ProcessConfig:
+        # Per-process watchdog settings (a procd extra): the original's
+        # ProcessConfig.timeout would be ignored, as it was there.
         return ProcessConfig(
             command=["sleep", "60"],
             name="monitored_script",
-            timeout=HANG_TIMEOUT,
-            extra_buffer=HANG_BUFFER,
+            watchdog=WatchdogConfig(process_timeout=HANG_TIMEOUT, extra_buffer=HANG_BUFFER),
             **kwargs,
         )
 
@@ -130,14 +140,14 @@ class CustomActivityMonitoring(ProcdTestCase):
         """The process outlived the hang timeout while activity flowed; once
         it stopped, the watchdog ended it (reason HUNG) no earlier than
         timeout + extra_buffer after the last activity."""
-        status = await manager.get_process_status(process.pid)
+        status = await manager.get_process_details(process.pid)
         self.assertEqual(status["status"], "running", status)
         self.assertFalse(status["watchdog"]["hung"], status["watchdog"])
         self.assertEqual(status["watchdog"]["last_activity_source"], "heartbeat")
         self.assertGreater(time.time() - status["started_at"], HANG_TIMEOUT + HANG_BUFFER)
 
         exit_code = await manager.wait_for_process(process.pid, timeout=20)
-        status = await manager.get_process_status(process.pid)
+        status = await manager.get_process_details(process.pid)
         self.assertEqual(status["reason"], "HUNG", status)
         self.assertEqual(exit_code, -15)
         idle = status["finished_at"] - last_activity()
@@ -154,7 +164,7 @@ class CustomActivityMonitoring(ProcdTestCase):
         for _ in range(10):
             custom_proc.do_work()
             await asyncio.sleep(WORK_TIME / 10)
-            self.assertTrue(await manager.update_activity(process.pid))
+            self.assertIsNone(await manager.update_activity(process.pid))
 
         await self.assert_alive_then_hung(manager, process, lambda: custom_proc.last_activity)
 
@@ -165,7 +175,7 @@ class CustomActivityMonitoring(ProcdTestCase):
         loop = asyncio.get_running_loop()
         end = loop.time() + WORK_TIME
         while loop.time() < end:
-            self.assertTrue(await manager.update_activity(process))
+            self.assertTrue(await manager.heartbeat(process))
             last = time.time()
             await asyncio.sleep(0.2)  # the pace of the heartbeats
         await self.assert_alive_then_hung(manager, process, lambda: last)
@@ -182,7 +192,6 @@ class CustomActivityMonitoring(ProcdTestCase):
             custom_proc.do_work()
             await asyncio.sleep(0.1)  # the pace of the work
         await self.assert_alive_then_hung(manager, process, lambda: custom_proc.last_activity)
-        self.assertEqual((await manager.get_stats())["client"]["activity_monitors"], 0)
 
     async def test_async_bool_callback(self):
         """An async callback returning True (activity since the last call)."""
@@ -228,7 +237,7 @@ class SignalHandling(ProcdTestCase):
         self.assertEqual(status["status"], "running")
         self.assertTrue(await manager.send_timeout_signal(process.pid, "force"))
         self.assertEqual(await manager.wait_for_process(process.pid, timeout=10), -9)
-        status = await manager.get_process_status(process.pid)
+        status = await manager.get_process_details(process.pid)
         self.assertEqual((status["signal"], status["reason"]), ("SIGKILL", "STOPPED"))
         # A finished process cannot be signalled.
         self.assertFalse(await manager.send_timeout_signal(process.pid, "timeout"))
@@ -259,7 +268,7 @@ class SignalHandling(ProcdTestCase):
         t0 = time.monotonic()
         self.assertTrue(await manager.stop_process(p.pid))
         self.assertGreaterEqual(time.monotonic() - t0, 0.25)  # the grace period passed
-        status = await manager.get_process_status(p.pid)
+        status = await manager.get_process_details(p.pid)
         self.assertEqual((status["status"], status["exit_code"], status["reason"]), ("finished", -9, "STOPPED"))
         # Idempotent on a finished process; force kills at once.
         self.assertTrue(await manager.stop_process(p.pid))
@@ -293,10 +302,9 @@ class ExecutorBatch(ProcdTestCase):
                 (my_operation, [15], {}),
             ]
             batch_results = await executor.execute_batch(operations)
-            self.assertEqual(batch_results["results"], [10, 20, 30])
-            self.assertEqual(batch_results["errors"], [])
+            self.assertEqual(batch_results, {"results": [10, 20, 30], "errors": []})
             self.assertEqual(
-                batch_results["outcomes"],
+                await executor.execute_batch_outcomes(operations),
                 [
                     {"index": 0, "ok": True, "result": 10, "attempts": 1},
                     {"index": 1, "ok": True, "result": 20, "attempts": 1},
@@ -328,13 +336,17 @@ class ExecutorBatch(ProcdTestCase):
                 raise RuntimeError("first attempt fails")
             return "ok"
 
-        out = await executor.execute_batch(
+        outcomes = await executor.execute_batch_outcomes(
             [(fails, [], {}), (square, [4], {"plus": 1}), (slow, [], {}), (flaky, [], {})]
         )
-        self.assertEqual(out["results"], [17, "ok"])
-        self.assertEqual([type(e) for e in out["errors"]], [ValueError, asyncio.TimeoutError])
-        self.assertEqual([o["attempts"] for o in out["outcomes"]], [2, 1, 2, 2])
-        self.assertEqual([o["ok"] for o in out["outcomes"]], [False, True, False, True])
+        self.assertEqual([o.get("result") for o in outcomes], [None, 17, None, "ok"])
+        self.assertEqual([type(o.get("error")) for o in outcomes][::2], [ValueError, asyncio.TimeoutError])
+        self.assertEqual([o["attempts"] for o in outcomes], [2, 1, 2, 2])
+        self.assertEqual([o["ok"] for o in outcomes], [False, True, False, True])
+        calls["flaky"] = 0
+        out = await executor.execute_batch([(fails, [], {}), (flaky, [], {})], retries=0)
+        self.assertEqual(set(out), {"results", "errors"})
+        self.assertEqual([type(e) for e in out["errors"]], [ValueError, RuntimeError])
         self.assertIsNot(threads[0], threading.main_thread())  # plain callables run in a worker thread
 
     async def test_concurrency_is_bounded(self):
@@ -354,7 +366,7 @@ class ExecutorBatch(ProcdTestCase):
         self.assertEqual(out["results"], list(range(8)))
         self.assertEqual(peak, 3)
 
-    async def test_shutdown_cancels_pending_operations(self):
+    async def test_shutdown_with_cancel_pending(self):
         executor = AsyncFuzzExecutor(max_concurrency=2)
         started = []
 
@@ -368,13 +380,13 @@ class ExecutorBatch(ProcdTestCase):
             return len(started) == 2
 
         await self.eventually(two_running, what="two operations to start")
-        await executor.shutdown()
+        await executor.shutdown(cancel_pending=True)
         out = await asyncio.wait_for(batch, 5)
         self.assertEqual(out["results"], [])
         self.assertEqual(len(out["errors"]), 5)
         self.assertTrue(all(isinstance(e, asyncio.CancelledError) for e in out["errors"]))
         self.assertEqual(sorted(started), [0, 1])  # the queued ones never started
-        with self.assertRaises(RuntimeError):
+        with self.assertRaisesRegex(RuntimeError, "AsyncFuzzExecutor has been shut down"):
             await executor.execute_batch([(block, [9], {})])
 
     async def test_run_batch_of_processes(self):
@@ -400,7 +412,7 @@ class ExecutorBatch(ProcdTestCase):
         self.assertEqual((summary["succeeded"], summary["failed"], summary["cancelled"]), (1, 2, 0))
         self.assertTrue(summary["batch_id"])
         # Batch jobs are ordinary procd processes.
-        status = await manager.get_process_status(outcomes[2]["process_id"])
+        status = await manager.get_process_details(outcomes[2]["process_id"])
         self.assertEqual(status["labels"]["procd.batch"], summary["batch_id"])
         self.assertEqual(status["exit_code"], -15)
 
@@ -432,7 +444,7 @@ class ExecutorBatch(ProcdTestCase):
         batch = asyncio.ensure_future(executor.run_batch(["sleep 30", "sleep 30"], max_concurrency=1, name="cancel-me"))
 
         async def job_running():
-            return await manager.list_processes(daemon_wide=True, name="cancel-me", states=["running"])
+            return await manager.list_process_details(daemon_wide=True, name="cancel-me", states=["running"])
 
         [job] = await self.eventually(job_running, what="the batch's first job to start")
         await executor.shutdown()

@@ -28,7 +28,7 @@ class Output(ProcdTestCase):
         )
         data = b"".join([c.data async for c in manager.read_output(p, "stdout", follow=True)])
         self.assertEqual(data, b"1\n2\n3\n")
-        status = await manager.get_process_status(p)
+        status = await manager.get_process_details(p)
         self.assertEqual((status["status"], status["stdout_bytes"]), ("finished", 6))
 
     async def test_stdin_pipe(self):
@@ -49,7 +49,7 @@ class Output(ProcdTestCase):
         await manager.wait_for_process(p)
         self.assertEqual(await manager.get_output(p), f"from-client x\n{os.getcwd()}\n".encode())
 
-        daemon_side = self.manager(client_context=False)
+        daemon_side = self.manager(inherit_context=False)
         q = await daemon_side.start_process(
             ProcessConfig(command=["sh", "-c", 'echo "${PDPY_CLIENT_VAR:-unset} $EXTRA"'], env={"EXTRA": "y"}, cwd="/")
         )
@@ -64,17 +64,19 @@ class Output(ProcdTestCase):
         c = await other.start_process(ProcessConfig(command=["true"]))
         await manager.wait_for_process(a)
         await other.wait_for_process(c)
-        listed = await manager.list_processes(labels={"campaign": "a"})
+        listed = await manager.list_process_details(labels={"campaign": "a"})
         self.assertEqual([s["id"] for s in listed], [a.id, b.id])
+        listed = await manager.list_processes(labels={"campaign": "a"})
+        self.assertEqual([s["process"] for s in listed], [a, b])
         # Only this manager's finished process is removed.
         self.assertEqual(await manager.cleanup_finished_processes(), 1)
         self.assertIsNone(await manager.get_process_status(a.pid))
         self.assertIsNotNone(await manager.get_process_status(b.pid))
         self.assertIsNotNone(await other.get_process_status(c.pid))
-        results = await manager.stop_all_processes()
-        self.assertEqual(results, {b.pid: True})
+        self.assertIsNone(await manager.stop_all_processes())
+        self.assertEqual(b.returncode, -15)
         self.assertGreaterEqual(await other.cleanup_finished_processes(daemon_wide=True), 2)
-        self.assertIsNone(await manager.get_process_status(b.pid))
+        self.assertIsNone(await manager.get_process_details(b.pid))
         self.assertIsNone(await other.get_process_status(c.pid))
 
 

@@ -1,9 +1,10 @@
-"""AsyncFuzzExecutor: the original's bounded-concurrency executor, plus
-process batches run by procd's BatchService.
+"""AsyncFuzzExecutor: the released runtime's bounded-concurrency executor,
+plus process batches run by procd's BatchService.
 
 ``execute_batch`` runs in-process operations — ``(fn, args, kwargs)``
 tuples, coroutine functions or plain callables — exactly like the original,
-and returns ``{"results": [...], "errors": [...]}``; procd is not involved.
+and returns ``{"results": [...], "errors": [...]}``; procd is not involved;
+nor is it in ``run_hypothesis_strategy``.
 ``run_batch`` runs *process* jobs in the daemon (RunBatch): every job is an
 ordinary procd process with a per-job timeout that stops its whole tree,
 retries with capped exponential backoff, and results keyed by job index.
@@ -49,20 +50,23 @@ BatchJob = Union[ProcessConfig, Sequence[str], str]
 
 
 class AsyncFuzzExecutor:
-    """Runs operations with at most ``max_concurrency`` at once.
+    """The released runtime's executor: runs operations with at most
+    ``max_concurrency`` at once; plus process batches run by procd.
 
-    Args:
-        max_concurrency: operations (and, for run_batch, process jobs)
-            running at once; default 5 as in the original.
+    ``AsyncFuzzExecutor(max_concurrency=5)``: ``max_concurrency`` becomes
+    ``max(1, n)`` and the thread pool is created at once. No running loop
+    is needed to construct it.
+
+    procd_client options (keyword-only):
         timeout: default per-attempt timeout of execute_batch, in seconds
-            (None: none).
-        retries: default number of extra attempts after a failed one.
+            (None: none, as the original).
+        retries: default number of extra attempts after a failed one (0).
         retry_delay: seconds before the first retry of execute_batch (then
             doubled each time), and the initial backoff of run_batch.
         manager: the ProcessManager whose connection run_batch uses, and
-            whose WatchdogConfig fills the jobs' watchdog defaults; None: one
-            made with ``ProcessManager.create_with_config()`` on first use
-            (and shut down with this executor).
+            whose watchdog settings the jobs get; None: one made with
+            ``ProcessManager.create_with_config()`` on first use (and shut
+            down with this executor).
     """
 
     def __init__(
@@ -74,20 +78,22 @@ class AsyncFuzzExecutor:
         retry_delay: float = 0.0,
         manager: Optional[ProcessManager] = None,
     ):
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        self.max_concurrency = max_concurrency
+        self.max_concurrency = max(1, int(max_concurrency))
         self.timeout = timeout
         self.retries = retries
         self.retry_delay = retry_delay
         self._manager = manager
         self._own_manager = manager is None
-        self._thread_pool = ThreadPoolExecutor(max_workers=max_concurrency)
+        self._thread_pool = ThreadPoolExecutor(max_workers=self.max_concurrency)
         self._semaphore: Optional[asyncio.Semaphore] = None
         self._semaphore_loop: Optional[asyncio.AbstractEventLoop] = None
         self._tasks: Set[asyncio.Future] = set()
         self._streams: "weakref.WeakSet[ResponseStream]" = weakref.WeakSet()
         self._shut_down = False
+
+    def _check_open(self) -> None:
+        if self._shut_down:
+            raise RuntimeError("AsyncFuzzExecutor has been shut down")
 
     # ------------------------------------------------------------ in-process operations
 
@@ -106,32 +112,42 @@ class AsyncFuzzExecutor:
         retries: Optional[int] = None,
         retry_delay: Optional[float] = None,
     ) -> Dict[str, List[Any]]:
-        """Runs operations concurrently (at most max_concurrency at once).
+        """Runs operations concurrently (at most max_concurrency at once) and
+        returns ``{"results": [...], "errors": [...]}``, as the original:
+        the successful return values and the exceptions, each in submission
+        order (``execute_batch([])`` is ``{"results": [], "errors": []}``).
 
-        Each operation is ``(fn, args, kwargs)`` as in the original (also
-        ``(fn, args)``, ``(fn,)`` or ``fn``). Coroutine functions are awaited;
-        plain callables run in a worker thread (a returned awaitable is then
-        awaited).
+        Each operation is ``(fn, args, kwargs)`` (also ``(fn, args)``,
+        ``(fn,)`` or ``fn``). Coroutine functions are awaited; everything
+        else runs in the thread pool and its return value is taken as is. A
+        CancelledError from an operation is re-raised.
 
-        Args:
-            timeout: seconds per attempt (default: the executor's); an attempt
-                past it fails with ``asyncio.TimeoutError`` (a thread cannot
-                be interrupted: it finishes in the background).
-            retries: extra attempts after a failure (default: the
-                executor's); the delay before retry n is
-                ``retry_delay * 2**(n-1)``.
-
-        Returns:
-            ``{"results": [...], "errors": [...], "outcomes": [...]}``:
-            ``results`` are the successful return values and ``errors`` the
-            exceptions of the failed operations, each in input order (the
-            original's shape); ``outcomes`` has one dict per operation, in
-            input order: ``{"index", "ok", "result" or "error", "attempts"}``.
-            Operations cancelled by :meth:`shutdown` fail with
-            ``asyncio.CancelledError``.
+        procd_client options: ``timeout`` (seconds per attempt; an attempt
+        past it fails with asyncio.TimeoutError), ``retries`` and
+        ``retry_delay`` (before retry n: ``retry_delay * 2**(n-1)``); their
+        defaults are the executor's. :meth:`execute_batch_outcomes` says
+        which operation produced which result.
         """
-        if self._shut_down:
-            raise RuntimeError("AsyncFuzzExecutor was shut down")
+        outcomes = await self.execute_batch_outcomes(
+            operations, timeout=timeout, retries=retries, retry_delay=retry_delay
+        )
+        return {
+            "results": [o["result"] for o in outcomes if o["ok"]],
+            "errors": [o["error"] for o in outcomes if not o["ok"]],
+        }
+
+    async def execute_batch_outcomes(
+        self,
+        operations: Iterable[Operation],
+        *,
+        timeout: Optional[float] = ...,  # type: ignore[assignment]
+        retries: Optional[int] = None,
+        retry_delay: Optional[float] = None,
+    ) -> List[Dict[str, Any]]:
+        """Like :meth:`execute_batch`, returning one dict per operation in
+        input order: ``{"index", "ok", "result" or "error", "attempts"}``
+        (the original lost the link between an operation and its result)."""
+        self._check_open()
         if timeout is ...:
             timeout = self.timeout
         retries = self.retries if retries is None else retries
@@ -144,18 +160,20 @@ class AsyncFuzzExecutor:
         ]
         self._tasks.update(tasks)
         try:
-            outcomes = await asyncio.gather(*tasks)
+            return list(await asyncio.gather(*tasks))
         except asyncio.CancelledError:
             for t in tasks:
                 t.cancel()
             raise
         finally:
             self._tasks.difference_update(tasks)
-        return {
-            "results": [o["result"] for o in outcomes if o["ok"]],
-            "errors": [o["error"] for o in outcomes if not o["ok"]],
-            "outcomes": outcomes,
-        }
+
+    async def run_hypothesis_strategy(self, strategy: Any) -> Any:
+        """``strategy.example()`` computed in the thread pool (a Hypothesis
+        strategy, or anything with ``example()``)."""
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread_pool, strategy.example)
 
     @staticmethod
     def _normalise(op: Operation, index: int) -> Tuple[Callable[..., Any], Sequence[Any], Mapping[str, Any]]:
@@ -172,10 +190,7 @@ class AsyncFuzzExecutor:
         if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "func", None)):
             return await fn(*args, **kwargs)
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._thread_pool, functools.partial(fn, *args, **kwargs))
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        return await loop.run_in_executor(self._thread_pool, functools.partial(fn, *args, **kwargs))
 
     async def _run_operation(self, index, fn, args, kwargs, sem, timeout, retries, retry_delay) -> Dict[str, Any]:
         attempts = 0
@@ -194,7 +209,7 @@ class AsyncFuzzExecutor:
                             return {"index": index, "ok": False, "error": e, "attempts": attempts}
                         await asyncio.sleep(retry_delay * (2 ** (attempts - 1)))
         except asyncio.CancelledError as e:
-            if not self._shut_down:
+            if not self._cancelling:
                 raise
             return {"index": index, "ok": False, "error": e, "attempts": attempts}
 
@@ -232,7 +247,7 @@ class AsyncFuzzExecutor:
                 job = ProcessConfig(command=list(job))
             if job.activity_callback is not None:
                 raise ValueError(f"job {i}: activity_callback is not supported in batches")
-            spec = manager._spec(job)
+            spec = manager.lifecycle.spec(job)
             if job.name == "unknown":
                 spec.name = ""  # procd names it after the batch, else "unknown"
             specs.append(spec)
@@ -297,8 +312,7 @@ class AsyncFuzzExecutor:
         the batch: procd stops its running jobs and starts no queued one.
         See :meth:`run_batch` for the arguments.
         """
-        if self._shut_down:
-            raise RuntimeError("AsyncFuzzExecutor was shut down")
+        self._check_open()
         req = self._request(
             jobs,
             max_concurrency=max_concurrency,
@@ -315,7 +329,7 @@ class AsyncFuzzExecutor:
             labels=labels,
             name=name,
         )
-        stream = self._get_manager()._conn.stream("batch", "RunBatch", req, _progress)
+        stream = self._get_manager().registry._conn.stream("batch", "RunBatch", req, _progress)
         self._streams.add(stream)
         return stream
 
@@ -408,25 +422,39 @@ class AsyncFuzzExecutor:
 
     # ------------------------------------------------------------ shutdown
 
-    async def shutdown(self) -> None:
-        """Cancels pending work: queued and running operations of
-        execute_batch (their outcome becomes ``asyncio.CancelledError``), and
-        running batches (procd stops their jobs; run_batch raises
-        Cancelled). Closes the executor's own ProcessManager, if it made one.
-        Idempotent; the executor cannot be used afterwards."""
+    _cancelling = False
+
+    async def shutdown(self, *, cancel_pending: bool = False) -> None:
+        """As the original: idempotent; later calls raise RuntimeError; the
+        thread pool drains (without blocking the event loop, unlike the
+        original). Running process batches are cancelled (procd stops their
+        jobs; run_batch raises Cancelled), and the executor's own
+        ProcessManager, if it made one, is closed. procd_client option:
+        ``cancel_pending`` also cancels the queued and running operations of
+        execute_batch, whose errors become asyncio.CancelledError."""
         if self._shut_down:
             return
         self._shut_down = True
-        tasks = list(self._tasks)
-        for t in tasks:
-            t.cancel()
         for s in list(self._streams):
             await s.aclose()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        self._thread_pool.shutdown(wait=False, cancel_futures=True)
+        if cancel_pending:
+            self._cancelling = True
+            tasks = list(self._tasks)
+            for t in tasks:
+                t.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            self._thread_pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            await asyncio.get_running_loop().run_in_executor(None, self._thread_pool.shutdown, True)
         if self._own_manager and self._manager is not None:
             await self._manager.shutdown(stop_processes=False)
+
+    async def __aenter__(self) -> "AsyncFuzzExecutor":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.shutdown()
 
 
 def _attempt(a: Any, type_: str) -> Dict[str, Any]:

@@ -1,0 +1,12 @@
+"""The released runtime's ``runtime.lifecycle``: ProcessLifecycle.
+
+Re-exports only (the classes live in procd_client's own modules), so the
+same objects are reachable from every path, including through the
+``sys.modules["mcp_fuzzer"] = procd_client`` alias.
+"""
+
+from procd_client._lifecycle import ProcessLifecycle
+
+__all__ = [
+    "ProcessLifecycle",
+]
