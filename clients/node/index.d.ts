@@ -128,10 +128,16 @@ export interface ProcdOptions {
   tokenFile?: string;
   /** The bearer token itself. */
   token?: string;
-  /** The repository's proto/ directory (default: PROCD_PROTO_ROOT, else ../../proto from index.js). */
+  /** The directory holding procd/v1/procd.proto (default: PROCD_PROTO_ROOT, else the packaged proto/, else ../../proto from index.js). */
   protoRoot?: string;
   /** Extra grpc-js channel options. */
   channelOptions?: Record<string, string | number>;
+  /**
+   * Start processes in the caller's working directory and environment (see
+   * clientEnvironment) unless a spec sets cwd or clearEnv. Default: true on
+   * the Unix socket, false over TCP.
+   */
+  inheritContext?: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -354,6 +360,8 @@ export class Procd {
   readonly where: string;
   /** The grpc-js target, e.g. 'unix:///run/procd/procd.sock'. */
   readonly target: string;
+  /** Whether startProcess and runBatch fill in the caller's cwd and environment (see ProcdOptions.inheritContext). */
+  inheritContext: boolean;
   close(): void;
 
   startProcess(spec: ProcessSpec | string[], opts?: CallOptions): Promise<Process>;
@@ -390,6 +398,12 @@ export class Procd {
 }
 
 export function defaultSocket(): string;
+/** The environment a process inherits: the caller's minus NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*, and LD_* for non-root callers. */
+export function clientEnvironment(env?: Record<string, string | undefined>, uid?: number): Record<string, string>;
+/** The gRPC API package this client speaks ("procd.v1"). */
+export const API_PACKAGE: string;
+/** This package's version (1.x speaks procd.v1). */
+export const VERSION: string;
 export function toDuration(v: DurationInput | bigint, what?: string): Duration;
 export function durationToMs(d: Duration | null | undefined): number | null;
 export function timestampToDate(ts: Timestamp | null | undefined): Date | null;

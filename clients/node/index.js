@@ -33,8 +33,14 @@ const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 
-/** Where the proto files live in the repository, relative to this module. */
-const DEFAULT_PROTO_ROOT = path.resolve(__dirname, '..', '..', 'proto');
+/**
+ * Where the proto files are: the copy packed into the npm package (proto/
+ * beside this file, made by `npm pack`), else the repository's proto/ when
+ * this module runs from a checkout.
+ */
+const DEFAULT_PROTO_ROOT = fs.existsSync(path.join(__dirname, 'proto', 'procd', 'v1', 'procd.proto'))
+  ? path.join(__dirname, 'proto')
+  : path.resolve(__dirname, '..', '..', 'proto');
 const PROTO_FILE = 'procd/v1/procd.proto';
 const PKG = 'procd.v1';
 
@@ -276,6 +282,49 @@ function jobSpec(job, i) {
   throw invalid(`jobs[${i}]: expected a spec object, an argv array or a shell command line, got ${describe(job)}`);
 }
 
+// Variables of the caller's own service manager: never handed to a process
+// that inherits the caller's environment (procd sets its own NOTIFY_SOCKET).
+const CLIENT_ONLY_ENV = new Set(['NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'WATCHDOG_PID', 'WATCHDOG_USEC']);
+
+/**
+ * The environment a process inherits from this client (see the
+ * inheritContext option): process.env minus the caller's service-manager
+ * variables (NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*) and, for a caller that is
+ * not root, every variable whose name starts with LD_ (procd refuses them
+ * from non-root callers: they would load code into processes run with the
+ * daemon's privileges). Root callers forward them.
+ * @param {Record<string, string|undefined>} [env]
+ * @param {number} [uid]
+ * @returns {Record<string, string>}
+ */
+function clientEnvironment(env = process.env, uid = typeof process.getuid === 'function' ? process.getuid() : -1) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || CLIENT_ONLY_ENV.has(k)) continue;
+    if (uid !== 0 && k.startsWith('LD_')) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * A spec completed with the caller's context: cwd = process.cwd() unless
+ * set; unless clearEnv (or clear_env) was set explicitly, env is laid over
+ * the caller's environment, which is sent whole with clearEnv: true.
+ * @param {any} spec
+ */
+function withCallerContext(spec) {
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return spec;
+  const out = { ...spec };
+  if (out.cwd === undefined || out.cwd === null || out.cwd === '') out.cwd = process.cwd();
+  if (out.clearEnv === undefined && out.clear_env === undefined) {
+    out.env = { ...clientEnvironment(), ...(out.env || {}) };
+    out.clearEnv = true;
+  }
+  return out;
+}
+
 function deadlineOf(opts) {
   if (opts && opts.deadlineMs !== undefined && opts.deadlineMs !== null) {
     if (typeof opts.deadlineMs !== 'number' || !(opts.deadlineMs >= 0)) throw invalid(`deadlineMs: ${opts.deadlineMs} is not a number of milliseconds`);
@@ -510,7 +559,9 @@ function loadProto(protoRoot) {
  *   PROCD_TLS_CERT, PROCD_TLS_KEY). `true` uses the system's roots.
  * @property {string} [tokenFile] file holding the bearer token procd wants (default: PROCD_TOKEN_FILE)
  * @property {string} [token] the bearer token itself
- * @property {string} [protoRoot] the proto/ directory (default: PROCD_PROTO_ROOT, else ../../proto from this file)
+ * @property {string} [protoRoot] the proto/ directory (default: PROCD_PROTO_ROOT, else the packaged proto/, else ../../proto from this file)
+ * @property {boolean} [inheritContext] start processes in the caller's working directory and environment
+ *   (see clientEnvironment) unless the spec sets cwd or clearEnv; default true on the Unix socket, false over TCP
  * @property {Record<string, string|number>} [channelOptions] extra grpc-js channel options
  */
 
@@ -542,6 +593,13 @@ class Procd {
     }
     /** The daemon's address (socket path or host:port), for messages. */
     this.target = target;
+    /**
+     * Whether startProcess and runBatch fill in the caller's cwd and
+     * environment (the default on the local socket; over TCP the caller's
+     * paths mean nothing to the daemon).
+     * @type {boolean}
+     */
+    this.inheritContext = opts.inheritContext !== undefined ? !!opts.inheritContext : !address;
 
     let tlsOpt = opts.tls;
     if (tlsOpt === undefined && (env.PROCD_TLS_CA || env.PROCD_TLS_CERT)) {
@@ -701,7 +759,7 @@ class Procd {
     const resp = await this._unary('process', 'StartProcess', 'StartProcessRequest', () => {
       if (Array.isArray(spec)) spec = { command: spec };
       if (!spec || typeof spec !== 'object') throw invalid(`spec: expected an object or an argv array, got ${describe(spec)}`);
-      return { spec };
+      return { spec: this.inheritContext ? withCallerContext(spec) : spec };
     }, opts);
     return resp.process;
   }
@@ -981,15 +1039,24 @@ class Procd {
     const { deadlineMs, signal, ...rest } = opts;
     return this._stream('batch', 'RunBatch', 'RunBatchRequest', () => {
       if (!Array.isArray(jobs)) throw invalid(`jobs: expected an array, got ${describe(jobs)}`);
-      return { ...rest, jobs: jobs.map(jobSpec) };
+      const specs = jobs.map(jobSpec);
+      return { ...rest, jobs: this.inheritContext ? specs.map(withCallerContext) : specs };
     }, (m) => m, { deadlineMs, signal });
   }
 }
+
+/** The gRPC API package this client speaks; the package's major version follows it (1.x: procd.v1). */
+const API_PACKAGE = PKG;
+/** This package's version. */
+const VERSION = require('./package.json').version;
 
 module.exports = {
   Procd,
   ProcdError,
   defaultSocket,
+  clientEnvironment,
+  API_PACKAGE,
+  VERSION,
   toDuration,
   durationToMs,
   timestampToDate,

@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { Procd, ProcdError, exitCodeOf, durationToMs } = require('..');
+const { Procd, ProcdError, exitCodeOf, durationToMs, clientEnvironment } = require('..');
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const STEP_MS = 30000; // deadline for any single step of a test
@@ -56,6 +56,7 @@ function within(promise, ms, what) {
 }
 
 const daemon = {
+  cwd: '/',
   dir: '',
   socket: '',
   child: null,
@@ -75,7 +76,7 @@ before(async () => {
     '--socket', daemon.socket,
     '--state-dir', path.join(daemon.dir, 'state'),
     '--log-level', 'debug',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  ], { stdio: ['ignore', 'pipe', 'pipe'], cwd: daemon.cwd });
   const keep = (b) => {
     daemon.logs += b.toString();
     if (daemon.logs.length > 4 << 20) daemon.logs = daemon.logs.slice(-(2 << 20));
@@ -327,6 +328,45 @@ describe('procd Node client', () => {
     assert.equal(s.failed, 1);
     assert.equal(s.cancelled, 0);
     assert.equal(s.stopped, '');
+  });
+
+  test('the caller\'s cwd and environment over the local socket; inheritContext: false gives the daemon\'s', async () => {
+    const here = fs.mkdtempSync(path.join(os.tmpdir(), 'pdncwd'));
+    const oldCwd = process.cwd();
+    process.env.PDN_CALLER_VAR = 'from-caller';
+    process.env.LD_PDN_TEST = 'ld';
+    process.chdir(here);
+    const script = 'pwd; echo "${PDN_CALLER_VAR:-unset} ${EXTRA:-unset} ${LD_PDN_TEST:-unset}"';
+    const run = async (c, spec) => {
+      const p = await c.startProcess({ command: ['sh', '-c', script], ...spec });
+      await within(c.waitForProcess(p.id), STEP_MS, 'WaitForProcess');
+      const chunks = await collect(c.readOutput(p.id, { stream: 'stdout' }), 'ReadOutput');
+      return Buffer.concat(chunks.map((x) => x.data)).toString();
+    };
+    const root = process.getuid() === 0;
+    try {
+      assert.equal(client.inheritContext, true);
+      assert.equal(await run(client, { env: { EXTRA: 'x' } }),
+        `${fs.realpathSync(here)}\nfrom-caller x ${root ? 'ld' : 'unset'}\n`);
+      // Explicit fields win: cwd as given; clearEnv set explicitly means no inheritance.
+      assert.equal(await run(client, { cwd: '/', clearEnv: false, env: { EXTRA: 'y' } }), '/\nunset y unset\n');
+
+      const daemonSide = new Procd({ socket: daemon.socket, inheritContext: false });
+      try {
+        assert.equal(await run(daemonSide, {}), `${daemon.cwd}\nunset unset unset\n`);
+      } finally {
+        daemonSide.close();
+      }
+      assert.equal(new Procd({ address: '127.0.0.1:1' }).inheritContext, false, 'over TCP the daemon\'s context is the default');
+    } finally {
+      process.chdir(oldCwd);
+      delete process.env.PDN_CALLER_VAR;
+      delete process.env.LD_PDN_TEST;
+      fs.rmSync(here, { recursive: true, force: true });
+    }
+    const env = clientEnvironment({ LD_PRELOAD: 'x', NOTIFY_SOCKET: '/n', LISTEN_FDS: '1', A: '1' }, 1000);
+    assert.deepEqual(env, { A: '1' });
+    assert.deepEqual(clientEnvironment({ LD_PRELOAD: 'x', A: '1' }, 0), { LD_PRELOAD: 'x', A: '1' });
   });
 
   test('procd exits 0 on SIGTERM', async () => {
