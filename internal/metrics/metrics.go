@@ -25,6 +25,11 @@ type Sources struct {
 	Events   *events.Bus
 	// Notify reports the notify socket's accepted and rejected datagrams.
 	Notify func() (accepted, rejected int64)
+	// Restarts reports what supervision by restart policy did: restarts,
+	// by the reason the restarted run ended, and processes it gave up on
+	// as crash loops. Without it (no supervisor wired in) both counters
+	// are exported as 0, so dashboards and alerts can name them already.
+	Restarts func() (byReason map[manager.Reason]int64, crashLoops int64)
 }
 
 // Metrics is procd's registry.
@@ -45,6 +50,11 @@ func New(src Sources) *Metrics {
 			Help:    "Time from a hang or deadline threshold to the watchdog's decision to stop the process.",
 			Buckets: []float64{.0001, .0005, .001, .002, .005, .01, .05, .1, .5, 1},
 		}, []string{"reason"}),
+	}
+	// Both reasons exist from the start, so a rate over them has data
+	// before the first kill.
+	for _, r := range []manager.Reason{manager.ReasonHung, manager.ReasonDeadline} {
+		m.killLatency.WithLabelValues(r.String())
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -87,7 +97,12 @@ var (
 	descSubscribers   = prometheus.NewDesc("procd_event_subscribers", "Event stream subscribers.", nil, nil)
 	descLastSeq       = prometheus.NewDesc("procd_event_last_seq", "Sequence number of the last event.", nil, nil)
 	descSlowSubs      = prometheus.NewDesc("procd_event_slow_subscribers_total", "Subscribers ended for being too slow.", nil, nil)
+	descRestarts      = prometheus.NewDesc("procd_process_restarts_total", "Runs started again by a restart policy, by the reason the previous run ended.", []string{"reason"}, nil)
+	descCrashLoops    = prometheus.NewDesc("procd_crash_loops_total", "Processes a restart policy gave up on after too many restarts within its window (left FAILED, reason CRASH_LOOP).", nil, nil)
 )
+
+// restartReasons are the ends of a run that a restart policy can restart.
+var restartReasons = []manager.Reason{manager.ReasonExited, manager.ReasonHung, manager.ReasonDeadline}
 
 // collector reads the core's figures at scrape time.
 type collector struct{ src Sources }
@@ -95,7 +110,7 @@ type collector struct{ src Sources }
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descProcesses, descStarts, descStartFailures, descExits, descLeftovers, descOrphans,
 		descOutput, descDropped, descWatched, descKills, descNotify, descBatches, descJobs, descJobsDone, descRetries,
-		descSubscribers, descLastSeq, descSlowSubs} {
+		descSubscribers, descLastSeq, descSlowSubs, descRestarts, descCrashLoops} {
 		ch <- d
 	}
 }
@@ -146,4 +161,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descSubscribers, float64(es.Subscribers))
 	gauge(descLastSeq, float64(es.LastSeq))
 	counter(descSlowSubs, float64(es.SlowTotal))
+
+	var restarts map[manager.Reason]int64
+	var loops int64
+	if c.src.Restarts != nil {
+		restarts, loops = c.src.Restarts()
+	}
+	for _, r := range restartReasons {
+		counter(descRestarts, float64(restarts[r]), r.String())
+	}
+	counter(descCrashLoops, float64(loops))
 }
