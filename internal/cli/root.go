@@ -114,7 +114,8 @@ PROCD_TOKEN_FILE set the flags of the same names.
 			return config.ApplyClientEnv(cmd.Flags(), os.LookupEnv)
 		},
 	}
-	root.CompletionOptions.HiddenDefaultCmd = true
+	// `procctl completion bash|zsh|fish|powershell` prints a completion
+	// script (cobra's), listed in --help.
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.opts.Socket, "socket", config.DefaultSocket(), "procd's Unix socket (env PROCD_SOCKET)")
 	pf.StringVar(&a.opts.Addr, "addr", "", "procd's TCP address host:port instead of the socket (env PROCD_ADDR)")
