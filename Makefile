@@ -58,7 +58,8 @@ FUZZTIME ?= 60s
 FUZZ_TARGETS := \
 	internal/server:FuzzStartProcessRequest internal/server:FuzzSendSignal \
 	internal/manager:FuzzParseNotify internal/manager:FuzzSpecValidate \
-	internal/config:FuzzParseDuration internal/config:FuzzParseSize internal/config:FuzzLoadFile
+	internal/config:FuzzParseDuration internal/config:FuzzParseSize internal/config:FuzzLoadFile \
+	internal/policy:FuzzParseTokens internal/policy:FuzzParseClientID internal/policy:FuzzPolicy
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
