@@ -99,13 +99,20 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 		d.listeners = append(d.listeners, activated...)
 		log.Info("using sockets passed by the service manager", zap.Int("count", len(activated)))
 	} else if cfg.Socket != "" {
-		l, unlock, err := listenUnix(cfg.Socket)
+		gid, err := socketGID(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		// The default socket's directory is procd's own; another is the
+		// user's unless procd creates it.
+		dir := socketDir{own: cfg.Socket == config.DefaultSocket(), gid: gid}
+		l, unlock, err := listenUnix(cfg.Socket, dir, log)
 		if err != nil {
 			return nil, err
 		}
 		d.listeners = append(d.listeners, l)
 		d.unlock = unlock
-		if err := socketPermissions(&cfg); err != nil {
+		if err := socketPermissions(&cfg, gid); err != nil {
 			return nil, err
 		}
 	}

@@ -11,28 +11,28 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
 
 // maxSocketPath is sun_path's capacity minus the terminating NUL.
 const maxSocketPath = 107
 
-// listenUnix serves on a Unix socket created 0600. The socket's directory
-// is created 0700 if missing. A lock file next to the socket makes two
-// daemons starting at once agree on who serves; a socket left by a crashed
-// daemon is replaced, while one another daemon answers on makes us refuse.
-func listenUnix(path string) (net.Listener, func(), error) {
+// listenUnix serves on a Unix socket created 0600, in a directory checked
+// (and, when it is procd's own, created and given its mode) by
+// socketDir.prepare. A lock file next to the socket makes two daemons
+// starting at once agree on who serves; a socket left by a crashed daemon
+// is replaced, while one another daemon answers on makes us refuse.
+func listenUnix(path string, dir socketDir, log *zap.Logger) (net.Listener, func(), error) {
 	if len(path) > maxSocketPath {
 		return nil, nil, fmt.Errorf("socket path %q is %d bytes; Unix sockets allow at most %d", path, len(path), maxSocketPath)
 	}
-	dir := filepath.Dir(path)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("create socket directory: %w", err)
-		}
+	dir.path = filepath.Dir(path)
+	if err := dir.prepare(log); err != nil {
+		return nil, nil, err
 	}
 	lockPath := path + ".lock"
-	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open lock file: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/user"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,37 +141,29 @@ func checkTCP(cfg *config.Config) error {
 	return nil
 }
 
-// socketPermissions applies --socket-mode and --socket-group to the socket,
-// and opens its directory to the group too.
-func socketPermissions(cfg *config.Config) error {
+// socketGID resolves --socket-group; -1 when it is not set.
+func socketGID(cfg *config.Config) (int, error) {
+	if cfg.SocketGroup == "" {
+		return -1, nil
+	}
+	gid, err := ids([]string{cfg.SocketGroup}, lookupGroup)
+	if err != nil {
+		return -1, fmt.Errorf("--socket-group: %w", err)
+	}
+	return gid[0], nil
+}
+
+// socketPermissions applies --socket-mode and --socket-group to the socket
+// (its directory was prepared by listenUnix).
+func socketPermissions(cfg *config.Config, gid int) error {
 	mode, _ := strconv.ParseUint(cfg.SocketMode, 8, 32)
 	if err := os.Chmod(cfg.Socket, os.FileMode(mode)); err != nil {
 		return fmt.Errorf("--socket-mode: %w", err)
 	}
-	if cfg.SocketGroup == "" {
+	if gid < 0 {
 		return nil
 	}
-	gid, err := ids([]string{cfg.SocketGroup}, lookupGroup)
-	if err != nil {
-		return fmt.Errorf("--socket-group: %w", err)
-	}
-	if err := os.Lchown(cfg.Socket, -1, gid[0]); err != nil {
-		return fmt.Errorf("--socket-group: %w", err)
-	}
-	// Open the directory to the group, unless others can already pass
-	// through it: a shared directory (/run, /tmp) is not procd's to change.
-	dir := filepath.Dir(cfg.Socket)
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("--socket-group: %w", err)
-	}
-	if fi.Mode().Perm()&0o001 != 0 {
-		return nil
-	}
-	if err := os.Lchown(dir, -1, gid[0]); err != nil {
-		return fmt.Errorf("--socket-group: %w", err)
-	}
-	if err := os.Chmod(dir, 0o750); err != nil {
+	if err := os.Lchown(cfg.Socket, -1, gid); err != nil {
 		return fmt.Errorf("--socket-group: %w", err)
 	}
 	return nil

@@ -49,17 +49,22 @@ func TestPeerCredentials(t *testing.T) {
 	if err != nil {
 		t.Skip("needs setpriv (util-linux)")
 	}
-	d := startDaemon(t, "--socket-mode", "0666", "--read-uid", "65533")
+	d := startDaemon(t, "--socket-mode", "0666", "--read-uid", "65533", "--read-gid", "65531")
 	os.Chmod(d.dir, 0o755)
 	os.Chmod(binDir, 0o755)
-	as := func(uid string, args ...string) result {
-		cmd := exec.Command(setpriv, append([]string{"--reuid=" + uid, "--regid=" + uid, "--clear-groups",
+	asGroups := func(uid, groups string, args ...string) result {
+		g := "--clear-groups"
+		if groups != "" {
+			g = "--groups=" + groups
+		}
+		cmd := exec.Command(setpriv, append([]string{"--reuid=" + uid, "--regid=" + uid, g,
 			filepath.Join(binDir, "procctl"), "--socket", d.socket}, args...)...)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		cmd.Run()
 		return result{stdout: out.String(), stderr: errb.String(), code: cmd.ProcessState.ExitCode()}
 	}
+	as := func(uid string, args ...string) result { return asGroups(uid, "", args...) }
 	if r := as("65534", "ps"); r.code != 77 || !strings.Contains(r.stderr, "uid 65534") || !strings.Contains(r.stderr, "may not call") {
 		t.Fatalf("stranger: %v", r)
 	}
@@ -71,6 +76,14 @@ func TestPeerCredentials(t *testing.T) {
 	}
 	if r := as("65533", "start", "true"); r.code != 77 || !strings.Contains(r.stderr, "StartProcess") {
 		t.Fatalf("read-only start: %v", r)
+	}
+	// Supplementary groups come from SO_PEERGROUPS: a member of the read
+	// group (not its primary group) may read, and only read.
+	if r := asGroups("65534", "65530,65531", "ps"); r.code != 0 {
+		t.Fatalf("member of the read group, ps: %v", r)
+	}
+	if r := asGroups("65534", "65530,65531", "start", "true"); r.code != 77 {
+		t.Fatalf("member of the read group, start: %v", r)
 	}
 	if out := d.mustCtl("ps", "--all"); strings.Contains(out, "true") {
 		t.Fatalf("a refused caller started something:\n%s", out)
