@@ -52,7 +52,7 @@ Signals: SIGTERM or SIGINT stop every process gracefully (bounded by
 		SilenceErrors: true,
 		Version:       version.String(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := load(cmd.Flags(), configFile); err != nil {
+			if err := load(cmd.Flags(), configFile, &cfg); err != nil {
 				return err
 			}
 			return run(cfg)
@@ -142,7 +142,7 @@ func newLogger(cfg config.Config) (*zap.Logger, error) {
 
 // load applies the config file and then the environment to every flag
 // the command line did not set.
-func load(fs *pflag.FlagSet, file string) error {
+func load(fs *pflag.FlagSet, file string, cfg *config.Config) error {
 	cli := config.SetOnCommandLine(fs)
 	if file == "" {
 		file = os.Getenv("PROCD_CONFIG")
@@ -153,9 +153,11 @@ func load(fs *pflag.FlagSet, file string) error {
 			return fmt.Errorf("--config: %w", err)
 		}
 		defer f.Close()
-		if err := config.LoadFile(fs, f, file, "", cli); err != nil {
+		pol, err := config.LoadFile(fs, f, file, "", cli)
+		if err != nil {
 			return err
 		}
+		cfg.Policy = pol
 	}
 	return config.ApplyEnv(fs, os.LookupEnv, cli)
 }
@@ -192,10 +194,15 @@ func configCommand() *cobra.Command {
 				defer f.Close()
 				in = f
 			}
-			if err := config.LoadFile(fs, in, name, format, nil); err != nil {
+			pol, err := config.LoadFile(fs, in, name, format, nil)
+			if err != nil {
 				return err
 			}
+			d.Policy = pol
 			if err := d.Validate(); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if _, err := daemon.CommandPolicy(&d); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "%s: ok\n", name)

@@ -104,6 +104,16 @@ one document per command, or one line per message for streams (run, logs, watch)
 Environment: PROCD_SOCKET, PROCD_ADDR, PROCD_TLS_CA, PROCD_TLS_CERT, PROCD_TLS_KEY and
 PROCD_TOKEN_FILE set the flags of the same names.
 
+Over TCP (--addr) procd wants proof of who you are, and gives you the role it maps
+you to (control: everything; read: status, list, wait, events, output, stats):
+  mTLS   --tls-ca ca.pem --tls-cert me.pem --tls-key me-key.pem
+         (a certificate signed by procd's --client-ca, mapped by its --control-client
+         or --read-client to cn:NAME, dns:NAME or uri:URI)
+  token  --tls-ca ca.pem --token-file my.token
+         (the file holds your token alone, or one line NAME ROLE TOKEN; plaintext
+         only to a loopback address of a procd started with --insecure)
+On the Unix socket procd knows you by your uid and groups; no flag is needed.
+
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -120,9 +130,9 @@ PROCD_TOKEN_FILE set the flags of the same names.
 	pf.StringVar(&a.opts.Socket, "socket", config.DefaultSocket(), "procd's Unix socket (env PROCD_SOCKET)")
 	pf.StringVar(&a.opts.Addr, "addr", "", "procd's TCP address host:port instead of the socket (env PROCD_ADDR)")
 	pf.StringVar(&a.opts.TLSCA, "tls-ca", "", "CA certificate that signed procd's TLS certificate, for --addr (env PROCD_TLS_CA)")
-	pf.StringVar(&a.opts.TLSCert, "tls-cert", "", "client certificate for mTLS (env PROCD_TLS_CERT)")
-	pf.StringVar(&a.opts.TLSKey, "tls-key", "", "client key for mTLS (env PROCD_TLS_KEY)")
-	pf.StringVar(&a.opts.TokenFile, "token-file", "", "file holding the bearer token procd wants (env PROCD_TOKEN_FILE)")
+	pf.StringVar(&a.opts.TLSCert, "tls-cert", "", "this client's certificate for mTLS, signed by procd's --client-ca (env PROCD_TLS_CERT)")
+	pf.StringVar(&a.opts.TLSKey, "tls-key", "", "this client's private key for --tls-cert (env PROCD_TLS_KEY)")
+	pf.StringVar(&a.opts.TokenFile, "token-file", "", "file holding this client's bearer token for --addr: the token alone, or a line NAME ROLE TOKEN (env PROCD_TOKEN_FILE)")
 	pf.BoolVar(&a.json, "json", false, "print protobuf JSON")
 	pf.Var(&a.timeout, "timeout", "deadline for each call to the daemon, e.g. 5s (0: none)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/procd/procd/internal/policy"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -29,7 +31,8 @@ type Options struct {
 	// TLS for Addr: the CA that signed procd's certificate and, for mTLS,
 	// this client's certificate and key (PEM files).
 	TLSCA, TLSCert, TLSKey string
-	// TokenFile holds a bearer token to send.
+	// TokenFile holds the bearer token to send over TCP (the token alone,
+	// or one line NAME ROLE TOKEN).
 	TokenFile string
 }
 
@@ -66,12 +69,16 @@ func Dial(o Options) (*Conn, error) {
 		return nil, err
 	}
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
-	if o.TokenFile != "" {
-		b, err := os.ReadFile(o.TokenFile)
+	if o.TokenFile != "" && o.Addr != "" {
+		secret, err := readToken(o.TokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("--token-file: %w", err)
+			return nil, err
 		}
-		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: strings.TrimSpace(string(b)), secure: o.TLSCA != ""}))
+		secure := o.TLSCA != "" || o.TLSCert != ""
+		if !secure && !loopbackAddr(o.Addr) {
+			return nil, fmt.Errorf("refusing to send the bearer token in clear to %s: connect with TLS (--tls-ca) or to a loopback address", o.Addr)
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer{token: secret, secure: secure}))
 	}
 	cc, err := grpc.NewClient(target, append(opts,
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
@@ -99,12 +106,24 @@ func (c *Conn) Explain(err error) error {
 			"permission denied connecting to procd at %s: this user may not open its socket (procd's --socket-mode and --socket-group decide who may)",
 			c.opts.Where())}
 	}
+	if st.Code() == codes.Unavailable && isTLSError(st.Message()) {
+		why := "procd's certificate could not be verified: give the CA that signed it with --tls-ca"
+		if strings.Contains(st.Message(), "remote error") {
+			why = "procd refused this client's certificate: it must be signed by procd's --client-ca"
+		}
+		return &Error{Code: codes.Unauthenticated, Msg: fmt.Sprintf("TLS handshake with procd at %s failed: %s (%s)",
+			c.opts.Where(), why, connectReason(st.Message()))}
+	}
 	if st.Code() == codes.Unavailable && isConnectError(st.Message()) {
 		return &Error{Code: codes.Unavailable, Msg: fmt.Sprintf(
 			"cannot reach procd at %s: %s (is procd running? start it with `procd`, or point --socket/PROCD_SOCKET or --addr/PROCD_ADDR at it)",
 			c.opts.Where(), connectReason(st.Message()))}
 	}
 	return &Error{Code: st.Code(), Msg: st.Message()}
+}
+
+func isTLSError(msg string) bool {
+	return strings.Contains(msg, "handshake failed") || strings.Contains(msg, "remote error: tls:") || strings.Contains(msg, "x509:")
 }
 
 func isConnectError(msg string) bool {
@@ -208,6 +227,37 @@ func transport(o Options) (credentials.TransportCredentials, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return credentials.NewTLS(cfg), nil
+}
+
+// readToken reads a client's token file: the bare token, or one line
+// NAME ROLE TOKEN as in procd's --token-file.
+func readToken(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	defer f.Close()
+	toks, _, err := policy.ParseTokens(f, file)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	if len(toks) != 1 {
+		return "", fmt.Errorf("--token-file %s holds %d tokens (procd's own file?); give procctl a file with only yours", file, len(toks))
+	}
+	return toks[0].Secret, nil
+}
+
+// loopbackAddr reports whether host:port names a loopback address.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // bearer sends "authorization: Bearer TOKEN" with every call.

@@ -5,8 +5,9 @@
 // Precedence is defaults, then a config file, then PROCD_* environment
 // variables, then flags the user actually set.
 //
-// config is a leaf: it imports no other procd package, so procctl links it
-// without the daemon's core. The daemon (internal/daemon) turns a Config
+// config is a leaf: it imports no other procd package but the policy
+// vocabulary (to decode a config file's command policy and check client
+// identities), so procctl links it without the daemon's core. The daemon (internal/daemon) turns a Config
 // into the settings of each component.
 package config
 
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/procd/procd/internal/policy"
 )
 
 // Config is the daemon's configuration.
@@ -67,9 +70,16 @@ type Config struct {
 	SocketGroup          string   // group owning the socket (and its directory)
 	SocketMode           string   // octal, e.g. 0660
 
-	// TCP security.
-	TLSCert, TLSKey, ClientCA string
-	TokenFile                 string
+	// TCP security: every TCP client proves who it is, with a client
+	// certificate verified against ClientCA and mapped to a role by
+	// ControlClients/ReadClients (cn:NAME, dns:NAME, uri:URI), or with a
+	// bearer token from TokenFile (NAME ROLE TOKEN lines).
+	TLSCert, TLSKey, ClientCA   string
+	ControlClients, ReadClients []string
+	TokenFile                   string
+
+	// Policy is the config file's command policy; nil: the default.
+	Policy *policy.Config
 
 	MaxStreams uint32 // concurrent calls per connection
 
@@ -224,6 +234,9 @@ func (c *Config) Validate() error {
 	if c.ClientCA != "" && c.TLSCert == "" {
 		return fmt.Errorf("--client-ca needs --tls-cert and --tls-key")
 	}
+	if err := c.validateClients(); err != nil {
+		return err
+	}
 	if m, err := strconv.ParseUint(c.SocketMode, 8, 32); err != nil || m > 0o777 {
 		return fmt.Errorf("--socket-mode %q: give octal permissions such as 0600 or 0660", c.SocketMode)
 	}
@@ -243,11 +256,35 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validateClients checks the certificate-to-role mappings.
+func (c *Config) validateClients() error {
+	if (len(c.ControlClients) > 0 || len(c.ReadClients) > 0) && c.ClientCA == "" {
+		return fmt.Errorf("--control-client and --read-client map client certificates, which need --client-ca (the CA they are verified against)")
+	}
+	seen := map[string]string{}
+	for _, m := range []struct {
+		flag string
+		ids  []string
+	}{{"--control-client", c.ControlClients}, {"--read-client", c.ReadClients}} {
+		for _, id := range m.ids {
+			p, err := policy.ParseClientID(strings.TrimSpace(id))
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.flag, err)
+			}
+			if prev, dup := seen[p]; dup && prev != m.flag {
+				return fmt.Errorf("%s %s: the identity is also given to %s; give it one role", m.flag, id, prev)
+			}
+			seen[p] = m.flag
+		}
+	}
+	return nil
+}
+
 // Bind registers the daemon's flags on fs, with c's values as defaults.
 func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Socket, "socket", c.Socket, "Unix socket to serve on (empty: none)")
-	fs.StringVar(&c.Listen, "listen", c.Listen, "also serve on this TCP address (loopback only, needs --insecure)")
-	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow plaintext TCP (loopback only)")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "also serve on this TCP address; its clients must prove who they are (--client-ca with --control-client/--read-client, or --token-file)")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow plaintext TCP for --listen on a loopback address (bearer tokens then travel in clear)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
 	fs.Var(&c.RingSize, "ring-size", "output bytes kept in memory per stream (e.g. 1MiB)")
@@ -272,8 +309,10 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.SocketMode, "socket-mode", c.SocketMode, "permissions of the socket, in octal (0660 to let --socket-group connect)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate for --listen (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key for --listen (PEM)")
-	fs.StringVar(&c.ClientCA, "client-ca", c.ClientCA, "require TCP clients to present a certificate signed by this CA (mTLS)")
-	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "file holding a bearer token TCP clients must send")
+	fs.StringVar(&c.ClientCA, "client-ca", c.ClientCA, "verify TCP client certificates against this CA (mTLS); map them to roles with --control-client and --read-client")
+	fs.StringSliceVar(&c.ControlClients, "control-client", c.ControlClients, "client certificate identity given the control role: cn:NAME, dns:NAME or uri:URI (e.g. a SPIFFE ID); repeatable")
+	fs.StringSliceVar(&c.ReadClients, "read-client", c.ReadClients, "client certificate identity given the read role (status, list, wait, events, output, stats); repeatable")
+	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "bearer tokens for TCP clients, one a line: NAME ROLE TOKEN (ROLE control or read; # comments); must not be readable by others")
 	fs.IntVar(&c.MaxArgs, "max-args", c.MaxArgs, "arguments in one command")
 	fs.Var(&c.MaxArgBytes, "max-arg-bytes", "bytes of one command's arguments (and of its env) together")
 	fs.IntVar(&c.MaxEnv, "max-env", c.MaxEnv, "environment variables in one spec")

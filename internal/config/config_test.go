@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/procd/procd/internal/policy"
 )
 
 func TestParseDuration(t *testing.T) {
@@ -106,7 +109,7 @@ allow-uid = ["1000", "root"]
 `
 	env := map[string]string{"PROCD_RING_SIZE": "128KiB"}
 	cli := SetOnCommandLine(fs)
-	if err := LoadFile(fs, strings.NewReader(file), "procd.toml", "", cli); err != nil {
+	if _, err := LoadFile(fs, strings.NewReader(file), "procd.toml", "", cli); err != nil {
 		t.Fatal(err)
 	}
 	if err := ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, cli); err != nil {
@@ -121,13 +124,13 @@ allow-uid = ["1000", "root"]
 		{"grace = \"soon\"\n", `invalid duration "soon"`},
 		{"[table]\nx = 1\n", `unknown key "table"`},
 	} {
-		err := LoadFile(fs, strings.NewReader(tc.file), "procd.toml", "", nil)
+		_, err := LoadFile(fs, strings.NewReader(tc.file), "procd.toml", "", nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.file, err, tc.want)
 		}
 	}
 	yml := "ring-size: 32KiB\nlog-level: debug\nnope: 1\n"
-	err := LoadFile(fs, strings.NewReader(yml), "procd.yaml", "", nil)
+	_, err := LoadFile(fs, strings.NewReader(yml), "procd.yaml", "", nil)
 	if err == nil || !strings.Contains(err.Error(), `procd.yaml:3: unknown key "nope"`) {
 		t.Fatalf("yaml: %v", err)
 	}
@@ -145,7 +148,7 @@ func TestDefaultConfigRoundTrips(t *testing.T) {
 	c2 := Default()
 	fs2 := pflag.NewFlagSet("procd", pflag.ContinueOnError)
 	c2.Bind(fs2)
-	if err := LoadFile(fs2, strings.NewReader(b.String()), "default", "", nil); err != nil {
+	if _, err := LoadFile(fs2, strings.NewReader(b.String()), "default", "", nil); err != nil {
 		t.Fatalf("default config does not load: %v\n%s", err, b.String())
 	}
 	if fmt.Sprint(c) != fmt.Sprint(c2) {
@@ -185,10 +188,95 @@ func FuzzLoadFile(f *testing.F) {
 	f.Add("grace: 2s\nlog-level: debug\n")
 	f.Add("[x]\ny = 1\n")
 	f.Add("allow-uid = [1, \"root\"]\n")
+	f.Add(policyTOML)
+	f.Add(policyYAML)
+	f.Add("control-client = [\"uri:spiffe://x/y\"]\nread-client = \"cn:a,dns:b\"\n")
 	f.Fuzz(func(t *testing.T, content string) {
 		c := Default()
 		fs := pflag.NewFlagSet("procd", pflag.ContinueOnError)
 		c.Bind(fs)
-		LoadFile(fs, strings.NewReader(content), "fuzz", "", nil)
+		pol, err := LoadFile(fs, strings.NewReader(content), "fuzz", "", nil)
+		if err != nil {
+			return
+		}
+		c.Validate()
+		// Names resolve to an error here: only the parsing is fuzzed.
+		no := func(string) (int, error) { return 0, errors.New("no lookups") }
+		policy.Compile(pol, 0, policy.Lookup{User: no, Group: no})
 	})
+}
+
+const policyTOML = `log-level = "debug"
+
+[[policy.rules]]
+name = "root"
+match = ["uid:0"]
+
+[[policy.rules]]
+name = "fuzz runners"
+match = ["uri:spiffe://cluster.local/ns/fuzz/sa/runner", "token:ci"]
+executables = ["/usr/bin/*"]
+users = [1001]
+env = []
+`
+
+const policyYAML = `log-level: debug
+policy:
+  rules:
+    - name: root
+      match: ["uid:0"]
+    - name: fuzz runners
+      match: [uri:spiffe://cluster.local/ns/fuzz/sa/runner, token:ci]
+      executables: [/usr/bin/*]
+      users: [1001]
+      env: []
+`
+
+func TestPolicySection(t *testing.T) {
+	for name, file := range map[string]string{"procd.toml": policyTOML, "procd.yaml": policyYAML} {
+		c := Default()
+		fs := pflag.NewFlagSet("procd", pflag.ContinueOnError)
+		c.Bind(fs)
+		pol, err := LoadFile(fs, strings.NewReader(file), name, "", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if c.LogLevel != "debug" || pol == nil || len(pol.Rules) != 2 {
+			t.Fatalf("%s: log level %q, policy %+v", name, c.LogLevel, pol)
+		}
+		r := pol.Rules[1]
+		if r.Name != "fuzz runners" || len(r.Match) != 2 || len(*r.Executables) != 1 || (*r.Executables)[0] != "/usr/bin/*" || (*r.Users)[0] != "1001" || r.Env == nil || len(*r.Env) != 0 || r.Groups != nil {
+			t.Fatalf("%s: rule %+v", name, r)
+		}
+	}
+	// Strict: an unknown key in a rule is an error naming where it is.
+	bad := strings.Replace(policyTOML, "users = [1001]", "user = [1001]", 1)
+	fs := pflag.NewFlagSet("procd", pflag.ContinueOnError)
+	c := Default()
+	c.Bind(fs)
+	_, err := LoadFile(fs, strings.NewReader(bad), "procd.toml", "", nil)
+	if err == nil || !strings.Contains(err.Error(), `procd.toml:3: policy.rules[1]: unknown key "user"`) {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+func TestClientMappings(t *testing.T) {
+	c := Default()
+	c.ReadClients = []string{"cn:viewer"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "need --client-ca") {
+		t.Fatalf("mapping without a CA: %v", err)
+	}
+	c.TLSCert, c.TLSKey, c.ClientCA = "c", "k", "ca"
+	c.ControlClients = []string{"uri:spiffe://cluster.local/ns/fuzz/sa/runner", "dns:Runner.Example"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.ReadClients = append(c.ReadClients, "dns:runner.example")
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "also given to --control-client") {
+		t.Fatalf("one identity, two roles: %v", err)
+	}
+	c.ReadClients = []string{"ip:127.0.0.1"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `--read-client: client identity "ip:127.0.0.1"`) {
+		t.Fatalf("bad identity: %v", err)
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
+
+	"github.com/procd/procd/internal/policy"
 )
 
 // A config file holds the daemon's settings under the names of its flags
@@ -23,13 +25,16 @@ import (
 // 30, 64KiB, lists).
 
 // LoadFile applies a config file to the flags not in skip (the ones the
-// command line set). format is "toml" or "yaml"; "" guesses from the
-// content's first key line.
-func LoadFile(fs *pflag.FlagSet, r io.Reader, name, format string, skip map[string]bool) error {
+// command line set), and returns its command policy (the one section that
+// is not a flag: [[policy.rules]], see policy.Config), nil when it has
+// none. format is "toml" or "yaml"; "" guesses from the content's first
+// key line.
+func LoadFile(fs *pflag.FlagSet, r io.Reader, name, format string, skip map[string]bool) (*policy.Config, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
+	var pol *policy.Config
 	if format == "" {
 		format = guessFormat(name, data)
 	}
@@ -37,14 +42,14 @@ func LoadFile(fs *pflag.FlagSet, r io.Reader, name, format string, skip map[stri
 	switch format {
 	case "toml":
 		if err := toml.Unmarshal(data, &values); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	case "yaml":
 		if err := yaml.Unmarshal(data, &values); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	default:
-		return fmt.Errorf("%s: unknown config format %q (use toml or yaml)", name, format)
+		return nil, fmt.Errorf("%s: unknown config format %q (use toml or yaml)", name, format)
 	}
 	keys := make([]string, 0, len(values))
 	for k := range values {
@@ -52,22 +57,28 @@ func LoadFile(fs *pflag.FlagSet, r io.Reader, name, format string, skip map[stri
 	}
 	sort.Strings(keys)
 	for _, key := range keys {
+		if key == "policy" {
+			if pol, err = policy.Decode(values[key]); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", name, lineOf(data, key), err)
+			}
+			continue
+		}
 		f := fs.Lookup(key)
 		if f == nil || key == "config" || key == "help" || key == "version" {
-			return fmt.Errorf("%s:%d: unknown key %q (run procd config default for the keys)", name, lineOf(data, key), key)
+			return nil, fmt.Errorf("%s:%d: unknown key %q (run procd config default for the keys)", name, lineOf(data, key), key)
 		}
 		if skip[key] {
 			continue
 		}
 		v, err := flagValue(values[key])
 		if err != nil {
-			return fmt.Errorf("%s:%d: %s: %v", name, lineOf(data, key), key, err)
+			return nil, fmt.Errorf("%s:%d: %s: %v", name, lineOf(data, key), key, err)
 		}
 		if err := fs.Set(key, v); err != nil {
-			return fmt.Errorf("%s:%d: %s = %q: %v", name, lineOf(data, key), key, v, err)
+			return nil, fmt.Errorf("%s:%d: %s = %q: %v", name, lineOf(data, key), key, v, err)
 		}
 	}
-	return nil
+	return pol, nil
 }
 
 // guessFormat picks YAML when a file's first key line is "key:" and TOML
@@ -128,7 +139,8 @@ func flagValue(v any) (string, error) {
 
 // lineOf finds the line where key is set (1 when not found).
 func lineOf(data []byte, key string) int {
-	re := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(key) + `"?\s*[:=]`)
+	// key = …, key: …, or a TOML table header [key…] / [[key…]].
+	re := regexp.MustCompile(`^\s*(\[+\s*"?` + regexp.QuoteMeta(key) + `"?\s*[.\]]|"?` + regexp.QuoteMeta(key) + `"?\s*[:=])`)
 	for i, line := range strings.Split(string(data), "\n") {
 		if re.MatchString(line) {
 			return i + 1
@@ -155,9 +167,34 @@ func WriteDefault(w io.Writer, fs *pflag.FlagSet) error {
 	if err != nil {
 		return err
 	}
+	b.WriteString(policyExample)
 	_, err = io.WriteString(w, b.String())
 	return err
 }
+
+// policyExample ends the default configuration: the command policy, off.
+const policyExample = `
+# The command policy (off: no rule). Rules are tried in order; the first whose
+# match names the caller applies, and a caller no rule matches may start
+# nothing. match: *, role:control|read, transport:unix|tcp, uid:USER,
+# gid:GROUP, cn:NAME, dns:NAME, uri:URI, token:NAME. A field left out keeps
+# its default (any executable; user and groups for root callers only; the
+# default environment deny list for callers other than root and procd's own
+# user); a field given as [] allows nothing. Executables are matched after
+# PATH lookup with symbolic links resolved, and that resolved path is run.
+#
+# [[policy.rules]]
+# name = "local admins"
+# match = ["uid:0"]
+#
+# [[policy.rules]]
+# name = "fuzz runners"
+# match = ["uri:spiffe://cluster.local/ns/fuzz/sa/runner", "token:ci"]
+# executables = ["/usr/bin/*", "/opt/fuzz/bin/**"]
+# users = ["fuzz"]
+# groups = ["fuzz"]
+# env = ["ASAN_OPTIONS", "FUZZ_*"]
+`
 
 func tomlValue(f *pflag.Flag) string {
 	switch f.Value.Type() {

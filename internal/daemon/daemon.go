@@ -85,6 +85,16 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	pol, err := CommandPolicy(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Listen != "" {
+		// Before any listener exists: a refused start leaves nothing.
+		if err := checkTCP(cfg.Listen, &cfg, &acc); err != nil {
+			return nil, err
+		}
+	}
 	tlsCfg, err := tlsConfig(&cfg)
 	if err != nil {
 		return nil, err
@@ -95,7 +105,16 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	}
 	if len(activated) > 0 {
 		// systemd made the socket (procd.socket): its path, mode and group
-		// are the unit's, and --socket is not used.
+		// are the unit's, and --socket is not used. A TCP socket among them
+		// obeys the same rule as --listen.
+		for _, l := range activated {
+			if l.Addr().Network() == "tcp" {
+				if err := checkTCP(l.Addr().String(), &cfg, &acc); err != nil {
+					closeAll(activated)
+					return nil, fmt.Errorf("socket activation: %w", err)
+				}
+			}
+		}
 		d.listeners = append(d.listeners, activated...)
 		log.Info("using sockets passed by the service manager", zap.Int("count", len(activated)))
 	} else if cfg.Socket != "" {
@@ -117,16 +136,13 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 		}
 	}
 	if cfg.Listen != "" {
-		if err := checkTCP(&cfg); err != nil {
-			return nil, err
-		}
 		l, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 		}
 		d.listeners = append(d.listeners, l)
 		if tlsCfg == nil {
-			log.Warn("serving plaintext gRPC over TCP", zap.String("listen", cfg.Listen), zap.Bool("token", acc.Token != ""))
+			log.Warn("serving plaintext gRPC over TCP on loopback (--insecure): bearer tokens travel in clear", zap.String("listen", cfg.Listen))
 		}
 	}
 	rt, err := proc.NewRuntime(log.Named("proc"))
@@ -177,6 +193,11 @@ func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
 	}
 	mcfg.Cgroups = d.cgroups
 	mcfg.Faults = inj
+	mcfg.StartCheck = startCheck(pol)
+	mcfg.RunResolved = pol.RestrictsExecutables()
+	if pol.Rules() > 0 {
+		log.Info("command policy in force", zap.Int("rules", pol.Rules()), zap.Bool("executables-limited", mcfg.RunResolved))
+	}
 	if d.cgroups == nil && d.guardian != nil {
 		mcfg.Tracker = d.guardian
 	}
@@ -369,6 +390,12 @@ func (d *Daemon) shutdown() {
 		d.unlock()
 	}
 	d.log.Info("procd stopped", zap.Duration("took", time.Since(start)))
+}
+
+func closeAll(ls []net.Listener) {
+	for _, l := range ls {
+		l.Close()
+	}
 }
 
 func (d *Daemon) closeListeners() {

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -62,7 +60,7 @@ func (s socketDir) prepare(log *zap.Logger) error {
 	if real != s.path {
 		name = fmt.Sprintf("%s (%s)", s.path, real)
 	}
-	uid, mode := owner(fi), fi.Mode()
+	uid, mode := fileOwner(fi), fi.Mode()
 	switch {
 	case !fi.IsDir():
 		return fmt.Errorf("socket directory %s is not a directory", name)
@@ -84,7 +82,7 @@ func (s socketDir) prepare(log *zap.Logger) error {
 		if err != nil {
 			return fmt.Errorf("socket directory %s: %w", name, err)
 		}
-		pu, pm := owner(pi), pi.Mode()
+		pu, pm := fileOwner(pi), pi.Mode()
 		switch {
 		case pu != euid && pu != 0:
 			return fmt.Errorf("refusing to serve from socket directory %s: the directory above it, %s, is owned by %s (mode %s), "+
@@ -129,21 +127,6 @@ func traversable(fi fs.FileInfo, gid int) bool {
 	}
 	perm := fi.Mode().Perm()
 	return perm&0o001 != 0 || (int(st.Gid) == gid && perm&0o010 != 0)
-}
-
-func owner(fi fs.FileInfo) int {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return int(st.Uid)
-	}
-	return -1
-}
-
-// describeUID is "uid 1000 (alice)", or "uid 1000" without a passwd entry.
-func describeUID(uid int) string {
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return fmt.Sprintf("uid %d (%s)", uid, u.Username)
-	}
-	return fmt.Sprintf("uid %d", uid)
 }
 
 // modeString is the octal mode with the sticky bit: 0700, 1777.

@@ -48,7 +48,8 @@ func TestMain(m *testing.M) {
 // daemon is a procd running on a temporary socket.
 type daemon struct {
 	t      testing.TB
-	env    []string // extra environment for procd
+	env    []string            // extra environment for procd
+	cred   *syscall.Credential // run procd as this user (nil: the test's)
 	dir    string
 	socket string
 	cmd    *exec.Cmd
@@ -107,7 +108,7 @@ func (d *daemon) start(args ...string) {
 	d.cmd = exec.Command(filepath.Join(binDir, "procd"), append([]string{"--socket", d.socket, "--log-level", "debug"}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	d.cmd.Env = append(os.Environ(), d.env...)
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // keep terminal signals away
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: d.cred} // own group: keep terminal signals away
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}

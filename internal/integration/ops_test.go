@@ -154,30 +154,30 @@ func tcpAddr(t *testing.T, d *daemon) string {
 	return ""
 }
 
-// Issue 7, must-show 2.
+// Issue 7, must-show 2, with issue 13's rules: no TCP listener admits an
+// anonymous client, TLS or not, loopback or not.
 func TestTCPNeedsTLSOrTokenAndMTLS(t *testing.T) {
 	out, err := exec.Command(filepath.Join(binDir, "procd"), "--socket", "", "--listen", "0.0.0.0:0").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "refusing to listen on 0.0.0.0:0 without TLS or a token") || !strings.Contains(string(out), "--tls-cert") {
+	if err == nil || !strings.Contains(string(out), "refusing to serve TCP on 0.0.0.0:0") || !strings.Contains(string(out), "--client-ca") ||
+		!strings.Contains(string(out), "--token-file") {
 		t.Fatalf("plaintext off loopback: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
 	certs(t, dir)
 	pemf := func(n string) string { return filepath.Join(dir, n) }
 
-	d := startDaemon(t, "--listen", "127.0.0.1:0", "--tls-cert", pemf("server.pem"), "--tls-key", pemf("server-key.pem"))
-	addr := tcpAddr(t, d)
-	tcp := func(args ...string) result { return d.ctl(append([]string{"--addr", addr}, args...)...) }
-	if r := tcp("--tls-ca", pemf("ca.pem"), "ps"); r.code != 0 {
-		t.Fatalf("TLS with the CA: %v", r)
-	}
-	if r := tcp("ps"); r.code == 0 {
-		t.Fatalf("a client without the CA got through: %v", r)
+	// A server certificate alone authenticates nobody: refused at start.
+	out, err = exec.Command(filepath.Join(binDir, "procd"), "--socket", "", "--listen", "127.0.0.1:0",
+		"--tls-cert", pemf("server.pem"), "--tls-key", pemf("server-key.pem")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--tls-cert only proves procd to its clients") {
+		t.Fatalf("TLS without a client credential: %v\n%s", err, out)
 	}
 
-	m := startDaemon(t, "--listen", "127.0.0.1:0", "--tls-cert", pemf("server.pem"), "--tls-key", pemf("server-key.pem"), "--client-ca", pemf("ca.pem"))
-	addr = tcpAddr(t, m)
-	if r := m.ctl("--addr", addr, "--tls-ca", pemf("ca.pem"), "ps"); r.code == 0 {
-		t.Fatalf("mTLS: a client without a certificate got through: %v", r)
+	m := startDaemon(t, "--listen", "127.0.0.1:0", "--tls-cert", pemf("server.pem"), "--tls-key", pemf("server-key.pem"),
+		"--client-ca", pemf("ca.pem"), "--control-client", "cn:procd test client")
+	addr := tcpAddr(t, m)
+	if r := m.ctl("--addr", addr, "--tls-ca", pemf("ca.pem"), "ps"); r.code != 77 || !strings.Contains(r.stderr, "needs a credential") {
+		t.Fatalf("mTLS: a client without a certificate: %v", r)
 	}
 	if r := m.ctl("--addr", addr, "--tls-ca", pemf("ca.pem"), "--tls-cert", pemf("client.pem"), "--tls-key", pemf("client-key.pem"), "run", "true"); r.code != 0 {
 		t.Fatalf("mTLS with a client certificate: %v", r)
@@ -185,7 +185,11 @@ func TestTCPNeedsTLSOrTokenAndMTLS(t *testing.T) {
 
 	token := pemf("token")
 	os.WriteFile(token, []byte("0123456789abcdef-secret\n"), 0o600)
-	tk := startDaemon(t, "--listen", "127.0.0.1:0", "--token-file", token)
+	out, err = exec.Command(filepath.Join(binDir, "procd"), "--socket", "", "--listen", "127.0.0.1:0", "--token-file", token).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "refusing plaintext TCP on 127.0.0.1:0 without --insecure") {
+		t.Fatalf("plaintext tokens without --insecure: %v\n%s", err, out)
+	}
+	tk := startDaemon(t, "--listen", "127.0.0.1:0", "--insecure", "--token-file", token)
 	addr = tcpAddr(t, tk)
 	if r := tk.ctl("--addr", addr, "ps"); r.code != 77 || !strings.Contains(r.stderr, "bearer token") {
 		t.Fatalf("no token: %v", r)

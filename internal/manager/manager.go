@@ -63,6 +63,20 @@ type Config struct {
 	Tracker Tracker
 	// Faults injects crashes for the fault-injection tests; nil: none.
 	Faults *faults.Injector
+	// StartCheck, when set, vets every start from a caller (Spec.Caller
+	// not nil) after the executable is found on PATH with its symbolic
+	// links resolved, and the user and groups are resolved, before
+	// anything is forked; an error refuses the start with
+	// PERMISSION_DENIED and its message. The daemon's command policy is
+	// one. With it set, whether a caller may set user and groups is the
+	// check's to decide; without it, only root callers may.
+	StartCheck func(*StartCheck) error
+	// RunResolved makes a checked start run the resolved path the check
+	// saw rather than the path found on PATH, so a symbolic link swapped
+	// after the check changes nothing. The daemon sets it when its policy
+	// limits executables; otherwise a #! script keeps seeing the path it
+	// was started by.
+	RunResolved bool
 
 	// StateDir holds per-process output log files (StateDir/logs/ID).
 	StateDir string

@@ -274,6 +274,15 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("%s: %w", what, err)
 	}
+	cred, err := runAs(&spec, m.cfg.StartCheck == nil)
+	if err != nil {
+		return Info{}, fmt.Errorf("%s: %w", what, err)
+	}
+	if m.cfg.StartCheck != nil && spec.Caller != nil {
+		if exe, err = m.admit(&spec, exe, cred); err != nil {
+			return Info{}, fmt.Errorf("%s: %w", what, err)
+		}
+	}
 
 	if err := m.reserve(); err != nil {
 		return Info{}, fmt.Errorf("%s: %w", what, err)
@@ -299,12 +308,6 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	r.startMono = m.clock.Now()
 	r.act = watchdog.NewActivity(r.startMono, wd.Sources)
 	r.startedAt = time.Now()
-	cred, err := runAs(&spec)
-	if err != nil {
-		m.unreserve()
-		m.removeStreams(r)
-		return Info{}, fmt.Errorf("%s: %w", what, err)
-	}
 	attr := &proc.Attr{Path: exe, Args: spec.Command, Env: env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits,
 		StdinPipe: spec.Stdin == StdinPipe, TTY: spec.TTY, Credential: cred}
 	if err := m.contain(r, attr); err != nil {
@@ -487,14 +490,14 @@ func (m *Manager) removeStreams(r *record) {
 	r.stderr.Remove()
 }
 
-// runAs resolves the user and groups a process runs as. Only root callers
-// may ask (another user's processes are that user's to start), and procd
-// itself must be root to switch.
-func runAs(s *Spec) (*proc.Credential, error) {
+// runAs resolves the user and groups a process runs as. With rootOnly
+// (no StartCheck) only root callers may ask: another user's processes are
+// that user's to start. procd itself must be root to switch.
+func runAs(s *Spec, rootOnly bool) (*proc.Credential, error) {
 	if s.User == "" && s.Group == "" && len(s.Groups) == 0 {
 		return nil, nil
 	}
-	if s.Caller != nil && !s.Caller.Root {
+	if rootOnly && s.Caller != nil && !s.Caller.Root {
 		return nil, errdefs.Errorf(errdefs.ErrPermissionDenied,
 			"running a process as another user needs a root caller; %s is not root", s.Caller.Desc)
 	}

@@ -104,10 +104,20 @@ type Spec struct {
 }
 
 // Caller is who started a process.
+//
+// The manager does not interpret the transport, role or identities: they
+// are plain data for the Config.StartCheck hook (the daemon's command
+// policy) and for messages.
 type Caller struct {
 	UID, GID, PID int    // -1 when unknown
-	Root          bool   // may run processes as other users
+	Groups        []int  // supplementary groups (Unix socket)
+	Root          bool   // root on this machine: may run processes as other users
 	Desc          string // for messages and status: "uid 1000 (pid 42)"
+	Transport     string // "unix" or "tcp"
+	Role          string // "control" or "read"
+	// Identities are what a TCP caller proved: "cn:…", "dns:…", "uri:…"
+	// of its client certificate, "token:NAME" of its bearer token.
+	Identities []string
 }
 
 // StdinMode says where a process's stdin comes from.

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/procd/procd/internal/events"
@@ -174,11 +173,11 @@ func TestPanicsAreRecovered(t *testing.T) {
 	bus := events.NewBus(16, nil)
 	defer bus.Close()
 	log, closeLog := serverLogger(t)
-	broken := server.New(server.Options{Events: bus, Logger: log})
-	lis := bufconn.Listen(1 << 20)
+	broken := server.New(server.Options{Events: bus, Logger: log, Access: ownAccess()})
+	lis := testListener(t)
 	served := make(chan error, 1)
 	go func() { served <- broken.GRPC.Serve(lis) }()
-	conn := dialBufconn(t, lis)
+	conn := dialTest(t, lis)
 	t.Cleanup(func() {
 		broken.GRPC.Stop()
 		<-served

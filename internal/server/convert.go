@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"syscall"
 	"time"
 
@@ -130,7 +131,12 @@ func callerOf(ctx context.Context) *manager.Caller {
 	if c == nil {
 		return &manager.Caller{UID: -1, GID: -1, Desc: "unknown caller"}
 	}
-	return &manager.Caller{UID: c.UID, GID: c.GID, PID: c.PID, Root: c.IsRoot(), Desc: c.String()}
+	ids := slices.Clone(c.Identities)
+	if c.Token != "" {
+		ids = append(ids, "token:"+c.Token)
+	}
+	return &manager.Caller{UID: c.UID, GID: c.GID, PID: c.PID, Groups: c.Groups, Root: c.IsRoot(), Desc: c.String(),
+		Transport: c.Transport, Role: c.Role.String(), Identities: ids}
 }
 
 // windowSize converts a terminal size; nil is 24×80.

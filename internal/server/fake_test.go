@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
@@ -50,12 +49,12 @@ func (f *fakeProcesses) Get(ref manager.Ref) (manager.Info, error) {
 	return f.info, nil
 }
 
-// fakeServer serves procs on an in-memory listener and returns a client.
+// fakeServer serves procs on a Unix socket and returns a client.
 func fakeServer(t *testing.T, procs server.Processes) pb.ProcessServiceClient {
 	t.Helper()
 	bus := events.NewBus(16, nil)
-	srv := server.New(server.Options{Processes: procs, Events: bus, Logger: zaptest.NewLogger(t)})
-	lis := bufconn.Listen(1 << 20)
+	srv := server.New(server.Options{Processes: procs, Events: bus, Logger: zaptest.NewLogger(t), Access: ownAccess()})
+	lis := testListener(t)
 	served := make(chan error, 1)
 	go func() { served <- srv.GRPC.Serve(lis) }()
 	t.Cleanup(func() {
@@ -63,7 +62,7 @@ func fakeServer(t *testing.T, procs server.Processes) pb.ProcessServiceClient {
 		<-served
 		bus.Close()
 	})
-	return pb.NewProcessServiceClient(dialBufconn(t, lis))
+	return pb.NewProcessServiceClient(dialTest(t, lis))
 }
 
 // A start request reaches the core as the spec it describes (the signal

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +20,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/manager"
@@ -48,13 +48,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// harness is one daemon's worth of procd served on an in-memory listener,
+// harness is one daemon's worth of procd served on a Unix socket,
 // with a client connection to it.
 type harness struct {
 	m    *manager.Manager
 	bus  *events.Bus
 	srv  *server.Server
-	lis  *bufconn.Listener
+	lis  net.Listener
 	conn *grpc.ClientConn
 	c    pb.ProcessServiceClient
 }
@@ -73,8 +73,8 @@ func newHarness(tb testing.TB, cfg manager.Config, bus *events.Bus, quiet bool) 
 		slog, closeLog = serverLogger(tb)
 	}
 	h := &harness{m: manager.New(cfg, rt, bus, mlog), bus: bus}
-	h.srv = server.New(server.Options{Processes: h.m, Events: bus, Logger: slog, Containment: "pgroup"})
-	h.lis = bufconn.Listen(1 << 20)
+	h.srv = server.New(server.Options{Processes: h.m, Events: bus, Logger: slog, Containment: "pgroup", Access: ownAccess()})
+	h.lis = testListener(tb)
 	served := make(chan error, 1)
 	go func() { served <- h.srv.GRPC.Serve(h.lis) }()
 	h.conn = h.dial(tb)
@@ -108,16 +108,33 @@ func serverLogger(tb testing.TB) (*zap.Logger, func()) {
 // closed at cleanup (before the server stops).
 func (h *harness) dial(tb testing.TB, opts ...grpc.DialOption) *grpc.ClientConn {
 	tb.Helper()
-	return dialBufconn(tb, h.lis, opts...)
+	return dialTest(tb, h.lis, opts...)
 }
 
-func dialBufconn(tb testing.TB, lis *bufconn.Listener, opts ...grpc.DialOption) *grpc.ClientConn {
+// testListener is a Unix socket in a short temporary directory (sun_path
+// holds 108 bytes): the server knows its callers there by their kernel
+// credentials, as procd does, so the tests pass the same authorisation.
+func testListener(tb testing.TB) net.Listener {
 	tb.Helper()
-	opts = append([]grpc.DialOption{
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	}, opts...)
-	conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
+	dir, err := os.MkdirTemp("", "psrv")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	lis, err := net.Listen("unix", filepath.Join(dir, "s.sock"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return lis
+}
+
+// ownAccess gives the test's own user the control role.
+func ownAccess() server.Access { return server.Access{ControlUIDs: []int{os.Getuid()}} }
+
+func dialTest(tb testing.TB, lis net.Listener, opts ...grpc.DialOption) *grpc.ClientConn {
+	tb.Helper()
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	conn, err := grpc.NewClient("unix://"+lis.Addr().String(), opts...)
 	if err != nil {
 		tb.Fatalf("dial: %v", err)
 	}

@@ -88,7 +88,7 @@ func New(opts Options) *Server {
 	if opts.TLS != nil {
 		creds.tls = credentials.NewTLS(opts.TLS)
 	}
-	auth := &authorizer{access: opts.Access, log: log.Named("auth")}
+	auth := newAuthorizer(opts.Access, log.Named("auth"))
 	unary := []grpc.UnaryServerInterceptor{
 		logging.UnaryServerInterceptor(zapLogger(log), logOpts...),
 		recovery.UnaryServerInterceptor(recoveryOpt),
