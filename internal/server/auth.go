@@ -90,6 +90,9 @@ func (c *Caller) String() string {
 	if c.Transport == "unix" {
 		return fmt.Sprintf("uid %d (gid %d, pid %d)", c.UID, c.GID, c.PID)
 	}
+	if len(c.Identities) == 0 && c.Token == "" {
+		return "anonymous client at " + c.Addr
+	}
 	return c.Credential() + " at " + c.Addr
 }
 
@@ -263,7 +266,7 @@ func (a *authorizer) tcpRole(ctx context.Context, c *Caller, p *peer.Peer, tlsIn
 		c.Role = max(c.Role, tok.Role)
 	}
 	if len(c.Identities) == 0 && c.Token == "" {
-		return status.Errorf(codes.Unauthenticated, "%s needs a credential and %s presented none: %s", method, c, a.howToAuthenticate(tlsInfo != nil))
+		return status.Errorf(codes.Unauthenticated, "%s needs a credential, and the %s presented none: %s", method, c, a.howToAuthenticate(tlsInfo != nil))
 	}
 	return nil
 }
