@@ -27,7 +27,8 @@ import (
 // Type is an event's kind.
 type Type int
 
-// Event kinds. The numbering matches procd.v1.EventType.
+// Event kinds. Their numbers are the bus's own: internal/server maps each
+// to procd.v1.EventType by name (enums.go), never by number.
 const (
 	Started Type = iota + 1
 	Exited

@@ -46,7 +46,8 @@ type Processes interface {
 // Outcome is how a job attempt, or a job, ended.
 type Outcome int
 
-// Outcomes, numbered as procd.v1.JobOutcome.
+// Outcomes. Their numbers are the executor's own: internal/server maps
+// each to procd.v1.JobOutcome by name (enums.go), never by number.
 const (
 	Succeeded   Outcome = 1
 	ExitCode    Outcome = 2 // non-zero exit

@@ -13,7 +13,8 @@ import (
 // State is where a process is in its lifecycle.
 type State int
 
-// States, numbered as procd.v1.ProcessState.
+// States. Their numbers are the core's own: internal/server maps each to
+// procd.v1.ProcessState by name (enums.go), never by number.
 const (
 	Running  State = 1 // the leader runs, or its tree is being cleaned up
 	Stopping State = 2 // a stop escalation is in progress
@@ -35,7 +36,8 @@ func (s State) String() string {
 // Reason says why a process ended.
 type Reason int
 
-// Reasons, numbered as procd.v1.ExitReason.
+// Reasons. Their numbers are the core's own: internal/server maps each to
+// procd.v1.ExitReason by name (enums.go), never by number.
 const (
 	ReasonExited   Reason = 1 // on its own
 	ReasonStopped  Reason = 2 // StopProcess, or a terminating signal from a client
@@ -63,7 +65,8 @@ func (r Reason) String() string {
 // KillMode says what is ended when the leader exits on its own.
 type KillMode int
 
-// Kill modes, numbered as procd.v1.KillMode.
+// Kill modes. Their numbers are the core's own (0 means "not given" in a
+// Spec): internal/server maps each to procd.v1.KillMode by name (enums.go).
 const (
 	KillGroup  KillMode = 1 // default: leftovers of the group are ended
 	KillLeader KillMode = 2 // descendants may outlive the leader
@@ -123,7 +126,8 @@ type Caller struct {
 // StdinMode says where a process's stdin comes from.
 type StdinMode int
 
-// Stdin modes.
+// Stdin modes. Their numbers are the core's own (the zero value is
+// /dev/null): internal/server maps each to procd.v1.StdinMode (enums.go).
 const (
 	StdinNull StdinMode = 0 // /dev/null
 	StdinPipe StdinMode = 1 // a pipe written by WriteInput and Attach

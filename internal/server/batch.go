@@ -133,7 +133,11 @@ func batchOptions(req *pb.RunBatchRequest) (executor.Options, error) {
 			return o, err
 		}
 		for _, on := range r.GetRetryOn() {
-			o.Retry.On = append(o.Retry.On, executor.Outcome(on))
+			out, ok := jobOutcomes.core(on)
+			if !ok {
+				return o, errdefs.Errorf(errdefs.ErrInvalidArgument, "retry.retry_on: unknown outcome %d", on)
+			}
+			o.Retry.On = append(o.Retry.On, out)
 		}
 		for _, c := range r.GetNeverRetryCodes() {
 			o.Retry.NeverCodes = append(o.Retry.NeverCodes, int(c))
@@ -150,7 +154,7 @@ func attemptToProto(a *executor.Attempt) *pb.RunBatchResponse {
 	if a.Started {
 		return &pb.RunBatchResponse{Kind: &pb.RunBatchResponse_AttemptStarted{AttemptStarted: ja}}
 	}
-	ja.Outcome = pb.JobOutcome(a.Outcome)
+	ja.Outcome = jobOutcomes.proto(a.Outcome)
 	if a.Err != nil {
 		ja.Error = a.Err.Error()
 	}
@@ -174,7 +178,7 @@ func summaryToProto(s *executor.Summary) *pb.BatchSummary {
 	for _, r := range s.Jobs {
 		jr := &pb.JobResult{
 			Index:     uint32(r.Index),
-			Outcome:   pb.JobOutcome(r.Outcome),
+			Outcome:   jobOutcomes.proto(r.Outcome),
 			Attempts:  int32(r.Attempts),
 			ProcessId: r.Info.ID,
 			Pid:       int32(r.Info.PID),

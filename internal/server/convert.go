@@ -70,14 +70,12 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 	if err != nil {
 		return manager.Spec{}, err
 	}
-	var km manager.KillMode
-	switch s.GetKillMode() {
-	case pb.KillMode_KILL_MODE_UNSPECIFIED, pb.KillMode_KILL_MODE_GROUP:
-		km = manager.KillGroup
-	case pb.KillMode_KILL_MODE_LEADER:
-		km = manager.KillLeader
-	default:
-		return manager.Spec{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.kill_mode: unknown value %d", s.GetKillMode())
+	km := manager.KillGroup
+	if s.GetKillMode() != pb.KillMode_KILL_MODE_UNSPECIFIED {
+		var ok bool
+		if km, ok = killModes.core(s.GetKillMode()); !ok {
+			return manager.Spec{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.kill_mode: unknown value %d", s.GetKillMode())
+		}
 	}
 	wd, err := watchdogFrom(s)
 	if err != nil {
@@ -100,12 +98,11 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 		StopSignal: sig,
 		Grace:      grace,
 	}
-	switch s.GetStdin() {
-	case pb.StdinMode_STDIN_MODE_UNSPECIFIED, pb.StdinMode_STDIN_MODE_NULL:
-	case pb.StdinMode_STDIN_MODE_PIPE:
-		spec.Stdin = manager.StdinPipe
-	default:
-		return manager.Spec{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.stdin: unknown value %d", s.GetStdin())
+	if s.GetStdin() != pb.StdinMode_STDIN_MODE_UNSPECIFIED {
+		var ok bool
+		if spec.Stdin, ok = stdinModes.core(s.GetStdin()); !ok {
+			return manager.Spec{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.stdin: unknown value %d", s.GetStdin())
+		}
 	}
 	if s.GetTty() {
 		size, err := windowSize(s.GetWindowSize())
@@ -211,7 +208,7 @@ func watchdogFrom(s *pb.ProcessSpec) (manager.WatchdogSpec, error) {
 		w.AutoKill = &v
 	}
 	for _, src := range s.GetActivity() {
-		ws, ok := sourceFrom[src]
+		ws, ok := activitySources.core(src)
 		if !ok {
 			return w, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.activity: unknown activity source %d", src)
 		}
@@ -219,23 +216,6 @@ func watchdogFrom(s *pb.ProcessSpec) (manager.WatchdogSpec, error) {
 	}
 	w.ActivityFile = s.GetActivityFile()
 	return w, nil
-}
-
-var sourceFrom = map[pb.ActivitySource]watchdog.Source{
-	pb.ActivitySource_ACTIVITY_SOURCE_HEARTBEAT: watchdog.Heartbeat,
-	pb.ActivitySource_ACTIVITY_SOURCE_NOTIFY:    watchdog.Notify,
-	pb.ActivitySource_ACTIVITY_SOURCE_OUTPUT:    watchdog.Output,
-	pb.ActivitySource_ACTIVITY_SOURCE_CPU:       watchdog.CPU,
-	pb.ActivitySource_ACTIVITY_SOURCE_FILE:      watchdog.File,
-}
-
-func sourceToProto(src watchdog.Source) pb.ActivitySource {
-	for k, v := range sourceFrom {
-		if v == src {
-			return k
-		}
-	}
-	return pb.ActivitySource_ACTIVITY_SOURCE_UNSPECIFIED
 }
 
 func watchdogToProto(w *manager.WatchdogInfo, last watchdog.Source, finished bool) *pb.WatchdogStatus {
@@ -247,7 +227,7 @@ func watchdogToProto(w *manager.WatchdogInfo, last watchdog.Source, finished boo
 		MaxHangTime:        durationpb.New(s.MaxHangTime),
 		AutoKill:           s.AutoKill,
 		ActivityFile:       s.File,
-		LastActivitySource: sourceToProto(last),
+		LastActivitySource: activitySources.proto(last),
 		Slow:               w.Slow,
 		Hung:               w.Hung,
 		DeadlineAt:         timestamp(w.DeadlineAt),
@@ -262,7 +242,7 @@ func watchdogToProto(w *manager.WatchdogInfo, last watchdog.Source, finished boo
 	}
 	for _, src := range []watchdog.Source{watchdog.Heartbeat, watchdog.Notify, watchdog.Output, watchdog.CPU, watchdog.File} {
 		if s.Sources.Has(src) {
-			st.Sources = append(st.Sources, sourceToProto(src))
+			st.Sources = append(st.Sources, activitySources.proto(src))
 		}
 	}
 	return st
@@ -292,7 +272,7 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		Command:      i.Command,
 		Executable:   i.Executable,
 		Cwd:          i.Dir,
-		State:        pb.ProcessState(i.State),
+		State:        processStates.proto(i.State),
 		StartedAt:    timestamp(i.StartedAt),
 		FinishedAt:   timestamp(i.FinishedAt),
 		Duration:     durationpb.New(i.Duration(now)),
@@ -303,7 +283,7 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		LogDir:       i.LogDir,
 		RunAs:        i.RunAs,
 		Caller:       i.Caller,
-		KillMode:     pb.KillMode(i.KillMode),
+		KillMode:     killModes.proto(i.KillMode),
 		Watchdog:     watchdogToProto(&i.Watchdog, i.LastSource, i.Exit != nil),
 		Cgroup:       i.Cgroup,
 		MemoryMax:    i.Limits.MemoryMax,
@@ -314,10 +294,7 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 	if i.Cgroup != "" {
 		p.Usage = treeUsageToProto(i.Usage, i.Exit == nil)
 	}
-	p.Stdin = pb.StdinMode_STDIN_MODE_NULL
-	if i.Stdin == manager.StdinPipe {
-		p.Stdin = pb.StdinMode_STDIN_MODE_PIPE
-	}
+	p.Stdin = stdinModes.proto(i.Stdin)
 	if i.Exit != nil {
 		p.Exit = exitToProto(i.Exit)
 	}
@@ -326,7 +303,7 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 
 func exitToProto(e *manager.Exit) *pb.ExitStatus {
 	x := &pb.ExitStatus{
-		Reason:     pb.ExitReason(e.Reason),
+		Reason:     exitReasons.proto(e.Reason),
 		CoreDumped: e.CoreDumped,
 		Rusage: &pb.ResourceUsage{
 			MaxRssBytes: e.Usage.MaxRSS,
@@ -355,7 +332,7 @@ func eventToProto(e *events.Event) *pb.Event {
 	ev := &pb.Event{
 		Seq:       e.Seq,
 		Time:      timestamppb.New(e.Time),
-		Type:      pb.EventType(e.Type),
+		Type:      eventTypes.proto(e.Type),
 		ProcessId: e.ProcessID,
 		Pid:       int32(e.PID),
 		Name:      e.Name,
@@ -366,12 +343,7 @@ func eventToProto(e *events.Event) *pb.Event {
 	if e.Idle > 0 {
 		ev.Idle = durationpb.New(e.Idle)
 	}
-	switch e.Stream {
-	case "stdout":
-		ev.Stream = pb.Stream_STREAM_STDOUT
-	case "stderr":
-		ev.Stream = pb.Stream_STREAM_STDERR
-	}
+	ev.Stream = streams.proto(e.Stream)
 	ev.BatchId = e.BatchID
 	if e.Type == events.JobFinished {
 		ev.JobIndex = uint32(e.JobIndex)
@@ -385,10 +357,11 @@ func eventToProto(e *events.Event) *pb.Event {
 func filterFrom(req *pb.WatchEventsRequest) (events.Filter, error) {
 	f := events.Filter{ProcessIDs: req.GetProcessIds(), Names: req.GetNames(), Labels: req.GetLabels()}
 	for _, t := range req.GetTypes() {
-		if _, ok := pb.EventType_name[int32(t)]; !ok || t == pb.EventType_EVENT_TYPE_UNSPECIFIED {
+		et, ok := eventTypes.core(t)
+		if !ok {
 			return f, errdefs.Errorf(errdefs.ErrInvalidArgument, "types: unknown event type %d", t)
 		}
-		f.Types = append(f.Types, events.Type(t))
+		f.Types = append(f.Types, et)
 	}
 	return f, nil
 }
@@ -396,12 +369,11 @@ func filterFrom(req *pb.WatchEventsRequest) (events.Filter, error) {
 func statesFrom(states []pb.ProcessState) ([]manager.State, error) {
 	var out []manager.State
 	for _, s := range states {
-		switch s {
-		case pb.ProcessState_PROCESS_STATE_RUNNING, pb.ProcessState_PROCESS_STATE_STOPPING, pb.ProcessState_PROCESS_STATE_EXITED:
-			out = append(out, manager.State(s))
-		default:
+		st, ok := processStates.core(s)
+		if !ok {
 			return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "states: unknown process state %d", s)
 		}
+		out = append(out, st)
 	}
 	return out, nil
 }
