@@ -7,8 +7,8 @@
 //
 // config is a leaf: it imports no other procd package but the policy
 // vocabulary (to decode a config file's command policy and check client
-// identities), so procctl links it without the daemon's core. The daemon (internal/daemon) turns a Config
-// into the settings of each component.
+// identities), so procctl links it without the daemon's core. The daemon
+// (internal/daemon) turns a Config into the settings of each component.
 package config
 
 import (

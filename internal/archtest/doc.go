@@ -1,0 +1,4 @@
+// Package archtest holds no code: its test enforces the floors and the
+// forbidden arrows that ARCHITECTURE.md describes, reading them from that
+// file (tailscale's deps-test idea, with go list in place of depaware).
+package archtest
