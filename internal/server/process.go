@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -67,8 +66,8 @@ func (s *processService) WaitForProcess(ctx context.Context, req *pb.WaitForProc
 		}
 		return &pb.WaitForProcessResponse{Process: processToProto(&info, time.Now()), TimedOut: info.State != manager.Exited}, nil
 	}
-	ctx, cancel := s.untilShutdown(ctx)
-	defer cancel()
+	ctx, stop := s.untilShutdown(ctx)
+	defer stop()
 	info, timedOut, err := s.m.Wait(ctx, refFrom(req), timeout)
 	if err != nil {
 		return nil, s.interrupted(err)
@@ -77,17 +76,24 @@ func (s *processService) WaitForProcess(ctx context.Context, req *pb.WaitForProc
 }
 
 // untilShutdown returns a context that also ends when the daemon begins
-// shutting down, so long waits do not hold the shutdown up.
-func (s *processService) untilShutdown(ctx context.Context) (context.Context, context.CancelFunc) {
+// shutting down, so long waits do not hold the shutdown up. The returned
+// function cancels it and waits for the watcher goroutine: a handler that
+// defers it returns with no goroutine of its own left running.
+func (s *processService) untilShutdown(ctx context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(ctx)
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		select {
 		case <-s.shutdown:
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
-	return ctx, cancel
+	return ctx, func() {
+		cancel()
+		<-watched
+	}
 }
 
 // interrupted turns a wait cut short by shutdown into UNAVAILABLE.
@@ -268,12 +274,15 @@ func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.Get
 // at a time, and so how many one batch message carries.
 const eventBatch = 64
 
-// WatchEvents streams events. One goroutine reads the ring and sends, so
-// an event costs a subscriber a single wakeup; the handler waits beside it
-// so that a client which stops reading (and so blocks Send on flow
-// control) is still noticed falling behind the ring: the handler then
-// returns RESOURCE_EXHAUSTED, which ends the stream and unblocks the send.
-// Each event is encoded once for every subscriber (see eventCache).
+// WatchEvents streams events. The handler itself reads the ring and
+// sends (no sender goroutine outlives it). A client that stops reading
+// blocks Send on flow control; meanwhile the ring may overtake its
+// cursor, and the bus marks it lagged without ever waiting for it. Once
+// Send returns (the client read its transport's buffer, or went away, or
+// the shutdown's Stop closed the connection) the handler sees the lag
+// before sending anything more and ends the stream with
+// RESOURCE_EXHAUSTED naming the seq to resume after. Each event is
+// encoded once for every subscriber (see eventCache).
 func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.ProcessService_WatchEventsServer) error {
 	filter, err := filterFrom(req)
 	if err != nil {
@@ -290,52 +299,49 @@ func (s *processService) WatchEvents(req *pb.WatchEventsRequest, stream pb.Proce
 		return err
 	}
 
-	ctx, cancel := s.untilShutdown(stream.Context())
-	defer cancel()
-	var lastSent atomic.Uint64 // the last seq Send accepted
-	lastSent.Store(sub.StartAfter())
+	ctx, stop := s.untilShutdown(stream.Context())
+	defer stop()
+	lastSent := sub.StartAfter() // the last seq Send accepted
 	tooSlow := func() error {
-		n := lastSent.Load()
 		return status.Errorf(codes.ResourceExhausted,
-			"subscriber too slow: the event ring (%d events) overtook it; resume after seq %d (after_seq=%d)", s.bus.Stats().Size, n, n)
+			"subscriber too slow: the event ring (%d events) overtook it; resume after seq %d (after_seq=%d)", s.bus.Stats().Size, lastSent, lastSent)
 	}
-	done := make(chan error, 1)
-	go func() {
-		buf := make([]events.Event, 0, eventBatch)
-		for {
-			evs, err := sub.Next(ctx, buf[:0])
-			if req.GetBatch() && len(evs) > 0 {
-				if e := s.sendEvents(stream, evs, true); e != nil {
-					done <- e
-					return
-				}
-				lastSent.Store(evs[len(evs)-1].Seq)
-			} else {
-				for i := range evs {
-					if e := s.sendEvents(stream, evs[i:i+1], false); e != nil {
-						done <- e
-						return
-					}
-					lastSent.Store(evs[i].Seq)
-				}
+	lagged := func() bool {
+		select {
+		case <-sub.Lagged():
+			return true
+		default:
+			return false
+		}
+	}
+	buf := make([]events.Event, 0, eventBatch)
+	for {
+		evs, err := sub.Next(ctx, buf[:0])
+		if req.GetBatch() && len(evs) > 0 {
+			if e := s.sendEvents(stream, evs, true); e != nil {
+				return e
 			}
-			switch {
-			case events.IsLagged(err):
-				done <- tooSlow()
-				return
-			case err != nil:
-				done <- s.interrupted(err)
-				return
+			lastSent = evs[len(evs)-1].Seq
+		} else {
+			for i := range evs {
+				if lagged() {
+					// The events after lastSent are still in evs, but the
+					// ring overtook the cursor meanwhile: the client must
+					// resubscribe, and is told where from.
+					return tooSlow()
+				}
+				if e := s.sendEvents(stream, evs[i:i+1], false); e != nil {
+					return e
+				}
+				lastSent = evs[i].Seq
 			}
 		}
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-sub.Lagged():
-		return tooSlow()
-	case <-ctx.Done():
-		return s.interrupted(ctx.Err())
+		switch {
+		case events.IsLagged(err):
+			return tooSlow()
+		case err != nil:
+			return s.interrupted(err)
+		}
 	}
 }
 
