@@ -247,93 +247,140 @@ func (m *Manager) Start(spec Spec) (Info, error) {
 // Start (a request the API layer could not convert).
 func (m *Manager) CountStartFailure() { m.stats.startFailures.Add(1) }
 
-func (m *Manager) start(spec Spec) (Info, error) {
-	what := fmt.Sprintf("start %q", spec.Name)
-	if spec.Dir != "" {
-		fi, err := os.Stat(spec.Dir)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return Info{}, errdefs.Errorf(errdefs.ErrNotFound, "%s: working directory %q does not exist", what, spec.Dir)
-		case errors.Is(err, syscall.ENOTDIR):
-			return Info{}, errdefs.Errorf(errdefs.ErrNotFound, "%s: working directory %q does not exist (a component of it is not a directory)", what, spec.Dir)
-		case errors.Is(err, syscall.ENAMETOOLONG):
-			return Info{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "%s: working directory %q: name too long", what, spec.Dir)
-		case err != nil:
-			return Info{}, errdefs.Errorf(errdefs.ErrPermissionDenied, "%s: working directory %q: %v", what, spec.Dir, err)
-		case !fi.IsDir():
-			return Info{}, errdefs.Errorf(errdefs.ErrInvalidArgument, "%s: working directory %q is not a directory", what, spec.Dir)
+// start starts a valid, normalised spec. Whatever it has acquired when a
+// step fails (the live-process slot, the output rings and log files, the
+// cgroup, the pending-start mark) is released by one deferred cleanup, in
+// reverse order; every error it returns names the process.
+func (m *Manager) start(spec Spec) (_ Info, err error) {
+	var undo []func() // releases, in acquisition order
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			err = fmt.Errorf("start %q: %w", spec.Name, err)
 		}
-	}
-	wd := m.settings(&spec.Watchdog)
-	notify := ""
-	if wd.Sources.Has(watchdog.Notify) {
-		notify = m.cfg.NotifySocket
-	}
-	env, path := m.environ(&spec, notify)
-	exe, err := proc.LookPath(spec.Command[0], path, spec.Dir)
+	}()
+	res, err := m.resolve(&spec)
 	if err != nil {
-		return Info{}, fmt.Errorf("%s: %w", what, err)
+		return Info{}, err
 	}
-	cred, err := runAs(&spec, m.cfg.StartCheck == nil)
-	if err != nil {
-		return Info{}, fmt.Errorf("%s: %w", what, err)
-	}
-	if m.cfg.StartCheck != nil && spec.Caller != nil {
-		if exe, err = m.admit(&spec, exe, cred); err != nil {
-			return Info{}, fmt.Errorf("%s: %w", what, err)
-		}
-	}
-
 	if err := m.reserve(); err != nil {
-		return Info{}, fmt.Errorf("%s: %w", what, err)
+		return Info{}, err
 	}
+	undo = append(undo, m.unreserve)
 	n := m.nextID.Add(1)
 	r := &record{
 		id:   fmt.Sprintf("p-%d", n),
 		seq:  n,
 		spec: spec,
-		exe:  exe,
+		exe:  res.exe,
 
 		exited: make(chan struct{}),
 		done:   make(chan struct{}),
 		state:  Running,
 	}
 	if err := m.openStreams(r); err != nil {
-		m.unreserve()
-		return Info{}, fmt.Errorf("%s: %w", what, err)
+		return Info{}, err
 	}
+	undo = append(undo, func() { m.removeStreams(r) })
 	outSink := &streamSink{m: m, r: r, ring: r.stdout, stream: "stdout"}
 	errSink := &streamSink{m: m, r: r, ring: r.stderr, stream: "stderr"}
-	r.wdConfig = wd
+	r.wdConfig = res.wd
 	r.startMono = m.clock.Now()
-	r.act = watchdog.NewActivity(r.startMono, wd.Sources)
+	r.act = watchdog.NewActivity(r.startMono, res.wd.Sources)
 	r.startedAt = time.Now()
-	attr := &proc.Attr{Path: exe, Args: spec.Command, Env: env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits,
-		StdinPipe: spec.Stdin == StdinPipe, TTY: spec.TTY, Credential: cred}
+	attr := &proc.Attr{Path: res.exe, Args: spec.Command, Env: res.env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits,
+		StdinPipe: spec.Stdin == StdinPipe, TTY: spec.TTY, Credential: res.cred}
 	if err := m.contain(r, attr); err != nil {
-		m.unreserve()
-		m.removeStreams(r)
-		return Info{}, fmt.Errorf("%s: %w", what, err)
+		return Info{}, err
 	}
+	undo = append(undo, func() {
+		if r.cg != nil {
+			r.cg.Remove()
+		}
+	})
 	var errSinkOrNil proc.Sink = errSink
 	if spec.TTY != nil {
 		errSinkOrNil = nil // a terminal has one output stream
 		r.stderr.Close()
 	}
 	m.pending.begin()
+	undo = append(undo, m.pending.end)
 	p, err := m.rt.Start(attr, outSink, errSinkOrNil)
 	if attr.Cgroup != nil {
 		attr.Cgroup.Close()
 	}
 	if err != nil {
-		m.pending.end()
-		if r.cg != nil {
-			r.cg.Remove()
-		}
-		m.removeStreams(r)
-		m.unreserve()
-		return Info{}, fmt.Errorf("%s: %w", what, startError(exe, spec.Dir, err))
+		return Info{}, startError(res.exe, spec.Dir, err)
 	}
+	m.register(r, p)
+	return m.info(r), nil
+}
+
+// resolved is what a spec resolves to before anything is acquired.
+type resolved struct {
+	exe  string
+	env  []string
+	wd   watchdog.Settings
+	cred *proc.Credential
+}
+
+// resolve checks the working directory, builds the environment, finds the
+// executable, resolves the user and applies the start check.
+func (m *Manager) resolve(spec *Spec) (resolved, error) {
+	var res resolved
+	if err := checkDir(spec.Dir); err != nil {
+		return res, err
+	}
+	res.wd = m.settings(&spec.Watchdog)
+	notify := ""
+	if res.wd.Sources.Has(watchdog.Notify) {
+		notify = m.cfg.NotifySocket
+	}
+	env, path := m.environ(spec, notify)
+	res.env = env
+	exe, err := proc.LookPath(spec.Command[0], path, spec.Dir)
+	if err != nil {
+		return res, err
+	}
+	if res.cred, err = runAs(spec, m.cfg.StartCheck == nil); err != nil {
+		return res, err
+	}
+	if m.cfg.StartCheck != nil && spec.Caller != nil {
+		if exe, err = m.admit(spec, exe, res.cred); err != nil {
+			return res, err
+		}
+	}
+	res.exe = exe
+	return res, nil
+}
+
+// checkDir checks a spec's working directory before anything is acquired.
+func checkDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errdefs.Errorf(errdefs.ErrNotFound, "working directory %q does not exist", dir)
+	case errors.Is(err, syscall.ENOTDIR):
+		return errdefs.Errorf(errdefs.ErrNotFound, "working directory %q does not exist (a component of it is not a directory)", dir)
+	case errors.Is(err, syscall.ENAMETOOLONG):
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "working directory %q: name too long", dir)
+	case err != nil:
+		return errdefs.Errorf(errdefs.ErrPermissionDenied, "working directory %q: %v", dir, err)
+	case !fi.IsDir():
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "working directory %q is not a directory", dir)
+	}
+	return nil
+}
+
+// register makes a started process's record visible, publishes Started and
+// watches its exit; it cannot fail (a runtime closing under it ends the
+// process at once).
+func (m *Manager) register(r *record, p *proc.Process) {
 	r.p, r.pid, r.pgid = p, p.Pid(), p.Pgid()
 	if f := p.Stdin(); f != nil {
 		r.stdin = &stdin{id: r.id, f: f}
@@ -341,16 +388,15 @@ func (m *Manager) start(spec Spec) (Info, error) {
 	if r.cg == nil && m.cfg.Tracker != nil {
 		m.cfg.Tracker.Track(r.pgid)
 	}
-
 	m.mu.Lock()
 	m.byID[r.id] = r
 	m.byPID[r.pid] = r
 	m.mu.Unlock()
 	m.pending.end()
 	m.stats.started.Add(1)
-	m.publish(r, events.Started, func(e *events.Event) { e.Detail = strings.Join(spec.Command, " ") })
+	m.publish(r, events.Started, func(e *events.Event) { e.Detail = strings.Join(r.spec.Command, " ") })
 	if ce := m.log.Check(zap.DebugLevel, "process started"); ce != nil {
-		ce.Write(zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.String("name", spec.Name), zap.String("executable", exe))
+		ce.Write(zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.String("name", r.spec.Name), zap.String("executable", r.exe))
 	}
 	// Only now, with the record complete and Started published, may output
 	// sinks (which publish OUTPUT_DROPPED) and the exit callback run.
@@ -365,7 +411,6 @@ func (m *Manager) start(spec Spec) (Info, error) {
 		go m.settle(r)
 	}
 	m.watch(r)
-	return m.info(r), nil
 }
 
 // reserve counts a new live process against the limit.
