@@ -26,6 +26,12 @@ func (s *Subtree) Controllers() map[string]string { return nil }
 // Remove does nothing.
 func (s *Subtree) Remove() error { return nil }
 
+// Dirs is empty.
+func (s *Subtree) Dirs() []string { return nil }
+
+// RemoveDirs does nothing.
+func RemoveDirs([]string, time.Duration) error { return nil }
+
 // Base is empty.
 func (s *Subtree) Base() string { return "" }
 

@@ -171,6 +171,62 @@ func (s *Subtree) Remove() error {
 	return errors.Join(errs...)
 }
 
+// Dirs lists procd's directories in every hierarchy: the cgroup2 base
+// first, then the v1 ones (for the guardian, which removes them after a
+// crash).
+func (s *Subtree) Dirs() []string {
+	out := []string{s.v2Base}
+	for _, c := range v1Controllers {
+		if d := s.v1Base[c]; d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// RemoveDirs removes a subtree by its directories alone (Dirs: the v2 base,
+// then v1 ones), for a daemon that died and whose trees were killed: it
+// waits up to wait for each process cgroup under the v2 base to empty, then
+// removes it and its namesakes in the v1 directories, then the directories
+// themselves. Whatever still holds a process stays (the next Setup sweeps
+// it); the error says what and why.
+func RemoveDirs(dirs []string, wait time.Duration) error {
+	if len(dirs) == 0 {
+		return nil
+	}
+	v2, v1 := dirs[0], dirs[1:]
+	deadline := time.Now().Add(wait)
+	var errs []error
+	entries, err := os.ReadDir(v2)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		g := &Group{v2: filepath.Join(v2, e.Name())}
+		if !g.WaitEmpty(time.Until(deadline)) {
+			errs = append(errs, fmt.Errorf("%s still holds processes", g.v2))
+			continue
+		}
+		for _, d := range v1 {
+			if err := removeDir(filepath.Join(d, e.Name())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := removeDir(g.v2); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, d := range append(v1, v2) {
+		if err := removeDir(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Controllers says which limits can be enforced, and how ("v2", "v1", "").
 func (s *Subtree) Controllers() map[string]string {
 	out := map[string]string{}

@@ -1,31 +1,29 @@
-// Package daemon wires procd together: the OS runtime, the event bus, the
-// process manager and the gRPC server on their listeners, and runs them
-// until shutdown. It owns the shutdown order: stop accepting, stop every
-// process (bounded, then SIGKILL), end streams, stop the server, release
-// the runtime.
+// Package daemon wires procd together: the OS runtime, cgroups and the
+// guardian, the event bus, the process manager, the batch executor and the
+// gRPC server on their listeners, and runs them until shutdown. It owns
+// every component's lifetime (lifetimes.go): each is recorded as it starts
+// and closed in the reverse order, on a failed start and at shutdown alike;
+// a shutdown first stops accepting and stops every process (bounded, then
+// SIGKILL).
 package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
 	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/config"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/executor"
-	"github.com/procd/procd/internal/faults"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/metrics"
 	"github.com/procd/procd/internal/proc"
@@ -36,226 +34,36 @@ import (
 
 // Daemon is a configured procd. Use New, then Run once.
 type Daemon struct {
-	cfg config.Config
-	log *zap.Logger
+	cfg  config.Config
+	log  *zap.Logger
+	life components // everything started, closed in reverse order
+	exe  string     // procd's executable: the exec shim and the guardian
 
-	rt        *proc.Runtime
-	cgroups   *cgroup.Subtree
-	cgNote    string // why containment is what it is
-	guardian  *proc.Guardian
-	notify    *watchdog.NotifyListener
-	bus       *events.Bus
-	mgr       *manager.Manager
-	exec      *executor.Executor
-	srv       *server.Server
-	listeners []net.Listener
-	unlock    func()
+	rt          *proc.Runtime
+	cgroups     *cgroup.Subtree
+	cgNote      string // why containment is what it is
+	guardian    *proc.Guardian
+	notify      *watchdog.NotifyListener
+	notifyStats func() (accepted, rejected int64)
+	bus         *events.Bus
+	mgr         *manager.Manager
+	exec        *executor.Executor
+	srv         *server.Server
+	listeners   []net.Listener
+	lock        *os.File // the socket's lock file; nil without one
+
+	// The components the shutdown closes first, to end the work.
+	listenerC   []*component
+	mgrC, execC *component
 
 	killOnce sync.Once
 	killNow  chan struct{}
 
 	sd *notifier // the service manager (systemd), if any
 
-	metrics  *http.Server // nil: no --metrics-addr
+	met      *metrics.Metrics // nil: no --metrics-addr
+	metrics  *http.Server
 	metricsL net.Listener
-}
-
-// New validates cfg, opens the listeners (refusing to start when another
-// daemon serves the socket) and builds the daemon. Nothing runs until Run.
-func New(cfg config.Config, log *zap.Logger) (*Daemon, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	d := &Daemon{cfg: cfg, log: log, killNow: make(chan struct{}), sd: newNotifier()}
-	ok := false
-	defer func() {
-		if !ok {
-			d.closeListeners()
-			if d.unlock != nil {
-				d.unlock()
-			}
-		}
-	}()
-	// Before anything is opened: a release build refuses PROCD_FAULT.
-	inj, err := faults.Parse(os.Getenv("PROCD_FAULT"))
-	if err != nil {
-		return nil, err
-	}
-	acc, err := access(&cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	pol, err := CommandPolicy(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Listen != "" {
-		// Before any listener exists: a refused start leaves nothing.
-		if err := checkTCP(cfg.Listen, &cfg, &acc); err != nil {
-			return nil, err
-		}
-	}
-	tlsCfg, err := tlsConfig(&cfg)
-	if err != nil {
-		return nil, err
-	}
-	activated, err := activatedListeners()
-	if err != nil {
-		return nil, err
-	}
-	if len(activated) > 0 {
-		// systemd made the socket (procd.socket): its path, mode and group
-		// are the unit's, and --socket is not used. A TCP socket among them
-		// obeys the same rule as --listen.
-		for _, l := range activated {
-			if l.Addr().Network() == "tcp" {
-				if err := checkTCP(l.Addr().String(), &cfg, &acc); err != nil {
-					closeAll(activated)
-					return nil, fmt.Errorf("socket activation: %w", err)
-				}
-			}
-		}
-		d.listeners = append(d.listeners, activated...)
-		log.Info("using sockets passed by the service manager", zap.Int("count", len(activated)))
-	} else if cfg.Socket != "" {
-		gid, err := socketGID(&cfg)
-		if err != nil {
-			return nil, err
-		}
-		// The default socket's directory is procd's own; another is the
-		// user's unless procd creates it.
-		dir := socketDir{own: cfg.Socket == config.DefaultSocket(), gid: gid}
-		l, unlock, err := listenUnix(cfg.Socket, dir, log)
-		if err != nil {
-			return nil, err
-		}
-		d.listeners = append(d.listeners, l)
-		d.unlock = unlock
-		if err := socketPermissions(&cfg, gid); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.Listen != "" {
-		l, err := net.Listen("tcp", cfg.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-		}
-		d.listeners = append(d.listeners, l)
-		if tlsCfg == nil {
-			log.Warn("serving plaintext gRPC over TCP on loopback (--insecure): bearer tokens travel in clear", zap.String("listen", cfg.Listen))
-		}
-	}
-	rt, err := proc.NewRuntime(log.Named("proc"))
-	if err != nil {
-		return nil, err
-	}
-	d.rt = rt
-	exe, err := os.Executable()
-	if err != nil {
-		rt.Close()
-		return nil, fmt.Errorf("find procd's executable (for the exec shim and guardian): %w", err)
-	}
-	rt.SetExecShim(exe)
-	if inj != nil {
-		log.Warn("fault injection is on: this daemon will kill itself", zap.String("PROCD_FAULT", os.Getenv("PROCD_FAULT")))
-		rt.SetFaults(inj)
-	}
-	if dir := cfg.InstanceStateDir(); dir != "" {
-		// Records do not outlive the daemon, and ids restart at p-1: the
-		// output logs of an earlier run are orphans.
-		logs := filepath.Join(dir, "logs")
-		if entries, _ := os.ReadDir(logs); len(entries) > 0 {
-			log.Info("removing output logs of an earlier run", zap.String("dir", logs), zap.Int("processes", len(entries)))
-		}
-		os.RemoveAll(logs)
-	}
-	if err := d.setupCgroups(); err != nil {
-		rt.Close()
-		return nil, err
-	}
-	base := ""
-	if d.cgroups != nil {
-		base = d.cgroups.Base()
-	}
-	if runtime.GOOS == "linux" {
-		if d.guardian, err = proc.StartGuardian(exe, base); err != nil {
-			log.Warn("no guardian: process trees may outlive a crashed procd", zap.Error(err))
-		}
-	}
-	d.bus = events.NewBus(cfg.EventRingSize, nil)
-	mcfg := managerConfig(&cfg)
-	var met *metrics.Metrics
-	var metricsHook func(manager.Reason, time.Duration)
-	mcfg.OnKill = func(r manager.Reason, late time.Duration) {
-		if metricsHook != nil {
-			metricsHook(r, late)
-		}
-	}
-	mcfg.Cgroups = d.cgroups
-	mcfg.Faults = inj
-	mcfg.StartCheck = startCheck(pol)
-	mcfg.RunResolved = pol.RestrictsExecutables()
-	if pol.Rules() > 0 {
-		log.Info("command policy in force", zap.Int("rules", pol.Rules()), zap.Bool("executables-limited", mcfg.RunResolved))
-	}
-	if d.cgroups == nil && d.guardian != nil {
-		mcfg.Tracker = d.guardian
-	}
-	d.mgr = manager.New(mcfg, rt, d.bus, log.Named("manager"))
-	var notifyStats func() (int64, int64)
-	if mcfg.NotifySocket != "" {
-		// Created after the manager (its handler) and before any child.
-		n, err := watchdog.ListenNotify(mcfg.NotifySocket, d.mgr.HandleNotify)
-		if err != nil {
-			d.mgr.Shutdown(context.Background())
-			rt.Close()
-			return nil, err
-		}
-		d.notify = n
-		notifyStats = n.Stats
-	}
-	d.exec = executor.New(d.mgr, d.bus, cfg.MaxBatchJobs)
-	var controllers map[string]string
-	if d.cgroups != nil {
-		controllers = d.cgroups.Controllers()
-	}
-	var unary []grpc.UnaryServerInterceptor
-	var streams []grpc.StreamServerInterceptor
-	if cfg.MetricsAddr != "" {
-		met = metrics.New(metrics.Sources{Manager: d.mgr, Executor: d.exec, Events: d.bus, Notify: notifyStats})
-		metricsHook = met.ObserveKill
-		unary = append(unary, met.GRPC.UnaryServerInterceptor())
-		streams = append(streams, met.GRPC.StreamServerInterceptor())
-	}
-	d.srv = server.New(server.Options{
-		UnaryInterceptors:  unary,
-		StreamInterceptors: streams,
-		Processes:          d.mgr,
-		Batches:            d.exec,
-		Events:             d.bus,
-		Logger:             log.Named("grpc"),
-		MaxRecvSize:        int(cfg.MaxMsgSize),
-		Containment:        d.mgr.Containment(),
-		Controllers:        controllers,
-		CgroupBase:         base,
-		NotifyStats:        notifyStats,
-		Access:             acc,
-		TLS:                tlsCfg,
-		MaxStreams:         cfg.MaxStreams,
-	})
-	if met != nil {
-		met.GRPC.InitializeMetrics(d.srv.GRPC)
-		l, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			d.mgr.Shutdown(context.Background())
-			rt.Close()
-			return nil, fmt.Errorf("--metrics-addr: %w", err)
-		}
-		d.metrics = &http.Server{Handler: met.Handler(), ReadHeaderTimeout: 5 * time.Second}
-		d.metricsL = l
-	}
-	ok = true
-	return d, nil
 }
 
 // Addrs returns the addresses the daemon listens on.
@@ -295,7 +103,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				d.log.Warn("pprof server failed", zap.Error(err))
 			}
 		}()
-		defer srv.Close()
+		d.life.add("pprof server", func(context.Context) error { return srv.Close() })
 		d.log.Info("serving pprof", zap.String("addr", d.cfg.PprofAddr))
 	}
 	d.log.Info("procd started",
@@ -335,75 +143,39 @@ func (d *Daemon) KillNow() {
 	})
 }
 
+// shutdown first ends the work: the listeners stop accepting, batches
+// stop starting jobs and every process is stopped (bounded by
+// --shutdown-timeout, or at once after KillNow), while open streams still
+// see the processes end. Then every component is closed in the reverse of
+// the order it started, as on a failed start (those closed already are
+// skipped).
 func (d *Daemon) shutdown() {
 	start := time.Now()
 	d.log.Info("shutting down: refusing new connections and stopping processes",
 		zap.Duration("timeout", time.Duration(d.cfg.ShutdownTimeout)))
-	d.closeListeners()
+	for _, c := range d.listenerC {
+		d.life.shut(context.Background(), c)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.ShutdownTimeout))
+	stopKill := make(chan struct{})
+	watcher := make(chan struct{})
 	go func() {
+		defer close(watcher)
 		select {
 		case <-d.killNow:
 			cancel()
-		case <-ctx.Done():
+		case <-stopKill:
 		}
 	}()
-	execDone := make(chan struct{})
-	go func() {
-		d.exec.Close() // no batch starts another job; running ones are stopped
-		close(execDone)
-	}()
-	d.mgr.Shutdown(ctx)
-	<-execDone
+	var wg sync.WaitGroup
+	wg.Go(func() { d.life.shut(ctx, d.execC) }) // no batch starts another job; running ones are stopped
+	d.life.shut(ctx, d.mgrC)
+	wg.Wait()
+	close(stopKill)
+	<-watcher
 	cancel()
-
-	d.srv.BeginShutdown()
-	if d.metrics != nil {
-		d.metrics.Close()
-	}
-	done := make(chan struct{})
-	go func() {
-		d.srv.GRPC.GracefulStop()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		d.srv.GRPC.Stop()
-		<-done
-	}
-	if d.notify != nil {
-		d.notify.Close()
-	}
-	d.bus.Close()
-	d.rt.Close()
-	if d.guardian != nil {
-		d.guardian.Close() // nothing is left for it to kill
-	}
-	if d.cgroups != nil {
-		// Empty now; the next start recreates them.
-		if err := d.cgroups.Remove(); err != nil {
-			d.log.Warn("cannot remove procd's cgroup directories", zap.Error(err))
-		}
-	}
-	if d.unlock != nil {
-		d.unlock()
-	}
+	d.life.closeAll(context.Background())
 	d.log.Info("procd stopped", zap.Duration("took", time.Since(start)))
-}
-
-func closeAll(ls []net.Listener) {
-	for _, l := range ls {
-		l.Close()
-	}
-}
-
-func (d *Daemon) closeListeners() {
-	for _, l := range d.listeners {
-		if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			d.log.Warn("closing listener", zap.String("addr", l.Addr().String()), zap.Error(err))
-		}
-	}
 }
 
 // setupCgroups prepares cgroup containment unless --containment pgroup,
@@ -425,6 +197,8 @@ func (d *Daemon) setupCgroups() error {
 		return nil
 	}
 	d.cgroups = sub
+	// Empty by the time it is closed; the next start recreates them.
+	d.life.add("cgroup directories", func(context.Context) error { return sub.Remove() })
 	d.cgNote = fmt.Sprintf("each tree in its own cgroup under %s; limit controllers %v", sub.Base(), sub.Controllers())
 	if len(left.Groups) > 0 {
 		d.log.Warn("killed leftovers of a previous procd", zap.Int("processes", len(left.Pids)),

@@ -22,8 +22,10 @@ const maxSocketPath = 107
 // (and, when it is procd's own, created and given its mode) by
 // socketDir.prepare. A lock file next to the socket makes two daemons
 // starting at once agree on who serves; a socket left by a crashed daemon
-// is replaced, while one another daemon answers on makes us refuse.
-func listenUnix(path string, dir socketDir, log *zap.Logger) (net.Listener, func(), error) {
+// is replaced, while one another daemon answers on makes us refuse. It
+// returns the locked file, which the caller closes last (and passes to the
+// guardian, which keeps the lock until it has cleaned up after a crash).
+func listenUnix(path string, dir socketDir, log *zap.Logger) (net.Listener, *os.File, error) {
 	if len(path) > maxSocketPath {
 		return nil, nil, fmt.Errorf("socket path %q is %d bytes; Unix sockets allow at most %d", path, len(path), maxSocketPath)
 	}
@@ -36,16 +38,12 @@ func listenUnix(path string, dir socketDir, log *zap.Logger) (net.Listener, func
 	if err != nil {
 		return nil, nil, fmt.Errorf("open lock file: %w", err)
 	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := takeLock(lock, path, lockPath); err != nil {
 		lock.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, nil, fmt.Errorf("another procd is already running on %s (it holds %s)", path, lockPath)
-		}
-		return nil, nil, fmt.Errorf("lock %s: %w", lockPath, err)
+		return nil, nil, err
 	}
-	unlock := func() { lock.Close() }
-	fail := func(err error) (net.Listener, func(), error) {
-		unlock()
+	fail := func(err error) (net.Listener, *os.File, error) {
+		lock.Close()
 		return nil, nil, err
 	}
 	if fi, err := os.Lstat(path); err == nil {
@@ -70,5 +68,34 @@ func listenUnix(path string, dir socketDir, log *zap.Logger) (net.Listener, func
 		l.Close()
 		return fail(fmt.Errorf("chmod %s: %w", path, err))
 	}
-	return l, unlock, nil
+	return l, lock, nil
+}
+
+// lockWait bounds how long a starting daemon waits for a lock held while
+// nothing answers on the socket.
+const lockWait = 15 * time.Second
+
+// takeLock locks the socket's lock file. A lock held while no daemon
+// answers on the socket belongs to a daemon that is starting, or to a
+// crashed daemon's guardian still removing its cgroups (it keeps the lock
+// until it is done): either way it is worth waiting for, briefly.
+func takeLock(lock *os.File, path, lockPath string) error {
+	deadline := time.Now().Add(lockWait)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, unix.EWOULDBLOCK):
+			return fmt.Errorf("lock %s: %w", lockPath, err)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return fmt.Errorf("another procd is already running on %s (it holds %s)", path, lockPath)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("another procd is already running or starting on %s (it has held %s for %v)", path, lockPath, lockWait)
+		}
+		time.Sleep(delay) // polling: flock has no timed wait
+	}
 }

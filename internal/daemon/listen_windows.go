@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net"
+	"os"
 
 	"go.uber.org/zap"
 )
@@ -16,10 +17,10 @@ type socketDir struct {
 
 // listenUnix on Windows: AF_UNIX sockets exist, but there is no flock or
 // umask; the socket is created with the directory's ACLs.
-func listenUnix(path string, _ socketDir, _ *zap.Logger) (net.Listener, func(), error) {
+func listenUnix(path string, _ socketDir, _ *zap.Logger) (net.Listener, *os.File, error) {
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	return l, func() {}, nil
+	return l, nil, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -134,7 +135,8 @@ func parseShimStatus(b []byte) *ShimError {
 // the daemon dies (its end of the pipe closes, even on SIGKILL), the
 // guardian kills every cgroup under the daemon's subtree, and the process
 // groups the daemon told it about, so that no descendant — a setsid escapee
-// included — survives a crashed daemon.
+// included — survives a crashed daemon; then it removes the daemon's cgroup
+// directories, which would otherwise pile up (one set per socket).
 type Guardian struct {
 	w   *os.File
 	p   *os.Process
@@ -143,8 +145,12 @@ type Guardian struct {
 }
 
 // StartGuardian starts exe (which must call RunHelper) as the guardian of
-// the cgroups under cgroupBase ("" for none).
-func StartGuardian(exe, cgroupBase string) (*Guardian, error) {
+// the cgroup directories dirs (cgroup.Subtree.Dirs: the cgroup2 base
+// first; none without cgroup containment). hold, if not nil, is kept open
+// by the guardian until it has finished: the daemon passes its socket
+// lock, so a daemon started on the same socket after a crash waits for the
+// cleanup instead of racing it.
+func StartGuardian(exe string, dirs []string, hold *os.File) (*Guardian, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -156,9 +162,11 @@ func StartGuardian(exe, cgroupBase string) (*Guardian, error) {
 		return nil, err
 	}
 	defer devNull.Close()
-	p, err := os.StartProcess(exe, []string{exe, helperGuardian, cgroupBase}, &os.ProcAttr{
-		Files: []*os.File{r, devNull, os.Stderr},
-	})
+	files := []*os.File{r, devNull, os.Stderr}
+	if hold != nil {
+		files = append(files, hold)
+	}
+	p, err := os.StartProcess(exe, append([]string{exe, helperGuardian}, dirs...), &os.ProcAttr{Files: files})
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("start guardian: %w", err)
@@ -200,14 +208,10 @@ func (g *Guardian) Close() error {
 	return err
 }
 
-func runGuardian(args []string) int {
+func runGuardian(dirs []string) int {
 	// Ctrl-C reaches the whole terminal process group: the guardian must
 	// outlive the daemon's shutdown, so it only ever ends at end of input.
 	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	base := ""
-	if len(args) > 0 {
-		base = args[0]
-	}
 	groups := map[int]uint64{} // tracked group → bound on its leader's start time (0: unknown)
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -229,10 +233,10 @@ func runGuardian(args []string) int {
 	// End of input: the daemon exited. After a clean shutdown nothing is
 	// left; after a crash, kill what is.
 	killed := 0
-	if base != "" {
-		entries, _ := os.ReadDir(base)
+	if len(dirs) > 0 {
+		entries, _ := os.ReadDir(dirs[0])
 		for _, e := range entries {
-			if e.IsDir() && cgroup.KillDir(filepath.Join(base, e.Name())) == nil {
+			if e.IsDir() && cgroup.KillDir(filepath.Join(dirs[0], e.Name())) == nil {
 				killed++
 			}
 		}
@@ -249,8 +253,18 @@ func runGuardian(args []string) int {
 	if killed > 0 {
 		fmt.Fprintf(os.Stderr, "procd guardian: the daemon exited; killed %d leftover process tree(s)\n", killed)
 	}
+	// The trees are dying: once their cgroups are empty, remove them and
+	// the daemon's own directories. The wait is bounded (a task stuck in
+	// uninterruptible sleep keeps its cgroup, which the next start sweeps).
+	if err := cgroup.RemoveDirs(dirs, guardianRemoveWait); err != nil {
+		fmt.Fprintf(os.Stderr, "procd guardian: cannot remove every cgroup directory of the daemon: %v\n", err)
+	}
 	return 0
 }
+
+// guardianRemoveWait bounds how long the guardian waits for killed trees'
+// cgroups to empty before removing them.
+const guardianRemoveWait = 10 * time.Second
 
 // sameLeader reports whether process group pgid can still be the one the
 // daemon tracked, whose leader started by tick bound: that process is

@@ -428,7 +428,7 @@ func TestGuardianKillsTrackedGroupsButNotReusedPids(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := StartGuardian(exe, "")
+	g, err := StartGuardian(exe, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

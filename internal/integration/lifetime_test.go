@@ -1,0 +1,199 @@
+//go:build linux
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cgroupDirsNamed lists the directories called name in procd's place of
+// every cgroup hierarchy (the test's own cgroup, where a procd it starts
+// makes its directory), cgroup2 and v1 alike.
+func cgroupDirsNamed(name string) []string {
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		mount := filepath.Join("/sys/fs/cgroup", parts[1])
+		if parts[1] == "" {
+			mount = "/sys/fs/cgroup/unified"
+			if _, err := os.Stat(mount); err != nil {
+				mount = "/sys/fs/cgroup"
+			}
+		}
+		if strings.HasPrefix(parts[1], "name=") {
+			continue
+		}
+		dir := filepath.Join(mount, parts[2], name)
+		if _, err := os.Stat(dir); err == nil {
+			out = append(out, dir)
+		}
+	}
+	return out
+}
+
+// guardiansOf lists the pids of procd guardians whose arguments mention
+// name (their cgroup directories).
+func guardiansOf(name string) []string {
+	var out []string
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		b, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := bytes.Split(b, []byte{0})
+		if len(args) > 1 && string(args[1]) == "__procd_guardian" && bytes.Contains(b, []byte(name)) {
+			out = append(out, p.Name())
+		}
+	}
+	return out
+}
+
+// uniqueCgroupName is a cgroup directory name no other test uses.
+func uniqueCgroupName() string {
+	return fmt.Sprintf("procd-it-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
+}
+
+// Issue 15, must-show 3: a start that fails (an occupied --metrics-addr, an
+// unreadable TLS key, a state directory that cannot hold log files) leaves
+// no guardian process, no notify socket, no control socket and no cgroup
+// directory behind. The first and last fail after the cgroups and the
+// guardian exist; the TLS key is refused before anything is opened.
+func TestFailedStartLeavesNothingBehind(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		name    string
+		args    func(dir string) []string
+		message string
+		started bool // the guardian and cgroups existed before the failure
+	}{
+		{"occupied metrics address", func(string) []string {
+			return []string{"--metrics-addr", busy.Addr().String()}
+		}, "--metrics-addr", true},
+		{"unreadable TLS key", func(dir string) []string {
+			certs(t, dir)
+			return []string{"--listen", "127.0.0.1:0", "--tls-cert", filepath.Join(dir, "server.pem"),
+				"--tls-key", dir, "--client-ca", filepath.Join(dir, "ca.pem"), "--control-client", "cn:procd test client"}
+		}, "tls", false},
+		{"unwritable state directory", func(dir string) []string {
+			file := filepath.Join(dir, "not-a-dir")
+			os.WriteFile(file, nil, 0o600)
+			return []string{"--log-files", "--state-dir", filepath.Join(file, "state")}
+		}, "--state-dir", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "pdf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			name := uniqueCgroupName()
+			socket := filepath.Join(dir, "procd.sock")
+			args := append([]string{"--socket", socket, "--cgroup-name", name, "--log-level", "debug"}, tc.args(dir)...)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, filepath.Join(binDir, "procd"), args...).CombinedOutput()
+			if err == nil {
+				t.Fatalf("procd %v started:\n%s", args, out)
+			}
+			if !strings.Contains(strings.ToLower(string(out)), strings.ToLower(tc.message)) {
+				t.Errorf("the failure does not name %q:\n%s", tc.message, out)
+			}
+			if tc.started && !strings.Contains(string(out), `"component":"guardian"`) && !strings.Contains(string(out), "no guardian") {
+				t.Errorf("the guardian was neither started and closed nor reported missing:\n%s", out)
+			}
+			for _, f := range []string{socket, filepath.Join(dir, "notify.sock")} {
+				if _, err := os.Lstat(f); err == nil {
+					t.Errorf("%s is left behind", f)
+				}
+			}
+			// procd waited for its guardian before exiting: nothing to poll.
+			if g := guardiansOf(name); len(g) > 0 {
+				t.Errorf("guardian processes left: %v", g)
+			}
+			if dirs := cgroupDirsNamed(name); len(dirs) > 0 {
+				t.Errorf("cgroup directories left: %v\n%s", dirs, out)
+			}
+		})
+	}
+}
+
+// Issue 15, must-show 3: after kill -9 of procd, its guardian kills the
+// trees and then removes the daemon's cgroup directories in every
+// hierarchy (cgroup2, and the v1 memory, pids and cpu ones its limits
+// used), instead of leaving one set per socket to pile up.
+func TestKilledDaemonsCgroupsAreRemoved(t *testing.T) {
+	name := uniqueCgroupName()
+	d := startDaemon(t, "--cgroup-name", name)
+	needCgroups(t, d)
+	plain := strings.TrimSpace(d.mustCtl("start", "-q", "--", "sh", "-c", "setsid sleep 1000 & sleep 1000"))
+	limited := strings.TrimSpace(d.mustCtl("start", "-q", "--memory", "256M", "--pids", "64", "--cpu", "0.5", "--", "sleep", "1000"))
+	var pids []int
+	eventually(t, "both trees to run", func() bool {
+		pids = append(treePids(t, d, plain), treePids(t, d, limited)...)
+		return len(pids) == 4
+	})
+	before := cgroupDirsNamed(name)
+	if len(before) == 0 {
+		t.Fatalf("procd %q has no cgroup directory while its trees run", name)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-d.exited
+	eventually(t, "the trees to be gone", func() bool {
+		for _, p := range pids {
+			if alive(p) {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, "the guardian to remove every cgroup directory of the daemon", func() bool {
+		return len(cgroupDirsNamed(name)) == 0 && len(guardiansOf(name)) == 0
+	})
+	t.Logf("removed: %v", before)
+}
+
+// A daemon restarted on the same socket right after a kill -9 waits for
+// the dead one's guardian (which holds the socket lock until it has
+// cleaned up) instead of racing it: its own cgroups, made under the same
+// names, are not removed from under it.
+func TestRestartAfterKillWaitsForTheGuardian(t *testing.T) {
+	name := uniqueCgroupName()
+	d := startDaemon(t, "--cgroup-name", name)
+	needCgroups(t, d)
+	d.mustCtl("start", "-q", "--memory", "256M", "--", "sleep", "1000")
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-d.exited
+	d.start("--cgroup-name", name) // at once: the guardian may still be at work
+	for i := range 3 {
+		id := strings.TrimSpace(d.mustCtl("start", "-q", "--memory", "256M", "--", "sleep", "1000"))
+		if cg, _ := d.statusJSON(id)["cgroup"].(string); cg == "" {
+			t.Fatalf("start %d after the restart has no cgroup", i)
+		} else if _, err := os.Stat(cg); err != nil {
+			t.Fatalf("start %d: its cgroup %s is gone: %v", i, cg, err)
+		}
+	}
+	d.mustCtl("stop", "--all")
+}
