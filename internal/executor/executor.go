@@ -91,6 +91,11 @@ type Options struct {
 // DefaultMaxConcurrency is the original executor's.
 const DefaultMaxConcurrency = 5
 
+// MaxAttemptsCap bounds Retry.MaxAttempts. With the backoff capped at 30s
+// by default, 100 attempts already keep a job retrying for most of an
+// hour; more is a mistake (or a way to keep a batch alive forever).
+const MaxAttemptsCap = 100
+
 // Validate checks options and jobs up front: a batch with a bad job never
 // starts any.
 func Validate(jobs []manager.Spec, o *Options) error {
@@ -104,6 +109,8 @@ func Validate(jobs []manager.Spec, o *Options) error {
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "timeout, deadline and retry delays must not be negative")
 	case o.Retry.MaxAttempts < 0:
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "retry.max_attempts %d is negative", o.Retry.MaxAttempts)
+	case o.Retry.MaxAttempts > MaxAttemptsCap:
+		return errdefs.Errorf(errdefs.ErrInvalidArgument, "retry.max_attempts %d is above the cap of %d attempts per job", o.Retry.MaxAttempts, MaxAttemptsCap)
 	case o.Retry.Multiplier < 0 || math.IsNaN(o.Retry.Multiplier) || math.IsInf(o.Retry.Multiplier, 0):
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "retry.multiplier %v must be a positive number", o.Retry.Multiplier)
 	case o.Retry.Jitter < 0 || o.Retry.Jitter > 1 || math.IsNaN(o.Retry.Jitter):
@@ -281,8 +288,10 @@ func (x *Executor) Stats() Stats {
 // Run runs a batch until every job has a final result or the batch ends
 // early (ctx cancelled, its deadline, fail_fast, Close). started is called
 // with the batch id before any job starts; progress for each attempt's start
-// and end, one call at a time. Invalid options or jobs fail before anything
-// runs.
+// and end, from the workers (several at once; one job's updates in order),
+// and must not block: a reader that may lag puts them in a Progress. Every
+// progress call happens before Run returns. Invalid options or jobs fail
+// before anything runs.
 func (x *Executor) Run(ctx context.Context, jobs []manager.Spec, o Options, started func(id string), progress func(Attempt)) (Summary, error) {
 	if err := Validate(jobs, &o); err != nil {
 		return Summary{}, err
@@ -346,7 +355,7 @@ type batch struct {
 	cancel   context.CancelCauseFunc
 	progress func(Attempt)
 
-	mu      sync.Mutex // guards results, rng, retries, first and the progress callback
+	mu      sync.Mutex // guards results, rng, retries and first
 	results []Result
 	rng     *rand.Rand
 	retries int
@@ -359,11 +368,10 @@ type item struct {
 	attempt int
 }
 
-func (b *batch) emit(a Attempt) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.progress(a)
-}
+// emit reports an attempt. It holds no lock: progress must not block (a
+// Progress buffer does not), and it is called from the workers, one job's
+// updates in order.
+func (b *batch) emit(a Attempt) { b.progress(a) }
 
 // step is what became of one attempt.
 type step int

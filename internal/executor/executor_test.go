@@ -311,11 +311,37 @@ func TestValidation(t *testing.T) {
 		{shJobs("true"), Options{MaxConcurrency: -1}, "max_concurrency"},
 		{shJobs("true"), Options{Retry: Retry{Jitter: 2}}, "jitter"},
 		{shJobs("true"), Options{Retry: Retry{On: []Outcome{Succeeded}}}, "not a retryable outcome"},
+		{shJobs("true"), Options{Retry: Retry{MaxAttempts: 101}}, "retry.max_attempts 101 is above the cap of 100"},
 	} {
 		_, err := e.x.Run(context.Background(), tc.jobs, tc.o, func(string) {}, func(Attempt) {})
 		if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%+v: %v, want %q", tc.o, err, tc.msg)
 		}
+	}
+}
+
+// Issue 15: progress is emitted without the batch lock, so a callback
+// that takes its time (here: job 0's start waits for job 1's end) holds up
+// no other job. Under the lock, job 1 could never report its end.
+func TestProgressIsNotEmittedUnderTheBatchLock(t *testing.T) {
+	e := setup(t, 64)
+	oneFinished := make(chan struct{})
+	var once sync.Once
+	progress := func(a Attempt) {
+		switch {
+		case a.Index == 0 && a.Started:
+			select {
+			case <-oneFinished:
+			case <-time.After(20 * time.Second):
+				t.Error("job 1 could not report its end while job 0's progress call was running")
+			}
+		case a.Index == 1 && !a.Started:
+			once.Do(func() { close(oneFinished) })
+		}
+	}
+	sum, err := e.x.Run(context.Background(), shJobs("true", "true"), Options{MaxConcurrency: 2}, func(string) {}, progress)
+	if err != nil || sum.Succeeded != 2 {
+		t.Fatalf("batch: %+v, %v", sum, err)
 	}
 }
 

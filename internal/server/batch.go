@@ -1,7 +1,6 @@
 package server
 
 import (
-	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -20,8 +19,10 @@ type batchService struct {
 
 // RunBatch runs a batch on the stream's context: when the client cancels
 // or disconnects, the batch stops its running jobs and starts no more.
-// Progress goes through a queue sized for the whole batch, so workers never
-// wait for a slow client; the queue is bounded by the request.
+// Progress goes through an executor.Progress: the workers never wait for
+// the client, and a client that lags gets coalesced progress (each job's
+// latest attempt; no started without its finished), bounded by the number
+// of jobs, then the final summary.
 func (s *batchService) RunBatch(req *pb.RunBatchRequest, stream pb.BatchService_RunBatchServer) error {
 	jobs := make([]manager.Spec, len(req.GetJobs()))
 	for i, j := range req.GetJobs() {
@@ -36,67 +37,57 @@ func (s *batchService) RunBatch(req *pb.RunBatchRequest, stream pb.BatchService_
 	if err != nil {
 		return err
 	}
-	// Progress goes through an unbounded queue: the executor emits while
-	// it holds its lock, so a client slow to read must not hold up the
-	// batch's workers (and with them its timeouts and durations).
-	var (
-		qmu   sync.Mutex
-		queue []*pb.RunBatchResponse
-		wake  = make(chan struct{}, 1)
-	)
-	push := func(m *pb.RunBatchResponse) {
-		qmu.Lock()
-		queue = append(queue, m)
-		qmu.Unlock()
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
 	type result struct {
 		sum executor.Summary
 		err error
 	}
-	done := make(chan result, 1)
 	ctx := stream.Context()
+	progress := executor.NewProgress()
+	started := make(chan string, 1) // the batch id, once
+	done := make(chan result, 1)
 	go func() {
-		sum, err := s.x.Run(ctx, jobs, opts, func(id string) {
-			push(&pb.RunBatchResponse{Kind: &pb.RunBatchResponse_Started{Started: &pb.BatchStarted{
-				BatchId: id, Jobs: int32(len(jobs)), MaxConcurrency: int32(opts.MaxConcurrency),
-			}}})
-		}, func(a executor.Attempt) {
-			push(attemptToProto(&a))
-		})
+		sum, err := s.x.Run(ctx, jobs, opts, func(id string) { started <- id }, progress.Put)
 		done <- result{sum, err}
 	}()
-	var sendErr error
-	flush := func() {
-		qmu.Lock()
-		q := queue
-		queue = nil
-		qmu.Unlock()
-		for _, m := range q {
-			if ctx.Err() != nil {
-				return // the client is gone; the batch is being stopped
+	var buf []executor.Attempt
+	send := func() error {
+		// The batch id goes first: it is given before any job starts, so
+		// before the first update wakes this loop.
+		select {
+		case id := <-started:
+			if err := stream.Send(&pb.RunBatchResponse{Kind: &pb.RunBatchResponse_Started{Started: &pb.BatchStarted{
+				BatchId: id, Jobs: int32(len(jobs)), MaxConcurrency: int32(opts.MaxConcurrency),
+			}}}); err != nil {
+				return err
 			}
-			if err := stream.Send(m); err != nil && sendErr == nil {
-				sendErr = err
+		default:
+		}
+		buf = progress.Take(buf[:0])
+		for i := range buf {
+			if err := stream.Send(attemptToProto(&buf[i])); err != nil {
+				return err
 			}
 		}
+		return nil
 	}
+	var sendErr error
 	for {
 		select {
-		case <-wake:
-			flush()
+		case <-progress.Ready():
+			if sendErr == nil && ctx.Err() == nil {
+				sendErr = send()
+			}
 		case r := <-done:
-			flush() // everything the batch produced is queued by now
-			if r.err != nil {
+			// Every progress call happened before Run returned.
+			if sendErr == nil && ctx.Err() == nil {
+				sendErr = send()
+			}
+			switch {
+			case r.err != nil:
 				return r.err
-			}
-			if sendErr != nil {
+			case sendErr != nil:
 				return sendErr
-			}
-			if r.sum.Stopped == "cancelled" && ctx.Err() != nil {
+			case r.sum.Stopped == "cancelled" && ctx.Err() != nil:
 				return ctx.Err()
 			}
 			return stream.Send(&pb.RunBatchResponse{Kind: &pb.RunBatchResponse_Summary{Summary: summaryToProto(&r.sum)}})

@@ -4657,7 +4657,8 @@ func (x *ReadOutputResponse) GetSkippedBytes() int64 {
 // RetryPolicy says which failed attempts are tried again, and when.
 type RetryPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Attempts per job in all, at least 1 (the default: no retries).
+	// Attempts per job in all, at least 1 (the default: no retries) and at
+	// most 100.
 	MaxAttempts int32 `protobuf:"varint,1,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
 	// Delay before the first retry; default 1s. Later ones are
 	// initial * multiplier^(n-1), capped at max, with jitter.
@@ -5092,7 +5093,10 @@ func (x *BatchSummary) GetStopped() string {
 	return ""
 }
 
-// RunBatchResponse is one message of a batch's stream.
+// RunBatchResponse is one message of a batch's stream. A client that
+// reads slowly gets coalesced progress: an attempt it read none of is
+// skipped once the job's next attempt starts, but every job's last attempt,
+// and the end of every attempt whose start it read, always arrive.
 type RunBatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
