@@ -34,7 +34,7 @@ func TestStreamReadsOlderBytesFromTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewStream(NewRing(16<<10), log)
+	s := NewStream(NewRing(16<<10), log, 0)
 	rng := rand.New(rand.NewPCG(3, 4))
 	var all []byte
 	for len(all) < 200<<10 {

@@ -31,6 +31,11 @@ func NewRing(limit int) *Ring {
 	return &Ring{max: max(limit, 1)}
 }
 
+// newRingAt returns an empty ring whose first byte will have offset base.
+func newRingAt(limit int, base int64) *Ring {
+	return &Ring{max: max(limit, 1), total: base}
+}
+
 // Write appends p, dropping the oldest bytes beyond the ring's maximum, and
 // returns how many bytes became unavailable through this write (held bytes
 // evicted plus bytes of p that never fit). Bytes written after Close are

@@ -1,28 +1,78 @@
 package output
 
-// Stream is one captured stream: its ring, and a log file when the process
-// asked for one. Reads by offset come from the ring, and from the log for
-// offsets the ring no longer holds.
+import (
+	"math"
+	"sync"
+)
+
+// DrainSlack is how far past its window a stream's sessions may fall once
+// the stream drains (see Stream.Drain): enough for whatever a pipe still
+// buffers when its writers are gone (a pipe holds at most 1 MiB unless
+// raised by root, and the runtime's final drain reads at most 4 MiB).
+const DrainSlack = 4 << 20
+
+// Unlimited is the Room of a stream without sessions.
+const Unlimited = math.MaxInt
+
+// Stream is one captured stream: its ring, a log file when the process
+// asked for one, and the sessions reading it.
+//
+// Records and sessions differ (README, "records may drop; sessions never
+// do"): the ring and the log are records, written at full speed, dropping
+// their oldest bytes under pressure and counting them. A Session is a pipe:
+// every byte from its start, in order. While sessions are open the stream
+// also keeps the bytes the slowest of them has not read yet, in a hold
+// buffer of at most window (+DrainSlack) bytes, and Room tells the writer how
+// much more it may capture before a session would lose a byte: the writer
+// (the runtime's pipe reader) stops reading the process's pipe at zero, so
+// the process blocks in write(2) as on a direct pipe, and resumes when the
+// callback set by OnRoom runs.
 type Stream struct {
-	ring *Ring
-	log  *LogFile // nil: ring only
+	ring   *Ring
+	log    *LogFile // nil: ring only
+	window int
+
+	mu       sync.Mutex
+	hold     *Ring // bytes from holdBase on, while sessions are open
+	holdBase int64
+	sessions map[*Session]struct{}
+	draining bool
+	blocked  bool   // Room returned 0: call onRoom once there is room
+	onRoom   func() // set by the writer
 }
 
-// NewStream returns a stream over ring and log (which may be nil).
-func NewStream(ring *Ring, log *LogFile) *Stream { return &Stream{ring: ring, log: log} }
+// NewStream returns a stream over ring and log (which may be nil) whose
+// sessions may fall at most window bytes behind (at least 64 KiB).
+func NewStream(ring *Ring, log *LogFile, window int) *Stream {
+	return &Stream{ring: ring, log: log, window: max(window, 64<<10)}
+}
 
 // Write captures p and returns the bytes the ring dropped (still readable
-// from the log when there is one).
+// from the log when there is one). The writer keeps len(p) within Room;
+// should it not, the hold buffer drops its oldest bytes and a session that
+// had not read them is told so, like any reader.
 func (s *Stream) Write(p []byte) int64 {
 	if s.log != nil {
 		s.log.Write(p)
+	}
+	// Under mu, so a session opening now sees p either in the ring before
+	// its hold buffer starts or in the hold buffer, never in neither.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hold != nil {
+		s.hold.Write(p)
 	}
 	return s.ring.Write(p)
 }
 
 // Close marks the end of the stream.
 func (s *Stream) Close() {
+	s.mu.Lock()
 	s.ring.Close()
+	if s.hold != nil {
+		s.hold.Close()
+	}
+	s.mu.Unlock()
 	if s.log != nil {
 		s.log.Close()
 	}
@@ -75,4 +125,153 @@ func (s *Stream) DiskUsage() int64 {
 		return 0
 	}
 	return s.log.DiskUsage()
+}
+
+// OnRoom sets the function called, without locks held, when Room has
+// returned 0 and there is room again.
+func (s *Stream) OnRoom(f func()) {
+	s.mu.Lock()
+	s.onRoom = f
+	s.mu.Unlock()
+}
+
+// Room is how many more bytes the stream may capture now without a session
+// losing one: Unlimited without sessions, else what is left of the window
+// behind the slowest session. At 0 the writer must stop until OnRoom's
+// function runs.
+func (s *Stream) Room() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	room := s.roomLocked()
+	s.blocked = room == 0
+	return room
+}
+
+func (s *Stream) roomLocked() int {
+	if len(s.sessions) == 0 {
+		return Unlimited
+	}
+	total, _, _ := s.ring.Info()
+	slowest := total
+	for ss := range s.sessions {
+		slowest = min(slowest, max(ss.off, s.holdBase))
+	}
+	limit := int64(s.window)
+	if s.draining {
+		limit += DrainSlack
+	}
+	return int(max(limit-(total-slowest), 0))
+}
+
+// Drain lets sessions fall DrainSlack bytes further behind: the writers of
+// the pipe are gone (the process tree ended), and what the pipe still holds
+// should be captured now rather than keep the final record waiting on the
+// slowest client.
+func (s *Stream) Drain() {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	s.wakeWriter()
+}
+
+// wakeWriter calls onRoom if the writer is waiting and there is room now.
+func (s *Stream) wakeWriter() {
+	s.mu.Lock()
+	f := s.onRoom
+	wake := s.blocked && s.roomLocked() > 0
+	if wake {
+		s.blocked = false
+	}
+	s.mu.Unlock()
+	if wake && f != nil {
+		f()
+	}
+}
+
+// Session is a lossless reader of a stream (see Stream). It is not safe for
+// concurrent use; different sessions are independent.
+type Session struct {
+	s      *Stream
+	off    int64 // next offset to read; guarded by s.mu
+	closed bool
+}
+
+// OpenSession starts a session at offset from (clamped to the stream's
+// end). Every byte captured from now on reaches it; bytes before now are
+// read from the ring or the log like any reader's, and may be gone.
+func (s *Stream) OpenSession(from int64) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	total, _, closed := s.ring.Info()
+	if s.hold == nil {
+		s.hold = newRingAt(s.window+DrainSlack, total)
+		s.holdBase = total
+		if closed {
+			s.hold.Close()
+		}
+	}
+	if s.sessions == nil {
+		s.sessions = make(map[*Session]struct{})
+	}
+	ss := &Session{s: s, off: min(max(from, 0), total)}
+	s.sessions[ss] = struct{}{}
+	return ss
+}
+
+// Offset is the offset of the next byte the session reads.
+func (ss *Session) Offset() int64 {
+	ss.s.mu.Lock()
+	defer ss.s.mu.Unlock()
+	return ss.off
+}
+
+// Available is how many bytes the session could read now.
+func (ss *Session) Available() int64 {
+	total, _, _ := ss.s.ring.Info()
+	return total - ss.Offset()
+}
+
+// Read copies the bytes at the session's offset into p and moves past them,
+// giving the writer room. start is the offset of p[0]; start minus the
+// offset before the read is what the session missed (only bytes from before
+// it opened can be missed). eof is true at the end of a closed stream.
+func (ss *Session) Read(p []byte) (n int, start int64, eof bool) {
+	s := ss.s
+	s.mu.Lock()
+	off, hold := ss.off, s.hold
+	s.mu.Unlock()
+	if hold == nil || ss.closed {
+		return 0, off, true
+	}
+	if _, oldest, _ := hold.Info(); off >= oldest {
+		n, start, eof = hold.ReadAt(p, off)
+	} else {
+		n, start, eof = s.ReadAt(p, off) // from before the session opened
+	}
+	if n > 0 {
+		s.mu.Lock()
+		ss.off = start + int64(n)
+		s.mu.Unlock()
+		s.wakeWriter()
+	}
+	return n, start, eof
+}
+
+// Wait returns a channel closed once the session has bytes to read or the
+// stream has ended.
+func (ss *Session) Wait() <-chan struct{} { return ss.s.ring.Wait(ss.Offset()) }
+
+// Close ends the session: it no longer holds the writer back.
+func (ss *Session) Close() {
+	s := ss.s
+	s.mu.Lock()
+	if !ss.closed {
+		ss.closed = true
+		delete(s.sessions, ss)
+		if len(s.sessions) == 0 {
+			s.hold = nil // its memory goes with the last session
+		}
+	}
+	s.mu.Unlock()
+	s.wakeWriter()
 }
