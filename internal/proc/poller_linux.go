@@ -46,11 +46,13 @@ type pollEntry struct {
 type pipe struct {
 	token uint64
 	sink  Sink
+	flow  FlowSink      // sink, if it can hold the pipe back; else nil
 	done  chan struct{} // closed at EOF or early close
 
 	mu     sync.Mutex // serialises reads, writes to sink and close
 	fd     int
 	closed bool
+	paused bool // out of the epoll set until the sink has room
 }
 
 const wakeToken = 0
@@ -143,6 +145,10 @@ func (p *poller) addPipe(pp *pipe) {
 	if pp.closed || pp.token != 0 {
 		return
 	}
+	if f, ok := pp.sink.(FlowSink); ok {
+		pp.flow = f
+		f.SetResume(func() { p.resume(pp) })
+	}
 	e := &pollEntry{fd: pp.fd, pipe: pp}
 	if err := p.register(e, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
 		// Closed runtime: nothing will ever read this pipe.
@@ -189,22 +195,33 @@ func (p *poller) loop() {
 			case e.onExit != nil:
 				e.onExit()
 			default:
-				p.readPipe(e.pipe, p.buf, readsPerWake*readChunk)
+				p.readPipe(e.pipe, p.buf, readsPerWake*readChunk, false)
 			}
 		}
 	}
 }
 
 // readPipe reads what pp has, up to limit bytes, into its sink, and closes it
-// at end of file. It reports whether the pipe is closed now.
-func (p *poller) readPipe(pp *pipe, buf []byte, limit int) bool {
+// at end of file. Unless force, it reads no more than the sink has room for
+// and pauses the pipe when that is nothing. It reports whether the pipe is
+// closed now.
+func (p *poller) readPipe(pp *pipe, buf []byte, limit int, force bool) bool {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	if pp.closed {
 		return true
 	}
 	for read := 0; read < limit; {
-		n, err := unix.Read(pp.fd, buf)
+		want := buf
+		if pp.flow != nil && !force {
+			room := pp.flow.Room()
+			if room == 0 {
+				p.pause(pp)
+				return false
+			}
+			want = buf[:min(len(buf), room)]
+		}
+		n, err := unix.Read(pp.fd, want)
 		if err == unix.EINTR {
 			continue
 		}
@@ -223,13 +240,40 @@ func (p *poller) readPipe(pp *pipe, buf []byte, limit int) bool {
 	return false
 }
 
+// pause takes pp out of the epoll set until resume; pp.mu is held. The
+// entry stays, so a resume re-adds it under the same token.
+func (p *poller) pause(pp *pipe) {
+	if pp.paused || pp.token == 0 {
+		return
+	}
+	pp.paused = true
+	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pp.fd, nil)
+}
+
+// resume puts a paused pipe back into the epoll set if its sink has room
+// now (level-triggered: bytes already waiting are reported at once).
+func (p *poller) resume(pp *pipe) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if !pp.paused || pp.closed || pp.flow.Room() == 0 {
+		return
+	}
+	if err := p.ctl(unix.EPOLL_CTL_ADD, pp.fd, pp.token, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
+		// Only when the runtime closes: nothing reads this pipe any more.
+		return
+	}
+	pp.paused = false
+}
+
 // finishPipe closes pp; pp.mu is held.
 func (p *poller) finishPipe(pp *pipe) {
 	if pp.token != 0 { // registered
 		p.mu.Lock()
 		delete(p.entries, pp.token)
 		p.mu.Unlock()
-		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pp.fd, nil)
+		if !pp.paused {
+			unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pp.fd, nil)
+		}
 	}
 	unix.Close(pp.fd)
 	pp.closed = true
@@ -237,8 +281,9 @@ func (p *poller) finishPipe(pp *pipe) {
 	close(pp.done)
 }
 
-// closePipe drains what pp holds now (bounded) and closes it. It reports
-// whether it had to close the pipe before end of file.
+// closePipe drains what pp holds now (bounded, whatever the sink's room:
+// the record gets the bytes, and sessions are told what they miss) and
+// closes it. It reports whether it had to close the pipe before end of file.
 func (p *poller) closePipe(pp *pipe) bool {
 	select {
 	case <-pp.done:
@@ -246,7 +291,7 @@ func (p *poller) closePipe(pp *pipe) bool {
 	default:
 	}
 	buf := make([]byte, readChunk)
-	if p.readPipe(pp, buf, drainLimit) {
+	if p.readPipe(pp, buf, drainLimit, true) {
 		return false // reached end of file while draining
 	}
 	pp.mu.Lock()

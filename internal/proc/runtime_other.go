@@ -150,8 +150,28 @@ func (fp *fallbackPipe) copy() {
 	defer fp.sink.Close()
 	defer fp.r.Close()
 	buf := make([]byte, 32<<10)
+	flow, _ := fp.sink.(FlowSink)
+	var room chan struct{}
+	if flow != nil {
+		room = make(chan struct{}, 1)
+		flow.SetResume(func() {
+			select {
+			case room <- struct{}{}:
+			default:
+			}
+		})
+	}
 	for {
-		n, err := fp.r.Read(buf)
+		want := buf
+		if flow != nil {
+			// Hold the pipe back while a session lags (see FlowSink).
+			n := flow.Room()
+			for ; n == 0; n = flow.Room() {
+				<-room
+			}
+			want = buf[:min(len(buf), n)]
+		}
+		n, err := fp.r.Read(want)
 		if n > 0 {
 			fp.sink.Write(buf[:n])
 		}

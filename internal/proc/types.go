@@ -73,3 +73,17 @@ type Sink interface {
 	Write(p []byte)
 	Close()
 }
+
+// A FlowSink is a Sink that can hold its pipe back, for readers that must
+// not lose a byte: the runtime passes Write at most Room bytes, and when
+// Room is 0 it stops reading the pipe (the child blocks in write(2) once the
+// pipe is full, as on a direct pipe) until the function given to SetResume
+// is called. SetResume is called once, before the first Room; the resume
+// function may be called from any goroutine, with no lock of the sink held.
+// The runtime's final drain of a pipe closed early ignores Room: the sink
+// must then cope with more (and report what its readers miss).
+type FlowSink interface {
+	Sink
+	Room() int
+	SetResume(resume func())
+}
