@@ -37,6 +37,7 @@ type Config struct {
 	LogFormat string // json or console
 
 	RingSize        Size
+	SessionWindow   Size
 	EventRingSize   int
 	MaxProcesses    int
 	RetainFinished  int
@@ -139,6 +140,7 @@ func Default() Config {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		RingSize:        1 << 20,
+		SessionWindow:   4 << 20,
 		EventRingSize:   8192,
 		MaxProcesses:    10000,
 		RetainFinished:  1000,
@@ -210,6 +212,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("no listener: set --socket or --listen")
 	case c.RingSize < 1:
 		return fmt.Errorf("--ring-size must be at least 1 byte")
+	case c.SessionWindow < 64<<10 || c.SessionWindow > 1<<30:
+		return fmt.Errorf("--session-window %d is out of range (64KiB to 1GiB)", c.SessionWindow)
 	case c.EventRingSize < 16:
 		return fmt.Errorf("--event-ring-size %d is too small (at least 16)", c.EventRingSize)
 	case c.CheckInterval < Duration(10*time.Millisecond):
@@ -287,7 +291,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "allow plaintext TCP for --listen on a loopback address (bearer tokens then travel in clear)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
-	fs.Var(&c.RingSize, "ring-size", "output bytes kept in memory per stream (e.g. 1MiB)")
+	fs.Var(&c.RingSize, "ring-size", "output bytes kept in memory per stream (e.g. 1MiB); a record: the oldest bytes are dropped under pressure")
+	fs.Var(&c.SessionWindow, "session-window", "how far a session (attach, procctl run) may fall behind per stream before procd stops reading the process's output, which then blocks in write(2) as on a direct pipe")
 	fs.IntVar(&c.EventRingSize, "event-ring-size", c.EventRingSize, "events kept for replay to subscribers")
 	fs.IntVar(&c.MaxProcesses, "max-processes", c.MaxProcesses, "live processes at once (-1: unlimited)")
 	fs.IntVar(&c.RetainFinished, "retain-finished", c.RetainFinished, "finished records kept (-1: unlimited)")

@@ -13,6 +13,7 @@ import (
 func managerConfig(c *config.Config) manager.Config {
 	return manager.Config{
 		RingSize:       int(c.RingSize),
+		SessionWindow:  int(c.SessionWindow),
 		MaxProcesses:   c.MaxProcesses,
 		RetainFinished: c.RetainFinished,
 		RetainAge:      time.Duration(c.RetainAge),

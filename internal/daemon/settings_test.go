@@ -20,6 +20,7 @@ func TestConfigDefaultsAreTheManagers(t *testing.T) {
 		got, want any
 	}{
 		{"RingSize", got.RingSize, manager.DefaultRingSize},
+		{"SessionWindow", got.SessionWindow, manager.DefaultSessionWindow},
 		{"MaxProcesses", got.MaxProcesses, manager.DefaultMaxProcesses},
 		{"RetainFinished", got.RetainFinished, manager.DefaultRetainFinished},
 		{"RetainAge", got.RetainAge, manager.DefaultRetainAge},

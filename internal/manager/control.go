@@ -14,7 +14,6 @@ import (
 
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
-	"github.com/procd/procd/internal/output"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/procattr"
 )
@@ -164,16 +163,6 @@ func (m *Manager) Wait(ctx context.Context, ref Ref, timeout time.Duration) (inf
 	case <-ctx.Done():
 		return Info{}, false, ctx.Err()
 	}
-}
-
-// Output returns the rings of one process's stdout and stderr, and a channel
-// closed once its final record (and so all of its output) is in.
-func (m *Manager) Output(ref Ref) (stdout, stderr *output.Stream, done <-chan struct{}, err error) {
-	r, err := m.lookup(ref)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return r.stdout, r.stderr, r.done, nil
 }
 
 // Remove deletes the record of a finished process.

@@ -53,6 +53,11 @@ func (m *Manager) settle(r *record) {
 		m.log.Error("reap failed", zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.Error(err))
 		st = proc.ExitStatus{Code: -1}
 	}
+	// The tree is gone: what its pipes still buffer is captured now, even
+	// past the window of a lagging session, rather than keep the final
+	// record waiting on the slowest client.
+	r.stdout.Drain()
+	r.stderr.Drain()
 	complete := r.p.WaitOutput(m.cfg.PipeWait)
 	r.p.Release()
 	if r.stdin != nil {

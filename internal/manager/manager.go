@@ -38,6 +38,7 @@ import (
 // Config holds the manager's policies. Zero fields take the defaults below.
 type Config struct {
 	RingSize       int           // bytes held per output stream (default 1 MiB)
+	SessionWindow  int           // bytes a lossless session may lag per stream before the process is held back (default 4 MiB)
 	MaxProcesses   int           // live processes at once (default 10,000; <0: unlimited)
 	RetainFinished int           // finished records kept (default 1,000; <0: unlimited)
 	RetainAge      time.Duration // finished records older than this are dropped (default 1h; <0: forever)
@@ -142,6 +143,7 @@ const (
 	DefaultRetainAge      = time.Hour
 	DefaultGrace          = 2 * time.Second
 	DefaultPipeWait       = 2 * time.Second
+	DefaultSessionWindow  = 4 << 20
 	DefaultKillWait       = 10 * time.Second
 )
 
@@ -153,6 +155,7 @@ func (c *Config) withDefaults() Config {
 	setDefault(&d.RetainAge, DefaultRetainAge)
 	setDefault(&d.Grace, DefaultGrace)
 	setDefault(&d.PipeWait, DefaultPipeWait)
+	setDefault(&d.SessionWindow, DefaultSessionWindow)
 	setDefault(&d.KillWait, DefaultKillWait)
 	setDefault(&d.Watchdog.CheckInterval, time.Second)
 	if d.LogFileSize <= 0 {

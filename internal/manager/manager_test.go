@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -97,27 +98,30 @@ func wait(t *testing.T, m *Manager, id string) Info {
 	return info
 }
 
-func readRing(r *output.Stream) []byte {
-	var out []byte
-	buf := make([]byte, 64<<10)
-	var off int64
+// readAll reads what rd has until io.EOF.
+func readAll(t *testing.T, rd *output.Reader) map[StreamID][]byte {
+	t.Helper()
+	out := map[StreamID][]byte{}
 	for {
-		n, start, _ := r.ReadAt(buf, off)
-		if n == 0 {
+		ch, err := rd.Next(ctxFor(t), 64<<10)
+		if errors.Is(err, io.EOF) {
 			return out
 		}
-		out = append(out, buf[:n]...)
-		off = start + int64(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[StreamID(ch.Stream)] = append(out[StreamID(ch.Stream)], ch.Data...)
 	}
 }
 
 func stdout(t *testing.T, m *Manager, id string) string {
 	t.Helper()
-	o, _, _, err := m.Output(Ref{ID: id})
+	rd, err := m.OpenOutput(Ref{ID: id}, OutputOptions{Stream: Stdout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(readRing(o))
+	defer rd.Close()
+	return string(readAll(t, rd)[Stdout])
 }
 
 // assertNoZombies fails if the test process has a zombie child outside its

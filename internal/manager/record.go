@@ -109,6 +109,8 @@ func (m *Manager) snapshot(r *record, live bool) Info {
 		Stdin:        r.spec.Stdin,
 		LogDir:       r.logDir,
 		RunAs:        runAsString(&r.spec),
+
+		BoundToSession: r.spec.BindToSession,
 	}
 	if r.spec.Caller != nil {
 		info.Caller = r.spec.Caller.Desc
@@ -159,20 +161,38 @@ func (r *record) reasonFor(st proc.ExitStatus) Reason {
 	return ReasonExited
 }
 
-// streamSink feeds one output pipe into a ring, counts and events drops,
-// and stamps activity.
+// streamSink feeds one output pipe into its stream, counts and events
+// drops, and stamps activity. It holds the pipe back while a session lags
+// (proc.FlowSink): bytes a session consumes count as output activity too,
+// so a process blocked in write(2) on a slow but reading client is not
+// idle; one blocked on a client that stopped reading is.
 type streamSink struct {
 	m       *Manager
 	r       *record
-	ring    *output.Stream
+	s       *output.Stream
 	stream  string
 	evented bool // only touched from the poll loop
+}
+
+func (s *streamSink) Room() int {
+	room := s.s.Room()
+	if room == 0 {
+		s.r.act.Touch(s.m.clock.Now(), watchdog.Output)
+	}
+	return room
+}
+
+func (s *streamSink) SetResume(resume func()) {
+	s.s.OnRoom(func() {
+		s.r.act.Touch(s.m.clock.Now(), watchdog.Output)
+		resume()
+	})
 }
 
 func (s *streamSink) Write(p []byte) {
 	s.r.act.Touch(s.m.clock.Now(), watchdog.Output)
 	s.m.stats.bytesCaptured.Add(int64(len(p)))
-	if d := s.ring.Write(p); d > 0 {
+	if d := s.s.Write(p); d > 0 {
 		s.m.stats.bytesDropped.Add(d)
 		if !s.evented {
 			s.evented = true
@@ -184,7 +204,7 @@ func (s *streamSink) Write(p []byte) {
 	}
 }
 
-func (s *streamSink) Close() { s.ring.Close() }
+func (s *streamSink) Close() { s.s.Close() }
 
 func runAsString(s *Spec) string {
 	out := s.User

@@ -228,19 +228,32 @@ func (m *Manager) environ(s *Spec, notifySocket string) (env []string, path stri
 // invalid, the executable or working directory is missing or not permitted,
 // the process limit is reached, or the daemon is shutting down.
 func (m *Manager) Start(spec Spec) (Info, error) {
+	if spec.BindToSession {
+		m.stats.startFailures.Add(1)
+		return Info{}, errdefs.Errorf(errdefs.ErrInvalidArgument,
+			"start %q: bind_to_session needs a session to bind to: start the process with Attach (its first message carrying the spec)", spec.Name)
+	}
+	info, _, err := m.startChecked(spec, nil)
+	return info, err
+}
+
+// startChecked validates spec and starts it; with attach, it also opens a
+// session on the new process before a byte of its output is read.
+func (m *Manager) startChecked(spec Spec, attach *AttachOptions) (Info, *Session, error) {
 	err := spec.Validate()
 	if err == nil {
 		err = m.cfg.Input.check(&spec)
 	}
 	var info Info
+	var sess *Session
 	if err == nil {
-		info, err = m.start(m.normalise(spec))
+		info, sess, err = m.start(m.normalise(spec), attach)
 	}
 	if err != nil {
 		m.stats.startFailures.Add(1)
-		return Info{}, err
+		return Info{}, nil, err
 	}
-	return info, nil
+	return info, sess, nil
 }
 
 // CountStartFailure counts a start request refused before it reached
@@ -251,7 +264,7 @@ func (m *Manager) CountStartFailure() { m.stats.startFailures.Add(1) }
 // step fails (the live-process slot, the output rings and log files, the
 // cgroup, the pending-start mark) is released by one deferred cleanup, in
 // reverse order; every error it returns names the process.
-func (m *Manager) start(spec Spec) (_ Info, err error) {
+func (m *Manager) start(spec Spec, attach *AttachOptions) (_ Info, _ *Session, err error) {
 	var undo []func() // releases, in acquisition order
 	defer func() {
 		if err != nil {
@@ -263,10 +276,10 @@ func (m *Manager) start(spec Spec) (_ Info, err error) {
 	}()
 	res, err := m.resolve(&spec)
 	if err != nil {
-		return Info{}, err
+		return Info{}, nil, err
 	}
 	if err := m.reserve(); err != nil {
-		return Info{}, err
+		return Info{}, nil, err
 	}
 	undo = append(undo, m.unreserve)
 	n := m.nextID.Add(1)
@@ -281,11 +294,11 @@ func (m *Manager) start(spec Spec) (_ Info, err error) {
 		state:  Running,
 	}
 	if err := m.openStreams(r); err != nil {
-		return Info{}, err
+		return Info{}, nil, err
 	}
 	undo = append(undo, func() { m.removeStreams(r) })
-	outSink := &streamSink{m: m, r: r, ring: r.stdout, stream: "stdout"}
-	errSink := &streamSink{m: m, r: r, ring: r.stderr, stream: "stderr"}
+	outSink := &streamSink{m: m, r: r, s: r.stdout, stream: "stdout"}
+	errSink := &streamSink{m: m, r: r, s: r.stderr, stream: "stderr"}
 	r.wdConfig = res.wd
 	r.startMono = m.clock.Now()
 	r.act = watchdog.NewActivity(r.startMono, res.wd.Sources)
@@ -293,7 +306,7 @@ func (m *Manager) start(spec Spec) (_ Info, err error) {
 	attr := &proc.Attr{Path: res.exe, Args: spec.Command, Env: res.env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits,
 		StdinPipe: spec.Stdin == StdinPipe, TTY: spec.TTY, Credential: res.cred}
 	if err := m.contain(r, attr); err != nil {
-		return Info{}, err
+		return Info{}, nil, err
 	}
 	undo = append(undo, func() {
 		if r.cg != nil {
@@ -312,10 +325,15 @@ func (m *Manager) start(spec Spec) (_ Info, err error) {
 		attr.Cgroup.Close()
 	}
 	if err != nil {
-		return Info{}, startError(res.exe, spec.Dir, err)
+		return Info{}, nil, startError(res.exe, spec.Dir, err)
 	}
-	m.register(r, p)
-	return m.info(r), nil
+	var sess *Session
+	m.register(r, p, func() {
+		if attach != nil {
+			sess = m.newSession(r, attach) // before Watch: the session sees the first byte
+		}
+	})
+	return m.info(r), sess, nil
 }
 
 // resolved is what a spec resolves to before anything is acquired.
@@ -379,8 +397,9 @@ func checkDir(dir string) error {
 
 // register makes a started process's record visible, publishes Started and
 // watches its exit; it cannot fail (a runtime closing under it ends the
-// process at once).
-func (m *Manager) register(r *record, p *proc.Process) {
+// process at once). beforeWatch runs with the record complete, before any
+// output is read.
+func (m *Manager) register(r *record, p *proc.Process, beforeWatch func()) {
 	r.p, r.pid, r.pgid = p, p.Pid(), p.Pgid()
 	if f := p.Stdin(); f != nil {
 		r.stdin = &stdin{id: r.id, f: f}
@@ -398,6 +417,7 @@ func (m *Manager) register(r *record, p *proc.Process) {
 	if ce := m.log.Check(zap.DebugLevel, "process started"); ce != nil {
 		ce.Write(zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.String("name", r.spec.Name), zap.String("executable", r.exe))
 	}
+	beforeWatch()
 	// Only now, with the record complete and Started published, may output
 	// sinks (which publish OUTPUT_DROPPED) and the exit callback run.
 	if err := m.rt.Watch(p, func() {
@@ -524,8 +544,8 @@ func (m *Manager) openStreams(r *record) error {
 		}
 		r.logDir = dir
 	}
-	r.stdout = output.NewStream(output.NewRing(m.cfg.RingSize), outLog)
-	r.stderr = output.NewStream(output.NewRing(m.cfg.RingSize), errLog)
+	r.stdout = output.NewStream(output.NewRing(m.cfg.RingSize), outLog, m.cfg.SessionWindow)
+	r.stderr = output.NewStream(output.NewRing(m.cfg.RingSize), errLog, m.cfg.SessionWindow)
 	return nil
 }
 

@@ -124,10 +124,14 @@ func (m *Manager) stdinOf(ref Ref) (*record, *stdin, error) {
 		return nil, nil, err
 	}
 	if r.stdin == nil {
-		return r, nil, errdefs.Errorf(errdefs.ErrFailedPrecondition,
-			"%s was started with stdin from /dev/null; start it with stdin as a pipe to write to it", r.id)
+		return r, nil, noStdin(r)
 	}
 	return r, r.stdin, nil
+}
+
+func noStdin(r *record) error {
+	return errdefs.Errorf(errdefs.ErrFailedPrecondition,
+		"%s was started with stdin from /dev/null; start it with stdin as a pipe to write to it", r.id)
 }
 
 // WriteInput writes data to a process's stdin and then, if closeAfter,
@@ -150,24 +154,23 @@ func (m *Manager) WriteInput(ctx context.Context, ref Ref, data []byte, closeAft
 	return n, err
 }
 
-// StdinHandle is an Attach's hold on a process's stdin.
+// StdinHandle is a session's hold on a process's stdin.
 type StdinHandle struct {
 	s      *stdin
 	holder string
 	tty    bool
 }
 
-// AcquireStdin makes holder (an Attach, named for messages) the only
+// acquireStdin makes holder (a session, named for messages) the only
 // writer of a process's stdin until Release.
-func (m *Manager) AcquireStdin(ref Ref, holder string) (*StdinHandle, error) {
-	r, s, err := m.stdinOf(ref)
-	if err != nil {
+func (m *Manager) acquireStdin(r *record, holder string) (*StdinHandle, error) {
+	if r.stdin == nil {
+		return nil, noStdin(r)
+	}
+	if err := r.stdin.Acquire(holder); err != nil {
 		return nil, err
 	}
-	if err := s.Acquire(holder); err != nil {
-		return nil, err
-	}
-	return &StdinHandle{s: s, holder: holder, tty: r.spec.TTY != nil}, nil
+	return &StdinHandle{s: r.stdin, holder: holder, tty: r.spec.TTY != nil}, nil
 }
 
 // Write writes to the held stdin.
@@ -181,12 +184,8 @@ func (h *StdinHandle) Close() error { return h.s.Close(h.holder, h.tty) }
 // Release lets go of stdin.
 func (h *StdinHandle) Release() { h.s.Release(h.holder) }
 
-// Resize sets the terminal size of a process started with a TTY.
-func (m *Manager) Resize(ref Ref, size procattr.WindowSize) error {
-	r, err := m.lookup(ref)
-	if err != nil {
-		return err
-	}
+// resize sets the terminal size of a process started with a TTY.
+func (m *Manager) resize(r *record, size procattr.WindowSize) error {
 	if r.spec.TTY == nil {
 		return errdefs.Errorf(errdefs.ErrFailedPrecondition, "%s has no terminal (start it with tty)", r.id)
 	}

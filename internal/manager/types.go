@@ -44,6 +44,9 @@ const (
 	ReasonHung     Reason = 3 // the hang watchdog
 	ReasonDeadline Reason = 4 // wall-clock deadline
 	ReasonShutdown Reason = 5 // the daemon was shutting down
+	// ReasonClientGone: the process was bound to the session that started
+	// it (Spec.BindToSession), and that session ended before it did.
+	ReasonClientGone Reason = 6
 )
 
 func (r Reason) String() string {
@@ -58,6 +61,8 @@ func (r Reason) String() string {
 		return "DEADLINE"
 	case ReasonShutdown:
 		return "DAEMON_SHUTDOWN"
+	case ReasonClientGone:
+		return "CLIENT_GONE"
 	}
 	return fmt.Sprintf("Reason(%d)", int(r))
 }
@@ -104,6 +109,12 @@ type Spec struct {
 	Groups      []string
 	// Caller is who asks; nil for in-process callers, which are trusted.
 	Caller *Caller
+	// BindToSession binds the process to the session that starts it
+	// (StartAttached): if that session ends before the process, the
+	// process's tree is stopped with ReasonClientGone, as a command run in
+	// a terminal ends with its terminal. Start refuses it: there is no
+	// session to bind to.
+	BindToSession bool
 }
 
 // Caller is who started a process.
@@ -230,9 +241,11 @@ type Info struct {
 	Caller string
 	// LogDir holds the output log files, if any.
 	LogDir string
-	Exit   *Exit // nil until Exited
-	Stdout StreamInfo
-	Stderr StreamInfo
+	// BoundToSession: the process ends with its session (Spec.BindToSession).
+	BoundToSession bool
+	Exit           *Exit // nil until Exited
+	Stdout         StreamInfo
+	Stderr         StreamInfo
 }
 
 // Duration is how long the process ran, or has been running at now.

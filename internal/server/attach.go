@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,11 +27,13 @@ func (s *processService) WriteInput(ctx context.Context, req *pb.WriteInputReque
 // attachSeq numbers attaches, to name stdin holders in messages.
 var attachSeq atomic.Uint64
 
-// Attach streams output from the requested offsets and, when asked,
-// forwards stdin. Output is sent by one goroutine (the handler) and client
-// messages are read by another; a slow client only slows its own stream,
-// never the process or other readers (it reads from the ring and is told
-// what it lost). The last message is the final record.
+// Attach runs one session (see the proto): it opens the session on an
+// existing process or starts one, streams output — losslessly unless the
+// client asked to be a lossy observer — and forwards the client's stdin.
+// Output is sent by the handler; client messages are handled by a second
+// goroutine, joined before the handler returns. However the call ends, the
+// session is ended: stdin it holds is closed, and a process bound to it is
+// stopped if it has not ended (CLIENT_GONE).
 func (s *processService) Attach(stream pb.ProcessService_AttachServer) error {
 	first, err := stream.Recv()
 	if err != nil {
@@ -40,38 +43,105 @@ func (s *processService) Attach(stream pb.ProcessService_AttachServer) error {
 	if start == nil {
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "the first Attach message must be start")
 	}
-	ref := manager.Ref{ID: start.GetId(), PID: int(start.GetPid())}
-	stdout, stderr, done, err := s.m.Output(ref)
+	sess, err := s.openSession(stream, start)
 	if err != nil {
 		return err
 	}
-	cs, err := cursors(stdout, stderr, pb.Stream_STREAM_UNSPECIFIED, start.GetStdoutOffset(), start.GetStderrOffset(), start.TailBytes)
-	if err != nil {
-		return err
-	}
+	defer sess.End()
+
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
-
-	var in *manager.StdinHandle
-	if start.GetStdin() {
-		holder := fmt.Sprintf("attach #%d", attachSeq.Add(1))
-		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil && p.Addr.String() != "" && p.Addr.String() != "@" {
-			holder += " from " + p.Addr.String()
-		}
-		holder += " since " + time.Now().Format(time.TimeOnly)
-		if in, err = s.m.AcquireStdin(ref, holder); err != nil {
-			return err
-		}
-		defer in.Release()
+	var sendMu sync.Mutex // both sides send
+	send := func(m *pb.AttachResponse) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return stream.Send(m)
 	}
+	msgs := receive(ctx, stream)
+	input := make(chan struct{})
 	go func() {
-		if err := s.attachInput(ctx, stream, ref, in); err != nil {
+		defer close(input)
+		if err := s.attachInput(ctx, msgs, sess, send); err != nil {
 			cancel(err) // ends the output side too
 		}
 	}()
+	err = s.attachOutput(ctx, sess, send)
+	cancel(nil)
+	<-input
+	return err
+}
 
-	err = s.streamOutput(ctx, cs, true, done, func(m *pb.ReadOutputResponse) error {
-		return stream.Send(&pb.AttachResponse{Kind: &pb.AttachResponse_Output{Output: m}})
+// received is one stream.Recv result.
+type received struct {
+	msg *pb.AttachRequest
+	err error
+}
+
+// receive pumps stream.Recv into a channel until an error or ctx ends. A
+// server cannot interrupt Recv, so the pump itself outlives the handler by
+// as long as gRPC takes to end the stream once the handler returns; it
+// touches nothing but the stream and the channel.
+func receive(ctx context.Context, stream pb.ProcessService_AttachServer) <-chan received {
+	out := make(chan received)
+	go func() {
+		for {
+			m, err := stream.Recv()
+			select {
+			case out <- received{m, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// openSession starts the process or attaches to it, as start says.
+func (s *processService) openSession(stream pb.ProcessService_AttachServer, start *pb.AttachStart) (*manager.Session, error) {
+	o, err := outputOptions(pb.Stream_STREAM_UNSPECIFIED, start.GetStdoutOffset(), start.GetStderrOffset(),
+		"stdout_offset", "stderr_offset", start.TailBytes)
+	if err != nil {
+		return nil, err
+	}
+	o.Lossless = !start.GetLossy()
+	opts := manager.AttachOptions{Output: o, Stdin: start.GetStdin(), Holder: holderName(stream.Context())}
+	spec := start.GetSpec()
+	if spec == nil {
+		return s.m.Attach(manager.Ref{ID: start.GetId(), PID: int(start.GetPid())}, opts)
+	}
+	sp, err := specFrom(spec)
+	if err != nil {
+		s.m.CountStartFailure()
+		return nil, err
+	}
+	sp.Caller = callerOf(stream.Context())
+	info, sess, err := s.m.StartAttached(sp, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.Send(&pb.AttachResponse{Kind: &pb.AttachResponse_Started{Started: processToProto(&info, time.Now())}}); err != nil {
+		sess.End()
+		return nil, err
+	}
+	return sess, nil
+}
+
+// holderName names a session in messages about who holds stdin.
+func holderName(ctx context.Context) string {
+	holder := fmt.Sprintf("attach #%d", attachSeq.Add(1))
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil && p.Addr.String() != "" && p.Addr.String() != "@" {
+		holder += " from " + p.Addr.String()
+	}
+	return holder + " since " + time.Now().Format(time.TimeOnly)
+}
+
+// attachOutput streams the session's output, then the final record.
+func (s *processService) attachOutput(ctx context.Context, sess *manager.Session, send func(*pb.AttachResponse) error) error {
+	err := s.streamOutput(ctx, sess, func(m *pb.ReadOutputResponse) error {
+		return send(&pb.AttachResponse{Kind: &pb.AttachResponse_Output{Output: m}})
 	})
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
@@ -79,52 +149,50 @@ func (s *processService) Attach(stream pb.ProcessService_AttachServer) error {
 		}
 		return err
 	}
-	info, err := s.m.Get(ref)
-	if err != nil {
-		return err
-	}
-	return stream.Send(&pb.AttachResponse{Kind: &pb.AttachResponse_Exit{Exit: processToProto(&info, time.Now())}})
+	info := sess.Info()
+	return send(&pb.AttachResponse{Kind: &pb.AttachResponse_Exit{Exit: processToProto(&info, time.Now())}})
 }
 
 // attachInput handles the client's messages after start. It returns nil
-// when the client has finished sending, and an error that ends the attach
-// otherwise.
-func (s *processService) attachInput(ctx context.Context, stream pb.ProcessService_AttachServer, ref manager.Ref, in *manager.StdinHandle) error {
-	held := in != nil
+// when the client has finished sending (after closing the stdin it holds:
+// end of input, as when a pipe's writer closes it) or ctx ends, and an
+// error that ends the attach otherwise.
+func (s *processService) attachInput(ctx context.Context, msgs <-chan received, sess *manager.Session, send func(*pb.AttachResponse) error) error {
 	for {
-		msg, err := stream.Recv()
+		var r received
+		select {
+		case r = <-msgs:
+		case <-ctx.Done():
+			return nil
+		}
+		msg, err := r.msg, r.err
 		if errors.Is(err, io.EOF) {
-			return nil // the client closed its side; output goes on
+			sess.CloseStdin() // nothing held: nothing to close
+			return nil
 		}
 		if err != nil {
 			return err
 		}
 		switch k := msg.GetKind().(type) {
 		case *pb.AttachRequest_Stdin:
-			if !held {
-				return errdefs.Errorf(errdefs.ErrFailedPrecondition, "this attach does not hold stdin (start with stdin: true)")
-			}
-			if _, err := in.Write(ctx, k.Stdin); err != nil {
+			if _, err := sess.Write(ctx, k.Stdin); err != nil {
 				return err
 			}
 		case *pb.AttachRequest_CloseStdin:
-			if !held {
-				return errdefs.Errorf(errdefs.ErrFailedPrecondition, "this attach does not hold stdin (start with stdin: true)")
-			}
-			if err := in.Close(); err != nil {
+			if err := sess.CloseStdin(); err != nil {
 				return err
 			}
 		case *pb.AttachRequest_ReleaseStdin:
-			if held {
-				in.Release()
-				held = false
+			sess.ReleaseStdin()
+			if err := send(&pb.AttachResponse{Kind: &pb.AttachResponse_StdinReleased{StdinReleased: true}}); err != nil {
+				return err
 			}
 		case *pb.AttachRequest_Resize:
 			size, err := windowSize(k.Resize)
 			if err != nil {
 				return err
 			}
-			if err := s.m.Resize(ref, size); err != nil {
+			if err := sess.Resize(size); err != nil {
 				return err
 			}
 		case *pb.AttachRequest_Start:

@@ -118,6 +118,7 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 		spec.LogFiles = &v
 	}
 	spec.User, spec.Group, spec.Groups = s.GetUser(), s.GetGroup(), s.GetGroups()
+	spec.BindToSession = s.GetBindToSession()
 	return spec, nil
 }
 
@@ -290,6 +291,8 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		PidsMax:      i.Limits.PidsMax,
 		CpuMax:       i.Limits.CPUMax,
 		Rlimits:      rlimitsToProto(i.Limits.Rlimits),
+
+		BoundToSession: i.BoundToSession,
 	}
 	if i.Cgroup != "" {
 		p.Usage = treeUsageToProto(i.Usage, i.Exit == nil)

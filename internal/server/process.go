@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"runtime"
 	"time"
@@ -355,136 +357,81 @@ func (s *processService) sendEvents(stream pb.ProcessService_WatchEventsServer, 
 	return stream.SendMsg(m)
 }
 
-// outputChunk is the largest data field ReadOutput sends.
+// outputChunk is the largest data field ReadOutput and Attach send.
 const outputChunk = 128 << 10
 
-// cursor reads one stream from an offset.
-type cursor struct {
-	s      *output.Stream
-	stream pb.Stream
-	off    int64
-	eof    bool
+// chunkReader is what output streaming needs of a manager reader.
+type chunkReader interface {
+	Next(ctx context.Context, limit int) (output.Chunk, error)
 }
 
-// cursors builds the cursors of a read: one or both streams, from offsets
-// or from tail bytes before the end.
-func cursors(stdout, stderr *output.Stream, which pb.Stream, outOff, errOff int64, tail *int64) ([]*cursor, error) {
+// outputOptions converts the offsets and stream of a read, naming the
+// request's fields in errors.
+func outputOptions(which pb.Stream, outOff, errOff int64, outField, errField string, tail *int64) (manager.OutputOptions, error) {
+	o := manager.OutputOptions{StdoutOffset: outOff, StderrOffset: errOff, Tail: tail}
 	switch {
-	case outOff < 0 && outOff == errOff: // ReadOutput: one offset for both
-		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "offset %d is negative", outOff)
 	case outOff < 0:
-		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "stdout_offset %d is negative", outOff)
+		return o, errdefs.Errorf(errdefs.ErrInvalidArgument, "%s %d is negative", outField, outOff)
 	case errOff < 0:
-		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "stderr_offset %d is negative", errOff)
+		return o, errdefs.Errorf(errdefs.ErrInvalidArgument, "%s %d is negative", errField, errOff)
+	case tail != nil && *tail < 0:
+		return o, errdefs.Errorf(errdefs.ErrInvalidArgument, "tail_bytes %d is negative", *tail)
 	}
-	if tail != nil && *tail < 0 {
-		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "tail_bytes %d is negative", *tail)
-	}
-	out := &cursor{s: stdout, stream: pb.Stream_STREAM_STDOUT, off: outOff}
-	errc := &cursor{s: stderr, stream: pb.Stream_STREAM_STDERR, off: errOff}
-	var cs []*cursor
 	switch which {
 	case pb.Stream_STREAM_UNSPECIFIED:
-		cs = []*cursor{out, errc}
 	case pb.Stream_STREAM_STDOUT:
-		cs = []*cursor{out}
+		o.Stream = manager.Stdout
 	case pb.Stream_STREAM_STDERR:
-		cs = []*cursor{errc}
+		o.Stream = manager.Stderr
 	default:
-		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "stream: unknown value %d", which)
+		return o, errdefs.Errorf(errdefs.ErrInvalidArgument, "stream: unknown value %d", which)
 	}
-	if tail != nil {
-		for _, c := range cs {
-			total, _, _ := c.s.Info()
-			c.off = max(0, total-*tail)
-		}
-	}
-	return cs, nil
+	return o, nil
 }
 
-// streamOutput sends what the cursors can read; with follow it keeps
-// going until every stream has ended and done (the final record) is
-// closed. A reader that falls behind the ring is told how many bytes it
-// lost in skipped_bytes: it never holds the writer back.
-func (s *processService) streamOutput(ctx context.Context, cs []*cursor, follow bool, done <-chan struct{},
-	send func(*pb.ReadOutputResponse) error) error {
+// streamOutput sends what rd reads until it ends (io.EOF), ctx ends or the
+// daemon shuts down.
+func (s *processService) streamOutput(ctx context.Context, rd chunkReader, send func(*pb.ReadOutputResponse) error) error {
+	ctx, cancel := s.untilShutdown(ctx)
+	defer cancel()
 	for {
-		progressed := false
-		for _, c := range cs {
-			if c.eof {
-				continue
-			}
-			// Size the buffer to what is there (a sent message must not
-			// change afterwards, so it cannot be reused): an echo line
-			// should not cost a 128 KiB allocation.
-			total, oldest, _ := c.s.Info()
-			size := min(max(total-max(c.off, oldest), 1), outputChunk)
-			buf := make([]byte, size)
-			n, start, eof := c.s.ReadAt(buf, c.off)
-			if eof {
-				c.eof = true
-				continue
-			}
-			if n == 0 {
-				continue
-			}
-			msg := &pb.ReadOutputResponse{Stream: c.stream, Offset: start, Data: buf[:n], SkippedBytes: start - c.off}
-			if err := send(msg); err != nil {
-				return err
-			}
-			c.off = start + int64(n)
-			progressed = true
-		}
-		if progressed {
-			continue
-		}
-		if !follow {
+		ch, err := rd.Next(ctx, outputChunk)
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		var waits []<-chan struct{}
-		for _, c := range cs {
-			if !c.eof {
-				waits = append(waits, c.s.Wait(c.off))
-			}
+		if err != nil {
+			return s.interrupted(err)
 		}
-		if len(waits) == 0 {
-			// Every stream ended and was sent in full; follow still lasts
-			// until the process has exited (it may have closed its output
-			// and gone on running).
-			select {
-			case <-done:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-s.shutdown:
-				return errShuttingDown
-			}
-		}
-		waits = append(waits, nil) // pad: at most two streams
-		select {
-		case <-waits[0]:
-		case <-waits[1]:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.shutdown:
-			return errShuttingDown
+		msg := &pb.ReadOutputResponse{Stream: streamToProto(manager.StreamID(ch.Stream)), Offset: ch.Offset, Data: ch.Data, SkippedBytes: ch.Skipped}
+		if err := send(msg); err != nil {
+			return err
 		}
 	}
 }
 
-// ReadOutput streams one or both output streams from an offset. Offsets
-// older than what is kept are reported as skipped_bytes on the first chunk
-// after the gap, never silently.
+func streamToProto(id manager.StreamID) pb.Stream {
+	if id == manager.Stderr {
+		return pb.Stream_STREAM_STDERR
+	}
+	return pb.Stream_STREAM_STDOUT
+}
+
+// ReadOutput streams one or both output streams from an offset. It follows
+// the record: offsets older than what is kept are reported as skipped_bytes
+// on the first chunk after the gap, never silently, and the reader never
+// slows the process.
 func (s *processService) ReadOutput(req *pb.ReadOutputRequest, stream pb.ProcessService_ReadOutputServer) error {
-	stdout, stderr, done, err := s.m.Output(refFrom(req))
+	o, err := outputOptions(req.GetStream(), req.GetOffset(), req.GetOffset(), "offset", "offset", req.TailBytes)
 	if err != nil {
 		return err
 	}
-	cs, err := cursors(stdout, stderr, req.GetStream(), req.GetOffset(), req.GetOffset(), req.TailBytes)
+	o.Follow = req.GetFollow()
+	rd, err := s.m.OpenOutput(refFrom(req), o)
 	if err != nil {
 		return err
 	}
-	return s.streamOutput(stream.Context(), cs, req.GetFollow(), done, stream.Send)
+	defer rd.Close()
+	return s.streamOutput(stream.Context(), rd, stream.Send)
 }
 
 func (s *processService) batchStats() *pb.BatchStats {

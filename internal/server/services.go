@@ -9,7 +9,6 @@ import (
 	"github.com/procd/procd/internal/executor"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/output"
-	"github.com/procd/procd/internal/procattr"
 )
 
 // The handlers depend on the small interfaces below, declared here where
@@ -46,12 +45,12 @@ type Controller interface {
 }
 
 // Stdio reaches a process's output and input (ReadOutput, WriteInput,
-// Attach).
+// Attach): record readers, and sessions.
 type Stdio interface {
-	Output(manager.Ref) (stdout, stderr *output.Stream, done <-chan struct{}, err error)
+	OpenOutput(ref manager.Ref, o manager.OutputOptions) (*output.Reader, error)
 	WriteInput(ctx context.Context, ref manager.Ref, data []byte, closeAfter bool) (int, error)
-	AcquireStdin(ref manager.Ref, holder string) (*manager.StdinHandle, error)
-	Resize(ref manager.Ref, size procattr.WindowSize) error
+	Attach(ref manager.Ref, o manager.AttachOptions) (*manager.Session, error)
+	StartAttached(spec manager.Spec, o manager.AttachOptions) (manager.Info, *manager.Session, error)
 }
 
 // ProcessFigures are the process table's and watchdog's figures (GetStats).

@@ -150,6 +150,10 @@ const (
 	ExitReason_EXIT_REASON_DEADLINE ExitReason = 4
 	// The daemon was shutting down.
 	ExitReason_EXIT_REASON_DAEMON_SHUTDOWN ExitReason = 5
+	// It was bound to the session that started it (bind_to_session), and that
+	// session ended first: the client closed it early, was killed, or lost
+	// its connection.
+	ExitReason_EXIT_REASON_CLIENT_GONE ExitReason = 6
 )
 
 // Enum value maps for ExitReason.
@@ -161,6 +165,7 @@ var (
 		3: "EXIT_REASON_HUNG",
 		4: "EXIT_REASON_DEADLINE",
 		5: "EXIT_REASON_DAEMON_SHUTDOWN",
+		6: "EXIT_REASON_CLIENT_GONE",
 	}
 	ExitReason_value = map[string]int32{
 		"EXIT_REASON_UNSPECIFIED":     0,
@@ -169,6 +174,7 @@ var (
 		"EXIT_REASON_HUNG":            3,
 		"EXIT_REASON_DEADLINE":        4,
 		"EXIT_REASON_DAEMON_SHUTDOWN": 5,
+		"EXIT_REASON_CLIENT_GONE":     6,
 	}
 )
 
@@ -883,22 +889,28 @@ func (*AttachRequest_ReleaseStdin) isAttachRequest_Kind() {}
 
 func (*AttachRequest_Resize) isAttachRequest_Kind() {}
 
-// AttachStart opens an attach.
+// AttachStart opens a session.
 type AttachStart struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Target:
 	//
 	//	*AttachStart_Id
 	//	*AttachStart_Pid
+	//	*AttachStart_Spec
 	Target isAttachStart_Target `protobuf_oneof:"target"`
 	// Take stdin: only one attached client holds it at a time.
 	Stdin bool `protobuf:"varint,3,opt,name=stdin,proto3" json:"stdin,omitempty"`
-	// Where to start reading each stream (bytes produced before the attach
-	// are still there, within the ring or log files).
+	// Where to start reading each stream. Bytes produced before the attach
+	// come from the record (the ring or log files) and may be gone (the first
+	// chunk after a gap says how many bytes in skipped_bytes); every byte
+	// produced after it reaches the session.
 	StdoutOffset int64 `protobuf:"varint,4,opt,name=stdout_offset,json=stdoutOffset,proto3" json:"stdout_offset,omitempty"`
 	StderrOffset int64 `protobuf:"varint,5,opt,name=stderr_offset,json=stderrOffset,proto3" json:"stderr_offset,omitempty"`
 	// If set, start this many bytes before the end of each stream instead.
-	TailBytes     *int64 `protobuf:"varint,6,opt,name=tail_bytes,json=tailBytes,proto3,oneof" json:"tail_bytes,omitempty"`
+	TailBytes *int64 `protobuf:"varint,6,opt,name=tail_bytes,json=tailBytes,proto3,oneof" json:"tail_bytes,omitempty"`
+	// An observer instead of a pipe: never slow the process; read what the
+	// record holds and be told in skipped_bytes what was missed.
+	Lossy         bool `protobuf:"varint,8,opt,name=lossy,proto3" json:"lossy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -958,6 +970,15 @@ func (x *AttachStart) GetPid() int32 {
 	return 0
 }
 
+func (x *AttachStart) GetSpec() *ProcessSpec {
+	if x != nil {
+		if x, ok := x.Target.(*AttachStart_Spec); ok {
+			return x.Spec
+		}
+	}
+	return nil
+}
+
 func (x *AttachStart) GetStdin() bool {
 	if x != nil {
 		return x.Stdin
@@ -986,6 +1007,13 @@ func (x *AttachStart) GetTailBytes() int64 {
 	return 0
 }
 
+func (x *AttachStart) GetLossy() bool {
+	if x != nil {
+		return x.Lossy
+	}
+	return false
+}
+
 type isAttachStart_Target interface {
 	isAttachStart_Target()
 }
@@ -998,9 +1026,19 @@ type AttachStart_Pid struct {
 	Pid int32 `protobuf:"varint,2,opt,name=pid,proto3,oneof"`
 }
 
+type AttachStart_Spec struct {
+	// Start this process and attach to it before the first byte of its
+	// output is read, so a lossless session gets all of it (procctl run).
+	// It goes through the same checks as StartProcess; offsets and
+	// tail_bytes do not apply.
+	Spec *ProcessSpec `protobuf:"bytes,7,opt,name=spec,proto3,oneof"`
+}
+
 func (*AttachStart_Id) isAttachStart_Target() {}
 
 func (*AttachStart_Pid) isAttachStart_Target() {}
+
+func (*AttachStart_Spec) isAttachStart_Target() {}
 
 // AttachResponse is one message to an attached client.
 type AttachResponse struct {
@@ -1009,6 +1047,8 @@ type AttachResponse struct {
 	//
 	//	*AttachResponse_Output
 	//	*AttachResponse_Exit
+	//	*AttachResponse_Started
+	//	*AttachResponse_StdinReleased
 	Kind          isAttachResponse_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1069,12 +1109,31 @@ func (x *AttachResponse) GetExit() *Process {
 	return nil
 }
 
+func (x *AttachResponse) GetStarted() *Process {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachResponse_Started); ok {
+			return x.Started
+		}
+	}
+	return nil
+}
+
+func (x *AttachResponse) GetStdinReleased() bool {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachResponse_StdinReleased); ok {
+			return x.StdinReleased
+		}
+	}
+	return false
+}
+
 type isAttachResponse_Kind interface {
 	isAttachResponse_Kind()
 }
 
 type AttachResponse_Output struct {
-	// A chunk of output, with the bytes lost to the ring before it, if any.
+	// A chunk of output. skipped_bytes is only ever set for bytes from
+	// before the attach (or, with lossy, bytes the record dropped).
 	Output *ReadOutputResponse `protobuf:"bytes,1,opt,name=output,proto3,oneof"`
 }
 
@@ -1083,9 +1142,24 @@ type AttachResponse_Exit struct {
 	Exit *Process `protobuf:"bytes,2,opt,name=exit,proto3,oneof"`
 }
 
+type AttachResponse_Started struct {
+	// First message when the session started the process (spec): its record.
+	Started *Process `protobuf:"bytes,3,opt,name=started,proto3,oneof"`
+}
+
+type AttachResponse_StdinReleased struct {
+	// Sent once a release_stdin took effect: stdin stays open for another
+	// client when this session ends (a client detaching waits for it).
+	StdinReleased bool `protobuf:"varint,4,opt,name=stdin_released,json=stdinReleased,proto3,oneof"`
+}
+
 func (*AttachResponse_Output) isAttachResponse_Kind() {}
 
 func (*AttachResponse_Exit) isAttachResponse_Kind() {}
+
+func (*AttachResponse_Started) isAttachResponse_Kind() {}
+
+func (*AttachResponse_StdinReleased) isAttachResponse_Kind() {}
 
 // ProcessSpec describes a process to start.
 type ProcessSpec struct {
@@ -1146,9 +1220,15 @@ type ProcessSpec struct {
 	LogFiles *bool `protobuf:"varint,24,opt,name=log_files,json=logFiles,proto3,oneof" json:"log_files,omitempty"`
 	// Run as this user (name or uid), group and supplementary groups; only a
 	// root caller may ask (PERMISSION_DENIED otherwise).
-	User          string   `protobuf:"bytes,25,opt,name=user,proto3" json:"user,omitempty"`
-	Group         string   `protobuf:"bytes,26,opt,name=group,proto3" json:"group,omitempty"`
-	Groups        []string `protobuf:"bytes,27,rep,name=groups,proto3" json:"groups,omitempty"`
+	User   string   `protobuf:"bytes,25,opt,name=user,proto3" json:"user,omitempty"`
+	Group  string   `protobuf:"bytes,26,opt,name=group,proto3" json:"group,omitempty"`
+	Groups []string `protobuf:"bytes,27,rep,name=groups,proto3" json:"groups,omitempty"`
+	// Bind the process to the Attach session that starts it (AttachStart.spec):
+	// when that session ends before the process does, the process's tree is
+	// stopped (stop signal, grace, SIGKILL) with reason CLIENT_GONE, as a
+	// command run in a terminal ends with it. procctl run sets it. Only valid
+	// through Attach: StartProcess and RunBatch refuse it (INVALID_ARGUMENT).
+	BindToSession bool `protobuf:"varint,28,opt,name=bind_to_session,json=bindToSession,proto3" json:"bind_to_session,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1370,6 +1450,13 @@ func (x *ProcessSpec) GetGroups() []string {
 		return x.Groups
 	}
 	return nil
+}
+
+func (x *ProcessSpec) GetBindToSession() bool {
+	if x != nil {
+		return x.BindToSession
+	}
+	return false
 }
 
 // Rlimit is one setrlimit(2) limit.
@@ -1959,9 +2046,11 @@ type Process struct {
 	// The user and groups it runs as, when not procd's.
 	RunAs string `protobuf:"bytes,28,opt,name=run_as,json=runAs,proto3" json:"run_as,omitempty"`
 	// Who started it, e.g. "uid 1000 (gid 1000, pid 4242)".
-	Caller        string `protobuf:"bytes,29,opt,name=caller,proto3" json:"caller,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Caller string `protobuf:"bytes,29,opt,name=caller,proto3" json:"caller,omitempty"`
+	// It ends with the session that started it (ProcessSpec.bind_to_session).
+	BoundToSession bool `protobuf:"varint,30,opt,name=bound_to_session,json=boundToSession,proto3" json:"bound_to_session,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Process) Reset() {
@@ -2195,6 +2284,13 @@ func (x *Process) GetCaller() string {
 		return x.Caller
 	}
 	return ""
+}
+
+func (x *Process) GetBoundToSession() bool {
+	if x != nil {
+		return x.BoundToSession
+	}
+	return false
 }
 
 // StartProcessRequest starts one process.
@@ -5491,21 +5587,25 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"closeStdin\x12%\n" +
 	"\rrelease_stdin\x18\x04 \x01(\bH\x00R\freleaseStdin\x12.\n" +
 	"\x06resize\x18\x05 \x01(\v2\x14.procd.v1.WindowSizeH\x00R\x06resizeB\x06\n" +
-	"\x04kind\"\xd0\x01\n" +
+	"\x04kind\"\x93\x02\n" +
 	"\vAttachStart\x12\x10\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12\x12\n" +
-	"\x03pid\x18\x02 \x01(\x05H\x00R\x03pid\x12\x14\n" +
+	"\x03pid\x18\x02 \x01(\x05H\x00R\x03pid\x12+\n" +
+	"\x04spec\x18\a \x01(\v2\x15.procd.v1.ProcessSpecH\x00R\x04spec\x12\x14\n" +
 	"\x05stdin\x18\x03 \x01(\bR\x05stdin\x12#\n" +
 	"\rstdout_offset\x18\x04 \x01(\x03R\fstdoutOffset\x12#\n" +
 	"\rstderr_offset\x18\x05 \x01(\x03R\fstderrOffset\x12\"\n" +
 	"\n" +
-	"tail_bytes\x18\x06 \x01(\x03H\x01R\ttailBytes\x88\x01\x01B\b\n" +
+	"tail_bytes\x18\x06 \x01(\x03H\x01R\ttailBytes\x88\x01\x01\x12\x14\n" +
+	"\x05lossy\x18\b \x01(\bR\x05lossyB\b\n" +
 	"\x06targetB\r\n" +
-	"\v_tail_bytes\"y\n" +
+	"\v_tail_bytes\"\xd1\x01\n" +
 	"\x0eAttachResponse\x126\n" +
 	"\x06output\x18\x01 \x01(\v2\x1c.procd.v1.ReadOutputResponseH\x00R\x06output\x12'\n" +
-	"\x04exit\x18\x02 \x01(\v2\x11.procd.v1.ProcessH\x00R\x04exitB\x06\n" +
-	"\x04kind\"\xa6\t\n" +
+	"\x04exit\x18\x02 \x01(\v2\x11.procd.v1.ProcessH\x00R\x04exit\x12-\n" +
+	"\astarted\x18\x03 \x01(\v2\x11.procd.v1.ProcessH\x00R\astarted\x12'\n" +
+	"\x0estdin_released\x18\x04 \x01(\bH\x00R\rstdinReleasedB\x06\n" +
+	"\x04kind\"\xce\t\n" +
 	"\vProcessSpec\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\x12\x10\n" +
 	"\x03cwd\x18\x02 \x01(\tR\x03cwd\x120\n" +
@@ -5537,7 +5637,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\tlog_files\x18\x18 \x01(\bH\x01R\blogFiles\x88\x01\x01\x12\x12\n" +
 	"\x04user\x18\x19 \x01(\tR\x04user\x12\x14\n" +
 	"\x05group\x18\x1a \x01(\tR\x05group\x12\x16\n" +
-	"\x06groups\x18\x1b \x03(\tR\x06groups\x1a6\n" +
+	"\x06groups\x18\x1b \x03(\tR\x06groups\x12&\n" +
+	"\x0fbind_to_session\x18\x1c \x01(\bR\rbindToSession\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
@@ -5602,7 +5703,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\vtotal_bytes\x18\x01 \x01(\x03R\n" +
 	"totalBytes\x12#\n" +
 	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\x12\x1b\n" +
-	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\xe3\b\n" +
+	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\x8d\t\n" +
 	"\aProcess\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x12\n" +
@@ -5638,7 +5739,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x03tty\x18\x1a \x01(\bR\x03tty\x12\x17\n" +
 	"\alog_dir\x18\x1b \x01(\tR\x06logDir\x12\x15\n" +
 	"\x06run_as\x18\x1c \x01(\tR\x05runAs\x12\x16\n" +
-	"\x06caller\x18\x1d \x01(\tR\x06caller\x1a9\n" +
+	"\x06caller\x18\x1d \x01(\tR\x06caller\x12(\n" +
+	"\x10bound_to_session\x18\x1e \x01(\bR\x0eboundToSession\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
@@ -5923,7 +6025,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x19PROCESS_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PROCESS_STATE_RUNNING\x10\x01\x12\x1a\n" +
 	"\x16PROCESS_STATE_STOPPING\x10\x02\x12\x18\n" +
-	"\x14PROCESS_STATE_EXITED\x10\x03*\xab\x01\n" +
+	"\x14PROCESS_STATE_EXITED\x10\x03*\xc8\x01\n" +
 	"\n" +
 	"ExitReason\x12\x1b\n" +
 	"\x17EXIT_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -5931,7 +6033,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x13EXIT_REASON_STOPPED\x10\x02\x12\x14\n" +
 	"\x10EXIT_REASON_HUNG\x10\x03\x12\x18\n" +
 	"\x14EXIT_REASON_DEADLINE\x10\x04\x12\x1f\n" +
-	"\x1bEXIT_REASON_DAEMON_SHUTDOWN\x10\x05*P\n" +
+	"\x1bEXIT_REASON_DAEMON_SHUTDOWN\x10\x05\x12\x1b\n" +
+	"\x17EXIT_REASON_CLIENT_GONE\x10\x06*P\n" +
 	"\bKillMode\x12\x19\n" +
 	"\x15KILL_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fKILL_MODE_GROUP\x10\x01\x12\x14\n" +
@@ -6093,144 +6196,146 @@ var file_procd_v1_procd_proto_goTypes = []any{
 var file_procd_v1_procd_proto_depIdxs = []int32{
 	12,  // 0: procd.v1.AttachRequest.start:type_name -> procd.v1.AttachStart
 	8,   // 1: procd.v1.AttachRequest.resize:type_name -> procd.v1.WindowSize
-	54,  // 2: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
-	21,  // 3: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
-	63,  // 4: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
-	64,  // 5: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
-	3,   // 6: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
-	74,  // 7: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
-	74,  // 8: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
-	74,  // 9: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
-	74,  // 10: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
-	74,  // 11: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
-	5,   // 12: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
-	15,  // 13: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
-	0,   // 14: procd.v1.ProcessSpec.stdin:type_name -> procd.v1.StdinMode
-	8,   // 15: procd.v1.ProcessSpec.window_size:type_name -> procd.v1.WindowSize
-	74,  // 16: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
-	74,  // 17: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
-	74,  // 18: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
-	74,  // 19: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
-	74,  // 20: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
-	5,   // 21: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
-	5,   // 22: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
-	74,  // 23: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
-	75,  // 24: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
-	74,  // 25: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
-	74,  // 26: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
-	2,   // 27: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
-	18,  // 28: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
-	16,  // 29: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
-	65,  // 30: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
-	1,   // 31: procd.v1.Process.state:type_name -> procd.v1.ProcessState
-	75,  // 32: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
-	75,  // 33: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
-	74,  // 34: procd.v1.Process.duration:type_name -> google.protobuf.Duration
-	19,  // 35: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
-	75,  // 36: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
-	20,  // 37: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
-	20,  // 38: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
-	3,   // 39: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
-	17,  // 40: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
-	16,  // 41: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
-	15,  // 42: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
-	0,   // 43: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
-	14,  // 44: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	21,  // 45: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	74,  // 46: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	21,  // 47: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	21,  // 48: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	66,  // 49: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	1,   // 50: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	67,  // 51: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	21,  // 52: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	28,  // 53: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	32,  // 54: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	28,  // 55: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	74,  // 56: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	21,  // 57: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	35,  // 58: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	21,  // 59: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	21,  // 60: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	28,  // 61: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	68,  // 62: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	74,  // 63: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	69,  // 64: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
-	70,  // 65: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
-	74,  // 66: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
-	44,  // 67: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	45,  // 68: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	46,  // 69: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	47,  // 70: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	48,  // 71: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
-	62,  // 72: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
-	75,  // 73: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	6,   // 74: procd.v1.Event.type:type_name -> procd.v1.EventType
-	71,  // 75: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	19,  // 76: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	4,   // 77: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	74,  // 78: procd.v1.Event.idle:type_name -> google.protobuf.Duration
-	6,   // 79: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	72,  // 80: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	50,  // 81: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	50,  // 82: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
-	4,   // 83: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	4,   // 84: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	74,  // 85: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
-	74,  // 86: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
-	7,   // 87: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
-	14,  // 88: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
-	74,  // 89: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
-	55,  // 90: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
-	74,  // 91: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
-	73,  // 92: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
-	7,   // 93: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
-	19,  // 94: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
-	74,  // 95: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
-	57,  // 96: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
-	74,  // 97: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
-	60,  // 98: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
-	61,  // 99: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
-	61,  // 100: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
-	58,  // 101: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
-	21,  // 102: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
-	7,   // 103: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
-	74,  // 104: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
-	22,  // 105: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	24,  // 106: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	26,  // 107: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	29,  // 108: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	31,  // 109: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	34,  // 110: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	37,  // 111: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	39,  // 112: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	41,  // 113: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	43,  // 114: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	51,  // 115: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	53,  // 116: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	9,   // 117: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
-	11,  // 118: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
-	56,  // 119: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
-	23,  // 120: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	25,  // 121: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	27,  // 122: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	30,  // 123: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	33,  // 124: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	36,  // 125: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	38,  // 126: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	40,  // 127: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	42,  // 128: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	49,  // 129: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	52,  // 130: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	54,  // 131: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	10,  // 132: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
-	13,  // 133: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
-	59,  // 134: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
-	120, // [120:135] is the sub-list for method output_type
-	105, // [105:120] is the sub-list for method input_type
-	105, // [105:105] is the sub-list for extension type_name
-	105, // [105:105] is the sub-list for extension extendee
-	0,   // [0:105] is the sub-list for field type_name
+	14,  // 2: procd.v1.AttachStart.spec:type_name -> procd.v1.ProcessSpec
+	54,  // 3: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
+	21,  // 4: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
+	21,  // 5: procd.v1.AttachResponse.started:type_name -> procd.v1.Process
+	63,  // 6: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
+	64,  // 7: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
+	3,   // 8: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
+	74,  // 9: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
+	74,  // 10: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
+	74,  // 11: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
+	74,  // 12: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
+	74,  // 13: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
+	5,   // 14: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
+	15,  // 15: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
+	0,   // 16: procd.v1.ProcessSpec.stdin:type_name -> procd.v1.StdinMode
+	8,   // 17: procd.v1.ProcessSpec.window_size:type_name -> procd.v1.WindowSize
+	74,  // 18: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
+	74,  // 19: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
+	74,  // 20: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
+	74,  // 21: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
+	74,  // 22: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
+	5,   // 23: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
+	5,   // 24: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
+	74,  // 25: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
+	75,  // 26: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
+	74,  // 27: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
+	74,  // 28: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
+	2,   // 29: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
+	18,  // 30: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
+	16,  // 31: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
+	65,  // 32: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
+	1,   // 33: procd.v1.Process.state:type_name -> procd.v1.ProcessState
+	75,  // 34: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
+	75,  // 35: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
+	74,  // 36: procd.v1.Process.duration:type_name -> google.protobuf.Duration
+	19,  // 37: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
+	75,  // 38: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
+	20,  // 39: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
+	20,  // 40: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
+	3,   // 41: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
+	17,  // 42: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
+	16,  // 43: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
+	15,  // 44: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
+	0,   // 45: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
+	14,  // 46: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
+	21,  // 47: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	74,  // 48: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	21,  // 49: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	21,  // 50: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	66,  // 51: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	1,   // 52: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	67,  // 53: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	21,  // 54: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	28,  // 55: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	32,  // 56: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	28,  // 57: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	74,  // 58: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	21,  // 59: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	35,  // 60: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	21,  // 61: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	21,  // 62: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	28,  // 63: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	68,  // 64: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	74,  // 65: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	69,  // 66: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
+	70,  // 67: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	74,  // 68: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	44,  // 69: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	45,  // 70: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	46,  // 71: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	47,  // 72: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	48,  // 73: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	62,  // 74: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
+	75,  // 75: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6,   // 76: procd.v1.Event.type:type_name -> procd.v1.EventType
+	71,  // 77: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	19,  // 78: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	4,   // 79: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	74,  // 80: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	6,   // 81: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	72,  // 82: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	50,  // 83: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	50,  // 84: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
+	4,   // 85: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	4,   // 86: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	74,  // 87: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	74,  // 88: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	7,   // 89: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	14,  // 90: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	74,  // 91: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	55,  // 92: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	74,  // 93: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	73,  // 94: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	7,   // 95: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	19,  // 96: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	74,  // 97: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	57,  // 98: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	74,  // 99: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	60,  // 100: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	61,  // 101: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	61,  // 102: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	58,  // 103: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	21,  // 104: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	7,   // 105: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	74,  // 106: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	22,  // 107: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	24,  // 108: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	26,  // 109: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	29,  // 110: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	31,  // 111: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	34,  // 112: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	37,  // 113: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	39,  // 114: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	41,  // 115: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	43,  // 116: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	51,  // 117: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	53,  // 118: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	9,   // 119: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
+	11,  // 120: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
+	56,  // 121: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	23,  // 122: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	25,  // 123: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	27,  // 124: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	30,  // 125: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	33,  // 126: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	36,  // 127: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	38,  // 128: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	40,  // 129: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	42,  // 130: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	49,  // 131: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	52,  // 132: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	54,  // 133: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	10,  // 134: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
+	13,  // 135: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
+	59,  // 136: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	122, // [122:137] is the sub-list for method output_type
+	107, // [107:122] is the sub-list for method input_type
+	107, // [107:107] is the sub-list for extension type_name
+	107, // [107:107] is the sub-list for extension extendee
+	0,   // [0:107] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
@@ -6252,10 +6357,13 @@ func file_procd_v1_procd_proto_init() {
 	file_procd_v1_procd_proto_msgTypes[4].OneofWrappers = []any{
 		(*AttachStart_Id)(nil),
 		(*AttachStart_Pid)(nil),
+		(*AttachStart_Spec)(nil),
 	}
 	file_procd_v1_procd_proto_msgTypes[5].OneofWrappers = []any{
 		(*AttachResponse_Output)(nil),
 		(*AttachResponse_Exit)(nil),
+		(*AttachResponse_Started)(nil),
+		(*AttachResponse_StdinReleased)(nil),
 	}
 	file_procd_v1_procd_proto_msgTypes[6].OneofWrappers = []any{}
 	file_procd_v1_procd_proto_msgTypes[11].OneofWrappers = []any{}
