@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +18,7 @@ import (
 )
 
 func (a *app) attachCmd() *cobra.Command {
-	var noStdin bool
+	var noStdin, lossy bool
 	var offset, tail int64
 	cmd := &cobra.Command{
 		Use:   "attach [--no-stdin] [--since-offset N | --tail N] ID|PID",
@@ -26,8 +27,20 @@ func (a *app) attachCmd() *cobra.Command {
 given offset (default: the oldest byte still kept, so nothing produced since the
 start is missed) and, when the process's stdin is a pipe or a terminal, sends
 procctl's standard input to it: end of input closes it. When the process exits,
-attach exits with its code (128+N for signal N). Ctrl-C detaches (exit 130) and
-leaves the process running; only one attach at a time holds stdin.`,
+attach exits with its code (128+N for signal N).
+
+attach is a session, a pipe: from the moment it attaches, every byte the process
+writes arrives, in order; when procctl falls behind (a slow terminal, a full pipe
+after procctl) procd stops reading the process's output and the process waits in
+write(2), as on a direct pipe — other readers (logs -f, the ring) are unaffected,
+and when several sessions are attached the slowest sets the pace. Bytes from
+before the attach come from what procd kept (its ring, log files), and a gap
+there is reported. --lossy makes attach an observer that never slows the
+process and reports what it missed instead.
+
+Ctrl-C detaches (exit 130) and leaves the process running with its stdin open for
+another client; if procctl is killed instead, procd closes the stdin it held (end
+of input, as for a pipe whose writer died). Only one attach at a time holds stdin.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, pid, err := parseRef(args[0])
@@ -52,22 +65,22 @@ leaves the process running; only one attach at a time holds stdin.`,
 			}
 			p := resp.GetProcess()
 			start := &pb.AttachStart{Target: &pb.AttachStart_Id{Id: p.GetId()}, StdoutOffset: offset, StderrOffset: offset,
-				Stdin: !noStdin && p.GetExit() == nil && (p.GetStdin() == pb.StdinMode_STDIN_MODE_PIPE || p.GetTty())}
+				Stdin: !noStdin && p.GetExit() == nil && (p.GetStdin() == pb.StdinMode_STDIN_MODE_PIPE || p.GetTty()),
+				Lossy: lossy}
 			if cmd.Flags().Changed("tail") {
 				start.TailBytes = &tail
 			}
 			sigs := make(chan os.Signal, 1)
 			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 			defer signal.Stop(sigs)
-			actx, detach := context.WithCancel(cmd.Context())
-			defer detach()
+			detach := make(chan struct{})
 			go func() {
 				if _, ok := <-sigs; ok {
-					detach()
+					close(detach)
 				}
 			}()
-			err = a.attach(actx, start, p.GetTty())
-			if actx.Err() != nil && cmd.Context().Err() == nil {
+			err = a.attach(cmd.Context(), start, p.GetTty(), nil, detach)
+			if errors.Is(err, errDetached) {
 				fmt.Fprintf(a.stderr, "procctl: detached from %s; it keeps running\n", p.GetId())
 				return &exitError{130}
 			}
@@ -75,6 +88,7 @@ leaves the process running; only one attach at a time holds stdin.`,
 		},
 	}
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "only stream output; leave stdin alone")
+	cmd.Flags().BoolVar(&lossy, "lossy", false, "observe without ever slowing the process; report bytes missed instead")
 	cmd.Flags().Int64Var(&offset, "since-offset", 0, "start at this byte offset of each stream")
 	cmd.Flags().Int64Var(&tail, "tail", 0, "start this many bytes before the end of each stream")
 	return cmd
@@ -82,11 +96,16 @@ leaves the process running; only one attach at a time holds stdin.`,
 
 // attach runs one Attach call: output to stdout/stderr, procctl's stdin to
 // the process when start.Stdin, and the process's exit code as the result.
-func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool) error {
+// started is told the record of a process the attach started (start.spec).
+// When detach is closed, the attach lets go of stdin (leaving it open for
+// another client) and ends with errDetached.
+func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool, started func(*pb.Process), detach <-chan struct{}) error {
 	c, err := a.dial()
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	stream, err := c.Process.Attach(ctx)
 	if err != nil {
 		return a.explain(err)
@@ -102,15 +121,47 @@ func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool) error
 	} else {
 		stream.CloseSend()
 	}
+	if detach != nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-detach:
+			case <-stop:
+				return
+			}
+			// Let go of stdin first, so it stays open for another client; the
+			// output loop ends the call once procd confirms, or soon anyway.
+			if !start.GetStdin() || send.send(&pb.AttachRequest{Kind: &pb.AttachRequest_ReleaseStdin{ReleaseStdin: true}}) != nil {
+				cancel(errDetached)
+				return
+			}
+			select {
+			case <-time.After(2 * time.Second):
+				cancel(errDetached)
+			case <-stop:
+			}
+		}()
+	}
 	for {
 		msg, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			return errors.New("the attach ended without the process's exit record")
 		}
+		if errors.Is(context.Cause(ctx), errDetached) {
+			return errDetached
+		}
 		if err != nil {
 			return a.explain(err)
 		}
 		switch k := msg.GetKind().(type) {
+		case *pb.AttachResponse_StdinReleased:
+			cancel(errDetached)
+			return errDetached
+		case *pb.AttachResponse_Started:
+			if started != nil {
+				started(k.Started)
+			}
 		case *pb.AttachResponse_Output:
 			if err := a.writeChunk(k.Output); err != nil {
 				return err
@@ -128,6 +179,9 @@ func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool) error
 		}
 	}
 }
+
+// errDetached ends an attach the user detached from.
+var errDetached = errors.New("detached")
 
 // writeChunk writes one output chunk where it belongs.
 func (a *app) writeChunk(m *pb.ReadOutputResponse) error {

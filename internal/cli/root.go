@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/grpc/codes"
 
 	"github.com/procd/procd/internal/client"
@@ -30,7 +31,7 @@ const exitCodesHelp = `Exit codes:
   70    internal error in procd
   75    a limit was reached; try again later (RESOURCE_EXHAUSTED)
   77    permission denied
-  124   wait --timeout (or --timeout) expired
+  124   wait --timeout (or --rpc-timeout) expired
   130   interrupted`
 
 // app holds what every command needs.
@@ -134,7 +135,7 @@ On the Unix socket procd knows you by your uid and groups; no flag is needed.
 	pf.StringVar(&a.opts.TLSKey, "tls-key", "", "this client's private key for --tls-cert (env PROCD_TLS_KEY)")
 	pf.StringVar(&a.opts.TokenFile, "token-file", "", "file holding this client's bearer token for --addr: the token alone, or a line NAME ROLE TOKEN (env PROCD_TOKEN_FILE)")
 	pf.BoolVar(&a.json, "json", false, "print protobuf JSON")
-	pf.Var(&a.timeout, "timeout", "deadline for each call to the daemon, e.g. 5s (0: none)")
+	pf.Var(&a.timeout, "rpc-timeout", "deadline for each call to the daemon, e.g. 5s (0: none; streams and waits are not bounded by it)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 
 	for _, c := range []*cobra.Command{
@@ -145,8 +146,31 @@ On the Unix socket procd knows you by your uid and groups; no flag is needed.
 		wrapArgs(c)
 		root.AddCommand(c)
 	}
+	hideZeroDefaults(root)
 	return root
 }
+
+// hideZeroDefaults keeps pflag from printing "(default 0s)" after a help
+// text that gives the real default (the daemon's, usually), as pflag
+// already does for its own zero durations and numbers.
+func hideZeroDefaults(c *cobra.Command) {
+	hide := func(f *pflag.Flag) {
+		switch f.DefValue {
+		case "0s", "0B", "0.0":
+			f.DefValue = ""
+		}
+	}
+	c.LocalFlags().VisitAll(hide)
+	c.PersistentFlags().VisitAll(hide)
+	for _, sub := range c.Commands() {
+		hideZeroDefaults(sub)
+	}
+}
+
+// local reports whether procctl talks to procd over the Unix socket, where
+// procd runs on this machine and the caller's directory and environment
+// mean something to it.
+func (a *app) local() bool { return a.opts.Addr == "" }
 
 // wrapArgs makes cobra's argument-count errors usage errors.
 func wrapArgs(c *cobra.Command) {
@@ -175,7 +199,7 @@ func (a *app) dial() (*client.Conn, error) {
 	return c, nil
 }
 
-// callCtx bounds one unary call by --timeout.
+// callCtx bounds one unary call by --rpc-timeout.
 func (a *app) callCtx(parent context.Context) (context.Context, context.CancelFunc) {
 	if a.timeout > 0 {
 		return context.WithTimeout(parent, time.Duration(a.timeout))
@@ -195,7 +219,7 @@ func (a *app) explain(err error) error {
 	e := a.conn.Explain(err)
 	var ce2 *client.Error
 	if errors.As(e, &ce2) && ce2.Code == codes.DeadlineExceeded && a.timeout > 0 {
-		ce2.Msg = fmt.Sprintf("no answer within --timeout %v: %s", time.Duration(a.timeout), ce2.Msg)
+		ce2.Msg = fmt.Sprintf("no answer within --rpc-timeout %v: %s", time.Duration(a.timeout), ce2.Msg)
 	}
 	return e
 }

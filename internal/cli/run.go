@@ -27,23 +27,38 @@ killed it), like systemd-run --wait --pipe. With -i procctl's standard input is
 forwarded to the process (end of input closes its stdin); with --tty the process
 runs on a pseudo-terminal (and procctl's terminal is put in raw mode).
 
+run is a session, a pipe: every byte of output arrives, in order, however fast the
+process writes; when procctl cannot keep up (a slow terminal, a full pipe after
+procctl) the process waits in write(2), as it would writing to a pipe directly.
+The process is bound to the session: if procctl goes away before it ends (killed,
+its connection lost), procd stops the process's tree with reason CLIENT_GONE and
+closes its stdin.
+
 The first Ctrl-C (SIGINT or SIGTERM to procctl) stops the process gracefully
-(stop signal, grace period, SIGKILL to its tree); a second one kills it at once.`,
+(stop signal, grace period, SIGKILL to its tree); a second one kills it at once.
+
+` + contextHelp,
 		Example: `  procctl run -- sh -c 'echo hi; exit 3'; echo $?   # prints hi, then 3
   echo hello | procctl run -i -- cat`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			if interactive {
 				f.stdin = "pipe"
 			}
-			p, err := a.startProcess(ctx, &f, args)
+			spec, err := f.spec(args)
 			if err != nil {
 				return err
 			}
-			stopForwarding := a.forwardStops(p.GetId())
-			defer stopForwarding()
-			return a.attach(ctx, &pb.AttachStart{Target: &pb.AttachStart_Id{Id: p.GetId()}, Stdin: interactive}, f.tty)
+			if err := f.fillContext(spec, a.local()); err != nil {
+				return err
+			}
+			spec.BindToSession = true
+			stopForwarding := func() {}
+			defer func() { stopForwarding() }()
+			start := &pb.AttachStart{Target: &pb.AttachStart_Spec{Spec: spec}, Stdin: interactive}
+			return a.attach(cmd.Context(), start, f.tty, func(p *pb.Process) {
+				stopForwarding = a.forwardStops(p.GetId())
+			}, nil)
 		},
 	}
 	f.bind(cmd.Flags())

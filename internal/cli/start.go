@@ -30,6 +30,7 @@ type specFlags struct {
 	stdin, user, group                      string
 	groups                                  []string
 	tty, logFiles                           bool
+	daemonEnv, daemonCwd                    bool
 	memory                                  config.Size
 	pids                                    int64
 	cpu                                     float64
@@ -39,9 +40,11 @@ type specFlags struct {
 
 func (f *specFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.name, "name", "", `name of the process (default "unknown")`)
-	fs.StringVarP(&f.cwd, "cwd", "C", "", "working directory (must exist; default: the daemon's)")
+	fs.StringVarP(&f.cwd, "cwd", "C", "", "working directory (must exist; default: procctl's over the socket, the daemon's over --addr)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable KEY=VALUE (repeatable)")
-	fs.BoolVar(&f.clearEnv, "clear-env", false, "start from an empty environment instead of the daemon's")
+	fs.BoolVar(&f.clearEnv, "clear-env", false, "start from an empty environment (plus --env) instead of procctl's or the daemon's")
+	fs.BoolVar(&f.daemonEnv, "daemon-env", false, "start from procd's environment instead of procctl's (the default over --addr)")
+	fs.BoolVar(&f.daemonCwd, "daemon-cwd", false, "run in procd's working directory instead of procctl's (the default over --addr)")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "add a label key=value (repeatable)")
 	fs.StringVar(&f.killMode, "kill-mode", "group", "what is ended when the leader exits: group or leader")
 	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that starts a stop (default SIGTERM)")
@@ -112,6 +115,51 @@ func parseKV(flag string, kvs []string) (map[string]string, error) {
 	}
 	return m, nil
 }
+
+// contextHelp explains where a process's directory and environment come from.
+const contextHelp = `Over the local socket the process runs in procctl's working directory with
+procctl's environment, as a command run here would (procd receives both with the
+spec); --daemon-cwd and --daemon-env use procd's instead. Variables that change
+what a program loads (LD_PRELOAD, LD_LIBRARY_PATH, the other LD_* variables)
+are only passed on for root, since procd refuses them from other users; pass one
+with --env to be told why. Over --addr the caller's paths mean nothing to procd,
+so the process gets the daemon's directory and environment (plus --cwd, --env).`
+
+// fillContext gives spec procctl's working directory and environment,
+// unless the flags or the transport say otherwise (see contextHelp).
+func (f *specFlags) fillContext(s *pb.ProcessSpec, local bool) error {
+	if !local {
+		return nil
+	}
+	if s.Cwd == "" && !f.daemonCwd {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("procctl's working directory: %w (use --cwd or --daemon-cwd)", err)
+		}
+		s.Cwd = wd
+	}
+	if s.ClearEnv || f.daemonEnv {
+		return nil
+	}
+	env := make(map[string]string, len(os.Environ())+len(s.Env))
+	root := os.Geteuid() == 0
+	for _, kv := range os.Environ() {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || (!root && loaderVariable(k)) {
+			continue
+		}
+		env[k] = v
+	}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	s.Env, s.ClearEnv = env, true
+	return nil
+}
+
+// loaderVariable reports whether procd refuses name from non-root callers
+// by default: the dynamic loader reads these before the program runs.
+func loaderVariable(name string) bool { return strings.HasPrefix(name, "LD_") }
 
 func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 	env, err := parseKV("env", f.env)
@@ -197,6 +245,9 @@ func (a *app) startProcess(ctx context.Context, f *specFlags, args []string) (*p
 	if err != nil {
 		return nil, err
 	}
+	if err := f.fillContext(spec, a.local()); err != nil {
+		return nil, err
+	}
 	c, err := a.dial()
 	if err != nil {
 		return nil, err
@@ -216,6 +267,10 @@ func (a *app) startCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start [flags] [--] COMMAND [ARG...]",
 		Short: "start a process and print its id",
+		Long: `start starts a process under procd and prints its id; it runs on after procctl
+exits (use run to wait for it, attach to talk to it).
+
+` + contextHelp,
 		Example: `  procctl start --name fuzz-1 --label campaign=a -- ./target -runs=1000
   procctl start -q sleep 60`,
 		Args: cobra.MinimumNArgs(1),
