@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/procd/procd/internal/config"
+	"github.com/procd/procd/internal/policy"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -120,10 +121,11 @@ func parseKV(flag string, kvs []string) (map[string]string, error) {
 const contextHelp = `Over the local socket the process runs in procctl's working directory with
 procctl's environment, as a command run here would (procd receives both with the
 spec); --daemon-cwd and --daemon-env use procd's instead. Variables that change
-what a program loads (LD_PRELOAD, LD_LIBRARY_PATH, the other LD_* variables)
-are only passed on for root, since procd refuses them from other users; pass one
-with --env to be told why. Over --addr the caller's paths mean nothing to procd,
-so the process gets the daemon's directory and environment (plus --cwd, --env).`
+what a program loads or runs (LD_*, PYTHONPATH, NODE_OPTIONS, BASH_ENV… — procd's
+default deny list, see SECURITY.md) are only passed on for root, since procd
+refuses them from other users; pass one with --env to be told why. Over --addr
+the caller's paths mean nothing to procd, so the process gets the daemon's
+directory and environment (plus --cwd, --env).`
 
 // fillContext gives spec procctl's working directory and environment,
 // unless the flags or the transport say otherwise (see contextHelp).
@@ -145,7 +147,10 @@ func (f *specFlags) fillContext(s *pb.ProcessSpec, local bool) error {
 	root := os.Geteuid() == 0
 	for _, kv := range os.Environ() {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || (!root && loaderVariable(k)) {
+		if !ok || k == "" {
+			continue
+		}
+		if _, denied := policy.DeniedEnv(k); (denied && !root) || serviceManagerVariable(k) {
 			continue
 		}
 		env[k] = v
@@ -157,9 +162,16 @@ func (f *specFlags) fillContext(s *pb.ProcessSpec, local bool) error {
 	return nil
 }
 
-// loaderVariable reports whether procd refuses name from non-root callers
-// by default: the dynamic loader reads these before the program runs.
-func loaderVariable(name string) bool { return strings.HasPrefix(name, "LD_") }
+// serviceManagerVariable reports whether name is service-manager plumbing
+// of procctl's own (sd_notify, socket activation, watchdog): it addresses
+// procctl's supervisor, not the process's; procd sets NOTIFY_SOCKET itself.
+func serviceManagerVariable(name string) bool {
+	switch name {
+	case "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID":
+		return true
+	}
+	return false
+}
 
 func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 	env, err := parseKV("env", f.env)
