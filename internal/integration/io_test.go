@@ -182,4 +182,3 @@ func dirSize(t *testing.T, dir string) int64 {
 	}
 	return n
 }
-
