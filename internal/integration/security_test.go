@@ -220,7 +220,7 @@ func TestSecurityTable(t *testing.T) {
 	}
 	run := func(h how, args ...string) result {
 		t.Helper()
-		argv := append(append([]string{filepath.Join(binDir, "procctl"), "--socket", h.d.socket, "--timeout", "20s"}, h.args...), args...)
+		argv := append(append([]string{filepath.Join(binDir, "procctl"), "--socket", h.d.socket, "--rpc-timeout", "20s"}, h.args...), args...)
 		if h.uid >= 0 {
 			g := "--clear-groups"
 			if h.groups != "" {

@@ -59,11 +59,12 @@ var (
 		manager.Exited:   pb.ProcessState_PROCESS_STATE_EXITED,
 	})
 	exitReasons = newEnumMap(map[manager.Reason]pb.ExitReason{
-		manager.ReasonExited:   pb.ExitReason_EXIT_REASON_EXITED,
-		manager.ReasonStopped:  pb.ExitReason_EXIT_REASON_STOPPED,
-		manager.ReasonHung:     pb.ExitReason_EXIT_REASON_HUNG,
-		manager.ReasonDeadline: pb.ExitReason_EXIT_REASON_DEADLINE,
-		manager.ReasonShutdown: pb.ExitReason_EXIT_REASON_DAEMON_SHUTDOWN,
+		manager.ReasonExited:     pb.ExitReason_EXIT_REASON_EXITED,
+		manager.ReasonStopped:    pb.ExitReason_EXIT_REASON_STOPPED,
+		manager.ReasonHung:       pb.ExitReason_EXIT_REASON_HUNG,
+		manager.ReasonDeadline:   pb.ExitReason_EXIT_REASON_DEADLINE,
+		manager.ReasonShutdown:   pb.ExitReason_EXIT_REASON_DAEMON_SHUTDOWN,
+		manager.ReasonClientGone: pb.ExitReason_EXIT_REASON_CLIENT_GONE,
 	})
 	killModes = newEnumMap(map[manager.KillMode]pb.KillMode{
 		manager.KillGroup:  pb.KillMode_KILL_MODE_GROUP,
