@@ -111,6 +111,10 @@ func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool, start
 		return a.explain(err)
 	}
 	if err := stream.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: start}}); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The call already ended (a refusal): its status comes from Recv.
+			_, err = stream.Recv()
+		}
 		return a.explain(err)
 	}
 	send := &sender{stream: stream}

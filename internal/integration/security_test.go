@@ -390,7 +390,7 @@ func TestSecurityTable(t *testing.T) {
 	// who (never the token) and what.
 	logs := main.logs.String()
 	for _, want := range []string{`"msg":"refused a caller"`, `"msg":"control call"`, `"credential":"token ci"`, `"credential":"certificate cn:ctl"`,
-		`"method":"/procd.v1.ProcessService/StartProcess"`, `"target":"command \"true\""`} {
+		`"method":"/procd.v1.ProcessService/Attach"`, `"target":"command \"true\""`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %s", want)
 		}

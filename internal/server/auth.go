@@ -393,14 +393,14 @@ func auditTarget(req any) string {
 	if req == nil {
 		return ""
 	}
+	if r, ok := req.(*pb.AttachRequest); ok && r.GetStart() != nil {
+		req = r.GetStart() // a session names its process, or its command
+	}
 	if r, ok := req.(interface{ GetSpec() *pb.ProcessSpec }); ok && r.GetSpec() != nil {
 		return "command " + commandLine(r.GetSpec().GetCommand())
 	}
 	if r, ok := req.(*pb.RunBatchRequest); ok {
 		return fmt.Sprintf("batch of %d jobs", len(r.GetJobs()))
-	}
-	if r, ok := req.(*pb.AttachRequest); ok && r.GetStart() != nil {
-		req = r.GetStart()
 	}
 	var parts []string
 	if r, ok := req.(interface{ GetId() string }); ok && r.GetId() != "" {
