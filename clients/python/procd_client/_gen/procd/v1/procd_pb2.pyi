@@ -31,6 +31,7 @@ EVENT_TYPE_SIGNAL_SENT: EventType
 EVENT_TYPE_SLOW: EventType
 EVENT_TYPE_STARTED: EventType
 EVENT_TYPE_UNSPECIFIED: EventType
+EXIT_REASON_CLIENT_GONE: ExitReason
 EXIT_REASON_DAEMON_SHUTDOWN: ExitReason
 EXIT_REASON_DEADLINE: ExitReason
 EXIT_REASON_EXITED: ExitReason
@@ -73,28 +74,36 @@ class AttachRequest(_message.Message):
     def __init__(self, start: _Optional[_Union[AttachStart, _Mapping]] = ..., stdin: _Optional[bytes] = ..., close_stdin: bool = ..., release_stdin: bool = ..., resize: _Optional[_Union[WindowSize, _Mapping]] = ...) -> None: ...
 
 class AttachResponse(_message.Message):
-    __slots__ = ["exit", "output"]
+    __slots__ = ["exit", "output", "started", "stdin_released"]
     EXIT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    STDIN_RELEASED_FIELD_NUMBER: _ClassVar[int]
     exit: Process
     output: ReadOutputResponse
-    def __init__(self, output: _Optional[_Union[ReadOutputResponse, _Mapping]] = ..., exit: _Optional[_Union[Process, _Mapping]] = ...) -> None: ...
+    started: Process
+    stdin_released: bool
+    def __init__(self, output: _Optional[_Union[ReadOutputResponse, _Mapping]] = ..., exit: _Optional[_Union[Process, _Mapping]] = ..., started: _Optional[_Union[Process, _Mapping]] = ..., stdin_released: bool = ...) -> None: ...
 
 class AttachStart(_message.Message):
-    __slots__ = ["id", "pid", "stderr_offset", "stdin", "stdout_offset", "tail_bytes"]
+    __slots__ = ["id", "lossy", "pid", "spec", "stderr_offset", "stdin", "stdout_offset", "tail_bytes"]
     ID_FIELD_NUMBER: _ClassVar[int]
+    LOSSY_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
     STDERR_OFFSET_FIELD_NUMBER: _ClassVar[int]
     STDIN_FIELD_NUMBER: _ClassVar[int]
     STDOUT_OFFSET_FIELD_NUMBER: _ClassVar[int]
     TAIL_BYTES_FIELD_NUMBER: _ClassVar[int]
     id: str
+    lossy: bool
     pid: int
+    spec: ProcessSpec
     stderr_offset: int
     stdin: bool
     stdout_offset: int
     tail_bytes: int
-    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., stdin: bool = ..., stdout_offset: _Optional[int] = ..., stderr_offset: _Optional[int] = ..., tail_bytes: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., spec: _Optional[_Union[ProcessSpec, _Mapping]] = ..., stdin: bool = ..., stdout_offset: _Optional[int] = ..., stderr_offset: _Optional[int] = ..., tail_bytes: _Optional[int] = ..., lossy: bool = ...) -> None: ...
 
 class BatchStarted(_message.Message):
     __slots__ = ["batch_id", "jobs", "max_concurrency"]
@@ -380,7 +389,7 @@ class OutputStats(_message.Message):
     def __init__(self, bytes_captured_total: _Optional[int] = ..., bytes_dropped_total: _Optional[int] = ..., ring_bytes: _Optional[int] = ...) -> None: ...
 
 class Process(_message.Message):
-    __slots__ = ["caller", "cgroup", "command", "cpu_max", "cwd", "duration", "executable", "exit", "finished_at", "id", "kill_mode", "labels", "last_activity", "log_dir", "memory_max", "name", "pgid", "pid", "pids_max", "rlimits", "run_as", "started_at", "state", "stderr", "stdin", "stdout", "tty", "usage", "watchdog"]
+    __slots__ = ["bound_to_session", "caller", "cgroup", "command", "cpu_max", "cwd", "duration", "executable", "exit", "finished_at", "id", "kill_mode", "labels", "last_activity", "log_dir", "memory_max", "name", "pgid", "pid", "pids_max", "rlimits", "run_as", "started_at", "state", "stderr", "stdin", "stdout", "tty", "usage", "watchdog"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -388,6 +397,7 @@ class Process(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    BOUND_TO_SESSION_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     CGROUP_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
@@ -417,6 +427,7 @@ class Process(_message.Message):
     TTY_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     WATCHDOG_FIELD_NUMBER: _ClassVar[int]
+    bound_to_session: bool
     caller: str
     cgroup: str
     command: _containers.RepeatedScalarFieldContainer[str]
@@ -446,10 +457,10 @@ class Process(_message.Message):
     tty: bool
     usage: TreeUsage
     watchdog: WatchdogStatus
-    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., pgid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., command: _Optional[_Iterable[str]] = ..., executable: _Optional[str] = ..., cwd: _Optional[str] = ..., state: _Optional[_Union[ProcessState, str]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., last_activity: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stdout: _Optional[_Union[OutputInfo, _Mapping]] = ..., stderr: _Optional[_Union[OutputInfo, _Mapping]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., watchdog: _Optional[_Union[WatchdogStatus, _Mapping]] = ..., usage: _Optional[_Union[TreeUsage, _Mapping]] = ..., cgroup: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., log_dir: _Optional[str] = ..., run_as: _Optional[str] = ..., caller: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., pgid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., command: _Optional[_Iterable[str]] = ..., executable: _Optional[str] = ..., cwd: _Optional[str] = ..., state: _Optional[_Union[ProcessState, str]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., last_activity: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stdout: _Optional[_Union[OutputInfo, _Mapping]] = ..., stderr: _Optional[_Union[OutputInfo, _Mapping]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., watchdog: _Optional[_Union[WatchdogStatus, _Mapping]] = ..., usage: _Optional[_Union[TreeUsage, _Mapping]] = ..., cgroup: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., log_dir: _Optional[str] = ..., run_as: _Optional[str] = ..., caller: _Optional[str] = ..., bound_to_session: bool = ...) -> None: ...
 
 class ProcessSpec(_message.Message):
-    __slots__ = ["activity", "activity_file", "auto_kill", "clear_env", "command", "cpu_max", "cwd", "deadline", "env", "extra_buffer", "grace", "group", "groups", "kill_mode", "labels", "log_files", "max_hang_time", "memory_max", "name", "pids_max", "rlimits", "stdin", "stop_signal", "timeout", "tty", "user", "window_size"]
+    __slots__ = ["activity", "activity_file", "auto_kill", "bind_to_session", "clear_env", "command", "cpu_max", "cwd", "deadline", "env", "extra_buffer", "grace", "group", "groups", "kill_mode", "labels", "log_files", "max_hang_time", "memory_max", "name", "pids_max", "rlimits", "stdin", "stop_signal", "timeout", "tty", "user", "window_size"]
     class EnvEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -467,6 +478,7 @@ class ProcessSpec(_message.Message):
     ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_FILE_FIELD_NUMBER: _ClassVar[int]
     AUTO_KILL_FIELD_NUMBER: _ClassVar[int]
+    BIND_TO_SESSION_FIELD_NUMBER: _ClassVar[int]
     CLEAR_ENV_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     CPU_MAX_FIELD_NUMBER: _ClassVar[int]
@@ -494,6 +506,7 @@ class ProcessSpec(_message.Message):
     activity: _containers.RepeatedScalarFieldContainer[ActivitySource]
     activity_file: str
     auto_kill: bool
+    bind_to_session: bool
     clear_env: bool
     command: _containers.RepeatedScalarFieldContainer[str]
     cpu_max: float
@@ -518,7 +531,7 @@ class ProcessSpec(_message.Message):
     tty: bool
     user: str
     window_size: WindowSize
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., clear_env: bool = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., stop_signal: _Optional[str] = ..., grace: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., extra_buffer: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_hang_time: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., auto_kill: bool = ..., deadline: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., activity: _Optional[_Iterable[_Union[ActivitySource, str]]] = ..., activity_file: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., window_size: _Optional[_Union[WindowSize, _Mapping]] = ..., log_files: bool = ..., user: _Optional[str] = ..., group: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., clear_env: bool = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., stop_signal: _Optional[str] = ..., grace: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., extra_buffer: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_hang_time: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., auto_kill: bool = ..., deadline: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., activity: _Optional[_Iterable[_Union[ActivitySource, str]]] = ..., activity_file: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., window_size: _Optional[_Union[WindowSize, _Mapping]] = ..., log_files: bool = ..., user: _Optional[str] = ..., group: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., bind_to_session: bool = ...) -> None: ...
 
 class ProcessStats(_message.Message):
     __slots__ = ["exited", "exits_by_reason", "leftovers_killed_total", "orphans_reaped_total", "running", "start_failures_total", "started_total", "stopping"]

@@ -189,6 +189,9 @@ class ProcessServiceServicer(object):
     def ReadOutput(self, request, context):
         """ReadOutput streams captured stdout/stderr from a byte offset, and with
         follow keeps streaming until the process has exited and all output is sent.
+        It reads the record (the ring, and log files when kept), which may drop:
+        it never slows the process, and a reader that falls behind is told how
+        many bytes it missed (skipped_bytes). For every byte, use Attach.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,10 +206,18 @@ class ProcessServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Attach(self, request_iterator, context):
-        """Attach streams a process's output from an offset and, when asked, takes
-        its stdin: the client sends stdin data, a close, a release or a
-        terminal resize; the server sends output chunks, then the final record
-        as the last message.
+        """Attach is a session: a pipe to a process, attached to an existing one or
+        starting a new one (AttachStart.spec). It is LOSSLESS: every byte of
+        stdout and stderr from the start offsets, in order; when the client lags
+        more than the daemon's session window, procd stops reading the process's
+        pipes and the process blocks in write(2) as on a direct pipe (several
+        sessions on one process: the slowest sets the pace). AttachStart.lossy
+        asks for an observer that never slows the process instead. The client
+        sends stdin data, a close, a release or a terminal resize; the server
+        sends output chunks, then the final record as the last message. A session
+        that ends while holding stdin closes it (end of input), unless it
+        released it first; a process started with bind_to_session is stopped
+        with reason CLIENT_GONE when its session ends before it does.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
