@@ -25,15 +25,16 @@ import (
 
 func (a *app) batchCmd() *cobra.Command {
 	var (
-		file, name                 string
-		jsonl, failFast, verbose   bool
-		maxConc, retries           int
-		timeout, retryDelay, limit config.Duration
-		labels                     []string
+		file, name                  string
+		jsonl, failFast, verbose    bool
+		allAddrs                    bool
+		maxConc, perDaemon, retries int
+		timeout, retryDelay, limit  config.Duration
+		labels                      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "batch [-f FILE] [--jsonl] [flags]",
-		Short: "run many commands under a concurrency limit, with timeouts and retries",
+		Short: "run many commands under a concurrency limit, with timeouts and retries, on one daemon or many",
 		Long: `batch runs one job per input line, at most --max-concurrency at once (like xargs -P
 or GNU parallel): each line is a shell command run with /bin/sh -c, or with --jsonl a
 full process spec in protobuf JSON ({"command":["./t","-x"],"env":{"K":"V"}}).
@@ -44,10 +45,21 @@ that runs past --timeout has its tree stopped; failed jobs are retried up to
 --retries times with exponential backoff from --retry-delay. On a terminal a
 progress line shows done, failed, running and queued jobs, the rate and an ETA.
 
+Fan-out: with --addr given several times, or --all-addresses and a name that
+resolves to many addresses (a Kubernetes headless Service), the jobs are spread
+over the daemons, each job to the daemon with the fewest jobs running. Results
+stay keyed by job index. --max-concurrency-per-daemon caps each daemon
+(default 5 when neither limit is given) and --max-concurrency caps the total;
+either or both may be set. A daemon that goes away is dropped: its running jobs
+are reported with the reason and run again on the others while the retry policy
+has attempts left (the lost attempt counts: give --retries).
+
 Exit status: 0 when every job succeeded, 1 otherwise, 130 when interrupted (the
 daemon then stops the running jobs and starts no queued one).`,
 		Example: `  printf 'true\nfalse\nsleep 30\n' | procctl batch --max-concurrency 2 --timeout 1s --json
-  procctl batch -f cases.txt --max-concurrency 8 --retries 2 --retry-delay 100ms`,
+  procctl batch -f cases.txt --max-concurrency 8 --retries 2 --retry-delay 100ms
+  procctl batch -f cases.txt --addr node1:7443 --addr node2:7443 --max-concurrency-per-daemon 4 --retries 2
+  procctl batch -f cases.txt --addr procd.procd-system.svc:7443 --all-addresses -P 32 --retries 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := a.stdin
@@ -67,13 +79,15 @@ daemon then stops the running jobs and starts no queued one).`,
 			if err != nil {
 				return err
 			}
-			if maxConc < 1 {
-				return usagef("--max-concurrency %d: at least 1", maxConc)
+			total, each, err := concurrency(cmd.Flags().Changed("max-concurrency"), maxConc,
+				cmd.Flags().Changed("max-concurrency-per-daemon"), perDaemon)
+			if err != nil {
+				return err
 			}
 			if retries < 0 {
 				return usagef("--retries %d is negative", retries)
 			}
-			req := &pb.RunBatchRequest{Jobs: jobs, MaxConcurrency: int32(maxConc), FailFast: failFast, Labels: l, Name: name,
+			req := &pb.RunBatchRequest{Jobs: jobs, FailFast: failFast, Labels: l, Name: name,
 				Retry: &pb.RetryPolicy{MaxAttempts: int32(retries + 1)}}
 			if timeout > 0 {
 				req.Timeout = durationpb.New(time.Duration(timeout))
@@ -84,13 +98,19 @@ daemon then stops the running jobs and starts no queued one).`,
 			if retryDelay > 0 {
 				req.Retry.Initial = durationpb.New(time.Duration(retryDelay))
 			}
+			if len(a.addrs) > 1 || allAddrs {
+				return a.runFanout(cmd.Context(), req, fanoutLimits{total, each, allAddrs}, verbose)
+			}
+			req.MaxConcurrency = int32(oneDaemon(total, each))
 			return a.runBatch(cmd.Context(), req, verbose)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&file, "file", "f", "", "read jobs from FILE (default: standard input)")
 	f.BoolVar(&jsonl, "jsonl", false, "each line is a process spec in JSON, not a shell command")
-	f.IntVarP(&maxConc, "max-concurrency", "P", 5, "jobs running at once")
+	f.IntVarP(&maxConc, "max-concurrency", "P", 0, "jobs running at once in all (over every daemon of a fan-out)")
+	f.IntVar(&perDaemon, "max-concurrency-per-daemon", 0, "jobs running at once on each daemon (default 5 when --max-concurrency is not given)")
+	f.BoolVar(&allAddrs, "all-addresses", false, "fan out over every address each --addr name resolves to (a headless Service)")
 	f.Var(&timeout, "timeout", "stop a job attempt that runs longer (e.g. 30s)")
 	f.IntVar(&retries, "retries", 0, "retry a failed job up to N times")
 	f.Var(&retryDelay, "retry-delay", "delay before the first retry, doubling each time (default 1s)")
@@ -100,6 +120,32 @@ daemon then stops the running jobs and starts no queued one).`,
 	f.StringVar(&name, "name", "", "name of the batch and its jobs")
 	f.BoolVarP(&verbose, "verbose", "v", false, "print each attempt's start and end on standard error")
 	return cmd
+}
+
+// concurrency checks the two limits and applies the default: 5 per daemon
+// when neither is set. 0 means no limit of that kind.
+func concurrency(totalSet bool, total int, eachSet bool, each int) (int, int, error) {
+	if totalSet && total < 1 {
+		return 0, 0, usagef("--max-concurrency %d: at least 1", total)
+	}
+	if eachSet && each < 1 {
+		return 0, 0, usagef("--max-concurrency-per-daemon %d: at least 1", each)
+	}
+	if !totalSet && !eachSet {
+		each = 5
+	}
+	return total, each, nil
+}
+
+// oneDaemon is the limit of a batch on a single daemon.
+func oneDaemon(total, each int) int {
+	switch {
+	case total == 0:
+		return each
+	case each == 0:
+		return total
+	}
+	return min(total, each)
 }
 
 // readJobs reads one job per non-blank line.

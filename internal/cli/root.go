@@ -37,6 +37,7 @@ const exitCodesHelp = `Exit codes:
 // app holds what every command needs.
 type app struct {
 	opts    client.Options
+	addrs   []string // --addr, repeatable for batch
 	json    bool
 	timeout config.Duration
 	stdin   io.Reader
@@ -122,14 +123,23 @@ On the Unix socket procd knows you by your uid and groups; no flag is needed.
 			if cmd.Name() == "help" {
 				return nil
 			}
-			return config.ApplyClientEnv(cmd.Flags(), os.LookupEnv)
+			if err := config.ApplyClientEnv(cmd.Flags(), os.LookupEnv); err != nil {
+				return err
+			}
+			if len(a.addrs) > 1 && cmd.Name() != "batch" {
+				return usagef("--addr given %d times: only procctl batch spreads work over several daemons", len(a.addrs))
+			}
+			if len(a.addrs) > 0 {
+				a.opts.Addr = a.addrs[0]
+			}
+			return nil
 		},
 	}
 	// `procctl completion bash|zsh|fish|powershell` prints a completion
 	// script (cobra's), listed in --help.
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.opts.Socket, "socket", config.DefaultSocket(), "procd's Unix socket (env PROCD_SOCKET)")
-	pf.StringVar(&a.opts.Addr, "addr", "", "procd's TCP address host:port instead of the socket (env PROCD_ADDR)")
+	pf.StringArrayVar(&a.addrs, "addr", nil, "procd's TCP address host:port instead of the socket (env PROCD_ADDR); batch takes it repeatedly to fan out")
 	pf.StringVar(&a.opts.TLSCA, "tls-ca", "", "CA certificate that signed procd's TLS certificate, for --addr (env PROCD_TLS_CA)")
 	pf.StringVar(&a.opts.TLSCert, "tls-cert", "", "this client's certificate for mTLS, signed by procd's --client-ca (env PROCD_TLS_CERT)")
 	pf.StringVar(&a.opts.TLSKey, "tls-key", "", "this client's private key for --tls-cert (env PROCD_TLS_KEY)")

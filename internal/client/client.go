@@ -31,6 +31,10 @@ type Options struct {
 	// TLS for Addr: the CA that signed procd's certificate and, for mTLS,
 	// this client's certificate and key (PEM files).
 	TLSCA, TLSCert, TLSKey string
+	// ServerName is the name procd's certificate is verified against when
+	// Addr is one address of a name the caller resolved (see DialAll);
+	// empty: Addr's host.
+	ServerName string
 	// TokenFile holds the bearer token to send over TCP (the token alone,
 	// or one line NAME ROLE TOKEN).
 	TokenFile string
@@ -207,7 +211,7 @@ func transport(o Options) (credentials.TransportCredentials, error) {
 	if o.TLSCA == "" && o.TLSCert == "" {
 		return insecure.NewCredentials(), nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.ServerName}
 	if o.TLSCA != "" {
 		pem, err := os.ReadFile(o.TLSCA)
 		if err != nil {
