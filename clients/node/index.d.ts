@@ -124,7 +124,7 @@ export interface ProcdOptions {
   address?: string;
   /** TLS for address: PEM file paths, PEM text or Buffers; true: system roots (default: PROCD_TLS_CA/CERT/KEY). */
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer } | boolean;
-  /** File holding the bearer token (default: PROCD_TOKEN_FILE). */
+  /** File holding the bearer token: the token alone, or one line NAME ROLE TOKEN (default: PROCD_TOKEN_FILE). Without TLS, sent to loopback addresses only. */
   tokenFile?: string;
   /** The bearer token itself. */
   token?: string;
@@ -398,8 +398,16 @@ export class Procd {
 }
 
 export function defaultSocket(): string;
-/** The environment a process inherits: the caller's minus NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*, and LD_* for non-root callers. */
+/** The environment a process inherits: the caller's minus NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*, and for non-root callers procd's deny list (DENIED_ENV). */
 export function clientEnvironment(env?: Record<string, string | undefined>, uid?: number): Record<string, string>;
+/** procd's default deny list for callers less privileged than procd: exact names, and prefixes ending in "*". */
+export const DENIED_ENV: readonly string[];
+/** Whether procd refuses the variable from a caller less privileged than itself. */
+export function deniedEnv(name: string): boolean;
+/** The token of a client's token file: the token alone, or one line NAME ROLE TOKEN. Throws INVALID_ARGUMENT otherwise. */
+export function parseTokenFile(text: string, file?: string): string;
+/** Whether host:port names a loopback address. */
+export function loopbackAddress(address: string): boolean;
 /** The gRPC API package this client speaks ("procd.v1"). */
 export const API_PACKAGE: string;
 /** This package's version (1.x speaks procd.v1). */

@@ -28,6 +28,7 @@
 // durationToMs and timestampToDate).
 
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
@@ -286,12 +287,42 @@ function jobSpec(job, i) {
 // that inherits the caller's environment (procd sets its own NOTIFY_SOCKET).
 const CLIENT_ONLY_ENV = new Set(['NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'WATCHDOG_PID', 'WATCHDOG_USEC']);
 
+// procd's default deny list for callers less privileged than procd (Go:
+// internal/policy DeniedEnvNames; a Go test compares the two): names ending
+// in "*" are prefixes. These variables change what a program loads or runs;
+// procd refuses them from such callers, so the client never forwards them.
+// BEGIN denied-env
+const DENIED_ENV = Object.freeze([
+  'LD_*', 'BASH_FUNC_*',
+  'GCONV_PATH', 'GETCONF_DIR', 'GLIBC_TUNABLES', 'HOSTALIASES', 'LOCALDOMAIN', 'LOCPATH',
+  'MALLOC_TRACE', 'NIS_PATH', 'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS',
+  'BASH_ENV', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'IFS',
+  'PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'PYTHONINSPECT', 'PYTHONUSERBASE',
+  'PERL5LIB', 'PERLLIB', 'PERL5OPT', 'PERL5DB', 'RUBYLIB', 'RUBYOPT', 'NODE_OPTIONS',
+  'NODE_PATH', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'LUA_INIT',
+  'LUA_PATH', 'LUA_CPATH',
+]);
+// END denied-env
+const DENIED_PREFIXES = DENIED_ENV.filter((n) => n.endsWith('*')).map((n) => n.slice(0, -1));
+const DENIED_NAMES = new Set(DENIED_ENV.filter((n) => !n.endsWith('*')));
+
+/**
+ * Whether procd refuses this variable from a caller less privileged than
+ * itself (see DENIED_ENV).
+ * @param {string} name
+ * @returns {boolean}
+ */
+function deniedEnv(name) {
+  return DENIED_NAMES.has(name) || DENIED_PREFIXES.some((p) => name.startsWith(p));
+}
+
 /**
  * The environment a process inherits from this client (see the
  * inheritContext option): process.env minus the caller's service-manager
  * variables (NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*) and, for a caller that is
- * not root, every variable whose name starts with LD_ (procd refuses them
- * from non-root callers: they would load code into processes run with the
+ * not root, procd's deny list DENIED_ENV (LD_*, BASH_FUNC_*, glibc's unsecure
+ * variables, shell and interpreter start-up variables: procd refuses them
+ * from non-root callers, as they would run code in processes run with the
  * daemon's privileges). Root callers forward them.
  * @param {Record<string, string|undefined>} [env]
  * @param {number} [uid]
@@ -302,10 +333,57 @@ function clientEnvironment(env = process.env, uid = typeof process.getuid === 'f
   const out = {};
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined || CLIENT_ONLY_ENV.has(k)) continue;
-    if (uid !== 0 && k.startsWith('LD_')) continue;
+    if (uid !== 0 && deniedEnv(k)) continue;
     out[k] = v;
   }
   return out;
+}
+
+/** The shortest token procd accepts (internal/policy MinTokenLen). */
+const MIN_TOKEN_LEN = 16;
+
+/**
+ * The bearer token in a client's token file: the token alone, or one line
+ * NAME ROLE TOKEN as in procd's --token-file (blank lines and # comments
+ * ignored). A file of several tokens (procd's own) is refused.
+ * @param {string} text
+ * @param {string} [file] for messages
+ * @returns {string}
+ */
+function parseTokenFile(text, file = 'token file') {
+  const lines = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line && !line.startsWith('#')) lines.push({ n: i + 1, fields: line.split(/\s+/) });
+  });
+  if (lines.length === 0) throw invalid(`${file}: no token in it (write the token alone, or one line NAME ROLE TOKEN)`);
+  if (lines.length > 1) throw invalid(`${file} holds ${lines.length} tokens (procd's own file?); give the client a file with only yours`);
+  const { n, fields } = lines[0];
+  let token;
+  if (fields.length === 1) {
+    token = fields[0];
+  } else if (fields.length === 3) {
+    const [name, role] = fields;
+    if (role !== 'control' && role !== 'read') throw invalid(`${file}:${n}: token ${name}: unknown role "${role}" (use control or read)`);
+    token = fields[2];
+  } else {
+    throw invalid(`${file}:${n}: want NAME ROLE TOKEN (or the token alone), found ${fields.length} fields`);
+  }
+  if (token.length < MIN_TOKEN_LEN) throw invalid(`${file}:${n}: the token is ${token.length} characters; procd wants at least ${MIN_TOKEN_LEN}`);
+  return token;
+}
+
+/**
+ * Whether host:port names a loopback address (localhost, 127.0.0.0/8, [::1]).
+ * @param {string} address
+ * @returns {boolean}
+ */
+function loopbackAddress(address) {
+  const i = address.lastIndexOf(':');
+  if (i < 0) return false;
+  const host = address.slice(0, i).replace(/^\[(.*)\]$/, '$1');
+  if (host === 'localhost' || host === '::1') return true;
+  return net.isIPv4(host) && host.split('.')[0] === '127';
 }
 
 /**
@@ -619,11 +697,17 @@ class Procd {
     let token = opts.token;
     const tokenFile = opts.tokenFile !== undefined ? opts.tokenFile : env.PROCD_TOKEN_FILE;
     if (token === undefined && tokenFile) {
+      let text;
       try {
-        token = fs.readFileSync(tokenFile, 'utf8').trim();
+        text = fs.readFileSync(tokenFile, 'utf8');
       } catch (e) {
         throw new ProcdError('INVALID_ARGUMENT', `tokenFile: ${e.message}`, { cause: e });
       }
+      token = parseTokenFile(text, tokenFile);
+    }
+    if (typeof token === 'string') token = token.trim();
+    if (token && address && !tlsOpt && !loopbackAddress(address)) {
+      throw invalid(`refusing to send the bearer token in clear to ${address}: connect with TLS (tls.ca) or to a loopback address`);
     }
     this._token = token || null;
 
@@ -1055,6 +1139,10 @@ module.exports = {
   ProcdError,
   defaultSocket,
   clientEnvironment,
+  deniedEnv,
+  DENIED_ENV,
+  parseTokenFile,
+  loopbackAddress,
   API_PACKAGE,
   VERSION,
   toDuration,

@@ -8,6 +8,7 @@ daemon.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -357,6 +358,33 @@ _CLIENT_ONLY_ENV = (
 _PROXY_ENV = frozenset(("http_proxy", "https_proxy", "all_proxy", "no_proxy"))
 
 
+# procd's default deny list for callers less privileged than procd (Go:
+# internal/policy DeniedEnvNames; a Go test compares the two): names ending
+# in "*" are prefixes. These variables change what a program loads or runs;
+# procd refuses them from such callers, so the client never forwards them.
+# BEGIN denied-env
+DENIED_ENV = (
+    "LD_*", "BASH_FUNC_*",
+    "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
+    "MALLOC_TRACE", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
+    "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS",
+    "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONUSERBASE",
+    "PERL5LIB", "PERLLIB", "PERL5OPT", "PERL5DB", "RUBYLIB", "RUBYOPT", "NODE_OPTIONS",
+    "NODE_PATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "LUA_INIT",
+    "LUA_PATH", "LUA_CPATH",
+)
+# END denied-env
+
+_DENIED_PREFIXES = tuple(n[:-1] for n in DENIED_ENV if n.endswith("*"))
+_DENIED_NAMES = frozenset(n for n in DENIED_ENV if not n.endswith("*"))
+
+
+def denied_env(name: str) -> bool:
+    """Whether procd refuses ``name`` from a caller less privileged than
+    itself (see :data:`DENIED_ENV`)."""
+    return name in _DENIED_NAMES or name.startswith(_DENIED_PREFIXES)
+
+
 def client_environment(
     environ: Optional[Mapping[str, str]] = None, *, uid: Optional[int] = None
 ) -> Dict[str, str]:
@@ -367,10 +395,11 @@ def client_environment(
       (NOTIFY_SOCKET, LISTEN_*, WATCHDOG_*);
     * the proxy variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, in
       any case), as the released runtime did;
-    * for a caller that is not root, every variable whose name starts with
-      ``LD_``: procd refuses them from non-root callers (they would let a
-      caller load code into processes run with the daemon's privileges).
-      Root callers forward them.
+    * for a caller that is not root, procd's deny list, :data:`DENIED_ENV`
+      (LD_*, BASH_FUNC_*, glibc's unsecure variables, shell and interpreter
+      start-up variables): procd refuses them from non-root callers (they
+      would let a caller run code in processes run with the daemon's
+      privileges). Root callers forward them.
 
     Variables set explicitly in ``ProcessConfig.env`` are sent as given.
     """
@@ -382,13 +411,62 @@ def client_environment(
         for k, v in env.items()
         if k not in _CLIENT_ONLY_ENV
         and k.lower() not in _PROXY_ENV
-        and not (uid != 0 and k.startswith("LD_"))
+        and not (uid != 0 and denied_env(k))
     }
+
+
+#: The shortest token procd accepts (internal/policy MinTokenLen).
+MIN_TOKEN_LEN = 16
+
+
+def parse_token_file(text: str, path: str = "token file") -> str:
+    """The bearer token in a client's token file: the token alone, or one
+    line ``NAME ROLE TOKEN`` as in procd's --token-file (blank lines and
+    ``#`` comments ignored). A file of several tokens (procd's own) is
+    refused: a client sends one."""
+    lines = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            lines.append((n, line.split()))
+    if not lines:
+        raise ValueError(f"{path}: no token in it (write the token alone, or one line NAME ROLE TOKEN)")
+    if len(lines) > 1:
+        raise ValueError(
+            f"{path} holds {len(lines)} tokens (procd's own file?); give the client a file with only yours"
+        )
+    n, fields = lines[0]
+    if len(fields) == 1:
+        token = fields[0]
+    elif len(fields) == 3:
+        name, role, token = fields
+        if role not in ("control", "read"):
+            raise ValueError(f"{path}:{n}: token {name}: unknown role {role!r} (use control or read)")
+    else:
+        raise ValueError(f"{path}:{n}: want NAME ROLE TOKEN (or the token alone), found {len(fields)} fields")
+    if len(token) < MIN_TOKEN_LEN:
+        raise ValueError(f"{path}:{n}: the token is {len(token)} characters; procd wants at least {MIN_TOKEN_LEN}")
+    return token
 
 
 def _read_token(path: str) -> str:
     with open(path, "r", encoding="utf-8") as f:
-        return f.read().strip()
+        return parse_token_file(f.read(), path)
+
+
+def loopback_address(address: str) -> bool:
+    """Whether ``host:port`` names a loopback address (``localhost``,
+    127.0.0.0/8, ``[::1]``)."""
+    host, sep, _ = address.rpartition(":")
+    if not sep:
+        return False
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclasses.dataclass
@@ -403,8 +481,10 @@ class ClientConfig:
         tls_ca, tls_cert, tls_key: PEM files for TLS on ``address`` (the CA
             that signed procd's certificate; this client's certificate and key
             for mTLS). Defaults: PROCD_TLS_CA, PROCD_TLS_CERT, PROCD_TLS_KEY.
-        token, token_file: a bearer token (or a file holding it) sent with
-            every call. Default: PROCD_TOKEN_FILE.
+        token, token_file: a bearer token (or a file holding it: the token
+            alone, or one line ``NAME ROLE TOKEN`` as in procd's
+            --token-file) sent with every call over TCP; without TLS only to
+            a loopback address. Default: PROCD_TOKEN_FILE.
         watchdog: the hang settings of the processes this client starts.
         inherit_context: when true, a process started without ``cwd`` runs in
             this client's current directory, and its ``env`` is laid over this
@@ -465,11 +545,21 @@ class ClientConfig:
         return self.address or self.socket or "?"
 
     def bearer_token(self) -> Optional[str]:
+        """The token to send, if any. Raises ValueError for a token file
+        that is not one token, and for a token that would travel in clear
+        off this machine: over TCP without TLS it goes to loopback only (as
+        procctl and procd's --insecure)."""
+        token = None
         if self.token is not None:
-            return self.token.strip()
-        if self.token_file:
-            return _read_token(self.token_file)
-        return None
+            token = self.token.strip()
+        elif self.token_file:
+            token = _read_token(self.token_file)
+        if token and self.address and not (self.tls_ca or self.tls_cert) and not loopback_address(self.address):
+            raise ValueError(
+                f"refusing to send the bearer token in clear to {self.address}: "
+                "connect with TLS (tls_ca) or to a loopback address"
+            )
+        return token or None
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> "ClientConfig":

@@ -116,6 +116,58 @@ class SpecMapping(unittest.TestCase):
             WatchdogConfig(check_interval=0)
 
 
+class Tokens(unittest.TestCase):
+    """Token files in procd's format, and no token in clear off loopback."""
+
+    def write(self, text):
+        import tempfile
+
+        fd, path = tempfile.mkstemp()
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        self.addCleanup(os.remove, path)
+        return path
+
+    def test_token_file_formats(self):
+        secret = "ci-0123456789abcdef"
+        for text in (secret + "\n", f"# name role token\nci control {secret}\n", f"\nviewer read {secret}\n"):
+            c = ClientConfig(address="127.0.0.1:7000", token_file=self.write(text))
+            self.assertEqual(c.bearer_token(), secret, text)
+
+    def test_bad_token_files(self):
+        for text, want in (
+            ("", "no token"),
+            ("ci control short\n", "at least 16"),
+            ("ci admin ci-0123456789abcdef\n", "unknown role 'admin'"),
+            ("ci control\n", "found 2 fields"),
+            ("a control a-0123456789abcdef\nb read b-0123456789abcdef\n", "holds 2 tokens"),
+        ):
+            c = ClientConfig(address="127.0.0.1:7000", token_file=self.write(text))
+            with self.assertRaisesRegex(ValueError, want):
+                c.bearer_token()
+
+    def test_no_token_in_clear_off_loopback(self):
+        secret = "ci-0123456789abcdef"
+        with self.assertRaisesRegex(ValueError, "refusing to send the bearer token in clear to 10.0.0.1:7443"):
+            ClientConfig(address="10.0.0.1:7443", token=secret).bearer_token()
+        with self.assertRaisesRegex(ValueError, "in clear to procd.example:7443"):
+            ClientConfig(address="procd.example:7443", token=secret).bearer_token()
+        for address in ("127.0.0.1:7443", "127.8.9.1:1", "localhost:7443", "[::1]:7443"):
+            self.assertEqual(ClientConfig(address=address, token=secret).bearer_token(), secret, address)
+        self.assertEqual(ClientConfig(address="10.0.0.1:7443", tls_ca="/ca.pem", token=secret).bearer_token(), secret)
+
+
+class DeniedEnvironment(unittest.TestCase):
+    def test_non_root_skips_the_deny_list(self):
+        from procd_client import client_environment
+
+        env = {"PATH": "/bin", "LD_PRELOAD": "x.so", "BASH_FUNC_ls%%": "() { :; }", "PYTHONPATH": "/x",
+               "GLIBC_TUNABLES": "x", "IFS": ":", "LDX": "kept", "NOTIFY_SOCKET": "/n"}
+        self.assertEqual(client_environment(env, uid=1000), {"PATH": "/bin", "LDX": "kept"})
+        root = client_environment(env, uid=0)
+        self.assertEqual(set(root), set(env) - {"NOTIFY_SOCKET"})
+
+
 class GeneratedCode(unittest.TestCase):
     def test_regeneration_reproduces_committed_files(self):
         for tool in ("/usr/bin/protoc", "/usr/bin/grpc_python_plugin"):
