@@ -47,6 +47,7 @@ const (
 	JobFinished
 	BatchFinished
 	OOMKilled
+	Ready // a starting process passed its readiness check
 )
 
 var typeNames = map[Type]string{
@@ -54,7 +55,7 @@ var typeNames = map[Type]string{
 	Leftovers: "leftovers", OutputDropped: "output_dropped", Removed: "removed", Slow: "slow",
 	Hung: "hung", Deadline: "deadline", ActivityReady: "activity_ready", Recovered: "recovered",
 	NotifyStatus: "notify_status", BatchStarted: "batch_started", JobFinished: "job_finished",
-	BatchFinished: "batch_finished", OOMKilled: "oom_killed",
+	BatchFinished: "batch_finished", OOMKilled: "oom_killed", Ready: "ready",
 }
 
 func (t Type) String() string {

@@ -292,6 +292,7 @@ func (m *Manager) announceRemoved(rs []*record, why string) {
 // them (bounded by the kill wait).
 func (m *Manager) Shutdown(ctx context.Context) {
 	defer func() {
+		m.probes.Wait() // each ends with its process (or its stop)
 		m.wd.Close()
 		m.sampler.Close()
 		m.remover.stop()

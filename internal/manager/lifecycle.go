@@ -18,6 +18,9 @@ import (
 // escalation, reaps the leader, waits for the output to end and publishes
 // the final record.
 func (m *Manager) settle(r *record) {
+	r.mu.Lock()
+	r.stopProbing() // a process that exited while starting never becomes ready
+	r.mu.Unlock()
 	leftovers := 0
 	if r.spec.KillMode == KillGroup {
 		r.mu.Lock()
@@ -178,6 +181,7 @@ func describeExit(e *Exit) string {
 func (m *Manager) escalate(r *record, reason Reason, sig syscall.Signal, grace time.Duration, why string) *escalation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.stopProbing() // a process being stopped is not probed any more
 	if reason != 0 && r.stopReason == 0 && !isClosed(r.exited) {
 		// Only a stop that finds the leader running caused its end; one that
 		// arrives while leftovers are cleaned up leaves the reason EXITED.

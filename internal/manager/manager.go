@@ -31,6 +31,7 @@ import (
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/faults"
+	"github.com/procd/procd/internal/probe"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/watchdog"
 )
@@ -86,6 +87,9 @@ type Config struct {
 	// LogFileSize and LogFileCount cap each stream's files (default 16 MiB × 4).
 	LogFileSize  int64
 	LogFileCount int
+
+	// Readiness holds the defaults for readiness checks (Spec.Ready).
+	Readiness ReadinessDefaults
 
 	// Input limits on each spec (defaults in DefaultInputLimits).
 	Input InputLimits
@@ -158,6 +162,9 @@ func (c *Config) withDefaults() Config {
 	setDefault(&d.SessionWindow, DefaultSessionWindow)
 	setDefault(&d.KillWait, DefaultKillWait)
 	setDefault(&d.Watchdog.CheckInterval, time.Second)
+	setDefault(&d.Readiness.Interval, DefaultReadyInterval)
+	setDefault(&d.Readiness.AttemptTimeout, DefaultReadyAttemptTimeout)
+	setDefault(&d.Readiness.StartupTimeout, DefaultStartupTimeout)
 	if d.LogFileSize <= 0 {
 		d.LogFileSize = 16 << 20
 	}
@@ -193,6 +200,8 @@ type Manager struct {
 	sampler *watchdog.Sampler
 	remover remover
 	fds     *fdReserve // for stopping processes at the descriptor ceiling
+	http    *probe.HTTP
+	probes  sync.WaitGroup // readiness waits (one per starting process)
 
 	nextID     atomic.Uint64
 	pending    pendingStarts // for notify datagrams that beat their record
@@ -227,6 +236,7 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 		byID:    make(map[string]*record),
 		byPID:   make(map[int]*record),
 		fds:     newFDReserve(),
+		http:    probe.NewHTTP(),
 
 		notifyWait: notifyRecordWait,
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/output"
+	"github.com/procd/procd/internal/probe"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/watchdog"
 )
@@ -47,6 +48,7 @@ type record struct {
 	finishedAt time.Time
 	ready      bool   // READY=1 on the notify socket
 	status     string // last STATUS= on the notify socket
+	rd         readyState
 }
 
 // escalation is one run of the stop sequence for a record.
@@ -80,6 +82,7 @@ func (m *Manager) liveInfo(r *record) Info { return m.snapshot(r, true) }
 func (m *Manager) snapshot(r *record, live bool) Info {
 	r.mu.Lock()
 	state, exit, fin, ready, status := r.state, r.exit, r.finishedAt, r.ready, r.status
+	readiness := r.readyInfo()
 	r.mu.Unlock()
 	var e *Exit
 	if exit != nil {
@@ -111,6 +114,7 @@ func (m *Manager) snapshot(r *record, live bool) Info {
 		RunAs:        runAsString(&r.spec),
 
 		BoundToSession: r.spec.BindToSession,
+		Ready:          readiness,
 	}
 	if r.spec.Caller != nil {
 		info.Caller = r.spec.Caller.Desc
@@ -171,7 +175,8 @@ type streamSink struct {
 	r       *record
 	s       *output.Stream
 	stream  string
-	evented bool // only touched from the poll loop
+	evented bool               // only touched from the poll loop
+	lines   *probe.LineMatcher // a log readiness check, while starting; poll loop only
 }
 
 func (s *streamSink) Room() int {
@@ -191,6 +196,9 @@ func (s *streamSink) SetResume(resume func()) {
 
 func (s *streamSink) Write(p []byte) {
 	s.r.act.Touch(s.m.clock.Now(), watchdog.Output)
+	if s.lines != nil {
+		s.feedReady(p)
+	}
 	s.m.stats.bytesCaptured.Add(int64(len(p)))
 	if d := s.s.Write(p); d > 0 {
 		s.m.stats.bytesDropped.Add(d)

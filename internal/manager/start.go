@@ -65,6 +65,9 @@ func (s *Spec) Validate() error {
 	if err := s.Limits.validate(); err != nil {
 		return err
 	}
+	if err := s.Ready.validate(); err != nil {
+		return err
+	}
 	return s.Watchdog.validate()
 }
 
@@ -155,6 +158,7 @@ func (m *Manager) normalise(s Spec) Spec {
 	if s.Grace == 0 {
 		s.Grace = m.cfg.Grace
 	}
+	s.Ready = s.Ready.normalise(m.cfg.Readiness)
 	return s
 }
 
@@ -297,12 +301,13 @@ func (m *Manager) start(spec Spec, attach *AttachOptions) (_ Info, _ *Session, e
 		return Info{}, nil, err
 	}
 	undo = append(undo, func() { m.removeStreams(r) })
-	outSink := &streamSink{m: m, r: r, s: r.stdout, stream: "stdout"}
-	errSink := &streamSink{m: m, r: r, s: r.stderr, stream: "stderr"}
+	outSink := &streamSink{m: m, r: r, s: r.stdout, stream: "stdout", lines: r.lineMatcher()}
+	errSink := &streamSink{m: m, r: r, s: r.stderr, stream: "stderr", lines: r.lineMatcher()}
 	r.wdConfig = res.wd
 	r.startMono = m.clock.Now()
 	r.act = watchdog.NewActivity(r.startMono, res.wd.Sources)
 	r.startedAt = time.Now()
+	m.initReady(r, &res)
 	attr := &proc.Attr{Path: res.exe, Args: spec.Command, Env: res.env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits,
 		StdinPipe: spec.Stdin == StdinPipe, TTY: spec.TTY, Credential: res.cred}
 	if err := m.contain(r, attr); err != nil {
@@ -338,10 +343,11 @@ func (m *Manager) start(spec Spec, attach *AttachOptions) (_ Info, _ *Session, e
 
 // resolved is what a spec resolves to before anything is acquired.
 type resolved struct {
-	exe  string
-	env  []string
-	wd   watchdog.Settings
-	cred *proc.Credential
+	exe      string
+	env      []string
+	wd       watchdog.Settings
+	cred     *proc.Credential
+	probeExe string // an exec readiness probe's program
 }
 
 // resolve checks the working directory, builds the environment, finds the
@@ -353,8 +359,11 @@ func (m *Manager) resolve(spec *Spec) (resolved, error) {
 	}
 	res.wd = m.settings(&spec.Watchdog)
 	notify := ""
-	if res.wd.Sources.Has(watchdog.Notify) {
+	if res.wd.Sources.Has(watchdog.Notify) || spec.Ready.Kind == ReadyNotify {
 		notify = m.cfg.NotifySocket
+	}
+	if spec.Ready.Kind == ReadyNotify && notify == "" {
+		return res, errdefs.Errorf(errdefs.ErrFailedPrecondition, "ready notify needs the daemon's sd_notify socket, and this daemon has none")
 	}
 	env, path := m.environ(spec, notify)
 	res.env = env
@@ -371,7 +380,7 @@ func (m *Manager) resolve(spec *Spec) (resolved, error) {
 		}
 	}
 	res.exe = exe
-	return res, nil
+	return res, m.resolveProbe(spec, path, &res)
 }
 
 // checkDir checks a spec's working directory before anything is acquired.
@@ -430,7 +439,10 @@ func (m *Manager) register(r *record, p *proc.Process, beforeWatch func()) {
 		close(r.exited)
 		go m.settle(r)
 	}
-	m.watch(r)
+	r.mu.Lock()
+	m.watchLocked(r)
+	r.mu.Unlock()
+	m.beginReadiness(r)
 }
 
 // reserve counts a new live process against the limit.

@@ -32,6 +32,7 @@ func (c *counters) countExit(r Reason, leftovers int) {
 // Stats is a snapshot of the manager's figures.
 type Stats struct {
 	Running, Stopping, Exited int64
+	Starting                  int64 // not ready yet
 	StartedTotal              int64
 	StartFailuresTotal        int64
 	ExitsByReason             map[Reason]int64
@@ -75,6 +76,8 @@ func (m *Manager) Stats() Stats {
 		switch r.state {
 		case Running:
 			st.Running++
+		case Starting:
+			st.Starting++
 		case Stopping:
 			st.Stopping++
 		case Exited:

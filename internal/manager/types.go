@@ -19,6 +19,9 @@ const (
 	Running  State = 1 // the leader runs, or its tree is being cleaned up
 	Stopping State = 2 // a stop escalation is in progress
 	Exited   State = 3 // the tree is gone and the exit record is final
+	// Starting: the leader runs and is not ready yet (Spec.Ready); it
+	// becomes Running when its readiness check passes.
+	Starting State = 4
 )
 
 func (s State) String() string {
@@ -29,6 +32,8 @@ func (s State) String() string {
 		return "STOPPING"
 	case Exited:
 		return "EXITED"
+	case Starting:
+		return "STARTING"
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }
@@ -47,6 +52,9 @@ const (
 	// ReasonClientGone: the process was bound to the session that started
 	// it (Spec.BindToSession), and that session ended before it did.
 	ReasonClientGone Reason = 6
+	// ReasonStartupTimeout: the process did not become ready within its
+	// start-up timeout (Readiness.StartupTimeout).
+	ReasonStartupTimeout Reason = 7
 )
 
 func (r Reason) String() string {
@@ -63,6 +71,8 @@ func (r Reason) String() string {
 		return "DAEMON_SHUTDOWN"
 	case ReasonClientGone:
 		return "CLIENT_GONE"
+	case ReasonStartupTimeout:
+		return "STARTUP_TIMEOUT"
 	}
 	return fmt.Sprintf("Reason(%d)", int(r))
 }
@@ -115,6 +125,9 @@ type Spec struct {
 	// a terminal ends with its terminal. Start refuses it: there is no
 	// session to bind to.
 	BindToSession bool
+	// Ready says when the process counts as ready (the zero value: as soon
+	// as it started).
+	Ready Readiness
 }
 
 // Caller is who started a process.
@@ -243,9 +256,11 @@ type Info struct {
 	LogDir string
 	// BoundToSession: the process ends with its session (Spec.BindToSession).
 	BoundToSession bool
-	Exit           *Exit // nil until Exited
-	Stdout         StreamInfo
-	Stderr         StreamInfo
+	// Ready is the process's readiness check and its progress.
+	Ready  ReadyInfo
+	Exit   *Exit // nil until Exited
+	Stdout StreamInfo
+	Stderr StreamInfo
 }
 
 // Duration is how long the process ran, or has been running at now.

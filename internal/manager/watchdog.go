@@ -15,9 +15,9 @@ import (
 	"github.com/procd/procd/internal/watchdog"
 )
 
-// watch registers a started process with the watchdog and, for the sampled
-// sources, the sampler.
-func (m *Manager) watch(r *record) {
+// watchHang registers a ready process with the watchdog and, for the
+// sampled sources, the sampler (see watchLocked).
+func (m *Manager) watchHang(r *record) {
 	s := r.wdConfig
 	if !s.Enabled() {
 		return
@@ -148,6 +148,7 @@ func (m *Manager) HandleNotify(sender int, msg []byte) bool {
 				if first {
 					m.publish(r, events.ActivityReady, func(e *events.Event) { e.Detail = "READY=1" })
 				}
+				m.readyOnNotify(r)
 			}
 		case "STATUS":
 			text := v

@@ -20,7 +20,7 @@ import (
 const notifyHelperEnv = "PROCD_TEST_NOTIFY_HELPER"
 
 // notifyHelper is the test binary run as a child: it sends sd_notify
-// datagrams to $NOTIFY_SOCKET (READY=1 and STATUS once, then WATCHDOG=1
+// datagrams to $NOTIFY_SOCKET (after PROCD_TEST_DELAY, READY=1 and STATUS once, then WATCHDOG=1
 // every PROCD_TEST_INTERVAL for PROCD_TEST_COUNT times), then stays silent.
 func notifyHelper() {
 	path := os.Getenv("NOTIFY_SOCKET")
@@ -30,6 +30,9 @@ func notifyHelper() {
 	if err != nil {
 		os.Stderr.WriteString("notify helper: " + err.Error() + "\n")
 		os.Exit(2)
+	}
+	if delay, _ := time.ParseDuration(os.Getenv("PROCD_TEST_DELAY")); delay > 0 {
+		time.Sleep(delay) // a silent start-up
 	}
 	conn.Write([]byte("READY=1\nSTATUS=warming up"))
 	for range count {

@@ -134,6 +134,14 @@ func (a *Activity) Touch(now time.Duration, src Source) bool {
 	return true
 }
 
+// Restart sets the stamp to now with no source, as at start: the idle
+// clock starts again (when a process becomes ready, its start-up was not
+// idleness).
+func (a *Activity) Restart(now time.Duration) {
+	a.at.Store(int64(now))
+	a.src.Store(0)
+}
+
 // Last returns the time and source of the last activity (source 0: none
 // since start).
 func (a *Activity) Last() (time.Duration, Source) {
