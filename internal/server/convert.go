@@ -119,6 +119,9 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 	}
 	spec.User, spec.Group, spec.Groups = s.GetUser(), s.GetGroup(), s.GetGroups()
 	spec.BindToSession = s.GetBindToSession()
+	if spec.Ready, err = readinessFrom(s); err != nil {
+		return manager.Spec{}, err
+	}
 	return spec, nil
 }
 
@@ -301,6 +304,7 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 	if i.Exit != nil {
 		p.Exit = exitToProto(i.Exit)
 	}
+	readyToProto(p, &i.Ready)
 	return p
 }
 

@@ -57,14 +57,16 @@ var (
 		manager.Running:  pb.ProcessState_PROCESS_STATE_RUNNING,
 		manager.Stopping: pb.ProcessState_PROCESS_STATE_STOPPING,
 		manager.Exited:   pb.ProcessState_PROCESS_STATE_EXITED,
+		manager.Starting: pb.ProcessState_PROCESS_STATE_STARTING,
 	})
 	exitReasons = newEnumMap(map[manager.Reason]pb.ExitReason{
-		manager.ReasonExited:     pb.ExitReason_EXIT_REASON_EXITED,
-		manager.ReasonStopped:    pb.ExitReason_EXIT_REASON_STOPPED,
-		manager.ReasonHung:       pb.ExitReason_EXIT_REASON_HUNG,
-		manager.ReasonDeadline:   pb.ExitReason_EXIT_REASON_DEADLINE,
-		manager.ReasonShutdown:   pb.ExitReason_EXIT_REASON_DAEMON_SHUTDOWN,
-		manager.ReasonClientGone: pb.ExitReason_EXIT_REASON_CLIENT_GONE,
+		manager.ReasonExited:         pb.ExitReason_EXIT_REASON_EXITED,
+		manager.ReasonStopped:        pb.ExitReason_EXIT_REASON_STOPPED,
+		manager.ReasonHung:           pb.ExitReason_EXIT_REASON_HUNG,
+		manager.ReasonDeadline:       pb.ExitReason_EXIT_REASON_DEADLINE,
+		manager.ReasonShutdown:       pb.ExitReason_EXIT_REASON_DAEMON_SHUTDOWN,
+		manager.ReasonClientGone:     pb.ExitReason_EXIT_REASON_CLIENT_GONE,
+		manager.ReasonStartupTimeout: pb.ExitReason_EXIT_REASON_STARTUP_TIMEOUT,
 	})
 	killModes = newEnumMap(map[manager.KillMode]pb.KillMode{
 		manager.KillGroup:  pb.KillMode_KILL_MODE_GROUP,
@@ -99,6 +101,7 @@ var (
 		events.JobFinished:   pb.EventType_EVENT_TYPE_JOB_FINISHED,
 		events.BatchFinished: pb.EventType_EVENT_TYPE_BATCH_FINISHED,
 		events.OOMKilled:     pb.EventType_EVENT_TYPE_OOM_KILLED,
+		events.Ready:         pb.EventType_EVENT_TYPE_READY,
 	})
 	jobOutcomes = newEnumMap(map[executor.Outcome]pb.JobOutcome{
 		executor.Succeeded:   pb.JobOutcome_JOB_OUTCOME_SUCCEEDED,

@@ -66,11 +66,16 @@ func (s *processService) WaitForProcess(ctx context.Context, req *pb.WaitForProc
 		if err != nil {
 			return nil, err
 		}
-		return &pb.WaitForProcessResponse{Process: processToProto(&info, time.Now()), TimedOut: info.State != manager.Exited}, nil
+		done := info.State == manager.Exited || req.GetUntilReady() && !info.Ready.ReadyAt.IsZero()
+		return &pb.WaitForProcessResponse{Process: processToProto(&info, time.Now()), TimedOut: !done}, nil
 	}
 	ctx, stop := s.untilShutdown(ctx)
 	defer stop()
-	info, timedOut, err := s.m.Wait(ctx, refFrom(req), timeout)
+	wait := s.m.Wait
+	if req.GetUntilReady() {
+		wait = s.m.WaitReady
+	}
+	info, timedOut, err := wait(ctx, refFrom(req), timeout)
 	if err != nil {
 		return nil, s.interrupted(err)
 	}

@@ -32,6 +32,8 @@ type Reader interface {
 	Get(manager.Ref) (manager.Info, error)
 	List(manager.ListFilter) []manager.Info
 	Wait(ctx context.Context, ref manager.Ref, timeout time.Duration) (info manager.Info, timedOut bool, err error)
+	// WaitReady is Wait that also returns once the process is ready.
+	WaitReady(ctx context.Context, ref manager.Ref, timeout time.Duration) (info manager.Info, timedOut bool, err error)
 }
 
 // Controller acts on processes (SendSignal, StopProcess, UpdateActivity,

@@ -90,6 +90,9 @@ const (
 	ProcessState_PROCESS_STATE_STOPPING ProcessState = 2
 	// The process and its tree are gone; the exit record is final.
 	ProcessState_PROCESS_STATE_EXITED ProcessState = 3
+	// The leader runs and has not passed its readiness check yet
+	// (ProcessSpec.ready); it becomes RUNNING when it does.
+	ProcessState_PROCESS_STATE_STARTING ProcessState = 4
 )
 
 // Enum value maps for ProcessState.
@@ -99,12 +102,14 @@ var (
 		1: "PROCESS_STATE_RUNNING",
 		2: "PROCESS_STATE_STOPPING",
 		3: "PROCESS_STATE_EXITED",
+		4: "PROCESS_STATE_STARTING",
 	}
 	ProcessState_value = map[string]int32{
 		"PROCESS_STATE_UNSPECIFIED": 0,
 		"PROCESS_STATE_RUNNING":     1,
 		"PROCESS_STATE_STOPPING":    2,
 		"PROCESS_STATE_EXITED":      3,
+		"PROCESS_STATE_STARTING":    4,
 	}
 )
 
@@ -154,6 +159,8 @@ const (
 	// session ended first: the client closed it early, was killed, or lost
 	// its connection.
 	ExitReason_EXIT_REASON_CLIENT_GONE ExitReason = 6
+	// It did not pass its readiness check within its startup_timeout.
+	ExitReason_EXIT_REASON_STARTUP_TIMEOUT ExitReason = 7
 )
 
 // Enum value maps for ExitReason.
@@ -166,6 +173,7 @@ var (
 		4: "EXIT_REASON_DEADLINE",
 		5: "EXIT_REASON_DAEMON_SHUTDOWN",
 		6: "EXIT_REASON_CLIENT_GONE",
+		7: "EXIT_REASON_STARTUP_TIMEOUT",
 	}
 	ExitReason_value = map[string]int32{
 		"EXIT_REASON_UNSPECIFIED":     0,
@@ -175,6 +183,7 @@ var (
 		"EXIT_REASON_DEADLINE":        4,
 		"EXIT_REASON_DAEMON_SHUTDOWN": 5,
 		"EXIT_REASON_CLIENT_GONE":     6,
+		"EXIT_REASON_STARTUP_TIMEOUT": 7,
 	}
 )
 
@@ -413,6 +422,9 @@ const (
 	EventType_EVENT_TYPE_BATCH_FINISHED EventType = 16
 	// The kernel killed a process of the tree for memory.
 	EventType_EVENT_TYPE_OOM_KILLED EventType = 17
+	// A STARTING process passed its readiness check and is RUNNING; detail
+	// says which check and how long it took.
+	EventType_EVENT_TYPE_READY EventType = 19
 )
 
 // Enum value maps for EventType.
@@ -436,6 +448,7 @@ var (
 		15: "EVENT_TYPE_JOB_FINISHED",
 		16: "EVENT_TYPE_BATCH_FINISHED",
 		17: "EVENT_TYPE_OOM_KILLED",
+		19: "EVENT_TYPE_READY",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":    0,
@@ -456,6 +469,7 @@ var (
 		"EVENT_TYPE_JOB_FINISHED":   15,
 		"EVENT_TYPE_BATCH_FINISHED": 16,
 		"EVENT_TYPE_OOM_KILLED":     17,
+		"EVENT_TYPE_READY":          19,
 	}
 )
 
@@ -1229,8 +1243,17 @@ type ProcessSpec struct {
 	// command run in a terminal ends with it. procctl run sets it. Only valid
 	// through Attach: StartProcess and RunBatch refuse it (INVALID_ARGUMENT).
 	BindToSession bool `protobuf:"varint,28,opt,name=bind_to_session,json=bindToSession,proto3" json:"bind_to_session,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// When the process counts as ready: until then it is STARTING, its hang
+	// watchdog's idle clock has not started (a silent start-up is not
+	// idleness), and WaitForProcess with until_ready waits. Unset: ready as
+	// soon as it started.
+	Ready *ReadinessProbe `protobuf:"bytes,45,opt,name=ready,proto3" json:"ready,omitempty"`
+	// A process not ready this long after its start is stopped (stop signal,
+	// grace, SIGKILL to the tree) with reason STARTUP_TIMEOUT. Unset: the
+	// daemon's default (60s); zero: none. Only with ready.
+	StartupTimeout *durationpb.Duration `protobuf:"bytes,46,opt,name=startup_timeout,json=startupTimeout,proto3" json:"startup_timeout,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ProcessSpec) Reset() {
@@ -1459,6 +1482,126 @@ func (x *ProcessSpec) GetBindToSession() bool {
 	return false
 }
 
+func (x *ProcessSpec) GetReady() *ReadinessProbe {
+	if x != nil {
+		return x.Ready
+	}
+	return nil
+}
+
+func (x *ProcessSpec) GetStartupTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.StartupTimeout
+	}
+	return nil
+}
+
+// ReadinessProbe says how a process shows it is ready: set exactly one of
+// notify, tcp, http, exec and log. TCP and HTTP probes reach loopback
+// addresses only; an exec probe is a command procd runs like the process
+// itself (its environment, cwd and user), under the same command policy.
+type ReadinessProbe struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The process sends READY=1 to $NOTIFY_SOCKET (the sd_notify protocol).
+	Notify bool `protobuf:"varint,1,opt,name=notify,proto3" json:"notify,omitempty"`
+	// A TCP connection to host:port succeeds; a port alone means 127.0.0.1.
+	Tcp string `protobuf:"bytes,2,opt,name=tcp,proto3" json:"tcp,omitempty"`
+	// A GET of this http:// or https:// URL answers 2xx (redirects are not
+	// followed; the server's certificate is not verified).
+	Http string `protobuf:"bytes,3,opt,name=http,proto3" json:"http,omitempty"`
+	// This command (argv) exits 0.
+	Exec []string `protobuf:"bytes,4,rep,name=exec,proto3" json:"exec,omitempty"`
+	// A line of stdout or stderr matches this regular expression (RE2 syntax).
+	Log string `protobuf:"bytes,5,opt,name=log,proto3" json:"log,omitempty"`
+	// Time between the starts of two attempts (tcp, http, exec). Unset: the
+	// daemon's default (250ms).
+	Interval *durationpb.Duration `protobuf:"bytes,6,opt,name=interval,proto3" json:"interval,omitempty"`
+	// Bound on one attempt; an exec probe still running then is killed with
+	// its process group. Unset: the daemon's default (1s).
+	AttemptTimeout *durationpb.Duration `protobuf:"bytes,7,opt,name=attempt_timeout,json=attemptTimeout,proto3" json:"attempt_timeout,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ReadinessProbe) Reset() {
+	*x = ReadinessProbe{}
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadinessProbe) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadinessProbe) ProtoMessage() {}
+
+func (x *ReadinessProbe) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadinessProbe.ProtoReflect.Descriptor instead.
+func (*ReadinessProbe) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ReadinessProbe) GetNotify() bool {
+	if x != nil {
+		return x.Notify
+	}
+	return false
+}
+
+func (x *ReadinessProbe) GetTcp() string {
+	if x != nil {
+		return x.Tcp
+	}
+	return ""
+}
+
+func (x *ReadinessProbe) GetHttp() string {
+	if x != nil {
+		return x.Http
+	}
+	return ""
+}
+
+func (x *ReadinessProbe) GetExec() []string {
+	if x != nil {
+		return x.Exec
+	}
+	return nil
+}
+
+func (x *ReadinessProbe) GetLog() string {
+	if x != nil {
+		return x.Log
+	}
+	return ""
+}
+
+func (x *ReadinessProbe) GetInterval() *durationpb.Duration {
+	if x != nil {
+		return x.Interval
+	}
+	return nil
+}
+
+func (x *ReadinessProbe) GetAttemptTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.AttemptTimeout
+	}
+	return nil
+}
+
 // Rlimit is one setrlimit(2) limit.
 type Rlimit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1473,7 +1616,7 @@ type Rlimit struct {
 
 func (x *Rlimit) Reset() {
 	*x = Rlimit{}
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1628,7 @@ func (x *Rlimit) String() string {
 func (*Rlimit) ProtoMessage() {}
 
 func (x *Rlimit) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1641,7 @@ func (x *Rlimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rlimit.ProtoReflect.Descriptor instead.
 func (*Rlimit) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Rlimit) GetName() string {
@@ -1535,7 +1678,7 @@ type TreeUsage struct {
 
 func (x *TreeUsage) Reset() {
 	*x = TreeUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1547,7 +1690,7 @@ func (x *TreeUsage) String() string {
 func (*TreeUsage) ProtoMessage() {}
 
 func (x *TreeUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1560,7 +1703,7 @@ func (x *TreeUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeUsage.ProtoReflect.Descriptor instead.
 func (*TreeUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TreeUsage) GetCpu() *durationpb.Duration {
@@ -1614,7 +1757,7 @@ type WatchdogStatus struct {
 
 func (x *WatchdogStatus) Reset() {
 	*x = WatchdogStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1769,7 @@ func (x *WatchdogStatus) String() string {
 func (*WatchdogStatus) ProtoMessage() {}
 
 func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1782,7 @@ func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStatus.ProtoReflect.Descriptor instead.
 func (*WatchdogStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchdogStatus) GetEnabled() bool {
@@ -1763,7 +1906,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +1918,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +1931,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ResourceUsage) GetMaxRssBytes() int64 {
@@ -1840,7 +1983,7 @@ type ExitStatus struct {
 
 func (x *ExitStatus) Reset() {
 	*x = ExitStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1852,7 +1995,7 @@ func (x *ExitStatus) String() string {
 func (*ExitStatus) ProtoMessage() {}
 
 func (x *ExitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1865,7 +2008,7 @@ func (x *ExitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitStatus.ProtoReflect.Descriptor instead.
 func (*ExitStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ExitStatus) GetReason() ExitReason {
@@ -1954,7 +2097,7 @@ type OutputInfo struct {
 
 func (x *OutputInfo) Reset() {
 	*x = OutputInfo{}
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2109,7 @@ func (x *OutputInfo) String() string {
 func (*OutputInfo) ProtoMessage() {}
 
 func (x *OutputInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2122,7 @@ func (x *OutputInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputInfo.ProtoReflect.Descriptor instead.
 func (*OutputInfo) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OutputInfo) GetTotalBytes() int64 {
@@ -2049,13 +2192,23 @@ type Process struct {
 	Caller string `protobuf:"bytes,29,opt,name=caller,proto3" json:"caller,omitempty"`
 	// It ends with the session that started it (ProcessSpec.bind_to_session).
 	BoundToSession bool `protobuf:"varint,30,opt,name=bound_to_session,json=boundToSession,proto3" json:"bound_to_session,omitempty"`
+	// Its readiness check, defaults applied; unset: ready at start.
+	Ready *ReadinessProbe `protobuf:"bytes,45,opt,name=ready,proto3" json:"ready,omitempty"`
+	// When it became ready (its start, without a readiness check); unset
+	// while STARTING, and for a process that ended before it was ready.
+	ReadyAt *timestamppb.Timestamp `protobuf:"bytes,46,opt,name=ready_at,json=readyAt,proto3" json:"ready_at,omitempty"`
+	// Probe attempts so far, and why the last one failed (cleared when ready).
+	ReadyAttempts int32  `protobuf:"varint,47,opt,name=ready_attempts,json=readyAttempts,proto3" json:"ready_attempts,omitempty"`
+	ReadyError    string `protobuf:"bytes,48,opt,name=ready_error,json=readyError,proto3" json:"ready_error,omitempty"`
+	// The start-up timeout in force; zero: none.
+	StartupTimeout *durationpb.Duration `protobuf:"bytes,49,opt,name=startup_timeout,json=startupTimeout,proto3" json:"startup_timeout,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2220,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2233,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Process) GetId() string {
@@ -2293,6 +2446,41 @@ func (x *Process) GetBoundToSession() bool {
 	return false
 }
 
+func (x *Process) GetReady() *ReadinessProbe {
+	if x != nil {
+		return x.Ready
+	}
+	return nil
+}
+
+func (x *Process) GetReadyAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadyAt
+	}
+	return nil
+}
+
+func (x *Process) GetReadyAttempts() int32 {
+	if x != nil {
+		return x.ReadyAttempts
+	}
+	return 0
+}
+
+func (x *Process) GetReadyError() string {
+	if x != nil {
+		return x.ReadyError
+	}
+	return ""
+}
+
+func (x *Process) GetStartupTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.StartupTimeout
+	}
+	return nil
+}
+
 // StartProcessRequest starts one process.
 type StartProcessRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2303,7 +2491,7 @@ type StartProcessRequest struct {
 
 func (x *StartProcessRequest) Reset() {
 	*x = StartProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2315,7 +2503,7 @@ func (x *StartProcessRequest) String() string {
 func (*StartProcessRequest) ProtoMessage() {}
 
 func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2328,7 +2516,7 @@ func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessRequest.ProtoReflect.Descriptor instead.
 func (*StartProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartProcessRequest) GetSpec() *ProcessSpec {
@@ -2348,7 +2536,7 @@ type StartProcessResponse struct {
 
 func (x *StartProcessResponse) Reset() {
 	*x = StartProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2360,7 +2548,7 @@ func (x *StartProcessResponse) String() string {
 func (*StartProcessResponse) ProtoMessage() {}
 
 func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2373,7 +2561,7 @@ func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessResponse.ProtoReflect.Descriptor instead.
 func (*StartProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StartProcessResponse) GetProcess() *Process {
@@ -2383,7 +2571,7 @@ func (x *StartProcessResponse) GetProcess() *Process {
 	return nil
 }
 
-// WaitForProcessRequest waits for one process to finish.
+// WaitForProcessRequest waits for one process to finish (or to be ready).
 type WaitForProcessRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Target:
@@ -2393,14 +2581,17 @@ type WaitForProcessRequest struct {
 	Target isWaitForProcessRequest_Target `protobuf_oneof:"target"`
 	// Return the live record with timed_out = true after this long; unset waits
 	// until the process ends (or the RPC deadline); zero returns at once (a poll).
-	Timeout       *durationpb.Duration `protobuf:"bytes,3,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	Timeout *durationpb.Duration `protobuf:"bytes,3,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// Return as soon as the process is ready (its ready_at is then set) or
+	// has ended, whichever comes first, instead of waiting for its end.
+	UntilReady    bool `protobuf:"varint,10,opt,name=until_ready,json=untilReady,proto3" json:"until_ready,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WaitForProcessRequest) Reset() {
 	*x = WaitForProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2603,7 @@ func (x *WaitForProcessRequest) String() string {
 func (*WaitForProcessRequest) ProtoMessage() {}
 
 func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2616,7 @@ func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessRequest.ProtoReflect.Descriptor instead.
 func (*WaitForProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WaitForProcessRequest) GetTarget() isWaitForProcessRequest_Target {
@@ -2460,6 +2651,13 @@ func (x *WaitForProcessRequest) GetTimeout() *durationpb.Duration {
 	return nil
 }
 
+func (x *WaitForProcessRequest) GetUntilReady() bool {
+	if x != nil {
+		return x.UntilReady
+	}
+	return false
+}
+
 type isWaitForProcessRequest_Target interface {
 	isWaitForProcessRequest_Target()
 }
@@ -2487,7 +2685,7 @@ type WaitForProcessResponse struct {
 
 func (x *WaitForProcessResponse) Reset() {
 	*x = WaitForProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2499,7 +2697,7 @@ func (x *WaitForProcessResponse) String() string {
 func (*WaitForProcessResponse) ProtoMessage() {}
 
 func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2512,7 +2710,7 @@ func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessResponse.ProtoReflect.Descriptor instead.
 func (*WaitForProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WaitForProcessResponse) GetProcess() *Process {
@@ -2543,7 +2741,7 @@ type GetProcessRequest struct {
 
 func (x *GetProcessRequest) Reset() {
 	*x = GetProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2555,7 +2753,7 @@ func (x *GetProcessRequest) String() string {
 func (*GetProcessRequest) ProtoMessage() {}
 
 func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2568,7 +2766,7 @@ func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetProcessRequest) GetTarget() isGetProcessRequest_Target {
@@ -2622,7 +2820,7 @@ type GetProcessResponse struct {
 
 func (x *GetProcessResponse) Reset() {
 	*x = GetProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2634,7 +2832,7 @@ func (x *GetProcessResponse) String() string {
 func (*GetProcessResponse) ProtoMessage() {}
 
 func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2647,7 +2845,7 @@ func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessResponse.ProtoReflect.Descriptor instead.
 func (*GetProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetProcessResponse) GetProcess() *Process {
@@ -2679,7 +2877,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2691,7 +2889,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2704,7 +2902,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Selector) GetAll() bool {
@@ -2748,7 +2946,7 @@ type ListProcessesRequest struct {
 
 func (x *ListProcessesRequest) Reset() {
 	*x = ListProcessesRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2760,7 +2958,7 @@ func (x *ListProcessesRequest) String() string {
 func (*ListProcessesRequest) ProtoMessage() {}
 
 func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2773,7 +2971,7 @@ func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesRequest.ProtoReflect.Descriptor instead.
 func (*ListProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListProcessesRequest) GetStates() []ProcessState {
@@ -2807,7 +3005,7 @@ type ListProcessesResponse struct {
 
 func (x *ListProcessesResponse) Reset() {
 	*x = ListProcessesResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2819,7 +3017,7 @@ func (x *ListProcessesResponse) String() string {
 func (*ListProcessesResponse) ProtoMessage() {}
 
 func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2832,7 +3030,7 @@ func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesResponse.ProtoReflect.Descriptor instead.
 func (*ListProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListProcessesResponse) GetProcesses() []*Process {
@@ -2862,7 +3060,7 @@ type SendSignalRequest struct {
 
 func (x *SendSignalRequest) Reset() {
 	*x = SendSignalRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2874,7 +3072,7 @@ func (x *SendSignalRequest) String() string {
 func (*SendSignalRequest) ProtoMessage() {}
 
 func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2887,7 +3085,7 @@ func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalRequest.ProtoReflect.Descriptor instead.
 func (*SendSignalRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SendSignalRequest) GetTarget() isSendSignalRequest_Target {
@@ -2974,7 +3172,7 @@ type SignalResult struct {
 
 func (x *SignalResult) Reset() {
 	*x = SignalResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2986,7 +3184,7 @@ func (x *SignalResult) String() string {
 func (*SignalResult) ProtoMessage() {}
 
 func (x *SignalResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2999,7 +3197,7 @@ func (x *SignalResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResult.ProtoReflect.Descriptor instead.
 func (*SignalResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SignalResult) GetId() string {
@@ -3042,7 +3240,7 @@ type SendSignalResponse struct {
 
 func (x *SendSignalResponse) Reset() {
 	*x = SendSignalResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3054,7 +3252,7 @@ func (x *SendSignalResponse) String() string {
 func (*SendSignalResponse) ProtoMessage() {}
 
 func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3067,7 +3265,7 @@ func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalResponse.ProtoReflect.Descriptor instead.
 func (*SendSignalResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SendSignalResponse) GetSignal() string {
@@ -3103,7 +3301,7 @@ type StopProcessRequest struct {
 
 func (x *StopProcessRequest) Reset() {
 	*x = StopProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3115,7 +3313,7 @@ func (x *StopProcessRequest) String() string {
 func (*StopProcessRequest) ProtoMessage() {}
 
 func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3128,7 +3326,7 @@ func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessRequest.ProtoReflect.Descriptor instead.
 func (*StopProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StopProcessRequest) GetTarget() isStopProcessRequest_Target {
@@ -3215,7 +3413,7 @@ type StopResult struct {
 
 func (x *StopResult) Reset() {
 	*x = StopResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3227,7 +3425,7 @@ func (x *StopResult) String() string {
 func (*StopResult) ProtoMessage() {}
 
 func (x *StopResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3240,7 +3438,7 @@ func (x *StopResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResult.ProtoReflect.Descriptor instead.
 func (*StopResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StopResult) GetProcess() *Process {
@@ -3267,7 +3465,7 @@ type StopProcessResponse struct {
 
 func (x *StopProcessResponse) Reset() {
 	*x = StopProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3279,7 +3477,7 @@ func (x *StopProcessResponse) String() string {
 func (*StopProcessResponse) ProtoMessage() {}
 
 func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3292,7 +3490,7 @@ func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessResponse.ProtoReflect.Descriptor instead.
 func (*StopProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StopProcessResponse) GetResults() []*StopResult {
@@ -3316,7 +3514,7 @@ type UpdateActivityRequest struct {
 
 func (x *UpdateActivityRequest) Reset() {
 	*x = UpdateActivityRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3328,7 +3526,7 @@ func (x *UpdateActivityRequest) String() string {
 func (*UpdateActivityRequest) ProtoMessage() {}
 
 func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3341,7 +3539,7 @@ func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateActivityRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateActivityRequest) GetTarget() isUpdateActivityRequest_Target {
@@ -3395,7 +3593,7 @@ type UpdateActivityResponse struct {
 
 func (x *UpdateActivityResponse) Reset() {
 	*x = UpdateActivityResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3407,7 +3605,7 @@ func (x *UpdateActivityResponse) String() string {
 func (*UpdateActivityResponse) ProtoMessage() {}
 
 func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3420,7 +3618,7 @@ func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateActivityResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateActivityResponse) GetProcess() *Process {
@@ -3444,7 +3642,7 @@ type RemoveProcessRequest struct {
 
 func (x *RemoveProcessRequest) Reset() {
 	*x = RemoveProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3456,7 +3654,7 @@ func (x *RemoveProcessRequest) String() string {
 func (*RemoveProcessRequest) ProtoMessage() {}
 
 func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3469,7 +3667,7 @@ func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessRequest.ProtoReflect.Descriptor instead.
 func (*RemoveProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RemoveProcessRequest) GetTarget() isRemoveProcessRequest_Target {
@@ -3523,7 +3721,7 @@ type RemoveProcessResponse struct {
 
 func (x *RemoveProcessResponse) Reset() {
 	*x = RemoveProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3535,7 +3733,7 @@ func (x *RemoveProcessResponse) String() string {
 func (*RemoveProcessResponse) ProtoMessage() {}
 
 func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3548,7 +3746,7 @@ func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessResponse.ProtoReflect.Descriptor instead.
 func (*RemoveProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RemoveProcessResponse) GetProcess() *Process {
@@ -3569,7 +3767,7 @@ type CleanupFinishedRequest struct {
 
 func (x *CleanupFinishedRequest) Reset() {
 	*x = CleanupFinishedRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3581,7 +3779,7 @@ func (x *CleanupFinishedRequest) String() string {
 func (*CleanupFinishedRequest) ProtoMessage() {}
 
 func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3594,7 +3792,7 @@ func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedRequest.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CleanupFinishedRequest) GetSelector() *Selector {
@@ -3614,7 +3812,7 @@ type CleanupFinishedResponse struct {
 
 func (x *CleanupFinishedResponse) Reset() {
 	*x = CleanupFinishedResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3626,7 +3824,7 @@ func (x *CleanupFinishedResponse) String() string {
 func (*CleanupFinishedResponse) ProtoMessage() {}
 
 func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3639,7 +3837,7 @@ func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedResponse.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CleanupFinishedResponse) GetRemovedIds() []string {
@@ -3658,7 +3856,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3670,7 +3868,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3683,7 +3881,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
 }
 
 // ProcessStats counts processes.
@@ -3707,7 +3905,7 @@ type ProcessStats struct {
 
 func (x *ProcessStats) Reset() {
 	*x = ProcessStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3719,7 +3917,7 @@ func (x *ProcessStats) String() string {
 func (*ProcessStats) ProtoMessage() {}
 
 func (x *ProcessStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3732,7 +3930,7 @@ func (x *ProcessStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessStats.ProtoReflect.Descriptor instead.
 func (*ProcessStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ProcessStats) GetRunning() int64 {
@@ -3804,7 +4002,7 @@ type OutputStats struct {
 
 func (x *OutputStats) Reset() {
 	*x = OutputStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3816,7 +4014,7 @@ func (x *OutputStats) String() string {
 func (*OutputStats) ProtoMessage() {}
 
 func (x *OutputStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3829,7 +4027,7 @@ func (x *OutputStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputStats.ProtoReflect.Descriptor instead.
 func (*OutputStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *OutputStats) GetBytesCapturedTotal() int64 {
@@ -3868,7 +4066,7 @@ type EventStats struct {
 
 func (x *EventStats) Reset() {
 	*x = EventStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3880,7 +4078,7 @@ func (x *EventStats) String() string {
 func (*EventStats) ProtoMessage() {}
 
 func (x *EventStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3893,7 +4091,7 @@ func (x *EventStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventStats.ProtoReflect.Descriptor instead.
 func (*EventStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *EventStats) GetLastSeq() uint64 {
@@ -3951,7 +4149,7 @@ type DaemonStats struct {
 
 func (x *DaemonStats) Reset() {
 	*x = DaemonStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3963,7 +4161,7 @@ func (x *DaemonStats) String() string {
 func (*DaemonStats) ProtoMessage() {}
 
 func (x *DaemonStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3976,7 +4174,7 @@ func (x *DaemonStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonStats.ProtoReflect.Descriptor instead.
 func (*DaemonStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DaemonStats) GetVersion() string {
@@ -4064,7 +4262,7 @@ type WatchdogStats struct {
 
 func (x *WatchdogStats) Reset() {
 	*x = WatchdogStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4076,7 +4274,7 @@ func (x *WatchdogStats) String() string {
 func (*WatchdogStats) ProtoMessage() {}
 
 func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4089,7 +4287,7 @@ func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStats.ProtoReflect.Descriptor instead.
 func (*WatchdogStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *WatchdogStats) GetActive() bool {
@@ -4184,7 +4382,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4196,7 +4394,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4209,7 +4407,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetStatsResponse) GetProcesses() *ProcessStats {
@@ -4284,7 +4482,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4296,7 +4494,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4309,7 +4507,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -4433,7 +4631,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4445,7 +4643,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4458,7 +4656,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *WatchEventsRequest) GetAfterSeq() uint64 {
@@ -4515,7 +4713,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4527,7 +4725,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4540,7 +4738,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -4581,7 +4779,7 @@ type ReadOutputRequest struct {
 
 func (x *ReadOutputRequest) Reset() {
 	*x = ReadOutputRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4593,7 +4791,7 @@ func (x *ReadOutputRequest) String() string {
 func (*ReadOutputRequest) ProtoMessage() {}
 
 func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4606,7 +4804,7 @@ func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputRequest.ProtoReflect.Descriptor instead.
 func (*ReadOutputRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ReadOutputRequest) GetTarget() isReadOutputRequest_Target {
@@ -4694,7 +4892,7 @@ type ReadOutputResponse struct {
 
 func (x *ReadOutputResponse) Reset() {
 	*x = ReadOutputResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4706,7 +4904,7 @@ func (x *ReadOutputResponse) String() string {
 func (*ReadOutputResponse) ProtoMessage() {}
 
 func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4719,7 +4917,7 @@ func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputResponse.ProtoReflect.Descriptor instead.
 func (*ReadOutputResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ReadOutputResponse) GetStream() Stream {
@@ -4775,7 +4973,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4787,7 +4985,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4800,7 +4998,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -4877,7 +5075,7 @@ type RunBatchRequest struct {
 
 func (x *RunBatchRequest) Reset() {
 	*x = RunBatchRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4889,7 +5087,7 @@ func (x *RunBatchRequest) String() string {
 func (*RunBatchRequest) ProtoMessage() {}
 
 func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4902,7 +5100,7 @@ func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchRequest.ProtoReflect.Descriptor instead.
 func (*RunBatchRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RunBatchRequest) GetJobs() []*ProcessSpec {
@@ -4983,7 +5181,7 @@ type JobResult struct {
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[49]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4995,7 +5193,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[49]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5008,7 +5206,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{49}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *JobResult) GetIndex() uint32 {
@@ -5091,7 +5289,7 @@ type BatchSummary struct {
 
 func (x *BatchSummary) Reset() {
 	*x = BatchSummary{}
-	mi := &file_procd_v1_procd_proto_msgTypes[50]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5103,7 +5301,7 @@ func (x *BatchSummary) String() string {
 func (*BatchSummary) ProtoMessage() {}
 
 func (x *BatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[50]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5116,7 +5314,7 @@ func (x *BatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSummary.ProtoReflect.Descriptor instead.
 func (*BatchSummary) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{50}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *BatchSummary) GetBatchId() string {
@@ -5208,7 +5406,7 @@ type RunBatchResponse struct {
 
 func (x *RunBatchResponse) Reset() {
 	*x = RunBatchResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[51]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5220,7 +5418,7 @@ func (x *RunBatchResponse) String() string {
 func (*RunBatchResponse) ProtoMessage() {}
 
 func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[51]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5233,7 +5431,7 @@ func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchResponse.ProtoReflect.Descriptor instead.
 func (*RunBatchResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{51}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RunBatchResponse) GetKind() isRunBatchResponse_Kind {
@@ -5323,7 +5521,7 @@ type BatchStarted struct {
 
 func (x *BatchStarted) Reset() {
 	*x = BatchStarted{}
-	mi := &file_procd_v1_procd_proto_msgTypes[52]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5335,7 +5533,7 @@ func (x *BatchStarted) String() string {
 func (*BatchStarted) ProtoMessage() {}
 
 func (x *BatchStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[52]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5348,7 +5546,7 @@ func (x *BatchStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStarted.ProtoReflect.Descriptor instead.
 func (*BatchStarted) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{52}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *BatchStarted) GetBatchId() string {
@@ -5392,7 +5590,7 @@ type JobAttempt struct {
 
 func (x *JobAttempt) Reset() {
 	*x = JobAttempt{}
-	mi := &file_procd_v1_procd_proto_msgTypes[53]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5404,7 +5602,7 @@ func (x *JobAttempt) String() string {
 func (*JobAttempt) ProtoMessage() {}
 
 func (x *JobAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[53]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5417,7 +5615,7 @@ func (x *JobAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobAttempt.ProtoReflect.Descriptor instead.
 func (*JobAttempt) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{53}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *JobAttempt) GetIndex() uint32 {
@@ -5486,7 +5684,7 @@ type BatchStats struct {
 
 func (x *BatchStats) Reset() {
 	*x = BatchStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[54]
+	mi := &file_procd_v1_procd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5498,7 +5696,7 @@ func (x *BatchStats) String() string {
 func (*BatchStats) ProtoMessage() {}
 
 func (x *BatchStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[54]
+	mi := &file_procd_v1_procd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5511,7 +5709,7 @@ func (x *BatchStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStats.ProtoReflect.Descriptor instead.
 func (*BatchStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{54}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *BatchStats) GetBatchesRunning() int64 {
@@ -5605,7 +5803,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x04exit\x18\x02 \x01(\v2\x11.procd.v1.ProcessH\x00R\x04exit\x12-\n" +
 	"\astarted\x18\x03 \x01(\v2\x11.procd.v1.ProcessH\x00R\astarted\x12'\n" +
 	"\x0estdin_released\x18\x04 \x01(\bH\x00R\rstdinReleasedB\x06\n" +
-	"\x04kind\"\xce\t\n" +
+	"\x04kind\"\xc2\n" +
+	"\n" +
 	"\vProcessSpec\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\x12\x10\n" +
 	"\x03cwd\x18\x02 \x01(\tR\x03cwd\x120\n" +
@@ -5638,7 +5837,9 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x04user\x18\x19 \x01(\tR\x04user\x12\x14\n" +
 	"\x05group\x18\x1a \x01(\tR\x05group\x12\x16\n" +
 	"\x06groups\x18\x1b \x03(\tR\x06groups\x12&\n" +
-	"\x0fbind_to_session\x18\x1c \x01(\bR\rbindToSession\x1a6\n" +
+	"\x0fbind_to_session\x18\x1c \x01(\bR\rbindToSession\x12.\n" +
+	"\x05ready\x18- \x01(\v2\x18.procd.v1.ReadinessProbeR\x05ready\x12B\n" +
+	"\x0fstartup_timeout\x18. \x01(\v2\x19.google.protobuf.DurationR\x0estartupTimeout\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
@@ -5648,7 +5849,15 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\n" +
 	"_auto_killB\f\n" +
 	"\n" +
-	"_log_files\"D\n" +
+	"_log_files\"\xef\x01\n" +
+	"\x0eReadinessProbe\x12\x16\n" +
+	"\x06notify\x18\x01 \x01(\bR\x06notify\x12\x10\n" +
+	"\x03tcp\x18\x02 \x01(\tR\x03tcp\x12\x12\n" +
+	"\x04http\x18\x03 \x01(\tR\x04http\x12\x12\n" +
+	"\x04exec\x18\x04 \x03(\tR\x04exec\x12\x10\n" +
+	"\x03log\x18\x05 \x01(\tR\x03log\x125\n" +
+	"\binterval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12B\n" +
+	"\x0fattempt_timeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\x0eattemptTimeout\"D\n" +
 	"\x06Rlimit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04soft\x18\x02 \x01(\x04R\x04soft\x12\x12\n" +
@@ -5703,7 +5912,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\vtotal_bytes\x18\x01 \x01(\x03R\n" +
 	"totalBytes\x12#\n" +
 	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\x12\x1b\n" +
-	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\x8d\t\n" +
+	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\x80\v\n" +
 	"\aProcess\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x12\n" +
@@ -5740,18 +5949,27 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\alog_dir\x18\x1b \x01(\tR\x06logDir\x12\x15\n" +
 	"\x06run_as\x18\x1c \x01(\tR\x05runAs\x12\x16\n" +
 	"\x06caller\x18\x1d \x01(\tR\x06caller\x12(\n" +
-	"\x10bound_to_session\x18\x1e \x01(\bR\x0eboundToSession\x1a9\n" +
+	"\x10bound_to_session\x18\x1e \x01(\bR\x0eboundToSession\x12.\n" +
+	"\x05ready\x18- \x01(\v2\x18.procd.v1.ReadinessProbeR\x05ready\x125\n" +
+	"\bready_at\x18. \x01(\v2\x1a.google.protobuf.TimestampR\areadyAt\x12%\n" +
+	"\x0eready_attempts\x18/ \x01(\x05R\rreadyAttempts\x12\x1f\n" +
+	"\vready_error\x180 \x01(\tR\n" +
+	"readyError\x12B\n" +
+	"\x0fstartup_timeout\x181 \x01(\v2\x19.google.protobuf.DurationR\x0estartupTimeout\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
 	"\x13StartProcessRequest\x12)\n" +
 	"\x04spec\x18\x01 \x01(\v2\x15.procd.v1.ProcessSpecR\x04spec\"C\n" +
 	"\x14StartProcessResponse\x12+\n" +
-	"\aprocess\x18\x01 \x01(\v2\x11.procd.v1.ProcessR\aprocess\"|\n" +
+	"\aprocess\x18\x01 \x01(\v2\x11.procd.v1.ProcessR\aprocess\"\x9d\x01\n" +
 	"\x15WaitForProcessRequest\x12\x10\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12\x12\n" +
 	"\x03pid\x18\x02 \x01(\x05H\x00R\x03pid\x123\n" +
-	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeoutB\b\n" +
+	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x1f\n" +
+	"\vuntil_ready\x18\n" +
+	" \x01(\bR\n" +
+	"untilReadyB\b\n" +
 	"\x06target\"b\n" +
 	"\x16WaitForProcessResponse\x12+\n" +
 	"\aprocess\x18\x01 \x01(\v2\x11.procd.v1.ProcessR\aprocess\x12\x1b\n" +
@@ -6020,12 +6238,13 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\tStdinMode\x12\x1a\n" +
 	"\x16STDIN_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTDIN_MODE_NULL\x10\x01\x12\x13\n" +
-	"\x0fSTDIN_MODE_PIPE\x10\x02*~\n" +
+	"\x0fSTDIN_MODE_PIPE\x10\x02*\x9a\x01\n" +
 	"\fProcessState\x12\x1d\n" +
 	"\x19PROCESS_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PROCESS_STATE_RUNNING\x10\x01\x12\x1a\n" +
 	"\x16PROCESS_STATE_STOPPING\x10\x02\x12\x18\n" +
-	"\x14PROCESS_STATE_EXITED\x10\x03*\xc8\x01\n" +
+	"\x14PROCESS_STATE_EXITED\x10\x03\x12\x1a\n" +
+	"\x16PROCESS_STATE_STARTING\x10\x04*\xe9\x01\n" +
 	"\n" +
 	"ExitReason\x12\x1b\n" +
 	"\x17EXIT_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -6034,7 +6253,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x10EXIT_REASON_HUNG\x10\x03\x12\x18\n" +
 	"\x14EXIT_REASON_DEADLINE\x10\x04\x12\x1f\n" +
 	"\x1bEXIT_REASON_DAEMON_SHUTDOWN\x10\x05\x12\x1b\n" +
-	"\x17EXIT_REASON_CLIENT_GONE\x10\x06*P\n" +
+	"\x17EXIT_REASON_CLIENT_GONE\x10\x06\x12\x1f\n" +
+	"\x1bEXIT_REASON_STARTUP_TIMEOUT\x10\a*P\n" +
 	"\bKillMode\x12\x19\n" +
 	"\x15KILL_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fKILL_MODE_GROUP\x10\x01\x12\x14\n" +
@@ -6049,7 +6269,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x16ACTIVITY_SOURCE_NOTIFY\x10\x02\x12\x1a\n" +
 	"\x16ACTIVITY_SOURCE_OUTPUT\x10\x03\x12\x17\n" +
 	"\x13ACTIVITY_SOURCE_CPU\x10\x04\x12\x18\n" +
-	"\x14ACTIVITY_SOURCE_FILE\x10\x05*\xec\x03\n" +
+	"\x14ACTIVITY_SOURCE_FILE\x10\x05*\x82\x04\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_TYPE_STARTED\x10\x01\x12\x15\n" +
@@ -6069,7 +6289,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x18EVENT_TYPE_BATCH_STARTED\x10\x0e\x12\x1b\n" +
 	"\x17EVENT_TYPE_JOB_FINISHED\x10\x0f\x12\x1d\n" +
 	"\x19EVENT_TYPE_BATCH_FINISHED\x10\x10\x12\x19\n" +
-	"\x15EVENT_TYPE_OOM_KILLED\x10\x11*\xc9\x01\n" +
+	"\x15EVENT_TYPE_OOM_KILLED\x10\x11\x12\x14\n" +
+	"\x10EVENT_TYPE_READY\x10\x13*\xc9\x01\n" +
 	"\n" +
 	"JobOutcome\x12\x1b\n" +
 	"\x17JOB_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -6114,7 +6335,7 @@ func file_procd_v1_procd_proto_rawDescGZIP() []byte {
 }
 
 var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
+var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_procd_v1_procd_proto_goTypes = []any{
 	(StdinMode)(0),                  // 0: procd.v1.StdinMode
 	(ProcessState)(0),               // 1: procd.v1.ProcessState
@@ -6131,211 +6352,219 @@ var file_procd_v1_procd_proto_goTypes = []any{
 	(*AttachStart)(nil),             // 12: procd.v1.AttachStart
 	(*AttachResponse)(nil),          // 13: procd.v1.AttachResponse
 	(*ProcessSpec)(nil),             // 14: procd.v1.ProcessSpec
-	(*Rlimit)(nil),                  // 15: procd.v1.Rlimit
-	(*TreeUsage)(nil),               // 16: procd.v1.TreeUsage
-	(*WatchdogStatus)(nil),          // 17: procd.v1.WatchdogStatus
-	(*ResourceUsage)(nil),           // 18: procd.v1.ResourceUsage
-	(*ExitStatus)(nil),              // 19: procd.v1.ExitStatus
-	(*OutputInfo)(nil),              // 20: procd.v1.OutputInfo
-	(*Process)(nil),                 // 21: procd.v1.Process
-	(*StartProcessRequest)(nil),     // 22: procd.v1.StartProcessRequest
-	(*StartProcessResponse)(nil),    // 23: procd.v1.StartProcessResponse
-	(*WaitForProcessRequest)(nil),   // 24: procd.v1.WaitForProcessRequest
-	(*WaitForProcessResponse)(nil),  // 25: procd.v1.WaitForProcessResponse
-	(*GetProcessRequest)(nil),       // 26: procd.v1.GetProcessRequest
-	(*GetProcessResponse)(nil),      // 27: procd.v1.GetProcessResponse
-	(*Selector)(nil),                // 28: procd.v1.Selector
-	(*ListProcessesRequest)(nil),    // 29: procd.v1.ListProcessesRequest
-	(*ListProcessesResponse)(nil),   // 30: procd.v1.ListProcessesResponse
-	(*SendSignalRequest)(nil),       // 31: procd.v1.SendSignalRequest
-	(*SignalResult)(nil),            // 32: procd.v1.SignalResult
-	(*SendSignalResponse)(nil),      // 33: procd.v1.SendSignalResponse
-	(*StopProcessRequest)(nil),      // 34: procd.v1.StopProcessRequest
-	(*StopResult)(nil),              // 35: procd.v1.StopResult
-	(*StopProcessResponse)(nil),     // 36: procd.v1.StopProcessResponse
-	(*UpdateActivityRequest)(nil),   // 37: procd.v1.UpdateActivityRequest
-	(*UpdateActivityResponse)(nil),  // 38: procd.v1.UpdateActivityResponse
-	(*RemoveProcessRequest)(nil),    // 39: procd.v1.RemoveProcessRequest
-	(*RemoveProcessResponse)(nil),   // 40: procd.v1.RemoveProcessResponse
-	(*CleanupFinishedRequest)(nil),  // 41: procd.v1.CleanupFinishedRequest
-	(*CleanupFinishedResponse)(nil), // 42: procd.v1.CleanupFinishedResponse
-	(*GetStatsRequest)(nil),         // 43: procd.v1.GetStatsRequest
-	(*ProcessStats)(nil),            // 44: procd.v1.ProcessStats
-	(*OutputStats)(nil),             // 45: procd.v1.OutputStats
-	(*EventStats)(nil),              // 46: procd.v1.EventStats
-	(*DaemonStats)(nil),             // 47: procd.v1.DaemonStats
-	(*WatchdogStats)(nil),           // 48: procd.v1.WatchdogStats
-	(*GetStatsResponse)(nil),        // 49: procd.v1.GetStatsResponse
-	(*Event)(nil),                   // 50: procd.v1.Event
-	(*WatchEventsRequest)(nil),      // 51: procd.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 52: procd.v1.WatchEventsResponse
-	(*ReadOutputRequest)(nil),       // 53: procd.v1.ReadOutputRequest
-	(*ReadOutputResponse)(nil),      // 54: procd.v1.ReadOutputResponse
-	(*RetryPolicy)(nil),             // 55: procd.v1.RetryPolicy
-	(*RunBatchRequest)(nil),         // 56: procd.v1.RunBatchRequest
-	(*JobResult)(nil),               // 57: procd.v1.JobResult
-	(*BatchSummary)(nil),            // 58: procd.v1.BatchSummary
-	(*RunBatchResponse)(nil),        // 59: procd.v1.RunBatchResponse
-	(*BatchStarted)(nil),            // 60: procd.v1.BatchStarted
-	(*JobAttempt)(nil),              // 61: procd.v1.JobAttempt
-	(*BatchStats)(nil),              // 62: procd.v1.BatchStats
-	nil,                             // 63: procd.v1.ProcessSpec.EnvEntry
-	nil,                             // 64: procd.v1.ProcessSpec.LabelsEntry
-	nil,                             // 65: procd.v1.Process.LabelsEntry
-	nil,                             // 66: procd.v1.Selector.LabelsEntry
-	nil,                             // 67: procd.v1.ListProcessesRequest.LabelsEntry
-	nil,                             // 68: procd.v1.ProcessStats.ExitsByReasonEntry
-	nil,                             // 69: procd.v1.DaemonStats.ControllersEntry
-	nil,                             // 70: procd.v1.WatchdogStats.KillsByReasonEntry
-	nil,                             // 71: procd.v1.Event.LabelsEntry
-	nil,                             // 72: procd.v1.WatchEventsRequest.LabelsEntry
-	nil,                             // 73: procd.v1.RunBatchRequest.LabelsEntry
-	(*durationpb.Duration)(nil),     // 74: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 75: google.protobuf.Timestamp
+	(*ReadinessProbe)(nil),          // 15: procd.v1.ReadinessProbe
+	(*Rlimit)(nil),                  // 16: procd.v1.Rlimit
+	(*TreeUsage)(nil),               // 17: procd.v1.TreeUsage
+	(*WatchdogStatus)(nil),          // 18: procd.v1.WatchdogStatus
+	(*ResourceUsage)(nil),           // 19: procd.v1.ResourceUsage
+	(*ExitStatus)(nil),              // 20: procd.v1.ExitStatus
+	(*OutputInfo)(nil),              // 21: procd.v1.OutputInfo
+	(*Process)(nil),                 // 22: procd.v1.Process
+	(*StartProcessRequest)(nil),     // 23: procd.v1.StartProcessRequest
+	(*StartProcessResponse)(nil),    // 24: procd.v1.StartProcessResponse
+	(*WaitForProcessRequest)(nil),   // 25: procd.v1.WaitForProcessRequest
+	(*WaitForProcessResponse)(nil),  // 26: procd.v1.WaitForProcessResponse
+	(*GetProcessRequest)(nil),       // 27: procd.v1.GetProcessRequest
+	(*GetProcessResponse)(nil),      // 28: procd.v1.GetProcessResponse
+	(*Selector)(nil),                // 29: procd.v1.Selector
+	(*ListProcessesRequest)(nil),    // 30: procd.v1.ListProcessesRequest
+	(*ListProcessesResponse)(nil),   // 31: procd.v1.ListProcessesResponse
+	(*SendSignalRequest)(nil),       // 32: procd.v1.SendSignalRequest
+	(*SignalResult)(nil),            // 33: procd.v1.SignalResult
+	(*SendSignalResponse)(nil),      // 34: procd.v1.SendSignalResponse
+	(*StopProcessRequest)(nil),      // 35: procd.v1.StopProcessRequest
+	(*StopResult)(nil),              // 36: procd.v1.StopResult
+	(*StopProcessResponse)(nil),     // 37: procd.v1.StopProcessResponse
+	(*UpdateActivityRequest)(nil),   // 38: procd.v1.UpdateActivityRequest
+	(*UpdateActivityResponse)(nil),  // 39: procd.v1.UpdateActivityResponse
+	(*RemoveProcessRequest)(nil),    // 40: procd.v1.RemoveProcessRequest
+	(*RemoveProcessResponse)(nil),   // 41: procd.v1.RemoveProcessResponse
+	(*CleanupFinishedRequest)(nil),  // 42: procd.v1.CleanupFinishedRequest
+	(*CleanupFinishedResponse)(nil), // 43: procd.v1.CleanupFinishedResponse
+	(*GetStatsRequest)(nil),         // 44: procd.v1.GetStatsRequest
+	(*ProcessStats)(nil),            // 45: procd.v1.ProcessStats
+	(*OutputStats)(nil),             // 46: procd.v1.OutputStats
+	(*EventStats)(nil),              // 47: procd.v1.EventStats
+	(*DaemonStats)(nil),             // 48: procd.v1.DaemonStats
+	(*WatchdogStats)(nil),           // 49: procd.v1.WatchdogStats
+	(*GetStatsResponse)(nil),        // 50: procd.v1.GetStatsResponse
+	(*Event)(nil),                   // 51: procd.v1.Event
+	(*WatchEventsRequest)(nil),      // 52: procd.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 53: procd.v1.WatchEventsResponse
+	(*ReadOutputRequest)(nil),       // 54: procd.v1.ReadOutputRequest
+	(*ReadOutputResponse)(nil),      // 55: procd.v1.ReadOutputResponse
+	(*RetryPolicy)(nil),             // 56: procd.v1.RetryPolicy
+	(*RunBatchRequest)(nil),         // 57: procd.v1.RunBatchRequest
+	(*JobResult)(nil),               // 58: procd.v1.JobResult
+	(*BatchSummary)(nil),            // 59: procd.v1.BatchSummary
+	(*RunBatchResponse)(nil),        // 60: procd.v1.RunBatchResponse
+	(*BatchStarted)(nil),            // 61: procd.v1.BatchStarted
+	(*JobAttempt)(nil),              // 62: procd.v1.JobAttempt
+	(*BatchStats)(nil),              // 63: procd.v1.BatchStats
+	nil,                             // 64: procd.v1.ProcessSpec.EnvEntry
+	nil,                             // 65: procd.v1.ProcessSpec.LabelsEntry
+	nil,                             // 66: procd.v1.Process.LabelsEntry
+	nil,                             // 67: procd.v1.Selector.LabelsEntry
+	nil,                             // 68: procd.v1.ListProcessesRequest.LabelsEntry
+	nil,                             // 69: procd.v1.ProcessStats.ExitsByReasonEntry
+	nil,                             // 70: procd.v1.DaemonStats.ControllersEntry
+	nil,                             // 71: procd.v1.WatchdogStats.KillsByReasonEntry
+	nil,                             // 72: procd.v1.Event.LabelsEntry
+	nil,                             // 73: procd.v1.WatchEventsRequest.LabelsEntry
+	nil,                             // 74: procd.v1.RunBatchRequest.LabelsEntry
+	(*durationpb.Duration)(nil),     // 75: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 76: google.protobuf.Timestamp
 }
 var file_procd_v1_procd_proto_depIdxs = []int32{
 	12,  // 0: procd.v1.AttachRequest.start:type_name -> procd.v1.AttachStart
 	8,   // 1: procd.v1.AttachRequest.resize:type_name -> procd.v1.WindowSize
 	14,  // 2: procd.v1.AttachStart.spec:type_name -> procd.v1.ProcessSpec
-	54,  // 3: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
-	21,  // 4: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
-	21,  // 5: procd.v1.AttachResponse.started:type_name -> procd.v1.Process
-	63,  // 6: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
-	64,  // 7: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
+	55,  // 3: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
+	22,  // 4: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
+	22,  // 5: procd.v1.AttachResponse.started:type_name -> procd.v1.Process
+	64,  // 6: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
+	65,  // 7: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
 	3,   // 8: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
-	74,  // 9: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
-	74,  // 10: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
-	74,  // 11: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
-	74,  // 12: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
-	74,  // 13: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
+	75,  // 9: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
+	75,  // 10: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
+	75,  // 11: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
+	75,  // 12: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
+	75,  // 13: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
 	5,   // 14: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
-	15,  // 15: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
+	16,  // 15: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
 	0,   // 16: procd.v1.ProcessSpec.stdin:type_name -> procd.v1.StdinMode
 	8,   // 17: procd.v1.ProcessSpec.window_size:type_name -> procd.v1.WindowSize
-	74,  // 18: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
-	74,  // 19: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
-	74,  // 20: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
-	74,  // 21: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
-	74,  // 22: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
-	5,   // 23: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
-	5,   // 24: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
-	74,  // 25: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
-	75,  // 26: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
-	74,  // 27: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
-	74,  // 28: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
-	2,   // 29: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
-	18,  // 30: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
-	16,  // 31: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
-	65,  // 32: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
-	1,   // 33: procd.v1.Process.state:type_name -> procd.v1.ProcessState
-	75,  // 34: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
-	75,  // 35: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
-	74,  // 36: procd.v1.Process.duration:type_name -> google.protobuf.Duration
-	19,  // 37: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
-	75,  // 38: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
-	20,  // 39: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
-	20,  // 40: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
-	3,   // 41: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
-	17,  // 42: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
-	16,  // 43: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
-	15,  // 44: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
-	0,   // 45: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
-	14,  // 46: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	21,  // 47: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	74,  // 48: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	21,  // 49: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	21,  // 50: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	66,  // 51: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	1,   // 52: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	67,  // 53: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	21,  // 54: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	28,  // 55: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	32,  // 56: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	28,  // 57: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	74,  // 58: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	21,  // 59: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	35,  // 60: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	21,  // 61: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	21,  // 62: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	28,  // 63: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	68,  // 64: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	74,  // 65: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	69,  // 66: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
-	70,  // 67: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
-	74,  // 68: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
-	44,  // 69: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	45,  // 70: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	46,  // 71: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	47,  // 72: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	48,  // 73: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
-	62,  // 74: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
-	75,  // 75: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	6,   // 76: procd.v1.Event.type:type_name -> procd.v1.EventType
-	71,  // 77: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	19,  // 78: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	4,   // 79: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	74,  // 80: procd.v1.Event.idle:type_name -> google.protobuf.Duration
-	6,   // 81: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	72,  // 82: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	50,  // 83: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	50,  // 84: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
-	4,   // 85: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	4,   // 86: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	74,  // 87: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
-	74,  // 88: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
-	7,   // 89: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
-	14,  // 90: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
-	74,  // 91: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
-	55,  // 92: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
-	74,  // 93: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
-	73,  // 94: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
-	7,   // 95: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
-	19,  // 96: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
-	74,  // 97: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
-	57,  // 98: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
-	74,  // 99: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
-	60,  // 100: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
-	61,  // 101: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
-	61,  // 102: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
-	58,  // 103: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
-	21,  // 104: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
-	7,   // 105: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
-	74,  // 106: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
-	22,  // 107: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	24,  // 108: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	26,  // 109: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	29,  // 110: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	31,  // 111: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	34,  // 112: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	37,  // 113: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	39,  // 114: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	41,  // 115: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	43,  // 116: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	51,  // 117: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	53,  // 118: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	9,   // 119: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
-	11,  // 120: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
-	56,  // 121: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
-	23,  // 122: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	25,  // 123: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	27,  // 124: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	30,  // 125: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	33,  // 126: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	36,  // 127: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	38,  // 128: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	40,  // 129: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	42,  // 130: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	49,  // 131: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	52,  // 132: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	54,  // 133: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	10,  // 134: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
-	13,  // 135: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
-	59,  // 136: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
-	122, // [122:137] is the sub-list for method output_type
-	107, // [107:122] is the sub-list for method input_type
-	107, // [107:107] is the sub-list for extension type_name
-	107, // [107:107] is the sub-list for extension extendee
-	0,   // [0:107] is the sub-list for field type_name
+	15,  // 18: procd.v1.ProcessSpec.ready:type_name -> procd.v1.ReadinessProbe
+	75,  // 19: procd.v1.ProcessSpec.startup_timeout:type_name -> google.protobuf.Duration
+	75,  // 20: procd.v1.ReadinessProbe.interval:type_name -> google.protobuf.Duration
+	75,  // 21: procd.v1.ReadinessProbe.attempt_timeout:type_name -> google.protobuf.Duration
+	75,  // 22: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
+	75,  // 23: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
+	75,  // 24: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
+	75,  // 25: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
+	75,  // 26: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
+	5,   // 27: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
+	5,   // 28: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
+	75,  // 29: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
+	76,  // 30: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
+	75,  // 31: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
+	75,  // 32: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
+	2,   // 33: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
+	19,  // 34: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
+	17,  // 35: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
+	66,  // 36: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
+	1,   // 37: procd.v1.Process.state:type_name -> procd.v1.ProcessState
+	76,  // 38: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
+	76,  // 39: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
+	75,  // 40: procd.v1.Process.duration:type_name -> google.protobuf.Duration
+	20,  // 41: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
+	76,  // 42: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
+	21,  // 43: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
+	21,  // 44: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
+	3,   // 45: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
+	18,  // 46: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
+	17,  // 47: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
+	16,  // 48: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
+	0,   // 49: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
+	15,  // 50: procd.v1.Process.ready:type_name -> procd.v1.ReadinessProbe
+	76,  // 51: procd.v1.Process.ready_at:type_name -> google.protobuf.Timestamp
+	75,  // 52: procd.v1.Process.startup_timeout:type_name -> google.protobuf.Duration
+	14,  // 53: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
+	22,  // 54: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	75,  // 55: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	22,  // 56: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	22,  // 57: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	67,  // 58: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	1,   // 59: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	68,  // 60: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	22,  // 61: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	29,  // 62: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	33,  // 63: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	29,  // 64: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	75,  // 65: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	22,  // 66: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	36,  // 67: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	22,  // 68: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	22,  // 69: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	29,  // 70: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	69,  // 71: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	75,  // 72: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	70,  // 73: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
+	71,  // 74: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	75,  // 75: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	45,  // 76: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	46,  // 77: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	47,  // 78: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	48,  // 79: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	49,  // 80: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	63,  // 81: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
+	76,  // 82: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6,   // 83: procd.v1.Event.type:type_name -> procd.v1.EventType
+	72,  // 84: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	20,  // 85: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	4,   // 86: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	75,  // 87: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	6,   // 88: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	73,  // 89: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	51,  // 90: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	51,  // 91: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
+	4,   // 92: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	4,   // 93: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	75,  // 94: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	75,  // 95: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	7,   // 96: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	14,  // 97: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	75,  // 98: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	56,  // 99: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	75,  // 100: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	74,  // 101: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	7,   // 102: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	20,  // 103: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	75,  // 104: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	58,  // 105: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	75,  // 106: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	61,  // 107: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	62,  // 108: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	62,  // 109: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	59,  // 110: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	22,  // 111: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	7,   // 112: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	75,  // 113: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	23,  // 114: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	25,  // 115: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	27,  // 116: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	30,  // 117: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	32,  // 118: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	35,  // 119: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	38,  // 120: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	40,  // 121: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	42,  // 122: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	44,  // 123: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	52,  // 124: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	54,  // 125: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	9,   // 126: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
+	11,  // 127: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
+	57,  // 128: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	24,  // 129: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	26,  // 130: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	28,  // 131: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	31,  // 132: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	34,  // 133: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	37,  // 134: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	39,  // 135: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	41,  // 136: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	43,  // 137: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	50,  // 138: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	53,  // 139: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	55,  // 140: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	10,  // 141: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
+	13,  // 142: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
+	60,  // 143: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	129, // [129:144] is the sub-list for method output_type
+	114, // [114:129] is the sub-list for method input_type
+	114, // [114:114] is the sub-list for extension type_name
+	114, // [114:114] is the sub-list for extension extendee
+	0,   // [0:114] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
@@ -6366,40 +6595,40 @@ func file_procd_v1_procd_proto_init() {
 		(*AttachResponse_StdinReleased)(nil),
 	}
 	file_procd_v1_procd_proto_msgTypes[6].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[11].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[16].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[12].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[17].OneofWrappers = []any{
 		(*WaitForProcessRequest_Id)(nil),
 		(*WaitForProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[18].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[19].OneofWrappers = []any{
 		(*GetProcessRequest_Id)(nil),
 		(*GetProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[23].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[24].OneofWrappers = []any{
 		(*SendSignalRequest_Id)(nil),
 		(*SendSignalRequest_Pid)(nil),
 		(*SendSignalRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[26].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[27].OneofWrappers = []any{
 		(*StopProcessRequest_Id)(nil),
 		(*StopProcessRequest_Pid)(nil),
 		(*StopProcessRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[29].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[30].OneofWrappers = []any{
 		(*UpdateActivityRequest_Id)(nil),
 		(*UpdateActivityRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[31].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[32].OneofWrappers = []any{
 		(*RemoveProcessRequest_Id)(nil),
 		(*RemoveProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[43].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[45].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[44].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[46].OneofWrappers = []any{
 		(*ReadOutputRequest_Id)(nil),
 		(*ReadOutputRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[47].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[51].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[48].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[52].OneofWrappers = []any{
 		(*RunBatchResponse_Started)(nil),
 		(*RunBatchResponse_AttemptStarted)(nil),
 		(*RunBatchResponse_AttemptFinished)(nil),
@@ -6411,7 +6640,7 @@ func file_procd_v1_procd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procd_v1_procd_proto_rawDesc), len(file_procd_v1_procd_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   66,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -52,8 +52,9 @@ type ProcessServiceClient interface {
 	// and leave no record behind.
 	StartProcess(ctx context.Context, in *StartProcessRequest, opts ...grpc.CallOption) (*StartProcessResponse, error)
 	// WaitForProcess returns the final record once the process and its tree are
-	// gone and its output is recorded; with a timeout it returns the live record
-	// and timed_out = true instead of an error.
+	// gone and its output is recorded (or, with until_ready, once it is ready);
+	// with a timeout it returns the live record and timed_out = true instead of
+	// an error.
 	WaitForProcess(ctx context.Context, in *WaitForProcessRequest, opts ...grpc.CallOption) (*WaitForProcessResponse, error)
 	// GetProcess returns the current record of one process.
 	GetProcess(ctx context.Context, in *GetProcessRequest, opts ...grpc.CallOption) (*GetProcessResponse, error)
@@ -289,8 +290,9 @@ type ProcessServiceServer interface {
 	// and leave no record behind.
 	StartProcess(context.Context, *StartProcessRequest) (*StartProcessResponse, error)
 	// WaitForProcess returns the final record once the process and its tree are
-	// gone and its output is recorded; with a timeout it returns the live record
-	// and timed_out = true instead of an error.
+	// gone and its output is recorded (or, with until_ready, once it is ready);
+	// with a timeout it returns the live record and timed_out = true instead of
+	// an error.
 	WaitForProcess(context.Context, *WaitForProcessRequest) (*WaitForProcessResponse, error)
 	// GetProcess returns the current record of one process.
 	GetProcess(context.Context, *GetProcessRequest) (*GetProcessResponse, error)

@@ -25,6 +25,7 @@ EVENT_TYPE_LEFTOVERS: EventType
 EVENT_TYPE_NOTIFY_STATUS: EventType
 EVENT_TYPE_OOM_KILLED: EventType
 EVENT_TYPE_OUTPUT_DROPPED: EventType
+EVENT_TYPE_READY: EventType
 EVENT_TYPE_RECOVERED: EventType
 EVENT_TYPE_REMOVED: EventType
 EVENT_TYPE_SIGNAL_SENT: EventType
@@ -36,6 +37,7 @@ EXIT_REASON_DAEMON_SHUTDOWN: ExitReason
 EXIT_REASON_DEADLINE: ExitReason
 EXIT_REASON_EXITED: ExitReason
 EXIT_REASON_HUNG: ExitReason
+EXIT_REASON_STARTUP_TIMEOUT: ExitReason
 EXIT_REASON_STOPPED: ExitReason
 EXIT_REASON_UNSPECIFIED: ExitReason
 JOB_OUTCOME_CANCELLED: JobOutcome
@@ -50,6 +52,7 @@ KILL_MODE_LEADER: KillMode
 KILL_MODE_UNSPECIFIED: KillMode
 PROCESS_STATE_EXITED: ProcessState
 PROCESS_STATE_RUNNING: ProcessState
+PROCESS_STATE_STARTING: ProcessState
 PROCESS_STATE_STOPPING: ProcessState
 PROCESS_STATE_UNSPECIFIED: ProcessState
 STDIN_MODE_NULL: StdinMode
@@ -389,7 +392,7 @@ class OutputStats(_message.Message):
     def __init__(self, bytes_captured_total: _Optional[int] = ..., bytes_dropped_total: _Optional[int] = ..., ring_bytes: _Optional[int] = ...) -> None: ...
 
 class Process(_message.Message):
-    __slots__ = ["bound_to_session", "caller", "cgroup", "command", "cpu_max", "cwd", "duration", "executable", "exit", "finished_at", "id", "kill_mode", "labels", "last_activity", "log_dir", "memory_max", "name", "pgid", "pid", "pids_max", "rlimits", "run_as", "started_at", "state", "stderr", "stdin", "stdout", "tty", "usage", "watchdog"]
+    __slots__ = ["bound_to_session", "caller", "cgroup", "command", "cpu_max", "cwd", "duration", "executable", "exit", "finished_at", "id", "kill_mode", "labels", "last_activity", "log_dir", "memory_max", "name", "pgid", "pid", "pids_max", "ready", "ready_at", "ready_attempts", "ready_error", "rlimits", "run_as", "started_at", "startup_timeout", "state", "stderr", "stdin", "stdout", "tty", "usage", "watchdog"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -417,9 +420,14 @@ class Process(_message.Message):
     PGID_FIELD_NUMBER: _ClassVar[int]
     PIDS_MAX_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    READY_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    READY_AT_FIELD_NUMBER: _ClassVar[int]
+    READY_ERROR_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
     RLIMITS_FIELD_NUMBER: _ClassVar[int]
     RUN_AS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTUP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
     STDIN_FIELD_NUMBER: _ClassVar[int]
@@ -447,9 +455,14 @@ class Process(_message.Message):
     pgid: int
     pid: int
     pids_max: int
+    ready: ReadinessProbe
+    ready_at: _timestamp_pb2.Timestamp
+    ready_attempts: int
+    ready_error: str
     rlimits: _containers.RepeatedCompositeFieldContainer[Rlimit]
     run_as: str
     started_at: _timestamp_pb2.Timestamp
+    startup_timeout: _duration_pb2.Duration
     state: ProcessState
     stderr: OutputInfo
     stdin: StdinMode
@@ -457,10 +470,10 @@ class Process(_message.Message):
     tty: bool
     usage: TreeUsage
     watchdog: WatchdogStatus
-    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., pgid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., command: _Optional[_Iterable[str]] = ..., executable: _Optional[str] = ..., cwd: _Optional[str] = ..., state: _Optional[_Union[ProcessState, str]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., last_activity: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stdout: _Optional[_Union[OutputInfo, _Mapping]] = ..., stderr: _Optional[_Union[OutputInfo, _Mapping]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., watchdog: _Optional[_Union[WatchdogStatus, _Mapping]] = ..., usage: _Optional[_Union[TreeUsage, _Mapping]] = ..., cgroup: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., log_dir: _Optional[str] = ..., run_as: _Optional[str] = ..., caller: _Optional[str] = ..., bound_to_session: bool = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., pgid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., command: _Optional[_Iterable[str]] = ..., executable: _Optional[str] = ..., cwd: _Optional[str] = ..., state: _Optional[_Union[ProcessState, str]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., last_activity: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stdout: _Optional[_Union[OutputInfo, _Mapping]] = ..., stderr: _Optional[_Union[OutputInfo, _Mapping]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., watchdog: _Optional[_Union[WatchdogStatus, _Mapping]] = ..., usage: _Optional[_Union[TreeUsage, _Mapping]] = ..., cgroup: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., log_dir: _Optional[str] = ..., run_as: _Optional[str] = ..., caller: _Optional[str] = ..., bound_to_session: bool = ..., ready: _Optional[_Union[ReadinessProbe, _Mapping]] = ..., ready_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., ready_attempts: _Optional[int] = ..., ready_error: _Optional[str] = ..., startup_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ProcessSpec(_message.Message):
-    __slots__ = ["activity", "activity_file", "auto_kill", "bind_to_session", "clear_env", "command", "cpu_max", "cwd", "deadline", "env", "extra_buffer", "grace", "group", "groups", "kill_mode", "labels", "log_files", "max_hang_time", "memory_max", "name", "pids_max", "rlimits", "stdin", "stop_signal", "timeout", "tty", "user", "window_size"]
+    __slots__ = ["activity", "activity_file", "auto_kill", "bind_to_session", "clear_env", "command", "cpu_max", "cwd", "deadline", "env", "extra_buffer", "grace", "group", "groups", "kill_mode", "labels", "log_files", "max_hang_time", "memory_max", "name", "pids_max", "ready", "rlimits", "startup_timeout", "stdin", "stop_signal", "timeout", "tty", "user", "window_size"]
     class EnvEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -496,7 +509,9 @@ class ProcessSpec(_message.Message):
     MEMORY_MAX_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PIDS_MAX_FIELD_NUMBER: _ClassVar[int]
+    READY_FIELD_NUMBER: _ClassVar[int]
     RLIMITS_FIELD_NUMBER: _ClassVar[int]
+    STARTUP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     STDIN_FIELD_NUMBER: _ClassVar[int]
     STOP_SIGNAL_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
@@ -524,14 +539,16 @@ class ProcessSpec(_message.Message):
     memory_max: int
     name: str
     pids_max: int
+    ready: ReadinessProbe
     rlimits: _containers.RepeatedCompositeFieldContainer[Rlimit]
+    startup_timeout: _duration_pb2.Duration
     stdin: StdinMode
     stop_signal: str
     timeout: _duration_pb2.Duration
     tty: bool
     user: str
     window_size: WindowSize
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., clear_env: bool = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., stop_signal: _Optional[str] = ..., grace: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., extra_buffer: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_hang_time: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., auto_kill: bool = ..., deadline: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., activity: _Optional[_Iterable[_Union[ActivitySource, str]]] = ..., activity_file: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., window_size: _Optional[_Union[WindowSize, _Mapping]] = ..., log_files: bool = ..., user: _Optional[str] = ..., group: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., bind_to_session: bool = ...) -> None: ...
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., clear_env: bool = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., stop_signal: _Optional[str] = ..., grace: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., extra_buffer: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_hang_time: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., auto_kill: bool = ..., deadline: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., activity: _Optional[_Iterable[_Union[ActivitySource, str]]] = ..., activity_file: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., window_size: _Optional[_Union[WindowSize, _Mapping]] = ..., log_files: bool = ..., user: _Optional[str] = ..., group: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., bind_to_session: bool = ..., ready: _Optional[_Union[ReadinessProbe, _Mapping]] = ..., startup_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ProcessStats(_message.Message):
     __slots__ = ["exited", "exits_by_reason", "leftovers_killed_total", "orphans_reaped_total", "running", "start_failures_total", "started_total", "stopping"]
@@ -587,6 +604,24 @@ class ReadOutputResponse(_message.Message):
     skipped_bytes: int
     stream: Stream
     def __init__(self, stream: _Optional[_Union[Stream, str]] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., skipped_bytes: _Optional[int] = ...) -> None: ...
+
+class ReadinessProbe(_message.Message):
+    __slots__ = ["attempt_timeout", "exec", "http", "interval", "log", "notify", "tcp"]
+    ATTEMPT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    EXEC_FIELD_NUMBER: _ClassVar[int]
+    HTTP_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    LOG_FIELD_NUMBER: _ClassVar[int]
+    NOTIFY_FIELD_NUMBER: _ClassVar[int]
+    TCP_FIELD_NUMBER: _ClassVar[int]
+    attempt_timeout: _duration_pb2.Duration
+    exec: _containers.RepeatedScalarFieldContainer[str]
+    http: str
+    interval: _duration_pb2.Duration
+    log: str
+    notify: bool
+    tcp: str
+    def __init__(self, notify: bool = ..., tcp: _Optional[str] = ..., http: _Optional[str] = ..., exec: _Optional[_Iterable[str]] = ..., log: _Optional[str] = ..., interval: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., attempt_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class RemoveProcessRequest(_message.Message):
     __slots__ = ["id", "pid"]
@@ -797,14 +832,16 @@ class UpdateActivityResponse(_message.Message):
     def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ...) -> None: ...
 
 class WaitForProcessRequest(_message.Message):
-    __slots__ = ["id", "pid", "timeout"]
+    __slots__ = ["id", "pid", "timeout", "until_ready"]
     ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_READY_FIELD_NUMBER: _ClassVar[int]
     id: str
     pid: int
     timeout: _duration_pb2.Duration
-    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    until_ready: bool
+    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., until_ready: bool = ...) -> None: ...
 
 class WaitForProcessResponse(_message.Message):
     __slots__ = ["process", "timed_out"]

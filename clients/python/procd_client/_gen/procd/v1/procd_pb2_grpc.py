@@ -106,8 +106,9 @@ class ProcessServiceServicer(object):
 
     def WaitForProcess(self, request, context):
         """WaitForProcess returns the final record once the process and its tree are
-        gone and its output is recorded; with a timeout it returns the live record
-        and timed_out = true instead of an error.
+        gone and its output is recorded (or, with until_ready, once it is ready);
+        with a timeout it returns the live record and timed_out = true instead of
+        an error.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
