@@ -69,6 +69,8 @@ class Connection:
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
             ("grpc.max_send_message_length", _MAX_MESSAGE),
         ]
+        if c.tls_server_name:
+            options.append(("grpc.ssl_target_name_override", c.tls_server_name))
         if c.address and (c.tls_ca or c.tls_cert):
             creds = grpc.ssl_channel_credentials(
                 root_certificates=_read(c.tls_ca),

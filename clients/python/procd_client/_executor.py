@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ._connection import ResponseStream
+from ._fanout import Endpoints, Fanout, connections, resolve_endpoints
 from ._convert import (
     enum_name,
     enum_values,
@@ -67,6 +68,12 @@ class AsyncFuzzExecutor:
             whose watchdog settings the jobs get; None: one made with
             ``ProcessManager.create_with_config()`` on first use (and shut
             down with this executor).
+        endpoints: run_batch fans out over several daemons: a list of
+            ``host:port`` addresses, or one ``host:port`` whose name
+            resolves to many addresses (a Kubernetes headless Service),
+            each a daemon of its own. They are reached with the manager's
+            TLS settings and token; jobs do not inherit this client's
+            directory and environment. See :meth:`run_batch`.
     """
 
     def __init__(
@@ -77,8 +84,10 @@ class AsyncFuzzExecutor:
         retries: int = 0,
         retry_delay: float = 0.0,
         manager: Optional[ProcessManager] = None,
+        endpoints: Optional[Endpoints] = None,
     ):
         self.max_concurrency = max(1, int(max_concurrency))
+        self.endpoints = endpoints
         self.timeout = timeout
         self.retries = retries
         self.retry_delay = retry_delay
@@ -237,6 +246,7 @@ class AsyncFuzzExecutor:
         fail_fast: bool,
         labels: Optional[Mapping[str, str]],
         name: Optional[str],
+        remote: bool = False,
     ) -> Any:
         manager = self._get_manager()
         specs = []
@@ -247,7 +257,9 @@ class AsyncFuzzExecutor:
                 job = ProcessConfig(command=list(job))
             if job.activity_callback is not None:
                 raise ValueError(f"job {i}: activity_callback is not supported in batches")
-            spec = manager.lifecycle.spec(job)
+            # A fan-out's daemons are elsewhere: this client's directory and
+            # environment mean nothing there.
+            spec = job.to_spec(manager.watchdog_config) if remote else manager.lifecycle.spec(job)
             if job.name == "unknown":
                 spec.name = ""  # procd names it after the batch, else "unknown"
             specs.append(spec)
@@ -313,6 +325,8 @@ class AsyncFuzzExecutor:
         See :meth:`run_batch` for the arguments.
         """
         self._check_open()
+        if self.endpoints is not None:
+            raise ValueError("iter_batch runs on one daemon; with endpoints, run_batch fans out")
         req = self._request(
             jobs,
             max_concurrency=max_concurrency,
@@ -350,9 +364,25 @@ class AsyncFuzzExecutor:
         fail_fast: bool = False,
         labels: Optional[Mapping[str, str]] = None,
         name: Optional[str] = None,
+        max_concurrency_per_daemon: Optional[int] = None,
+        endpoints: Optional[Endpoints] = None,
     ) -> Dict[str, Any]:
         """Runs process jobs in procd (BatchService.RunBatch) and returns the
         summary once every job has finished for good.
+
+        With ``endpoints`` (here or the executor's), the jobs are spread
+        over those daemons: each goes to the one with the fewest jobs
+        running, as a batch of one, and results stay keyed by index.
+        ``max_concurrency`` then caps the jobs running over all daemons and
+        ``max_concurrency_per_daemon`` those on each; with neither, each
+        daemon runs up to the executor's ``max_concurrency``. A daemon that
+        goes away is dropped and its jobs run again on the others while the
+        retry policy has attempts left (the attempt that was running counts
+        as one: give ``retries``); a job with none left ends "cancelled"
+        with ``error`` saying which daemon went away and why. The summary
+        adds ``daemons`` (``address``, ``jobs``, ``succeeded``, ``lost``,
+        ``lost_jobs`` each), ``rerouted`` (jobs sent elsewhere after a
+        loss), and each outcome's ``daemon``.
 
         Args:
             jobs: ProcessConfigs, argv lists, or shell command strings.
@@ -386,6 +416,19 @@ class AsyncFuzzExecutor:
             Cancelled: the executor was shut down (procd stopped the jobs).
             InvalidArgument: a bad job spec (the message names the job).
         """
+        if endpoints is not None or self.endpoints is not None:
+            return await self._fan_out(
+                endpoints if endpoints is not None else self.endpoints,
+                jobs,
+                dict(timeout=timeout, retries=retries, retry_delay=retry_delay, retry_multiplier=retry_multiplier,
+                     retry_max_delay=retry_max_delay, retry_jitter=retry_jitter, retry_on=retry_on,
+                     never_retry_codes=never_retry_codes, deadline=deadline, fail_fast=fail_fast, labels=labels,
+                     name=name),
+                total=max_concurrency,
+                per_daemon=max_concurrency_per_daemon,
+            )
+        if max_concurrency_per_daemon is not None:
+            raise ValueError("max_concurrency_per_daemon is for a fan-out (endpoints)")
         stream = self.iter_batch(
             jobs,
             max_concurrency=max_concurrency,
@@ -419,6 +462,30 @@ class AsyncFuzzExecutor:
                 raise Cancelled("batch cancelled: the executor was shut down")
             raise ProcdError("the batch stream ended without a summary")
         return summary
+
+    async def _fan_out(self, endpoints: Endpoints, jobs: Iterable[BatchJob], options: Dict[str, Any], *,
+                       total: Optional[int], per_daemon: Optional[int]) -> Dict[str, Any]:
+        self._check_open()
+        for what, v in (("max_concurrency", total), ("max_concurrency_per_daemon", per_daemon)):
+            if v is not None and v < 1:
+                raise ValueError(f"{what}={v}: at least 1")
+        if total is None and per_daemon is None:
+            per_daemon = self.max_concurrency
+        req = self._request(jobs, max_concurrency=None, remote=True, **options)
+        base = self._get_manager().registry.client_config
+        conns = connections(base, await resolve_endpoints(endpoints))
+        fan = Fanout(conns, req, per_daemon=per_daemon, total=total)
+        try:
+            summary, tallies, placement = await fan.run()
+        finally:
+            for c in conns:
+                await c.close()
+        out = _progress(pb.RunBatchResponse(summary=summary))
+        del out["type"]
+        for o in out["outcomes"]:
+            o["daemon"] = placement[o["index"]]
+        out.update(daemons=tallies, rerouted=fan.rerouted)
+        return out
 
     # ------------------------------------------------------------ shutdown
 

@@ -481,6 +481,9 @@ class ClientConfig:
         tls_ca, tls_cert, tls_key: PEM files for TLS on ``address`` (the CA
             that signed procd's certificate; this client's certificate and key
             for mTLS). Defaults: PROCD_TLS_CA, PROCD_TLS_CERT, PROCD_TLS_KEY.
+        tls_server_name: the name procd's certificate is checked against
+            when ``address`` is one address of a name (a fan-out over a
+            headless Service sets it); None: the address's host.
         token, token_file: a bearer token (or a file holding it: the token
             alone, or one line ``NAME ROLE TOKEN`` as in procd's
             --token-file) sent with every call over TCP; without TLS only to
@@ -509,6 +512,7 @@ class ClientConfig:
     tls_ca: Optional[str] = None
     tls_cert: Optional[str] = None
     tls_key: Optional[str] = None
+    tls_server_name: Optional[str] = None
     token: Optional[str] = None
     token_file: Optional[str] = None
     watchdog: WatchdogConfig = dataclasses.field(default_factory=WatchdogConfig)
