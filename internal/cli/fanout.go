@@ -92,7 +92,7 @@ func (a *app) lostLine(p *progress, e client.FanoutEvent, lost map[string]bool, 
 	if !lost[e.Daemon] {
 		lost[e.Daemon] = true
 		p.clear()
-		fmt.Fprintf(a.stderr, "procctl: dropping %s: %s; its jobs go to the other daemons while the retry policy allows\n", e.Daemon, l.Reason)
+		fmt.Fprintf(a.stderr, "procctl: dropping a daemon: %s; its jobs go to the others while the retry policy allows\n", l.Reason)
 	}
 	if verbose {
 		p.clear()
@@ -129,13 +129,13 @@ func (a *app) printFanout(f *client.FanoutSummary) error {
 		if s.GetStopped() != "" {
 			stopped = ", stopped early: " + s.GetStopped()
 		}
-		fmt.Fprintf(a.stdout, "batch %s: %d jobs over %d daemons, %d succeeded, %d failed, %d cancelled, %d retries, %d rerouted from lost daemons in %v%s\n",
-			s.GetBatchId(), len(s.GetJobs()), len(f.Daemons), s.GetSucceeded(), s.GetFailed(), s.GetCancelled(), s.GetRetries(),
+		fmt.Fprintf(a.stdout, "batch %s: %d jobs over %s, %d succeeded, %d failed, %d cancelled, %d retries, %d rerouted from lost daemons in %v%s\n",
+			s.GetBatchId(), len(s.GetJobs()), plural(len(f.Daemons), "daemon"), s.GetSucceeded(), s.GetFailed(), s.GetCancelled(), s.GetRetries(),
 			f.Rerouted, roundDuration(s.GetWallTime().AsDuration()), stopped)
 		for _, d := range f.Daemons {
-			line := fmt.Sprintf("  %s\t%d jobs, %d succeeded", d.Addr, d.Jobs, d.Succeeded)
+			line := fmt.Sprintf("  %s\t%s, %d succeeded", d.Addr, plural(d.Jobs, "job"), d.Succeeded)
 			if d.Lost != "" {
-				line += fmt.Sprintf("\tLOST with %d job(s): %s", d.LostJobs, d.Lost)
+				line += fmt.Sprintf("\tLOST with %s: %s", plural(d.LostJobs, "job"), d.Lost)
 			}
 			fmt.Fprintln(a.stdout, line)
 		}
@@ -166,4 +166,12 @@ func (a *app) printJobFailures(s *pb.BatchSummary, placement []string) {
 		}
 		fmt.Fprintf(a.stdout, "job %d\t%s\t%s\t%s (%d attempt(s))\n", j.GetIndex(), where, j.GetProcessId(), what, j.GetAttempts())
 	}
+}
+
+// plural is "1 job", "2 jobs".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

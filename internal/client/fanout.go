@@ -341,8 +341,10 @@ func (s *scheduler) classify(done *jobDone, c *Conn, err error) {
 	switch {
 	case s.ctx.Err() != nil:
 		// cancelled: no result, finish makes it CANCELLED
-	case st.Code() == codes.Unavailable || st.Code() == codes.Unauthenticated:
-		done.lost = fmt.Sprintf("procd at %s went away: %s", c.opts.Where(), c.Explain(err))
+	case st.Code() == codes.Unavailable:
+		done.lost = fmt.Sprintf("procd at %s went away: %s", c.opts.Where(), connectReason(st.Message()))
+	case st.Code() == codes.Unauthenticated:
+		done.lost = fmt.Sprintf("procd at %s refuses this client: %s", c.opts.Where(), c.Explain(err))
 	default:
 		done.fatal = fmt.Errorf("procd at %s refused job %d: %w", c.opts.Where(), done.index, c.Explain(err))
 	}

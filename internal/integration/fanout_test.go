@@ -125,7 +125,7 @@ func TestFanoutSurvivesALostDaemon(t *testing.T) {
 	if lost.Addr != addrs[2] || !strings.Contains(lost.Lost, "went away") || lost.LostJobs < 1 || r.Rerouted < lost.LostJobs {
 		t.Fatalf("lost daemon's tally %+v, rerouted %d", lost, r.Rerouted)
 	}
-	if !strings.Contains(res.stderr, "procctl: dropping "+addrs[2]) || !strings.Contains(res.stderr, "lost with "+addrs[2]+"; retried on another daemon") {
+	if !strings.Contains(res.stderr, "procctl: dropping a daemon: procd at "+addrs[2]+" went away") || !strings.Contains(res.stderr, "lost with "+addrs[2]+"; retried on another daemon") {
 		t.Fatalf("no loss reported on stderr:\n%s", tail(res.stderr, 40))
 	}
 	if r.Daemons[0].Lost != "" || r.Daemons[1].Lost != "" || r.Daemons[2].Jobs >= n/3 {
