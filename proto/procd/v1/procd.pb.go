@@ -924,7 +924,12 @@ type AttachStart struct {
 	TailBytes *int64 `protobuf:"varint,6,opt,name=tail_bytes,json=tailBytes,proto3,oneof" json:"tail_bytes,omitempty"`
 	// An observer instead of a pipe: never slow the process; read what the
 	// record holds and be told in skipped_bytes what was missed.
-	Lossy         bool `protobuf:"varint,8,opt,name=lossy,proto3" json:"lossy,omitempty"`
+	Lossy bool `protobuf:"varint,8,opt,name=lossy,proto3" json:"lossy,omitempty"`
+	// The local fast path: pipes of the calling process that procd uses
+	// instead of this stream for the session's bytes (see LocalPipes). Only
+	// over the Unix socket; procd answers with local_pipes before anything
+	// else, and falls back to this stream when it cannot take them.
+	LocalPipes    *LocalPipes `protobuf:"bytes,9,opt,name=local_pipes,json=localPipes,proto3" json:"local_pipes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1028,6 +1033,13 @@ func (x *AttachStart) GetLossy() bool {
 	return false
 }
 
+func (x *AttachStart) GetLocalPipes() *LocalPipes {
+	if x != nil {
+		return x.LocalPipes
+	}
+	return nil
+}
+
 type isAttachStart_Target interface {
 	isAttachStart_Target()
 }
@@ -1054,6 +1066,142 @@ func (*AttachStart_Pid) isAttachStart_Target() {}
 
 func (*AttachStart_Spec) isAttachStart_Target() {}
 
+// LocalPipes names pipes in the calling process's own descriptor table, by
+// number. procd takes copies of them from the caller (pidfd_getfd on the
+// peer's pidfd, which the kernel recorded when the caller connected, so it
+// cannot be another process), which needs procd to be allowed to trace the
+// caller: a root procd is; a non-root one may not be, and the session
+// falls back to the stream. Each must be a pipe.
+//
+// Output goes into the stdout and stderr pipes as it would into the stream:
+// every byte, in order, from the start offsets; a client that lags more
+// than the session window holds the process back. Read both pipes at once
+// (as with any child's pipes): procd writes them from one reader. At the
+// end procd closes its ends (end of file on each) and then sends the final
+// record on the stream. The ring, log files and the watchdog's output
+// activity see every byte as before.
+type LocalPipes struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The read end of a pipe to be the process's stdin, read by the process
+	// directly (only when the session starts the process, with spec). The
+	// process sees end of input when the client closes its write end, or
+	// dies. WriteInput and other sessions cannot write to it.
+	Stdin *int32 `protobuf:"varint,1,opt,name=stdin,proto3,oneof" json:"stdin,omitempty"`
+	// The write ends of the pipes that receive stdout and stderr. Both.
+	Stdout        int32 `protobuf:"varint,2,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr        int32 `protobuf:"varint,3,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalPipes) Reset() {
+	*x = LocalPipes{}
+	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalPipes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalPipes) ProtoMessage() {}
+
+func (x *LocalPipes) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalPipes.ProtoReflect.Descriptor instead.
+func (*LocalPipes) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LocalPipes) GetStdin() int32 {
+	if x != nil && x.Stdin != nil {
+		return *x.Stdin
+	}
+	return 0
+}
+
+func (x *LocalPipes) GetStdout() int32 {
+	if x != nil {
+		return x.Stdout
+	}
+	return 0
+}
+
+func (x *LocalPipes) GetStderr() int32 {
+	if x != nil {
+		return x.Stderr
+	}
+	return 0
+}
+
+// LocalPipesResult answers AttachStart.local_pipes.
+type LocalPipesResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// procd holds copies of the pipes: the client closes the ends it gave,
+	// reads stdout and stderr to end of file, then receives the final record.
+	// Stdin data and close_stdin messages are refused when stdin was given.
+	Taken bool `protobuf:"varint,1,opt,name=taken,proto3" json:"taken,omitempty"`
+	// Why not, when not taken: output and stdin then use this stream.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalPipesResult) Reset() {
+	*x = LocalPipesResult{}
+	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalPipesResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalPipesResult) ProtoMessage() {}
+
+func (x *LocalPipesResult) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalPipesResult.ProtoReflect.Descriptor instead.
+func (*LocalPipesResult) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *LocalPipesResult) GetTaken() bool {
+	if x != nil {
+		return x.Taken
+	}
+	return false
+}
+
+func (x *LocalPipesResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // AttachResponse is one message to an attached client.
 type AttachResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1063,6 +1211,7 @@ type AttachResponse struct {
 	//	*AttachResponse_Exit
 	//	*AttachResponse_Started
 	//	*AttachResponse_StdinReleased
+	//	*AttachResponse_LocalPipes
 	Kind          isAttachResponse_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1070,7 +1219,7 @@ type AttachResponse struct {
 
 func (x *AttachResponse) Reset() {
 	*x = AttachResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1231,7 @@ func (x *AttachResponse) String() string {
 func (*AttachResponse) ProtoMessage() {}
 
 func (x *AttachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[5]
+	mi := &file_procd_v1_procd_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1244,7 @@ func (x *AttachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachResponse.ProtoReflect.Descriptor instead.
 func (*AttachResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AttachResponse) GetKind() isAttachResponse_Kind {
@@ -1141,6 +1290,15 @@ func (x *AttachResponse) GetStdinReleased() bool {
 	return false
 }
 
+func (x *AttachResponse) GetLocalPipes() *LocalPipesResult {
+	if x != nil {
+		if x, ok := x.Kind.(*AttachResponse_LocalPipes); ok {
+			return x.LocalPipes
+		}
+	}
+	return nil
+}
+
 type isAttachResponse_Kind interface {
 	isAttachResponse_Kind()
 }
@@ -1167,6 +1325,11 @@ type AttachResponse_StdinReleased struct {
 	StdinReleased bool `protobuf:"varint,4,opt,name=stdin_released,json=stdinReleased,proto3,oneof"`
 }
 
+type AttachResponse_LocalPipes struct {
+	// The answer to AttachStart.local_pipes, before any other message.
+	LocalPipes *LocalPipesResult `protobuf:"bytes,5,opt,name=local_pipes,json=localPipes,proto3,oneof"`
+}
+
 func (*AttachResponse_Output) isAttachResponse_Kind() {}
 
 func (*AttachResponse_Exit) isAttachResponse_Kind() {}
@@ -1174,6 +1337,8 @@ func (*AttachResponse_Exit) isAttachResponse_Kind() {}
 func (*AttachResponse_Started) isAttachResponse_Kind() {}
 
 func (*AttachResponse_StdinReleased) isAttachResponse_Kind() {}
+
+func (*AttachResponse_LocalPipes) isAttachResponse_Kind() {}
 
 // ProcessSpec describes a process to start.
 type ProcessSpec struct {
@@ -1258,7 +1423,7 @@ type ProcessSpec struct {
 
 func (x *ProcessSpec) Reset() {
 	*x = ProcessSpec{}
-	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1435,7 @@ func (x *ProcessSpec) String() string {
 func (*ProcessSpec) ProtoMessage() {}
 
 func (x *ProcessSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[6]
+	mi := &file_procd_v1_procd_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1448,7 @@ func (x *ProcessSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessSpec.ProtoReflect.Descriptor instead.
 func (*ProcessSpec) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ProcessSpec) GetCommand() []string {
@@ -1525,7 +1690,7 @@ type ReadinessProbe struct {
 
 func (x *ReadinessProbe) Reset() {
 	*x = ReadinessProbe{}
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1702,7 @@ func (x *ReadinessProbe) String() string {
 func (*ReadinessProbe) ProtoMessage() {}
 
 func (x *ReadinessProbe) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[7]
+	mi := &file_procd_v1_procd_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1715,7 @@ func (x *ReadinessProbe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadinessProbe.ProtoReflect.Descriptor instead.
 func (*ReadinessProbe) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReadinessProbe) GetNotify() bool {
@@ -1616,7 +1781,7 @@ type Rlimit struct {
 
 func (x *Rlimit) Reset() {
 	*x = Rlimit{}
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +1793,7 @@ func (x *Rlimit) String() string {
 func (*Rlimit) ProtoMessage() {}
 
 func (x *Rlimit) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[8]
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +1806,7 @@ func (x *Rlimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rlimit.ProtoReflect.Descriptor instead.
 func (*Rlimit) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Rlimit) GetName() string {
@@ -1678,7 +1843,7 @@ type TreeUsage struct {
 
 func (x *TreeUsage) Reset() {
 	*x = TreeUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1855,7 @@ func (x *TreeUsage) String() string {
 func (*TreeUsage) ProtoMessage() {}
 
 func (x *TreeUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[9]
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1868,7 @@ func (x *TreeUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeUsage.ProtoReflect.Descriptor instead.
 func (*TreeUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TreeUsage) GetCpu() *durationpb.Duration {
@@ -1757,7 +1922,7 @@ type WatchdogStatus struct {
 
 func (x *WatchdogStatus) Reset() {
 	*x = WatchdogStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1934,7 @@ func (x *WatchdogStatus) String() string {
 func (*WatchdogStatus) ProtoMessage() {}
 
 func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1947,7 @@ func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStatus.ProtoReflect.Descriptor instead.
 func (*WatchdogStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchdogStatus) GetEnabled() bool {
@@ -1906,7 +2071,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2083,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2096,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ResourceUsage) GetMaxRssBytes() int64 {
@@ -1983,7 +2148,7 @@ type ExitStatus struct {
 
 func (x *ExitStatus) Reset() {
 	*x = ExitStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1995,7 +2160,7 @@ func (x *ExitStatus) String() string {
 func (*ExitStatus) ProtoMessage() {}
 
 func (x *ExitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2008,7 +2173,7 @@ func (x *ExitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitStatus.ProtoReflect.Descriptor instead.
 func (*ExitStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExitStatus) GetReason() ExitReason {
@@ -2097,7 +2262,7 @@ type OutputInfo struct {
 
 func (x *OutputInfo) Reset() {
 	*x = OutputInfo{}
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +2274,7 @@ func (x *OutputInfo) String() string {
 func (*OutputInfo) ProtoMessage() {}
 
 func (x *OutputInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2122,7 +2287,7 @@ func (x *OutputInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputInfo.ProtoReflect.Descriptor instead.
 func (*OutputInfo) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OutputInfo) GetTotalBytes() int64 {
@@ -2208,7 +2373,7 @@ type Process struct {
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2385,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2398,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Process) GetId() string {
@@ -2491,7 +2656,7 @@ type StartProcessRequest struct {
 
 func (x *StartProcessRequest) Reset() {
 	*x = StartProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2503,7 +2668,7 @@ func (x *StartProcessRequest) String() string {
 func (*StartProcessRequest) ProtoMessage() {}
 
 func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2516,7 +2681,7 @@ func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessRequest.ProtoReflect.Descriptor instead.
 func (*StartProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StartProcessRequest) GetSpec() *ProcessSpec {
@@ -2536,7 +2701,7 @@ type StartProcessResponse struct {
 
 func (x *StartProcessResponse) Reset() {
 	*x = StartProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2713,7 @@ func (x *StartProcessResponse) String() string {
 func (*StartProcessResponse) ProtoMessage() {}
 
 func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2726,7 @@ func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessResponse.ProtoReflect.Descriptor instead.
 func (*StartProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StartProcessResponse) GetProcess() *Process {
@@ -2591,7 +2756,7 @@ type WaitForProcessRequest struct {
 
 func (x *WaitForProcessRequest) Reset() {
 	*x = WaitForProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2603,7 +2768,7 @@ func (x *WaitForProcessRequest) String() string {
 func (*WaitForProcessRequest) ProtoMessage() {}
 
 func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2616,7 +2781,7 @@ func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessRequest.ProtoReflect.Descriptor instead.
 func (*WaitForProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WaitForProcessRequest) GetTarget() isWaitForProcessRequest_Target {
@@ -2685,7 +2850,7 @@ type WaitForProcessResponse struct {
 
 func (x *WaitForProcessResponse) Reset() {
 	*x = WaitForProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +2862,7 @@ func (x *WaitForProcessResponse) String() string {
 func (*WaitForProcessResponse) ProtoMessage() {}
 
 func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +2875,7 @@ func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessResponse.ProtoReflect.Descriptor instead.
 func (*WaitForProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WaitForProcessResponse) GetProcess() *Process {
@@ -2741,7 +2906,7 @@ type GetProcessRequest struct {
 
 func (x *GetProcessRequest) Reset() {
 	*x = GetProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2753,7 +2918,7 @@ func (x *GetProcessRequest) String() string {
 func (*GetProcessRequest) ProtoMessage() {}
 
 func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2766,7 +2931,7 @@ func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetProcessRequest) GetTarget() isGetProcessRequest_Target {
@@ -2820,7 +2985,7 @@ type GetProcessResponse struct {
 
 func (x *GetProcessResponse) Reset() {
 	*x = GetProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2832,7 +2997,7 @@ func (x *GetProcessResponse) String() string {
 func (*GetProcessResponse) ProtoMessage() {}
 
 func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2845,7 +3010,7 @@ func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessResponse.ProtoReflect.Descriptor instead.
 func (*GetProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetProcessResponse) GetProcess() *Process {
@@ -2877,7 +3042,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2889,7 +3054,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +3067,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Selector) GetAll() bool {
@@ -2946,7 +3111,7 @@ type ListProcessesRequest struct {
 
 func (x *ListProcessesRequest) Reset() {
 	*x = ListProcessesRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2958,7 +3123,7 @@ func (x *ListProcessesRequest) String() string {
 func (*ListProcessesRequest) ProtoMessage() {}
 
 func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2971,7 +3136,7 @@ func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesRequest.ProtoReflect.Descriptor instead.
 func (*ListProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListProcessesRequest) GetStates() []ProcessState {
@@ -3005,7 +3170,7 @@ type ListProcessesResponse struct {
 
 func (x *ListProcessesResponse) Reset() {
 	*x = ListProcessesResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3017,7 +3182,7 @@ func (x *ListProcessesResponse) String() string {
 func (*ListProcessesResponse) ProtoMessage() {}
 
 func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3030,7 +3195,7 @@ func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesResponse.ProtoReflect.Descriptor instead.
 func (*ListProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListProcessesResponse) GetProcesses() []*Process {
@@ -3060,7 +3225,7 @@ type SendSignalRequest struct {
 
 func (x *SendSignalRequest) Reset() {
 	*x = SendSignalRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3072,7 +3237,7 @@ func (x *SendSignalRequest) String() string {
 func (*SendSignalRequest) ProtoMessage() {}
 
 func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3085,7 +3250,7 @@ func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalRequest.ProtoReflect.Descriptor instead.
 func (*SendSignalRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SendSignalRequest) GetTarget() isSendSignalRequest_Target {
@@ -3172,7 +3337,7 @@ type SignalResult struct {
 
 func (x *SignalResult) Reset() {
 	*x = SignalResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3349,7 @@ func (x *SignalResult) String() string {
 func (*SignalResult) ProtoMessage() {}
 
 func (x *SignalResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3362,7 @@ func (x *SignalResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResult.ProtoReflect.Descriptor instead.
 func (*SignalResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SignalResult) GetId() string {
@@ -3240,7 +3405,7 @@ type SendSignalResponse struct {
 
 func (x *SendSignalResponse) Reset() {
 	*x = SendSignalResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3252,7 +3417,7 @@ func (x *SendSignalResponse) String() string {
 func (*SendSignalResponse) ProtoMessage() {}
 
 func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3265,7 +3430,7 @@ func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalResponse.ProtoReflect.Descriptor instead.
 func (*SendSignalResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SendSignalResponse) GetSignal() string {
@@ -3301,7 +3466,7 @@ type StopProcessRequest struct {
 
 func (x *StopProcessRequest) Reset() {
 	*x = StopProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3313,7 +3478,7 @@ func (x *StopProcessRequest) String() string {
 func (*StopProcessRequest) ProtoMessage() {}
 
 func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3326,7 +3491,7 @@ func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessRequest.ProtoReflect.Descriptor instead.
 func (*StopProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StopProcessRequest) GetTarget() isStopProcessRequest_Target {
@@ -3413,7 +3578,7 @@ type StopResult struct {
 
 func (x *StopResult) Reset() {
 	*x = StopResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3425,7 +3590,7 @@ func (x *StopResult) String() string {
 func (*StopResult) ProtoMessage() {}
 
 func (x *StopResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3438,7 +3603,7 @@ func (x *StopResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResult.ProtoReflect.Descriptor instead.
 func (*StopResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StopResult) GetProcess() *Process {
@@ -3465,7 +3630,7 @@ type StopProcessResponse struct {
 
 func (x *StopProcessResponse) Reset() {
 	*x = StopProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3477,7 +3642,7 @@ func (x *StopProcessResponse) String() string {
 func (*StopProcessResponse) ProtoMessage() {}
 
 func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3490,7 +3655,7 @@ func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessResponse.ProtoReflect.Descriptor instead.
 func (*StopProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StopProcessResponse) GetResults() []*StopResult {
@@ -3514,7 +3679,7 @@ type UpdateActivityRequest struct {
 
 func (x *UpdateActivityRequest) Reset() {
 	*x = UpdateActivityRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3526,7 +3691,7 @@ func (x *UpdateActivityRequest) String() string {
 func (*UpdateActivityRequest) ProtoMessage() {}
 
 func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3539,7 +3704,7 @@ func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateActivityRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpdateActivityRequest) GetTarget() isUpdateActivityRequest_Target {
@@ -3593,7 +3758,7 @@ type UpdateActivityResponse struct {
 
 func (x *UpdateActivityResponse) Reset() {
 	*x = UpdateActivityResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3605,7 +3770,7 @@ func (x *UpdateActivityResponse) String() string {
 func (*UpdateActivityResponse) ProtoMessage() {}
 
 func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3618,7 +3783,7 @@ func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateActivityResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateActivityResponse) GetProcess() *Process {
@@ -3642,7 +3807,7 @@ type RemoveProcessRequest struct {
 
 func (x *RemoveProcessRequest) Reset() {
 	*x = RemoveProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3654,7 +3819,7 @@ func (x *RemoveProcessRequest) String() string {
 func (*RemoveProcessRequest) ProtoMessage() {}
 
 func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3667,7 +3832,7 @@ func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessRequest.ProtoReflect.Descriptor instead.
 func (*RemoveProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RemoveProcessRequest) GetTarget() isRemoveProcessRequest_Target {
@@ -3721,7 +3886,7 @@ type RemoveProcessResponse struct {
 
 func (x *RemoveProcessResponse) Reset() {
 	*x = RemoveProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3733,7 +3898,7 @@ func (x *RemoveProcessResponse) String() string {
 func (*RemoveProcessResponse) ProtoMessage() {}
 
 func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3746,7 +3911,7 @@ func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessResponse.ProtoReflect.Descriptor instead.
 func (*RemoveProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RemoveProcessResponse) GetProcess() *Process {
@@ -3767,7 +3932,7 @@ type CleanupFinishedRequest struct {
 
 func (x *CleanupFinishedRequest) Reset() {
 	*x = CleanupFinishedRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3779,7 +3944,7 @@ func (x *CleanupFinishedRequest) String() string {
 func (*CleanupFinishedRequest) ProtoMessage() {}
 
 func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3792,7 +3957,7 @@ func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedRequest.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CleanupFinishedRequest) GetSelector() *Selector {
@@ -3812,7 +3977,7 @@ type CleanupFinishedResponse struct {
 
 func (x *CleanupFinishedResponse) Reset() {
 	*x = CleanupFinishedResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3824,7 +3989,7 @@ func (x *CleanupFinishedResponse) String() string {
 func (*CleanupFinishedResponse) ProtoMessage() {}
 
 func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3837,7 +4002,7 @@ func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedResponse.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CleanupFinishedResponse) GetRemovedIds() []string {
@@ -3856,7 +4021,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3868,7 +4033,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3881,7 +4046,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
 }
 
 // ProcessStats counts processes.
@@ -3905,7 +4070,7 @@ type ProcessStats struct {
 
 func (x *ProcessStats) Reset() {
 	*x = ProcessStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3917,7 +4082,7 @@ func (x *ProcessStats) String() string {
 func (*ProcessStats) ProtoMessage() {}
 
 func (x *ProcessStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3930,7 +4095,7 @@ func (x *ProcessStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessStats.ProtoReflect.Descriptor instead.
 func (*ProcessStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ProcessStats) GetRunning() int64 {
@@ -4002,7 +4167,7 @@ type OutputStats struct {
 
 func (x *OutputStats) Reset() {
 	*x = OutputStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4014,7 +4179,7 @@ func (x *OutputStats) String() string {
 func (*OutputStats) ProtoMessage() {}
 
 func (x *OutputStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4027,7 +4192,7 @@ func (x *OutputStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputStats.ProtoReflect.Descriptor instead.
 func (*OutputStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *OutputStats) GetBytesCapturedTotal() int64 {
@@ -4066,7 +4231,7 @@ type EventStats struct {
 
 func (x *EventStats) Reset() {
 	*x = EventStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4078,7 +4243,7 @@ func (x *EventStats) String() string {
 func (*EventStats) ProtoMessage() {}
 
 func (x *EventStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4091,7 +4256,7 @@ func (x *EventStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventStats.ProtoReflect.Descriptor instead.
 func (*EventStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *EventStats) GetLastSeq() uint64 {
@@ -4149,7 +4314,7 @@ type DaemonStats struct {
 
 func (x *DaemonStats) Reset() {
 	*x = DaemonStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4161,7 +4326,7 @@ func (x *DaemonStats) String() string {
 func (*DaemonStats) ProtoMessage() {}
 
 func (x *DaemonStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4174,7 +4339,7 @@ func (x *DaemonStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonStats.ProtoReflect.Descriptor instead.
 func (*DaemonStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DaemonStats) GetVersion() string {
@@ -4262,7 +4427,7 @@ type WatchdogStats struct {
 
 func (x *WatchdogStats) Reset() {
 	*x = WatchdogStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4274,7 +4439,7 @@ func (x *WatchdogStats) String() string {
 func (*WatchdogStats) ProtoMessage() {}
 
 func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4287,7 +4452,7 @@ func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStats.ProtoReflect.Descriptor instead.
 func (*WatchdogStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WatchdogStats) GetActive() bool {
@@ -4382,7 +4547,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4394,7 +4559,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4407,7 +4572,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetStatsResponse) GetProcesses() *ProcessStats {
@@ -4482,7 +4647,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4494,7 +4659,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4507,7 +4672,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -4631,7 +4796,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4643,7 +4808,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4656,7 +4821,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *WatchEventsRequest) GetAfterSeq() uint64 {
@@ -4713,7 +4878,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4725,7 +4890,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4738,7 +4903,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -4779,7 +4944,7 @@ type ReadOutputRequest struct {
 
 func (x *ReadOutputRequest) Reset() {
 	*x = ReadOutputRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4791,7 +4956,7 @@ func (x *ReadOutputRequest) String() string {
 func (*ReadOutputRequest) ProtoMessage() {}
 
 func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4804,7 +4969,7 @@ func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputRequest.ProtoReflect.Descriptor instead.
 func (*ReadOutputRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ReadOutputRequest) GetTarget() isReadOutputRequest_Target {
@@ -4892,7 +5057,7 @@ type ReadOutputResponse struct {
 
 func (x *ReadOutputResponse) Reset() {
 	*x = ReadOutputResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4904,7 +5069,7 @@ func (x *ReadOutputResponse) String() string {
 func (*ReadOutputResponse) ProtoMessage() {}
 
 func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4917,7 +5082,7 @@ func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputResponse.ProtoReflect.Descriptor instead.
 func (*ReadOutputResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ReadOutputResponse) GetStream() Stream {
@@ -4973,7 +5138,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4985,7 +5150,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4998,7 +5163,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -5075,7 +5240,7 @@ type RunBatchRequest struct {
 
 func (x *RunBatchRequest) Reset() {
 	*x = RunBatchRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[49]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5087,7 +5252,7 @@ func (x *RunBatchRequest) String() string {
 func (*RunBatchRequest) ProtoMessage() {}
 
 func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[49]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5100,7 +5265,7 @@ func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchRequest.ProtoReflect.Descriptor instead.
 func (*RunBatchRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{49}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RunBatchRequest) GetJobs() []*ProcessSpec {
@@ -5181,7 +5346,7 @@ type JobResult struct {
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[50]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5193,7 +5358,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[50]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5206,7 +5371,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{50}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *JobResult) GetIndex() uint32 {
@@ -5289,7 +5454,7 @@ type BatchSummary struct {
 
 func (x *BatchSummary) Reset() {
 	*x = BatchSummary{}
-	mi := &file_procd_v1_procd_proto_msgTypes[51]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5301,7 +5466,7 @@ func (x *BatchSummary) String() string {
 func (*BatchSummary) ProtoMessage() {}
 
 func (x *BatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[51]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5314,7 +5479,7 @@ func (x *BatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSummary.ProtoReflect.Descriptor instead.
 func (*BatchSummary) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{51}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *BatchSummary) GetBatchId() string {
@@ -5406,7 +5571,7 @@ type RunBatchResponse struct {
 
 func (x *RunBatchResponse) Reset() {
 	*x = RunBatchResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[52]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5418,7 +5583,7 @@ func (x *RunBatchResponse) String() string {
 func (*RunBatchResponse) ProtoMessage() {}
 
 func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[52]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5431,7 +5596,7 @@ func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchResponse.ProtoReflect.Descriptor instead.
 func (*RunBatchResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{52}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RunBatchResponse) GetKind() isRunBatchResponse_Kind {
@@ -5521,7 +5686,7 @@ type BatchStarted struct {
 
 func (x *BatchStarted) Reset() {
 	*x = BatchStarted{}
-	mi := &file_procd_v1_procd_proto_msgTypes[53]
+	mi := &file_procd_v1_procd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5533,7 +5698,7 @@ func (x *BatchStarted) String() string {
 func (*BatchStarted) ProtoMessage() {}
 
 func (x *BatchStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[53]
+	mi := &file_procd_v1_procd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5546,7 +5711,7 @@ func (x *BatchStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStarted.ProtoReflect.Descriptor instead.
 func (*BatchStarted) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{53}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *BatchStarted) GetBatchId() string {
@@ -5590,7 +5755,7 @@ type JobAttempt struct {
 
 func (x *JobAttempt) Reset() {
 	*x = JobAttempt{}
-	mi := &file_procd_v1_procd_proto_msgTypes[54]
+	mi := &file_procd_v1_procd_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5602,7 +5767,7 @@ func (x *JobAttempt) String() string {
 func (*JobAttempt) ProtoMessage() {}
 
 func (x *JobAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[54]
+	mi := &file_procd_v1_procd_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5615,7 +5780,7 @@ func (x *JobAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobAttempt.ProtoReflect.Descriptor instead.
 func (*JobAttempt) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{54}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *JobAttempt) GetIndex() uint32 {
@@ -5684,7 +5849,7 @@ type BatchStats struct {
 
 func (x *BatchStats) Reset() {
 	*x = BatchStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[55]
+	mi := &file_procd_v1_procd_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5696,7 +5861,7 @@ func (x *BatchStats) String() string {
 func (*BatchStats) ProtoMessage() {}
 
 func (x *BatchStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[55]
+	mi := &file_procd_v1_procd_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5709,7 +5874,7 @@ func (x *BatchStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStats.ProtoReflect.Descriptor instead.
 func (*BatchStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{55}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *BatchStats) GetBatchesRunning() int64 {
@@ -5785,7 +5950,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"closeStdin\x12%\n" +
 	"\rrelease_stdin\x18\x04 \x01(\bH\x00R\freleaseStdin\x12.\n" +
 	"\x06resize\x18\x05 \x01(\v2\x14.procd.v1.WindowSizeH\x00R\x06resizeB\x06\n" +
-	"\x04kind\"\x93\x02\n" +
+	"\x04kind\"\xca\x02\n" +
 	"\vAttachStart\x12\x10\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12\x12\n" +
 	"\x03pid\x18\x02 \x01(\x05H\x00R\x03pid\x12+\n" +
@@ -5795,14 +5960,27 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\rstderr_offset\x18\x05 \x01(\x03R\fstderrOffset\x12\"\n" +
 	"\n" +
 	"tail_bytes\x18\x06 \x01(\x03H\x01R\ttailBytes\x88\x01\x01\x12\x14\n" +
-	"\x05lossy\x18\b \x01(\bR\x05lossyB\b\n" +
+	"\x05lossy\x18\b \x01(\bR\x05lossy\x125\n" +
+	"\vlocal_pipes\x18\t \x01(\v2\x14.procd.v1.LocalPipesR\n" +
+	"localPipesB\b\n" +
 	"\x06targetB\r\n" +
-	"\v_tail_bytes\"\xd1\x01\n" +
+	"\v_tail_bytes\"a\n" +
+	"\n" +
+	"LocalPipes\x12\x19\n" +
+	"\x05stdin\x18\x01 \x01(\x05H\x00R\x05stdin\x88\x01\x01\x12\x16\n" +
+	"\x06stdout\x18\x02 \x01(\x05R\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x03 \x01(\x05R\x06stderrB\b\n" +
+	"\x06_stdin\"@\n" +
+	"\x10LocalPipesResult\x12\x14\n" +
+	"\x05taken\x18\x01 \x01(\bR\x05taken\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x90\x02\n" +
 	"\x0eAttachResponse\x126\n" +
 	"\x06output\x18\x01 \x01(\v2\x1c.procd.v1.ReadOutputResponseH\x00R\x06output\x12'\n" +
 	"\x04exit\x18\x02 \x01(\v2\x11.procd.v1.ProcessH\x00R\x04exit\x12-\n" +
 	"\astarted\x18\x03 \x01(\v2\x11.procd.v1.ProcessH\x00R\astarted\x12'\n" +
-	"\x0estdin_released\x18\x04 \x01(\bH\x00R\rstdinReleasedB\x06\n" +
+	"\x0estdin_released\x18\x04 \x01(\bH\x00R\rstdinReleased\x12=\n" +
+	"\vlocal_pipes\x18\x05 \x01(\v2\x1a.procd.v1.LocalPipesResultH\x00R\n" +
+	"localPipesB\x06\n" +
 	"\x04kind\"\xc2\n" +
 	"\n" +
 	"\vProcessSpec\x12\x18\n" +
@@ -6335,7 +6513,7 @@ func file_procd_v1_procd_proto_rawDescGZIP() []byte {
 }
 
 var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
+var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_procd_v1_procd_proto_goTypes = []any{
 	(StdinMode)(0),                  // 0: procd.v1.StdinMode
 	(ProcessState)(0),               // 1: procd.v1.ProcessState
@@ -6350,221 +6528,225 @@ var file_procd_v1_procd_proto_goTypes = []any{
 	(*WriteInputResponse)(nil),      // 10: procd.v1.WriteInputResponse
 	(*AttachRequest)(nil),           // 11: procd.v1.AttachRequest
 	(*AttachStart)(nil),             // 12: procd.v1.AttachStart
-	(*AttachResponse)(nil),          // 13: procd.v1.AttachResponse
-	(*ProcessSpec)(nil),             // 14: procd.v1.ProcessSpec
-	(*ReadinessProbe)(nil),          // 15: procd.v1.ReadinessProbe
-	(*Rlimit)(nil),                  // 16: procd.v1.Rlimit
-	(*TreeUsage)(nil),               // 17: procd.v1.TreeUsage
-	(*WatchdogStatus)(nil),          // 18: procd.v1.WatchdogStatus
-	(*ResourceUsage)(nil),           // 19: procd.v1.ResourceUsage
-	(*ExitStatus)(nil),              // 20: procd.v1.ExitStatus
-	(*OutputInfo)(nil),              // 21: procd.v1.OutputInfo
-	(*Process)(nil),                 // 22: procd.v1.Process
-	(*StartProcessRequest)(nil),     // 23: procd.v1.StartProcessRequest
-	(*StartProcessResponse)(nil),    // 24: procd.v1.StartProcessResponse
-	(*WaitForProcessRequest)(nil),   // 25: procd.v1.WaitForProcessRequest
-	(*WaitForProcessResponse)(nil),  // 26: procd.v1.WaitForProcessResponse
-	(*GetProcessRequest)(nil),       // 27: procd.v1.GetProcessRequest
-	(*GetProcessResponse)(nil),      // 28: procd.v1.GetProcessResponse
-	(*Selector)(nil),                // 29: procd.v1.Selector
-	(*ListProcessesRequest)(nil),    // 30: procd.v1.ListProcessesRequest
-	(*ListProcessesResponse)(nil),   // 31: procd.v1.ListProcessesResponse
-	(*SendSignalRequest)(nil),       // 32: procd.v1.SendSignalRequest
-	(*SignalResult)(nil),            // 33: procd.v1.SignalResult
-	(*SendSignalResponse)(nil),      // 34: procd.v1.SendSignalResponse
-	(*StopProcessRequest)(nil),      // 35: procd.v1.StopProcessRequest
-	(*StopResult)(nil),              // 36: procd.v1.StopResult
-	(*StopProcessResponse)(nil),     // 37: procd.v1.StopProcessResponse
-	(*UpdateActivityRequest)(nil),   // 38: procd.v1.UpdateActivityRequest
-	(*UpdateActivityResponse)(nil),  // 39: procd.v1.UpdateActivityResponse
-	(*RemoveProcessRequest)(nil),    // 40: procd.v1.RemoveProcessRequest
-	(*RemoveProcessResponse)(nil),   // 41: procd.v1.RemoveProcessResponse
-	(*CleanupFinishedRequest)(nil),  // 42: procd.v1.CleanupFinishedRequest
-	(*CleanupFinishedResponse)(nil), // 43: procd.v1.CleanupFinishedResponse
-	(*GetStatsRequest)(nil),         // 44: procd.v1.GetStatsRequest
-	(*ProcessStats)(nil),            // 45: procd.v1.ProcessStats
-	(*OutputStats)(nil),             // 46: procd.v1.OutputStats
-	(*EventStats)(nil),              // 47: procd.v1.EventStats
-	(*DaemonStats)(nil),             // 48: procd.v1.DaemonStats
-	(*WatchdogStats)(nil),           // 49: procd.v1.WatchdogStats
-	(*GetStatsResponse)(nil),        // 50: procd.v1.GetStatsResponse
-	(*Event)(nil),                   // 51: procd.v1.Event
-	(*WatchEventsRequest)(nil),      // 52: procd.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 53: procd.v1.WatchEventsResponse
-	(*ReadOutputRequest)(nil),       // 54: procd.v1.ReadOutputRequest
-	(*ReadOutputResponse)(nil),      // 55: procd.v1.ReadOutputResponse
-	(*RetryPolicy)(nil),             // 56: procd.v1.RetryPolicy
-	(*RunBatchRequest)(nil),         // 57: procd.v1.RunBatchRequest
-	(*JobResult)(nil),               // 58: procd.v1.JobResult
-	(*BatchSummary)(nil),            // 59: procd.v1.BatchSummary
-	(*RunBatchResponse)(nil),        // 60: procd.v1.RunBatchResponse
-	(*BatchStarted)(nil),            // 61: procd.v1.BatchStarted
-	(*JobAttempt)(nil),              // 62: procd.v1.JobAttempt
-	(*BatchStats)(nil),              // 63: procd.v1.BatchStats
-	nil,                             // 64: procd.v1.ProcessSpec.EnvEntry
-	nil,                             // 65: procd.v1.ProcessSpec.LabelsEntry
-	nil,                             // 66: procd.v1.Process.LabelsEntry
-	nil,                             // 67: procd.v1.Selector.LabelsEntry
-	nil,                             // 68: procd.v1.ListProcessesRequest.LabelsEntry
-	nil,                             // 69: procd.v1.ProcessStats.ExitsByReasonEntry
-	nil,                             // 70: procd.v1.DaemonStats.ControllersEntry
-	nil,                             // 71: procd.v1.WatchdogStats.KillsByReasonEntry
-	nil,                             // 72: procd.v1.Event.LabelsEntry
-	nil,                             // 73: procd.v1.WatchEventsRequest.LabelsEntry
-	nil,                             // 74: procd.v1.RunBatchRequest.LabelsEntry
-	(*durationpb.Duration)(nil),     // 75: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 76: google.protobuf.Timestamp
+	(*LocalPipes)(nil),              // 13: procd.v1.LocalPipes
+	(*LocalPipesResult)(nil),        // 14: procd.v1.LocalPipesResult
+	(*AttachResponse)(nil),          // 15: procd.v1.AttachResponse
+	(*ProcessSpec)(nil),             // 16: procd.v1.ProcessSpec
+	(*ReadinessProbe)(nil),          // 17: procd.v1.ReadinessProbe
+	(*Rlimit)(nil),                  // 18: procd.v1.Rlimit
+	(*TreeUsage)(nil),               // 19: procd.v1.TreeUsage
+	(*WatchdogStatus)(nil),          // 20: procd.v1.WatchdogStatus
+	(*ResourceUsage)(nil),           // 21: procd.v1.ResourceUsage
+	(*ExitStatus)(nil),              // 22: procd.v1.ExitStatus
+	(*OutputInfo)(nil),              // 23: procd.v1.OutputInfo
+	(*Process)(nil),                 // 24: procd.v1.Process
+	(*StartProcessRequest)(nil),     // 25: procd.v1.StartProcessRequest
+	(*StartProcessResponse)(nil),    // 26: procd.v1.StartProcessResponse
+	(*WaitForProcessRequest)(nil),   // 27: procd.v1.WaitForProcessRequest
+	(*WaitForProcessResponse)(nil),  // 28: procd.v1.WaitForProcessResponse
+	(*GetProcessRequest)(nil),       // 29: procd.v1.GetProcessRequest
+	(*GetProcessResponse)(nil),      // 30: procd.v1.GetProcessResponse
+	(*Selector)(nil),                // 31: procd.v1.Selector
+	(*ListProcessesRequest)(nil),    // 32: procd.v1.ListProcessesRequest
+	(*ListProcessesResponse)(nil),   // 33: procd.v1.ListProcessesResponse
+	(*SendSignalRequest)(nil),       // 34: procd.v1.SendSignalRequest
+	(*SignalResult)(nil),            // 35: procd.v1.SignalResult
+	(*SendSignalResponse)(nil),      // 36: procd.v1.SendSignalResponse
+	(*StopProcessRequest)(nil),      // 37: procd.v1.StopProcessRequest
+	(*StopResult)(nil),              // 38: procd.v1.StopResult
+	(*StopProcessResponse)(nil),     // 39: procd.v1.StopProcessResponse
+	(*UpdateActivityRequest)(nil),   // 40: procd.v1.UpdateActivityRequest
+	(*UpdateActivityResponse)(nil),  // 41: procd.v1.UpdateActivityResponse
+	(*RemoveProcessRequest)(nil),    // 42: procd.v1.RemoveProcessRequest
+	(*RemoveProcessResponse)(nil),   // 43: procd.v1.RemoveProcessResponse
+	(*CleanupFinishedRequest)(nil),  // 44: procd.v1.CleanupFinishedRequest
+	(*CleanupFinishedResponse)(nil), // 45: procd.v1.CleanupFinishedResponse
+	(*GetStatsRequest)(nil),         // 46: procd.v1.GetStatsRequest
+	(*ProcessStats)(nil),            // 47: procd.v1.ProcessStats
+	(*OutputStats)(nil),             // 48: procd.v1.OutputStats
+	(*EventStats)(nil),              // 49: procd.v1.EventStats
+	(*DaemonStats)(nil),             // 50: procd.v1.DaemonStats
+	(*WatchdogStats)(nil),           // 51: procd.v1.WatchdogStats
+	(*GetStatsResponse)(nil),        // 52: procd.v1.GetStatsResponse
+	(*Event)(nil),                   // 53: procd.v1.Event
+	(*WatchEventsRequest)(nil),      // 54: procd.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 55: procd.v1.WatchEventsResponse
+	(*ReadOutputRequest)(nil),       // 56: procd.v1.ReadOutputRequest
+	(*ReadOutputResponse)(nil),      // 57: procd.v1.ReadOutputResponse
+	(*RetryPolicy)(nil),             // 58: procd.v1.RetryPolicy
+	(*RunBatchRequest)(nil),         // 59: procd.v1.RunBatchRequest
+	(*JobResult)(nil),               // 60: procd.v1.JobResult
+	(*BatchSummary)(nil),            // 61: procd.v1.BatchSummary
+	(*RunBatchResponse)(nil),        // 62: procd.v1.RunBatchResponse
+	(*BatchStarted)(nil),            // 63: procd.v1.BatchStarted
+	(*JobAttempt)(nil),              // 64: procd.v1.JobAttempt
+	(*BatchStats)(nil),              // 65: procd.v1.BatchStats
+	nil,                             // 66: procd.v1.ProcessSpec.EnvEntry
+	nil,                             // 67: procd.v1.ProcessSpec.LabelsEntry
+	nil,                             // 68: procd.v1.Process.LabelsEntry
+	nil,                             // 69: procd.v1.Selector.LabelsEntry
+	nil,                             // 70: procd.v1.ListProcessesRequest.LabelsEntry
+	nil,                             // 71: procd.v1.ProcessStats.ExitsByReasonEntry
+	nil,                             // 72: procd.v1.DaemonStats.ControllersEntry
+	nil,                             // 73: procd.v1.WatchdogStats.KillsByReasonEntry
+	nil,                             // 74: procd.v1.Event.LabelsEntry
+	nil,                             // 75: procd.v1.WatchEventsRequest.LabelsEntry
+	nil,                             // 76: procd.v1.RunBatchRequest.LabelsEntry
+	(*durationpb.Duration)(nil),     // 77: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 78: google.protobuf.Timestamp
 }
 var file_procd_v1_procd_proto_depIdxs = []int32{
 	12,  // 0: procd.v1.AttachRequest.start:type_name -> procd.v1.AttachStart
 	8,   // 1: procd.v1.AttachRequest.resize:type_name -> procd.v1.WindowSize
-	14,  // 2: procd.v1.AttachStart.spec:type_name -> procd.v1.ProcessSpec
-	55,  // 3: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
-	22,  // 4: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
-	22,  // 5: procd.v1.AttachResponse.started:type_name -> procd.v1.Process
-	64,  // 6: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
-	65,  // 7: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
-	3,   // 8: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
-	75,  // 9: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
-	75,  // 10: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
-	75,  // 11: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
-	75,  // 12: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
-	75,  // 13: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
-	5,   // 14: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
-	16,  // 15: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
-	0,   // 16: procd.v1.ProcessSpec.stdin:type_name -> procd.v1.StdinMode
-	8,   // 17: procd.v1.ProcessSpec.window_size:type_name -> procd.v1.WindowSize
-	15,  // 18: procd.v1.ProcessSpec.ready:type_name -> procd.v1.ReadinessProbe
-	75,  // 19: procd.v1.ProcessSpec.startup_timeout:type_name -> google.protobuf.Duration
-	75,  // 20: procd.v1.ReadinessProbe.interval:type_name -> google.protobuf.Duration
-	75,  // 21: procd.v1.ReadinessProbe.attempt_timeout:type_name -> google.protobuf.Duration
-	75,  // 22: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
-	75,  // 23: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
-	75,  // 24: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
-	75,  // 25: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
-	75,  // 26: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
-	5,   // 27: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
-	5,   // 28: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
-	75,  // 29: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
-	76,  // 30: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
-	75,  // 31: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
-	75,  // 32: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
-	2,   // 33: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
-	19,  // 34: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
-	17,  // 35: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
-	66,  // 36: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
-	1,   // 37: procd.v1.Process.state:type_name -> procd.v1.ProcessState
-	76,  // 38: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
-	76,  // 39: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
-	75,  // 40: procd.v1.Process.duration:type_name -> google.protobuf.Duration
-	20,  // 41: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
-	76,  // 42: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
-	21,  // 43: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
-	21,  // 44: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
-	3,   // 45: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
-	18,  // 46: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
-	17,  // 47: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
-	16,  // 48: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
-	0,   // 49: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
-	15,  // 50: procd.v1.Process.ready:type_name -> procd.v1.ReadinessProbe
-	76,  // 51: procd.v1.Process.ready_at:type_name -> google.protobuf.Timestamp
-	75,  // 52: procd.v1.Process.startup_timeout:type_name -> google.protobuf.Duration
-	14,  // 53: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	22,  // 54: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	75,  // 55: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	22,  // 56: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	22,  // 57: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	67,  // 58: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	1,   // 59: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	68,  // 60: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	22,  // 61: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	29,  // 62: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	33,  // 63: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	29,  // 64: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	75,  // 65: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	22,  // 66: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	36,  // 67: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	22,  // 68: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	22,  // 69: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	29,  // 70: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	69,  // 71: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	75,  // 72: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	70,  // 73: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
-	71,  // 74: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
-	75,  // 75: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
-	45,  // 76: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	46,  // 77: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	47,  // 78: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	48,  // 79: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	49,  // 80: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
-	63,  // 81: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
-	76,  // 82: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	6,   // 83: procd.v1.Event.type:type_name -> procd.v1.EventType
-	72,  // 84: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	20,  // 85: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	4,   // 86: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	75,  // 87: procd.v1.Event.idle:type_name -> google.protobuf.Duration
-	6,   // 88: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	73,  // 89: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	51,  // 90: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	51,  // 91: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
-	4,   // 92: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	4,   // 93: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	75,  // 94: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
-	75,  // 95: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
-	7,   // 96: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
-	14,  // 97: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
-	75,  // 98: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
-	56,  // 99: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
-	75,  // 100: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
-	74,  // 101: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
-	7,   // 102: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
-	20,  // 103: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
-	75,  // 104: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
-	58,  // 105: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
-	75,  // 106: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
-	61,  // 107: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
-	62,  // 108: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
-	62,  // 109: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
-	59,  // 110: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
-	22,  // 111: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
-	7,   // 112: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
-	75,  // 113: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
-	23,  // 114: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	25,  // 115: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	27,  // 116: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	30,  // 117: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	32,  // 118: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	35,  // 119: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	38,  // 120: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	40,  // 121: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	42,  // 122: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	44,  // 123: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	52,  // 124: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	54,  // 125: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	9,   // 126: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
-	11,  // 127: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
-	57,  // 128: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
-	24,  // 129: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	26,  // 130: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	28,  // 131: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	31,  // 132: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	34,  // 133: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	37,  // 134: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	39,  // 135: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	41,  // 136: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	43,  // 137: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	50,  // 138: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	53,  // 139: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	55,  // 140: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	10,  // 141: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
-	13,  // 142: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
-	60,  // 143: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
-	129, // [129:144] is the sub-list for method output_type
-	114, // [114:129] is the sub-list for method input_type
-	114, // [114:114] is the sub-list for extension type_name
-	114, // [114:114] is the sub-list for extension extendee
-	0,   // [0:114] is the sub-list for field type_name
+	16,  // 2: procd.v1.AttachStart.spec:type_name -> procd.v1.ProcessSpec
+	13,  // 3: procd.v1.AttachStart.local_pipes:type_name -> procd.v1.LocalPipes
+	57,  // 4: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
+	24,  // 5: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
+	24,  // 6: procd.v1.AttachResponse.started:type_name -> procd.v1.Process
+	14,  // 7: procd.v1.AttachResponse.local_pipes:type_name -> procd.v1.LocalPipesResult
+	66,  // 8: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
+	67,  // 9: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
+	3,   // 10: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
+	77,  // 11: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
+	77,  // 12: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
+	77,  // 13: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
+	77,  // 14: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
+	77,  // 15: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
+	5,   // 16: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
+	18,  // 17: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
+	0,   // 18: procd.v1.ProcessSpec.stdin:type_name -> procd.v1.StdinMode
+	8,   // 19: procd.v1.ProcessSpec.window_size:type_name -> procd.v1.WindowSize
+	17,  // 20: procd.v1.ProcessSpec.ready:type_name -> procd.v1.ReadinessProbe
+	77,  // 21: procd.v1.ProcessSpec.startup_timeout:type_name -> google.protobuf.Duration
+	77,  // 22: procd.v1.ReadinessProbe.interval:type_name -> google.protobuf.Duration
+	77,  // 23: procd.v1.ReadinessProbe.attempt_timeout:type_name -> google.protobuf.Duration
+	77,  // 24: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
+	77,  // 25: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
+	77,  // 26: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
+	77,  // 27: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
+	77,  // 28: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
+	5,   // 29: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
+	5,   // 30: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
+	77,  // 31: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
+	78,  // 32: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
+	77,  // 33: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
+	77,  // 34: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
+	2,   // 35: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
+	21,  // 36: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
+	19,  // 37: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
+	68,  // 38: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
+	1,   // 39: procd.v1.Process.state:type_name -> procd.v1.ProcessState
+	78,  // 40: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
+	78,  // 41: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
+	77,  // 42: procd.v1.Process.duration:type_name -> google.protobuf.Duration
+	22,  // 43: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
+	78,  // 44: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
+	23,  // 45: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
+	23,  // 46: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
+	3,   // 47: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
+	20,  // 48: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
+	19,  // 49: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
+	18,  // 50: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
+	0,   // 51: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
+	17,  // 52: procd.v1.Process.ready:type_name -> procd.v1.ReadinessProbe
+	78,  // 53: procd.v1.Process.ready_at:type_name -> google.protobuf.Timestamp
+	77,  // 54: procd.v1.Process.startup_timeout:type_name -> google.protobuf.Duration
+	16,  // 55: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
+	24,  // 56: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	77,  // 57: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	24,  // 58: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	24,  // 59: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	69,  // 60: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	1,   // 61: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	70,  // 62: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	24,  // 63: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	31,  // 64: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	35,  // 65: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	31,  // 66: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	77,  // 67: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	24,  // 68: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	38,  // 69: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	24,  // 70: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	24,  // 71: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	31,  // 72: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	71,  // 73: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	77,  // 74: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	72,  // 75: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
+	73,  // 76: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	77,  // 77: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	47,  // 78: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	48,  // 79: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	49,  // 80: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	50,  // 81: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	51,  // 82: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	65,  // 83: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
+	78,  // 84: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6,   // 85: procd.v1.Event.type:type_name -> procd.v1.EventType
+	74,  // 86: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	22,  // 87: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	4,   // 88: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	77,  // 89: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	6,   // 90: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	75,  // 91: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	53,  // 92: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	53,  // 93: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
+	4,   // 94: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	4,   // 95: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	77,  // 96: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	77,  // 97: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	7,   // 98: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	16,  // 99: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	77,  // 100: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	58,  // 101: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	77,  // 102: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	76,  // 103: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	7,   // 104: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	22,  // 105: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	77,  // 106: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	60,  // 107: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	77,  // 108: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	63,  // 109: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	64,  // 110: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	64,  // 111: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	61,  // 112: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	24,  // 113: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	7,   // 114: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	77,  // 115: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	25,  // 116: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	27,  // 117: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	29,  // 118: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	32,  // 119: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	34,  // 120: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	37,  // 121: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	40,  // 122: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	42,  // 123: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	44,  // 124: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	46,  // 125: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	54,  // 126: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	56,  // 127: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	9,   // 128: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
+	11,  // 129: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
+	59,  // 130: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	26,  // 131: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	28,  // 132: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	30,  // 133: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	33,  // 134: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	36,  // 135: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	39,  // 136: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	41,  // 137: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	43,  // 138: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	45,  // 139: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	52,  // 140: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	55,  // 141: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	57,  // 142: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	10,  // 143: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
+	15,  // 144: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
+	62,  // 145: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	131, // [131:146] is the sub-list for method output_type
+	116, // [116:131] is the sub-list for method input_type
+	116, // [116:116] is the sub-list for extension type_name
+	116, // [116:116] is the sub-list for extension extendee
+	0,   // [0:116] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
@@ -6588,47 +6770,49 @@ func file_procd_v1_procd_proto_init() {
 		(*AttachStart_Pid)(nil),
 		(*AttachStart_Spec)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[5].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[5].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[7].OneofWrappers = []any{
 		(*AttachResponse_Output)(nil),
 		(*AttachResponse_Exit)(nil),
 		(*AttachResponse_Started)(nil),
 		(*AttachResponse_StdinReleased)(nil),
+		(*AttachResponse_LocalPipes)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[6].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[12].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[17].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[8].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[14].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[19].OneofWrappers = []any{
 		(*WaitForProcessRequest_Id)(nil),
 		(*WaitForProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[19].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[21].OneofWrappers = []any{
 		(*GetProcessRequest_Id)(nil),
 		(*GetProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[24].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[26].OneofWrappers = []any{
 		(*SendSignalRequest_Id)(nil),
 		(*SendSignalRequest_Pid)(nil),
 		(*SendSignalRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[27].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[29].OneofWrappers = []any{
 		(*StopProcessRequest_Id)(nil),
 		(*StopProcessRequest_Pid)(nil),
 		(*StopProcessRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[30].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[32].OneofWrappers = []any{
 		(*UpdateActivityRequest_Id)(nil),
 		(*UpdateActivityRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[32].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[34].OneofWrappers = []any{
 		(*RemoveProcessRequest_Id)(nil),
 		(*RemoveProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[44].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[46].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[46].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[48].OneofWrappers = []any{
 		(*ReadOutputRequest_Id)(nil),
 		(*ReadOutputRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[48].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[52].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[50].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[54].OneofWrappers = []any{
 		(*RunBatchResponse_Started)(nil),
 		(*RunBatchResponse_AttemptStarted)(nil),
 		(*RunBatchResponse_AttemptFinished)(nil),
@@ -6640,7 +6824,7 @@ func file_procd_v1_procd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procd_v1_procd_proto_rawDesc), len(file_procd_v1_procd_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   67,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -77,20 +77,23 @@ class AttachRequest(_message.Message):
     def __init__(self, start: _Optional[_Union[AttachStart, _Mapping]] = ..., stdin: _Optional[bytes] = ..., close_stdin: bool = ..., release_stdin: bool = ..., resize: _Optional[_Union[WindowSize, _Mapping]] = ...) -> None: ...
 
 class AttachResponse(_message.Message):
-    __slots__ = ["exit", "output", "started", "stdin_released"]
+    __slots__ = ["exit", "local_pipes", "output", "started", "stdin_released"]
     EXIT_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_PIPES_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
     STDIN_RELEASED_FIELD_NUMBER: _ClassVar[int]
     exit: Process
+    local_pipes: LocalPipesResult
     output: ReadOutputResponse
     started: Process
     stdin_released: bool
-    def __init__(self, output: _Optional[_Union[ReadOutputResponse, _Mapping]] = ..., exit: _Optional[_Union[Process, _Mapping]] = ..., started: _Optional[_Union[Process, _Mapping]] = ..., stdin_released: bool = ...) -> None: ...
+    def __init__(self, output: _Optional[_Union[ReadOutputResponse, _Mapping]] = ..., exit: _Optional[_Union[Process, _Mapping]] = ..., started: _Optional[_Union[Process, _Mapping]] = ..., stdin_released: bool = ..., local_pipes: _Optional[_Union[LocalPipesResult, _Mapping]] = ...) -> None: ...
 
 class AttachStart(_message.Message):
-    __slots__ = ["id", "lossy", "pid", "spec", "stderr_offset", "stdin", "stdout_offset", "tail_bytes"]
+    __slots__ = ["id", "local_pipes", "lossy", "pid", "spec", "stderr_offset", "stdin", "stdout_offset", "tail_bytes"]
     ID_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_PIPES_FIELD_NUMBER: _ClassVar[int]
     LOSSY_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +102,7 @@ class AttachStart(_message.Message):
     STDOUT_OFFSET_FIELD_NUMBER: _ClassVar[int]
     TAIL_BYTES_FIELD_NUMBER: _ClassVar[int]
     id: str
+    local_pipes: LocalPipes
     lossy: bool
     pid: int
     spec: ProcessSpec
@@ -106,7 +110,7 @@ class AttachStart(_message.Message):
     stdin: bool
     stdout_offset: int
     tail_bytes: int
-    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., spec: _Optional[_Union[ProcessSpec, _Mapping]] = ..., stdin: bool = ..., stdout_offset: _Optional[int] = ..., stderr_offset: _Optional[int] = ..., tail_bytes: _Optional[int] = ..., lossy: bool = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., spec: _Optional[_Union[ProcessSpec, _Mapping]] = ..., stdin: bool = ..., stdout_offset: _Optional[int] = ..., stderr_offset: _Optional[int] = ..., tail_bytes: _Optional[int] = ..., lossy: bool = ..., local_pipes: _Optional[_Union[LocalPipes, _Mapping]] = ...) -> None: ...
 
 class BatchStarted(_message.Message):
     __slots__ = ["batch_id", "jobs", "max_concurrency"]
@@ -370,6 +374,24 @@ class ListProcessesResponse(_message.Message):
     PROCESSES_FIELD_NUMBER: _ClassVar[int]
     processes: _containers.RepeatedCompositeFieldContainer[Process]
     def __init__(self, processes: _Optional[_Iterable[_Union[Process, _Mapping]]] = ...) -> None: ...
+
+class LocalPipes(_message.Message):
+    __slots__ = ["stderr", "stdin", "stdout"]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    STDIN_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    stderr: int
+    stdin: int
+    stdout: int
+    def __init__(self, stdin: _Optional[int] = ..., stdout: _Optional[int] = ..., stderr: _Optional[int] = ...) -> None: ...
+
+class LocalPipesResult(_message.Message):
+    __slots__ = ["reason", "taken"]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    taken: bool
+    def __init__(self, taken: bool = ..., reason: _Optional[str] = ...) -> None: ...
 
 class OutputInfo(_message.Message):
     __slots__ = ["dropped_bytes", "log_bytes", "total_bytes"]
