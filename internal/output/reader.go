@@ -145,3 +145,14 @@ func (c *cursor) wait() <-chan struct{} {
 	}
 	return c.s.Wait(c.off)
 }
+
+// Session returns the session reading stream id, or nil when the reader
+// follows it as a record (or does not read it).
+func (r *Reader) Session(id int) *Session {
+	for _, c := range r.curs {
+		if c.id == id {
+			return c.sess
+		}
+	}
+	return nil
+}

@@ -39,6 +39,7 @@ type Stream struct {
 	draining bool
 	blocked  bool   // Room returned 0: call onRoom once there is room
 	onRoom   func() // set by the writer
+	pipes    []*Pipe
 }
 
 // NewStream returns a stream over ring and log (which may be nil) whose
@@ -59,10 +60,15 @@ func (s *Stream) Write(p []byte) int64 {
 	// its hold buffer starts or in the hold buffer, never in neither.
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	at, _, _ := s.ring.Info()
 	if s.hold != nil {
 		s.hold.Write(p)
 	}
-	return s.ring.Write(p)
+	dropped := s.ring.Write(p)
+	for _, pp := range s.pipes {
+		pp.written(p, at)
+	}
+	return dropped
 }
 
 // Close marks the end of the stream.
@@ -71,6 +77,9 @@ func (s *Stream) Close() {
 	s.ring.Close()
 	if s.hold != nil {
 		s.hold.Close()
+	}
+	for _, pp := range s.pipes {
+		pp.kick()
 	}
 	s.mu.Unlock()
 	if s.log != nil {
@@ -236,6 +245,15 @@ func (ss *Session) Available() int64 {
 // offset before the read is what the session missed (only bytes from before
 // it opened can be missed). eof is true at the end of a closed stream.
 func (ss *Session) Read(p []byte) (n int, start int64, eof bool) {
+	n, start, eof = ss.peek(p)
+	if n > 0 {
+		ss.advance(start + int64(n))
+	}
+	return n, start, eof
+}
+
+// peek is Read without moving past the bytes.
+func (ss *Session) peek(p []byte) (n int, start int64, eof bool) {
 	s := ss.s
 	s.mu.Lock()
 	off, hold := ss.off, s.hold
@@ -244,17 +262,17 @@ func (ss *Session) Read(p []byte) (n int, start int64, eof bool) {
 		return 0, off, true
 	}
 	if _, oldest, _ := hold.Info(); off >= oldest {
-		n, start, eof = hold.ReadAt(p, off)
-	} else {
-		n, start, eof = s.ReadAt(p, off) // from before the session opened
+		return hold.ReadAt(p, off)
 	}
-	if n > 0 {
-		s.mu.Lock()
-		ss.off = start + int64(n)
-		s.mu.Unlock()
-		s.wakeWriter()
-	}
-	return n, start, eof
+	return s.ReadAt(p, off) // from before the session opened
+}
+
+// advance moves the session to offset to, giving the writer room.
+func (ss *Session) advance(to int64) {
+	ss.s.mu.Lock()
+	ss.off = max(ss.off, to)
+	ss.s.mu.Unlock()
+	ss.s.wakeWriter()
 }
 
 // Wait returns a channel closed once the session has bytes to read or the
