@@ -30,7 +30,9 @@ type record struct {
 	stdout    *output.Stream
 	stderr    *output.Stream
 	stdin     *stdin // nil: stdin is /dev/null
-	logDir    string // output log files, if any
+	// stdinExternal: stdin is a pipe of the session's client (AttachOptions.StdinFile), not procd's.
+	stdinExternal bool
+	logDir        string // output log files, if any
 
 	act       *watchdog.Activity // shared by every activity source
 	wdConfig  watchdog.Settings  // resolved watchdog settings

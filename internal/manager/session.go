@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"os"
 	"sync"
 	"time"
 
@@ -89,6 +90,12 @@ type AttachOptions struct {
 	Output OutputOptions // Follow is implied
 	Stdin  bool          // take the process's stdin (one session at a time)
 	Holder string        // names the session in messages about stdin
+	// StdinFile, for StartAttached only, is the process's stdin instead of
+	// a pipe procd writes: a pipe a local client handed over, which the
+	// process reads directly and the client alone writes and closes. The
+	// caller keeps and closes its copy once StartAttached returns. Stdin
+	// must be false: nobody can hold or write it through procd.
+	StdinFile *os.File
 }
 
 // Session is one client's attach to a process: its output, its hold on
@@ -130,6 +137,11 @@ func (m *Manager) Attach(ref Ref, o AttachOptions) (*Session, error) {
 // byte of its output is read, so a lossless session gets all of it. With
 // spec.BindToSession the process ends with the session (see End).
 func (m *Manager) StartAttached(spec Spec, o AttachOptions) (Info, *Session, error) {
+	if o.StdinFile != nil && (o.Stdin || spec.TTY != nil) {
+		m.stats.startFailures.Add(1)
+		return Info{}, nil, errdefs.Errorf(errdefs.ErrInvalidArgument,
+			"start %q: a stdin handed over by the client cannot also be held through procd, or be a terminal", spec.Name)
+	}
 	if o.Stdin && spec.Stdin != StdinPipe && spec.TTY == nil {
 		m.stats.startFailures.Add(1)
 		return Info{}, nil, errdefs.Errorf(errdefs.ErrInvalidArgument,
@@ -209,7 +221,8 @@ func (s *Session) Resize(size procattr.WindowSize) error { return s.m.resize(s.r
 // sees end of input as with a pipe whose writer died (release it first to
 // leave it open). A process bound to the session that has not ended yet is
 // stopped with ReasonClientGone (stop signal, grace, SIGKILL to its tree);
-// when the session closed its stdin, the process first gets its grace
+// when the session closed its stdin (or the client's own pipe was its
+// stdin, which the client's end closes), the process first gets its grace
 // period to exit on its own, as a stdio server does at end of input.
 func (s *Session) End() {
 	s.end.Do(func() {
@@ -232,7 +245,7 @@ func (s *Session) End() {
 			s.m.escalate(r, ReasonClientGone, r.spec.StopSignal, r.spec.Grace,
 				"client gone: the session that started it ended before it did")
 		}
-		if h == nil {
+		if h == nil && !r.stdinExternal {
 			stop()
 			return
 		}
@@ -246,4 +259,55 @@ func (s *Session) End() {
 			}
 		}()
 	})
+}
+
+// PipeTo delivers the session's output into a local client's pipes, stdout
+// into out and stderr into errOut (the fast path: see output.Pipe), instead
+// of Next, until the process's output has ended and every byte is in the
+// pipes; then it closes them. The session must be lossless. A client that
+// closes a pipe's read end no longer holds the process back on it. It
+// returns the bytes from before the session opened that were gone.
+func (s *Session) PipeTo(ctx context.Context, out, errOut *os.File) (skipped int64, err error) {
+	type run struct {
+		skipped int64
+		err     error
+	}
+	files := map[StreamID]*os.File{Stdout: out, Stderr: errOut}
+	results := make(chan run, len(files))
+	started := 0
+	for id, f := range files {
+		ss := s.out.Session(int(id))
+		if ss == nil {
+			f.Close()
+			continue
+		}
+		p, err := output.NewPipe(ss, f)
+		if err != nil {
+			f.Close()
+			results <- run{err: err}
+			started++
+			continue
+		}
+		started++
+		go func() {
+			n, err := p.Run(ctx)
+			results <- run{n, err}
+		}()
+	}
+	for range started {
+		r := <-results
+		skipped += r.skipped
+		if err == nil {
+			err = r.err
+		}
+	}
+	if err != nil {
+		return skipped, err
+	}
+	select { // the final record comes after the output
+	case <-s.r.done:
+		return skipped, nil
+	case <-ctx.Done():
+		return skipped, context.Cause(ctx)
+	}
 }

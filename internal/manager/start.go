@@ -310,6 +310,10 @@ func (m *Manager) start(spec Spec, attach *AttachOptions) (_ Info, _ *Session, e
 	m.initReady(r, &res)
 	attr := &proc.Attr{Path: res.exe, Args: spec.Command, Env: res.env, Dir: spec.Dir, Rlimits: spec.Limits.Rlimits,
 		StdinPipe: spec.Stdin == StdinPipe, TTY: spec.TTY, Credential: res.cred}
+	if attach != nil && attach.StdinFile != nil {
+		attr.StdinFile, attr.StdinPipe = attach.StdinFile, false
+		r.stdinExternal = true
+	}
 	if err := m.contain(r, attr); err != nil {
 		return Info{}, nil, err
 	}

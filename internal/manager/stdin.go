@@ -130,6 +130,10 @@ func (m *Manager) stdinOf(ref Ref) (*record, *stdin, error) {
 }
 
 func noStdin(r *record) error {
+	if r.stdinExternal {
+		return errdefs.Errorf(errdefs.ErrFailedPrecondition,
+			"the stdin of %s is a pipe of the client that started it (a local session's own pipe): only that client writes it", r.id)
+	}
 	return errdefs.Errorf(errdefs.ErrFailedPrecondition,
 		"%s was started with stdin from /dev/null; start it with stdin as a pipe to write to it", r.id)
 }

@@ -135,6 +135,9 @@ func (rt *Runtime) Start(a *Attr, stdout, stderr Sink) (*Process, error) {
 		err = io.terminal(*a.TTY, stdout)
 	} else {
 		err = io.pipes(rt.devNull, a.StdinPipe, stdout, stderr)
+		if err == nil && a.StdinFile != nil {
+			io.files[0] = a.StdinFile.Fd()
+		}
 	}
 	if err != nil {
 		io.closeParent()

@@ -29,6 +29,10 @@ type Attr struct {
 	// StdinPipe gives the child a pipe as stdin (else /dev/null); the
 	// parent's end is Process.Stdin.
 	StdinPipe bool
+	// StdinFile, if set, is the child's stdin instead (a pipe a local
+	// client handed over, which the child reads directly); the caller
+	// keeps and closes its copy. It takes precedence over StdinPipe.
+	StdinFile *os.File
 	// Credential, if set, is the user and groups the child runs as.
 	Credential *Credential
 	// TTY, if set, runs the child on a new pseudo-terminal of that size, as
