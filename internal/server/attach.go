@@ -43,11 +43,14 @@ func (s *processService) Attach(stream pb.ProcessService_AttachServer) error {
 	if start == nil {
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "the first Attach message must be start")
 	}
-	sess, err := s.openSession(stream, start)
+	sess, lp, err := s.openSession(stream, start)
 	if err != nil {
 		return err
 	}
 	defer sess.End()
+	if lp != nil {
+		defer lp.close()
+	}
 
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
@@ -65,7 +68,11 @@ func (s *processService) Attach(stream pb.ProcessService_AttachServer) error {
 			cancel(err) // ends the output side too
 		}
 	}()
-	err = s.attachOutput(ctx, sess, send)
+	if lp != nil {
+		err = s.pipeOutput(ctx, sess, lp, send)
+	} else {
+		err = s.attachOutput(ctx, sess, send)
+	}
 	cancel(nil)
 	<-input
 	return err
@@ -99,34 +106,95 @@ func receive(ctx context.Context, stream pb.ProcessService_AttachServer) <-chan 
 	return out
 }
 
-// openSession starts the process or attaches to it, as start says.
-func (s *processService) openSession(stream pb.ProcessService_AttachServer, start *pb.AttachStart) (*manager.Session, error) {
+// openSession starts the process or attaches to it, as start says, on the
+// local fast path when the client offers its pipes and procd can take them
+// (then lp is set), else on the stream.
+func (s *processService) openSession(stream pb.ProcessService_AttachServer, start *pb.AttachStart) (*manager.Session, *localPipes, error) {
 	o, err := outputOptions(pb.Stream_STREAM_UNSPECIFIED, start.GetStdoutOffset(), start.GetStderrOffset(),
 		"stdout_offset", "stderr_offset", start.TailBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o.Lossless = !start.GetLossy()
 	opts := manager.AttachOptions{Output: o, Stdin: start.GetStdin(), Holder: holderName(stream.Context())}
 	spec := start.GetSpec()
+	lp, err := s.offerLocalPipes(stream, start)
+	if err != nil {
+		return nil, nil, err
+	}
+	if lp != nil && lp.stdin != nil {
+		opts.Stdin, opts.StdinFile = false, lp.stdin
+	}
 	if spec == nil {
-		return s.m.Attach(manager.Ref{ID: start.GetId(), PID: int(start.GetPid())}, opts)
+		sess, err := s.m.Attach(manager.Ref{ID: start.GetId(), PID: int(start.GetPid())}, opts)
+		if err != nil && lp != nil {
+			lp.close()
+		}
+		return sess, lp, err
 	}
 	sp, err := specFrom(spec)
-	if err != nil {
+	if err == nil {
+		sp.Caller = callerOf(stream.Context())
+	} else {
 		s.m.CountStartFailure()
-		return nil, err
 	}
-	sp.Caller = callerOf(stream.Context())
-	info, sess, err := s.m.StartAttached(sp, opts)
+	var info manager.Info
+	var sess *manager.Session
+	if err == nil {
+		info, sess, err = s.m.StartAttached(sp, opts)
+	}
+	if lp != nil && lp.stdin != nil {
+		lp.stdin.Close() // the process has its copy; the client holds the other end
+		lp.stdin = nil
+	}
 	if err != nil {
-		return nil, err
+		if lp != nil {
+			lp.close()
+		}
+		return nil, nil, err
 	}
 	if err := stream.Send(&pb.AttachResponse{Kind: &pb.AttachResponse_Started{Started: processToProto(&info, time.Now())}}); err != nil {
 		sess.End()
+		if lp != nil {
+			lp.close()
+		}
+		return nil, nil, err
+	}
+	return sess, lp, nil
+}
+
+// offerLocalPipes answers AttachStart.local_pipes, first of all messages:
+// the pipes are taken, or the session stays on the stream and the client
+// is told why. Nothing is taken for a lossy observer (a pipe is not a
+// record) or a terminal, and a stdin only for a session that starts its
+// process.
+func (s *processService) offerLocalPipes(stream pb.ProcessService_AttachServer, start *pb.AttachStart) (*localPipes, error) {
+	want := start.GetLocalPipes()
+	if want == nil {
+		return nil, nil
+	}
+	var lp *localPipes
+	why := ""
+	switch {
+	case start.GetLossy():
+		why = "a lossy observer reads the record over the stream"
+	case start.GetSpec().GetTty():
+		why = "a terminal session stays on the stream"
+	case want.Stdin != nil && start.GetSpec() == nil:
+		why = "a stdin pipe can be handed over only when the session starts the process"
+	case want.Stdin != nil && !start.GetStdin():
+		why = "a stdin pipe was offered, but the attach does not ask for stdin"
+	default:
+		lp, why = takeLocalPipes(stream.Context(), want)
+	}
+	res := &pb.LocalPipesResult{Taken: lp != nil, Reason: why}
+	if err := stream.Send(&pb.AttachResponse{Kind: &pb.AttachResponse_LocalPipes{LocalPipes: res}}); err != nil {
+		if lp != nil {
+			lp.close()
+		}
 		return nil, err
 	}
-	return sess, nil
+	return lp, nil
 }
 
 // holderName names a session in messages about who holds stdin.

@@ -128,6 +128,9 @@ type peerCredInfo struct {
 	credentials.CommonAuthInfo
 	uid, gid, pid int
 	groups        []int
+	// conn is the connection, for the local fast path (takeLocalPipes),
+	// which asks the kernel for the peer's pidfd.
+	conn *net.UnixConn
 }
 
 func (peerCredInfo) AuthType() string { return "peercred" }
@@ -144,6 +147,7 @@ func (t *transportCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.A
 		if err != nil {
 			return nil, nil, fmt.Errorf("read peer credentials: %w", err)
 		}
+		info.conn = uc
 		return conn, info, nil
 	}
 	if t.tls != nil {
