@@ -110,6 +110,10 @@ func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool, start
 	if err != nil {
 		return a.explain(err)
 	}
+	pipes := a.offerPipes(start, tty)
+	if pipes != nil {
+		defer pipes.closeAll()
+	}
 	if err := stream.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: start}}); err != nil {
 		if errors.Is(err, io.EOF) {
 			// The call already ended (a refusal): its status comes from Recv.
@@ -117,12 +121,21 @@ func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool, start
 		}
 		return a.explain(err)
 	}
+	var early *pb.AttachResponse
+	if pipes != nil {
+		// procd answers the offer first: with stdin handed over, nothing
+		// may be pumped over the stream.
+		if pipes, early, err = a.answeredPipes(stream, pipes); err != nil {
+			return err
+		}
+	}
 	send := &sender{stream: stream}
-	if start.GetStdin() {
+	switch {
+	case start.GetStdin() && (pipes == nil || pipes.inR == nil):
 		restore := a.rawTerminal(tty, send)
 		defer restore()
 		go a.pumpStdin(send)
-	} else {
+	default:
 		stream.CloseSend()
 	}
 	if detach != nil {
@@ -148,7 +161,11 @@ func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool, start
 		}()
 	}
 	for {
-		msg, err := stream.Recv()
+		msg, err := early, error(nil)
+		if early == nil {
+			msg, err = stream.Recv()
+		}
+		early = nil
 		if errors.Is(err, io.EOF) {
 			return errors.New("the attach ended without the process's exit record")
 		}
@@ -171,6 +188,9 @@ func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool, start
 				return err
 			}
 		case *pb.AttachResponse_Exit:
+			if pipes != nil {
+				pipes.wait()
+			}
 			if a.json {
 				if err := printJSONLine(a.stdout, k.Exit); err != nil {
 					return err
@@ -182,6 +202,27 @@ func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool, start
 			return nil
 		}
 	}
+}
+
+// answeredPipes reads procd's answer to the pipes offered: it returns them
+// (now in use) if procd took them, nil if the session stays on the stream.
+// A procd older than the fast path does not answer: its first message is
+// returned for the caller to handle, on the stream.
+func (a *app) answeredPipes(stream pb.ProcessService_AttachClient, p *clientPipes) (*clientPipes, *pb.AttachResponse, error) {
+	msg, err := stream.Recv()
+	if err != nil {
+		return nil, nil, a.explain(err)
+	}
+	res := msg.GetLocalPipes()
+	if res == nil || !res.GetTaken() {
+		p.closeAll()
+		if res == nil {
+			return nil, msg, nil
+		}
+		return nil, nil, nil
+	}
+	p.taken(a)
+	return p, nil, nil
 }
 
 // errDetached ends an attach the user detached from.
