@@ -4,11 +4,8 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -606,86 +603,6 @@ func p6Events(cfg Config, t *Table) error {
 		// Nothing changes: the others finish no later and no less promptly
 		// (within the noise of a shared machine).
 		Verdict: verdict(change < 1.15 && p99s < p99*5/4+time.Millisecond)})
-	return nil
-}
-
-// P7: request/response round trips with a line echo server through
-// Attach, against the same server driven through pipes directly.
-func p7Attach(cfg Config, t *Table) error {
-	n := 5000
-	if cfg.Quick {
-		n = 100
-	}
-	// Direct.
-	cmd := exec.Command(cfg.Self, "echo-server")
-	in, _ := cmd.StdinPipe()
-	outPipe, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	r := bufio.NewReader(outPipe)
-	t0 := time.Now()
-	for i := range n {
-		fmt.Fprintf(in, "request %d\n", i)
-		if _, err := r.ReadString('\n'); err != nil {
-			return err
-		}
-	}
-	direct := float64(n) / time.Since(t0).Seconds()
-	in.Close()
-	cmd.Wait()
-
-	dm, err := startDaemon(cfg)
-	if err != nil {
-		return err
-	}
-	defer dm.stop()
-	ctx := context.Background()
-	s, err := dm.c.StartProcess(ctx, &pb.StartProcessRequest{Spec: &pb.ProcessSpec{Command: []string{cfg.Self, "echo-server"},
-		Stdin: pb.StdinMode_STDIN_MODE_PIPE}})
-	if err != nil {
-		return err
-	}
-	st, err := dm.c.Attach(ctx)
-	if err != nil {
-		return err
-	}
-	st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: &pb.AttachStart{Target: &pb.AttachStart_Id{Id: s.GetProcess().GetId()}, Stdin: true}}})
-	var pending bytes.Buffer
-	line := func() error {
-		for !bytes.Contains(pending.Bytes(), []byte("\n")) {
-			m, err := st.Recv()
-			if err != nil {
-				return err
-			}
-			pending.Write(m.GetOutput().GetData())
-		}
-		_, err := pending.ReadString('\n')
-		return err
-	}
-	t0 = time.Now()
-	for i := range n {
-		if err := st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Stdin{Stdin: []byte(fmt.Sprintf("request %d\n", i))}}); err != nil {
-			return err
-		}
-		if err := line(); err != nil {
-			return err
-		}
-	}
-	procd := float64(n) / time.Since(t0).Seconds()
-	st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_CloseStdin{CloseStdin: true}})
-	for {
-		if _, err := st.Recv(); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			break
-		}
-	}
-	ratio := procd / direct
-	t.Rows = append(t.Rows, Row{ID: "P7", Measure: "Attach round trips, line echo server",
-		Figure: fmt.Sprintf("%.0f/s", procd), Baseline: fmt.Sprintf("pipes from Go %.0f/s", direct),
-		Ratio: fmt.Sprintf("%.2fx", ratio), Goal: "≥ 0.5x", Verdict: verdict(ratio >= 0.5)})
 	return nil
 }
 

@@ -1,0 +1,181 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"time"
+
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+// P7: request/response round trips with a line echo server, driven
+// through pipes directly (the baseline), through a session on the local
+// fast path (the client's own pipes, as procctl run -i uses them), and
+// through a session on the gRPC stream (a remote client's path).
+func p7Attach(cfg Config, t *Table) error {
+	n := 5000
+	if cfg.Quick {
+		n = 200
+	}
+	dm, err := startDaemon(cfg)
+	if err != nil {
+		return err
+	}
+	defer dm.stop()
+	// Interleaved, best of three each: a shared VM's noise only ever
+	// slows a run down.
+	var direct, fast, stream float64
+	for range 3 {
+		d, err := p7Direct(cfg, n)
+		if err != nil {
+			return fmt.Errorf("direct: %w", err)
+		}
+		f, err := p7Local(cfg, dm, n)
+		if err != nil {
+			return fmt.Errorf("local pipes: %w", err)
+		}
+		s, err := p7Stream(cfg, dm, n)
+		if err != nil {
+			return fmt.Errorf("stream: %w", err)
+		}
+		direct, fast, stream = max(direct, d), max(fast, f), max(stream, s)
+	}
+	ratio := fast / direct
+	t.Rows = append(t.Rows, Row{ID: "P7", Measure: "session round trips, line echo server, local client (pipes handed over)",
+		Figure: fmt.Sprintf("%.0f/s", fast), Baseline: fmt.Sprintf("pipes from Go %.0f/s", direct),
+		Ratio: fmt.Sprintf("%.2fx", ratio), Goal: "≥ 0.5x", Verdict: verdict(ratio >= 0.5)})
+	ratio = stream / direct
+	t.Rows = append(t.Rows, Row{ID: "P7", Measure: "same over the gRPC stream (a remote client's path)",
+		Figure: fmt.Sprintf("%.0f/s", stream), Baseline: fmt.Sprintf("pipes from Go %.0f/s", direct),
+		Ratio: fmt.Sprintf("%.2fx", ratio), Goal: "(for reference)", Verdict: "-"})
+	return nil
+}
+
+// roundTrips writes n lines to w and reads each echo from r, and returns
+// the rate.
+func roundTrips(n int, w io.Writer, readLine func() error) (float64, error) {
+	t0 := time.Now()
+	for i := range n {
+		if _, err := fmt.Fprintf(w, "request %d\n", i); err != nil {
+			return 0, err
+		}
+		if err := readLine(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(t0).Seconds(), nil
+}
+
+func p7Direct(cfg Config, n int) (float64, error) {
+	cmd := exec.Command(cfg.Self, "echo-server")
+	in, _ := cmd.StdinPipe()
+	outPipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer cmd.Wait()
+	defer in.Close()
+	r := bufio.NewReader(outPipe)
+	return roundTrips(n, in, func() error { _, err := r.ReadString('\n'); return err })
+}
+
+// p7Local starts the server through Attach with the client's own pipes
+// (AttachStart.local_pipes): stdin read by the server directly, stdout
+// and stderr written by procd, which records them on the way.
+func p7Local(cfg Config, dm *daemon, n int) (float64, error) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer inW.Close()
+	outR, outW, _ := os.Pipe()
+	errR, errW, _ := os.Pipe()
+	defer outR.Close()
+	defer errR.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := dm.c.Attach(ctx)
+	if err != nil {
+		return 0, err
+	}
+	fd := int32(inR.Fd())
+	spec := &pb.ProcessSpec{Command: []string{cfg.Self, "echo-server"}, Stdin: pb.StdinMode_STDIN_MODE_PIPE, BindToSession: true}
+	err = st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: &pb.AttachStart{Target: &pb.AttachStart_Spec{Spec: spec}, Stdin: true,
+		LocalPipes: &pb.LocalPipes{Stdin: &fd, Stdout: int32(outW.Fd()), Stderr: int32(errW.Fd())}}}})
+	if err != nil {
+		return 0, err
+	}
+	m, err := st.Recv()
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		return 0, err
+	}
+	if !m.GetLocalPipes().GetTaken() {
+		return 0, fmt.Errorf("procd did not take the pipes: %s", m.GetLocalPipes().GetReason())
+	}
+	r := bufio.NewReader(outR)
+	rate, err := roundTrips(n, inW, func() error { _, err := r.ReadString('\n'); return err })
+	if err != nil {
+		return 0, err
+	}
+	inW.Close()
+	for { // to the final record
+		if m, err := st.Recv(); err != nil || m.GetExit() != nil {
+			return rate, err
+		}
+	}
+}
+
+// p7Stream is the stream path: StartProcess, then Attach with stdin.
+func p7Stream(cfg Config, dm *daemon, n int) (float64, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := dm.c.StartProcess(ctx, &pb.StartProcessRequest{Spec: &pb.ProcessSpec{Command: []string{cfg.Self, "echo-server"},
+		Stdin: pb.StdinMode_STDIN_MODE_PIPE}})
+	if err != nil {
+		return 0, err
+	}
+	st, err := dm.c.Attach(ctx)
+	if err != nil {
+		return 0, err
+	}
+	st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: &pb.AttachStart{Target: &pb.AttachStart_Id{Id: s.GetProcess().GetId()}, Stdin: true}}})
+	var pending bytes.Buffer
+	line := func() error {
+		for !bytes.Contains(pending.Bytes(), []byte("\n")) {
+			m, err := st.Recv()
+			if err != nil {
+				return err
+			}
+			pending.Write(m.GetOutput().GetData())
+		}
+		_, err := pending.ReadString('\n')
+		return err
+	}
+	w := writerFunc(func(p []byte) (int, error) {
+		return len(p), st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Stdin{Stdin: append([]byte(nil), p...)}})
+	})
+	rate, err := roundTrips(n, w, line)
+	if err != nil {
+		return 0, err
+	}
+	st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_CloseStdin{CloseStdin: true}})
+	for {
+		if m, err := st.Recv(); err != nil || m.GetExit() != nil {
+			return rate, err
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
