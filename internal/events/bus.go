@@ -129,6 +129,14 @@ type Bus struct {
 	wait   chan struct{} // closed at the next publish, if anyone waits
 	closed bool
 	slow   int64
+
+	// A sequence resumed from an earlier run (Resume): first is the seq
+	// of this run's first event; seqs up to reserved are on record as
+	// used, and reserve extends that before a larger one is published.
+	first    uint64
+	reserved uint64
+	block    uint64
+	reserve  func(upTo uint64)
 }
 
 // NewBus returns a bus retaining the last size events (at least 1). now
@@ -140,17 +148,32 @@ func NewBus(size int, now func() time.Time) *Bus {
 	return &Bus{
 		now:  now,
 		ring: make([]Event, max(size, 1)),
-		next: 1,
-		subs: make(map[*Subscription]struct{}),
+		next:  1,
+		first: 1,
+		subs:  make(map[*Subscription]struct{}),
 	}
+}
+
+// Resume continues the sequence of an earlier daemon run, so that numbers
+// never go back or repeat across runs: this run's first event gets seq
+// last+1. Before a seq above reserved is published, reserve is called
+// (under the bus's lock) to put the next block of numbers on record as
+// used; it must be durable when it returns, and it reports its own
+// failures (the bus goes on regardless). Call Resume before any Publish or
+// Subscribe.
+func (b *Bus) Resume(last, reserved, block uint64, reserve func(upTo uint64)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.next, b.first = last+1, last+1
+	b.reserved, b.block, b.reserve = max(reserved, last), max(block, 1), reserve
 }
 
 // oldest returns the seq of the oldest retained event (next if none).
 func (b *Bus) oldest() uint64 {
-	if n := uint64(len(b.ring)); b.next > n {
+	if n := uint64(len(b.ring)); b.next > b.first+n {
 		return b.next - n
 	}
-	return 1
+	return b.first
 }
 
 // Publish stamps e with the next sequence number and the time, stores it and
@@ -159,6 +182,10 @@ func (b *Bus) Publish(e Event) uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e.Seq = b.next
+	if b.reserve != nil && e.Seq > b.reserved {
+		b.reserved = e.Seq - 1 + b.block
+		b.reserve(b.reserved)
+	}
 	e.Time = b.now()
 	n := uint64(len(b.ring))
 	if e.Seq > n {
@@ -203,6 +230,8 @@ func (b *Bus) Subscribe(f Filter, after *uint64) (*Subscription, error) {
 		switch {
 		case a > last:
 			return nil, errdefs.Errorf(errdefs.ErrOutOfRange, "after_seq %d is beyond the last event (seq %d); was it from an earlier daemon run?", a, last)
+		case a+1 < b.first:
+			return nil, errdefs.Errorf(errdefs.ErrOutOfRange, "events after seq %d are from before the daemon restarted (its events start at seq %d) and are not retained; the oldest available is seq %d", a, b.first, b.oldest())
 		case a+1 < b.oldest():
 			return nil, errdefs.Errorf(errdefs.ErrOutOfRange, "events after seq %d are no longer retained; the oldest available is seq %d", a, b.oldest())
 		}

@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +143,46 @@ func TestNextWakesOnPublishAndOnCancel(t *testing.T) {
 	go func() { _, err := s.Next(ctx, nil); done <- nil; _ = err }()
 	cancel()
 	<-done
+}
+
+// A bus resumed from an earlier run continues its numbers, reserves them a
+// block at a time before use, resumes a subscriber that was caught up, and
+// refuses an older resume point naming this run's first event.
+func TestResumedSequenceContinuesAndReserves(t *testing.T) {
+	b := NewBus(4, nil)
+	var reserved []uint64
+	b.Resume(100, 100, 10, func(upTo uint64) { reserved = append(reserved, upTo) })
+
+	caughtUp := uint64(100)
+	s, err := b.Subscribe(Filter{}, &caughtUp)
+	if err != nil {
+		t.Fatalf("resume from the last seq of the earlier run: %v", err)
+	}
+	defer s.Close()
+	old := uint64(99)
+	_, err = b.Subscribe(Filter{}, &old)
+	if !errors.Is(err, errdefs.ErrOutOfRange) || !strings.Contains(err.Error(), "oldest available is seq 101") {
+		t.Fatalf("resume from before the restart: %v, want OUT_OF_RANGE naming seq 101", err)
+	}
+
+	for range 3 {
+		b.Publish(Event{Type: Started})
+	}
+	if got := seqs(drain(t, s)); !slices.Equal(got, []uint64{101, 102, 103}) {
+		t.Fatalf("caught-up subscriber got %v, want 101..103", got)
+	}
+	for range 8 {
+		b.Publish(Event{Type: Started})
+	}
+	// 101..110 then 111..120: each reserved before its first number is used.
+	if !slices.Equal(reserved, []uint64{110, 120}) {
+		t.Fatalf("reservations %v, want [110 120]", reserved)
+	}
+	if st := b.Stats(); st.LastSeq != 111 || st.OldestSeq != 108 {
+		t.Fatalf("stats %+v, want last 111, oldest 108", st)
+	}
+	old = 105
+	if _, err = b.Subscribe(Filter{}, &old); !errors.Is(err, errdefs.ErrOutOfRange) || !strings.Contains(err.Error(), "oldest available is seq 108") {
+		t.Fatalf("resume from an evicted seq of this run: %v", err)
+	}
 }
