@@ -146,8 +146,8 @@ func NewBus(size int, now func() time.Time) *Bus {
 		now = time.Now
 	}
 	return &Bus{
-		now:  now,
-		ring: make([]Event, max(size, 1)),
+		now:   now,
+		ring:  make([]Event, max(size, 1)),
 		next:  1,
 		first: 1,
 		subs:  make(map[*Subscription]struct{}),
