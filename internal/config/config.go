@@ -61,6 +61,7 @@ type Config struct {
 	CgroupName  string // procd's directory in each cgroup hierarchy; "": derived from Socket
 
 	StateDir     string // per-process output log files live under StateDir/logs
+	Store        bool   // keep records across restarts in the state directory's database
 	LogFiles     bool   // default for processes that do not say
 	LogFileSize  Size   // per file
 	LogFileCount int    // files per stream
@@ -157,6 +158,7 @@ func Default() Config {
 		MaxBatchJobs:    64,
 		Containment:     "auto",
 		StateDir:        DefaultStateDir(),
+		Store:           true,
 		LogFileSize:     16 << 20,
 		LogFileCount:    4,
 		SocketMode:      "0600",
@@ -325,7 +327,8 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve Prometheus metrics on this address at /metrics (e.g. 127.0.0.1:9464)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go profiles at /debug/pprof on this address (for diagnosis; keep it on loopback)")
 	fs.Uint32Var(&c.MaxStreams, "max-streams", c.MaxStreams, "concurrent calls per client connection")
-	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "directory for per-process output log files")
+	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "directory for the record database and per-process output log files")
+	fs.BoolVar(&c.Store, "store", c.Store, "keep process records, restart state and the event sequence across restarts of procd in the state directory (--store=false: in memory only)")
 	fs.BoolVar(&c.LogFiles, "log-files", c.LogFiles, "keep every process's output in rotated log files too (a process may ask either way)")
 	fs.Var(&c.LogFileSize, "log-file-size", "size of one output log file before rotation")
 	fs.IntVar(&c.LogFileCount, "log-file-count", c.LogFileCount, "log files kept per stream (disk use is at most count × size per stream)")

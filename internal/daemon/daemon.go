@@ -28,6 +28,7 @@ import (
 	"github.com/procd/procd/internal/metrics"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/server"
+	"github.com/procd/procd/internal/store"
 	"github.com/procd/procd/internal/version"
 	"github.com/procd/procd/internal/watchdog"
 )
@@ -46,6 +47,7 @@ type Daemon struct {
 	notify      *watchdog.NotifyListener
 	notifyStats func() (accepted, rejected int64)
 	bus         *events.Bus
+	store       *store.Store // nil: records live in memory only
 	mgr         *manager.Manager
 	exec        *executor.Executor
 	srv         *server.Server

@@ -203,8 +203,8 @@ func (d *Daemon) prepareStateDir() error {
 	if dir == "" {
 		return nil
 	}
-	// Records do not outlive the daemon, and ids restart at p-1: the
-	// output logs of an earlier run are orphans.
+	// Records may outlive the daemon (the state store), but their output
+	// does not: the output logs of an earlier run are orphans.
 	logs := filepath.Join(dir, "logs")
 	if entries, _ := os.ReadDir(logs); len(entries) > 0 {
 		d.log.Info("removing output logs of an earlier run", zap.String("dir", logs), zap.Int("processes", len(entries)))
@@ -233,9 +233,14 @@ func (d *Daemon) prepareStateDir() error {
 // policy), the notify socket and the batch executor, and builds the
 // metrics registry over them.
 func (d *Daemon) startCore(inj *faults.Injector, pol *policy.Policy) error {
+	d.openStore() // first: closed last, after the table's final records
 	d.bus = events.NewBus(d.cfg.EventRingSize, nil)
 	d.life.add("event bus", func(context.Context) error { d.bus.Close(); return nil })
 	mcfg := managerConfig(&d.cfg)
+	if d.store != nil {
+		d.resumeEvents()
+		mcfg.Store = d.store
+	}
 	mcfg.OnKill = func(r manager.Reason, late time.Duration) {
 		if d.met != nil { // set before Run: no process has started yet
 			d.met.ObserveKill(r, late)
@@ -253,6 +258,11 @@ func (d *Daemon) startCore(inj *faults.Injector, pol *policy.Policy) error {
 	}
 	d.mgr = manager.New(mcfg, d.rt, d.bus, d.log.Named("manager"))
 	d.mgrC = d.life.add("process table", func(ctx context.Context) error { d.mgr.Shutdown(ctx); return nil })
+	if d.store != nil {
+		if err := d.recoverRecords(); err != nil {
+			return err
+		}
+	}
 	var notifyStats func() (int64, int64)
 	if mcfg.NotifySocket != "" {
 		// Created after the manager (its handler) and before any child.

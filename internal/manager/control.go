@@ -172,7 +172,7 @@ func (m *Manager) Remove(ref Ref) (Info, error) {
 		return Info{}, err
 	}
 	info := m.info(r)
-	if info.State != Exited {
+	if info.State != Exited && info.State != Lost {
 		return info, errdefs.Errorf(errdefs.ErrFailedPrecondition, "process %s (pid %d) is %s; stop it before removing it", r.id, r.pid, info.State)
 	}
 	m.mu.Lock()
@@ -231,6 +231,7 @@ func (m *Manager) removeLocked(rs []*record) []*record {
 		}
 		drop[r] = true
 		removed = append(removed, r)
+		m.forget(r)
 		delete(m.byID, r.id)
 		if m.byPID[r.pid] == r {
 			delete(m.byPID, r.pid)

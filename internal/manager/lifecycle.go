@@ -128,6 +128,7 @@ func (m *Manager) finish(r *record, st proc.ExitStatus, leftovers int, truncated
 	r.state = Exited
 	r.finishedAt = time.Now()
 	r.mu.Unlock()
+	m.persist(r)
 	m.unwatch(r)
 
 	m.stats.countExit(exit.Reason, leftovers)
@@ -197,6 +198,7 @@ func (m *Manager) escalate(r *record, reason Reason, sig syscall.Signal, grace t
 	r.esc = e
 	if reason != 0 {
 		r.state = Stopping
+		m.persist(r)
 	}
 	go m.runEscalation(r, e, sig, grace, why)
 	return e

@@ -96,6 +96,9 @@ type Config struct {
 	// OnKill, when set, is told how late each watchdog kill was decided
 	// (for the kill-latency histogram).
 	OnKill func(reason Reason, late time.Duration)
+	// Store, when set, keeps every record across daemon runs (see
+	// Recover); nil: records live in memory only.
+	Store RecordStore
 }
 
 // InputLimits bound what one request may ask for.
@@ -204,6 +207,7 @@ type Manager struct {
 	probes  sync.WaitGroup // readiness waits (one per starting process)
 
 	nextID     atomic.Uint64
+	journal    journal
 	pending    pendingStarts // for notify datagrams that beat their record
 	notifyWait time.Duration // how long such a datagram waits (tests lengthen it)
 
@@ -240,6 +244,7 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 
 		notifyWait: notifyRecordWait,
 	}
+	m.journal.st = cfg.Store
 	m.remover.log = log
 	m.remover.quit = make(chan struct{})
 	m.wd = watchdog.New(cfg.Clock, m.onWatchdog)

@@ -51,6 +51,8 @@ type record struct {
 	ready      bool   // READY=1 on the notify socket
 	status     string // last STATUS= on the notify socket
 	rd         readyState
+
+	frozen *Info // a record read back from the state store: its snapshot
 }
 
 // escalation is one run of the stop sequence for a record.
@@ -82,6 +84,9 @@ func (m *Manager) info(r *record) Info { return m.snapshot(r, false) }
 func (m *Manager) liveInfo(r *record) Info { return m.snapshot(r, true) }
 
 func (m *Manager) snapshot(r *record, live bool) Info {
+	if r.frozen != nil {
+		return r.frozenInfo()
+	}
 	r.mu.Lock()
 	state, exit, fin, ready, status := r.state, r.exit, r.finishedAt, r.ready, r.status
 	readiness := r.readyInfo()

@@ -286,7 +286,7 @@ func (m *Manager) start(spec Spec, attach *AttachOptions) (_ Info, _ *Session, e
 		return Info{}, nil, err
 	}
 	undo = append(undo, m.unreserve)
-	n := m.nextID.Add(1)
+	n := m.newID()
 	r := &record{
 		id:   fmt.Sprintf("p-%d", n),
 		seq:  n,
@@ -424,6 +424,7 @@ func (m *Manager) register(r *record, p *proc.Process, beforeWatch func()) {
 	m.byID[r.id] = r
 	m.byPID[r.pid] = r
 	m.mu.Unlock()
+	m.persist(r)
 	m.pending.end()
 	m.stats.started.Add(1)
 	m.publish(r, events.Started, func(e *events.Event) { e.Detail = strings.Join(r.spec.Command, " ") })

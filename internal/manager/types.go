@@ -14,7 +14,8 @@ import (
 type State int
 
 // States. Their numbers are the core's own: internal/server maps each to
-// procd.v1.ProcessState by name (enums.go), never by number.
+// procd.v1.ProcessState by name (enums.go), never by number. Records in
+// the state database hold them: a number, once given, is never reused.
 const (
 	Running  State = 1 // the leader runs, or its tree is being cleaned up
 	Stopping State = 2 // a stop escalation is in progress
@@ -22,6 +23,10 @@ const (
 	// Starting: the leader runs and is not ready yet (Spec.Ready); it
 	// becomes Running when its readiness check passes.
 	Starting State = 4
+	// Lost: the process was running when the daemon died, and a later
+	// daemon run found only its record (the guardian ended its tree);
+	// how it ended is unknown, so it has no exit record.
+	Lost State = 7
 )
 
 func (s State) String() string {
@@ -34,6 +39,8 @@ func (s State) String() string {
 		return "EXITED"
 	case Starting:
 		return "STARTING"
+	case Lost:
+		return "LOST"
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }
@@ -42,7 +49,8 @@ func (s State) String() string {
 type Reason int
 
 // Reasons. Their numbers are the core's own: internal/server maps each to
-// procd.v1.ExitReason by name (enums.go), never by number.
+// procd.v1.ExitReason by name (enums.go), never by number. Records in the
+// state database hold them: a number, once given, is never reused.
 const (
 	ReasonExited   Reason = 1 // on its own
 	ReasonStopped  Reason = 2 // StopProcess, or a terminating signal from a client
@@ -261,10 +269,21 @@ type Info struct {
 	Exit   *Exit // nil until Exited
 	Stdout StreamInfo
 	Stderr StreamInfo
+	// Restored: an earlier run of the daemon kept this record, and this
+	// run read it back from the state database (its output was not kept).
+	Restored bool
+	// LostAt is when a restarted daemon found the process LOST; LastState
+	// is the state its record held when the daemon died.
+	LostAt    time.Time
+	LastState State
 }
 
-// Duration is how long the process ran, or has been running at now.
+// Duration is how long the process ran, or has been running at now. A
+// LOST process ran at most until it was found lost.
 func (i *Info) Duration(now time.Time) time.Duration {
+	if i.State == Lost && !i.LostAt.IsZero() {
+		return i.LostAt.Sub(i.StartedAt)
+	}
 	if !i.FinishedAt.IsZero() {
 		return i.FinishedAt.Sub(i.StartedAt)
 	}
