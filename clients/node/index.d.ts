@@ -25,7 +25,8 @@ export type BulkTarget = ProcessRef | { selector: Selector };
 // Enums (full names as received; requests also take the suffix in any case, e.g. 'exited', 'stdout', 'pipe')
 
 export type StdinMode = 'STDIN_MODE_UNSPECIFIED' | 'STDIN_MODE_NULL' | 'STDIN_MODE_PIPE';
-export type ProcessState = 'PROCESS_STATE_UNSPECIFIED' | 'PROCESS_STATE_RUNNING' | 'PROCESS_STATE_STOPPING' | 'PROCESS_STATE_EXITED';
+/** PROCESS_STATE_LOST: procd died while the process ran; a restarted procd found only its record (see lostAt, lastState). */
+export type ProcessState = 'PROCESS_STATE_UNSPECIFIED' | 'PROCESS_STATE_RUNNING' | 'PROCESS_STATE_STOPPING' | 'PROCESS_STATE_EXITED' | 'PROCESS_STATE_LOST';
 export type ExitReason =
   | 'EXIT_REASON_UNSPECIFIED' | 'EXIT_REASON_EXITED' | 'EXIT_REASON_STOPPED' | 'EXIT_REASON_HUNG'
   | 'EXIT_REASON_DEADLINE' | 'EXIT_REASON_DAEMON_SHUTDOWN';
@@ -216,6 +217,12 @@ export interface Process {
   logDir: string;
   runAs: string;
   caller: string;
+  /** An earlier run of procd kept this record (its output was not kept). */
+  restored: boolean;
+  /** For PROCESS_STATE_LOST: when the restarted procd found it lost. */
+  lostAt: Timestamp | null;
+  /** For PROCESS_STATE_LOST: the state its record held when procd died. */
+  lastState: ProcessState;
   [field: string]: unknown;
 }
 

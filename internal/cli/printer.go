@@ -152,7 +152,17 @@ func printProcess(w io.Writer, p *pb.Process) {
 	if p.GetFinishedAt() != nil {
 		row("finished", p.GetFinishedAt().AsTime().Local().Format(time.RFC3339Nano))
 	}
-	row("duration", roundDuration(p.GetDuration().AsDuration()).String())
+	lost := p.GetState() == pb.ProcessState_PROCESS_STATE_LOST
+	if lost {
+		row("duration", "at most "+roundDuration(p.GetDuration().AsDuration()).String())
+		row("lost", fmt.Sprintf("procd died while it was %s; the restarted procd found it gone at %s (procd's guardian ended its tree); how it ended is unknown",
+			stateName(p.GetLastState()), p.GetLostAt().AsTime().Local().Format(time.RFC3339Nano)))
+	} else {
+		row("duration", roundDuration(p.GetDuration().AsDuration()).String())
+	}
+	if p.GetRestored() {
+		row("restored", "kept by an earlier run of procd (its output was not kept)")
+	}
 	if e := p.GetExit(); e != nil {
 		row("exit", exitSummary(e))
 		row("reason", reasonName(e.GetReason()))
@@ -174,7 +184,7 @@ func printProcess(w io.Writer, p *pb.Process) {
 		row("cgroup", p.GetCgroup())
 		u := p.GetUsage()
 		tree := fmt.Sprintf("CPU %v, peak memory %s", roundDuration(u.GetCpu().AsDuration()), humanBytes(u.GetMemoryPeakBytes()))
-		if p.GetExit() == nil {
+		if p.GetExit() == nil && !lost {
 			tree += ", memory now " + humanBytes(u.GetMemoryCurrentBytes())
 		}
 		row("tree usage", tree)
@@ -189,7 +199,7 @@ func printProcess(w io.Writer, p *pb.Process) {
 	row("last activity", last)
 	if w := p.GetWatchdog(); w != nil {
 		row("watchdog", watchdogSummary(w))
-		if p.GetExit() == nil && w.GetIdle() != nil {
+		if p.GetExit() == nil && !lost && w.GetIdle() != nil {
 			state := "active"
 			switch {
 			case w.GetHung():

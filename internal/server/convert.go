@@ -267,6 +267,7 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 }
 
 func processToProto(i *manager.Info, now time.Time) *pb.Process {
+	ended := i.Exit != nil || i.State == manager.Lost
 	p := &pb.Process{
 		Id:           i.ID,
 		Pid:          int32(i.PID),
@@ -288,7 +289,7 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		RunAs:        i.RunAs,
 		Caller:       i.Caller,
 		KillMode:     killModes.proto(i.KillMode),
-		Watchdog:     watchdogToProto(&i.Watchdog, i.LastSource, i.Exit != nil),
+		Watchdog:     watchdogToProto(&i.Watchdog, i.LastSource, ended),
 		Cgroup:       i.Cgroup,
 		MemoryMax:    i.Limits.MemoryMax,
 		PidsMax:      i.Limits.PidsMax,
@@ -296,9 +297,14 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		Rlimits:      rlimitsToProto(i.Limits.Rlimits),
 
 		BoundToSession: i.BoundToSession,
+		Restored:       i.Restored,
+		LostAt:         timestamp(i.LostAt),
+	}
+	if i.State == manager.Lost {
+		p.LastState = processStates.proto(i.LastState)
 	}
 	if i.Cgroup != "" {
-		p.Usage = treeUsageToProto(i.Usage, i.Exit == nil)
+		p.Usage = treeUsageToProto(i.Usage, !ended)
 	}
 	p.Stdin = stdinModes.proto(i.Stdin)
 	if i.Exit != nil {

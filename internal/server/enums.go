@@ -58,6 +58,7 @@ var (
 		manager.Stopping: pb.ProcessState_PROCESS_STATE_STOPPING,
 		manager.Exited:   pb.ProcessState_PROCESS_STATE_EXITED,
 		manager.Starting: pb.ProcessState_PROCESS_STATE_STARTING,
+		manager.Lost:     pb.ProcessState_PROCESS_STATE_LOST,
 	})
 	exitReasons = newEnumMap(map[manager.Reason]pb.ExitReason{
 		manager.ReasonExited:         pb.ExitReason_EXIT_REASON_EXITED,

@@ -169,10 +169,13 @@ def returncode(exit_status) -> Optional[int]:
 def process_status(p) -> Dict[str, Any]:
     """The status dict of a Process record (see ProcessManager.get_process_status)."""
     d = message_to_dict(p)
+    lost = p.state == pb.PROCESS_STATE_LOST
     finished = p.state == pb.PROCESS_STATE_EXITED
     ex = p.exit if p.HasField("exit") else None
     d.update(
-        status="finished" if finished else "running",
+        # "lost": procd died while it ran; a restarted procd found only its
+        # record (lost_at, last_state), and how it ended is unknown.
+        status="lost" if lost else "finished" if finished else "running",
         exit_code=returncode(ex),
         signal=(ex.signal or None) if ex is not None else None,
         signal_number=ex.signal_number if ex is not None and ex.HasField("signal_number") else None,

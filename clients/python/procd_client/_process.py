@@ -169,10 +169,12 @@ class ProcessHandle:
     and ``stdin`` (an :class:`InputRelay` with ``stdin_pipe=True``, else
     None: procd gives processes /dev/null).
 
-    procd extras: ``id`` ("p-7", unique for the daemon's lifetime), ``name``,
-    ``command``, ``started_at``, ``config``, ``record`` (the latest
-    ``procd.v1.Process`` received), ``status()``, ``stop()``,
-    ``update_activity()``.
+    procd extras: ``id`` ("p-7", never reused, across restarts of procd
+    too), ``name``, ``command``, ``started_at``, ``config``, ``record`` (the
+    latest ``procd.v1.Process`` received), ``lost`` (True once procd reports
+    the process LOST: procd died while it ran, a restarted procd found only
+    its record, and ``returncode`` stays None because how it ended is
+    unknown), ``status()``, ``stop()``, ``update_activity()``.
     """
 
     def __init__(self, registry: "ProcessRegistry", record: Any, config: "ProcessConfig"):
@@ -181,6 +183,7 @@ class ProcessHandle:
         self.config = config
         self.returncode: Optional[int] = None
         self.hung = False
+        self.lost = False
         self.stdout = OutputRelay(self, "stdout")
         self.stderr = OutputRelay(self, "stderr")
         self.stdin: Optional[InputRelay] = InputRelay(self) if record.stdin == pb.STDIN_MODE_PIPE else None
@@ -213,6 +216,9 @@ class ProcessHandle:
         if record.state == pb.PROCESS_STATE_EXITED:
             self.returncode = returncode(record.exit)
             self.hung = False
+        elif record.state == pb.PROCESS_STATE_LOST:
+            self.lost = True
+            self.hung = False
         elif record.HasField("watchdog"):
             self.hung = record.watchdog.hung
 
@@ -223,7 +229,8 @@ class ProcessHandle:
 
     async def wait(self, timeout: Optional[float] = None) -> Optional[int]:
         """Waits until the process (and its whole tree) is gone and returns
-        ``returncode``; with ``timeout``, None if it still runs then."""
+        ``returncode``; with ``timeout``, None if it still runs then. A
+        LOST process (see ``lost``) is gone too, with ``returncode`` None."""
         r = await self._registry._wait(self, timeout)
         if r is None or r.timed_out:
             return None

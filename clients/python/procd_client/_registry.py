@@ -278,7 +278,7 @@ class ProcessRegistry:
         except NotFound:
             return False
         self.observe(resp.process)
-        return resp.process.state != pb.PROCESS_STATE_EXITED
+        return resp.process.state not in (pb.PROCESS_STATE_EXITED, pb.PROCESS_STATE_LOST)
 
     def _read_output(
         self,

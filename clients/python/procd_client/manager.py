@@ -526,7 +526,7 @@ class ProcessManager(metaclass=_ManagerMeta):
         handle = self.registry.handle_for(target)
         if record is None:
             rec = await self.registry._get(target)  # a process another client started
-            if rec is None or rec.state == pb.PROCESS_STATE_EXITED:
+            if rec is None or rec.state in (pb.PROCESS_STATE_EXITED, pb.PROCESS_STATE_LOST):
                 return False
             handle = self.registry.observe(rec)
             record = {"process": handle, "config": handle.config, "started_at": handle.started_at, "status": "running"}

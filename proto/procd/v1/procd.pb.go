@@ -93,6 +93,10 @@ const (
 	// The leader runs and has not passed its readiness check yet
 	// (ProcessSpec.ready); it becomes RUNNING when it does.
 	ProcessState_PROCESS_STATE_STARTING ProcessState = 4
+	// The process was running when procd died; a restarted procd found only
+	// its record (procd's guardian ended the tree). How it ended is unknown:
+	// there is no exit record; lost_at and last_state say when and from what.
+	ProcessState_PROCESS_STATE_LOST ProcessState = 7
 )
 
 // Enum value maps for ProcessState.
@@ -103,6 +107,7 @@ var (
 		2: "PROCESS_STATE_STOPPING",
 		3: "PROCESS_STATE_EXITED",
 		4: "PROCESS_STATE_STARTING",
+		7: "PROCESS_STATE_LOST",
 	}
 	ProcessState_value = map[string]int32{
 		"PROCESS_STATE_UNSPECIFIED": 0,
@@ -110,6 +115,7 @@ var (
 		"PROCESS_STATE_STOPPING":    2,
 		"PROCESS_STATE_EXITED":      3,
 		"PROCESS_STATE_STARTING":    4,
+		"PROCESS_STATE_LOST":        7,
 	}
 )
 
@@ -2367,8 +2373,17 @@ type Process struct {
 	ReadyError    string `protobuf:"bytes,48,opt,name=ready_error,json=readyError,proto3" json:"ready_error,omitempty"`
 	// The start-up timeout in force; zero: none.
 	StartupTimeout *durationpb.Duration `protobuf:"bytes,49,opt,name=startup_timeout,json=startupTimeout,proto3" json:"startup_timeout,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Fields 50-54: records that survive a restart of procd.
+	// An earlier run of procd kept this record in its state directory and
+	// this run read it back (its output was not kept).
+	Restored bool `protobuf:"varint,50,opt,name=restored,proto3" json:"restored,omitempty"`
+	// When a restarted procd found the process LOST.
+	LostAt *timestamppb.Timestamp `protobuf:"bytes,51,opt,name=lost_at,json=lostAt,proto3" json:"lost_at,omitempty"`
+	// For a LOST process: the state its record held when procd died
+	// (STARTING, RUNNING or STOPPING).
+	LastState     ProcessState `protobuf:"varint,52,opt,name=last_state,json=lastState,proto3,enum=procd.v1.ProcessState" json:"last_state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Process) Reset() {
@@ -2644,6 +2659,27 @@ func (x *Process) GetStartupTimeout() *durationpb.Duration {
 		return x.StartupTimeout
 	}
 	return nil
+}
+
+func (x *Process) GetRestored() bool {
+	if x != nil {
+		return x.Restored
+	}
+	return false
+}
+
+func (x *Process) GetLostAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LostAt
+	}
+	return nil
+}
+
+func (x *Process) GetLastState() ProcessState {
+	if x != nil {
+		return x.LastState
+	}
+	return ProcessState_PROCESS_STATE_UNSPECIFIED
 }
 
 // StartProcessRequest starts one process.
@@ -6090,7 +6126,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\vtotal_bytes\x18\x01 \x01(\x03R\n" +
 	"totalBytes\x12#\n" +
 	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\x12\x1b\n" +
-	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\x80\v\n" +
+	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\x88\f\n" +
 	"\aProcess\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x12\n" +
@@ -6133,7 +6169,11 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x0eready_attempts\x18/ \x01(\x05R\rreadyAttempts\x12\x1f\n" +
 	"\vready_error\x180 \x01(\tR\n" +
 	"readyError\x12B\n" +
-	"\x0fstartup_timeout\x181 \x01(\v2\x19.google.protobuf.DurationR\x0estartupTimeout\x1a9\n" +
+	"\x0fstartup_timeout\x181 \x01(\v2\x19.google.protobuf.DurationR\x0estartupTimeout\x12\x1a\n" +
+	"\brestored\x182 \x01(\bR\brestored\x123\n" +
+	"\alost_at\x183 \x01(\v2\x1a.google.protobuf.TimestampR\x06lostAt\x125\n" +
+	"\n" +
+	"last_state\x184 \x01(\x0e2\x16.procd.v1.ProcessStateR\tlastState\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
@@ -6416,13 +6456,14 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\tStdinMode\x12\x1a\n" +
 	"\x16STDIN_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTDIN_MODE_NULL\x10\x01\x12\x13\n" +
-	"\x0fSTDIN_MODE_PIPE\x10\x02*\x9a\x01\n" +
+	"\x0fSTDIN_MODE_PIPE\x10\x02*\xb2\x01\n" +
 	"\fProcessState\x12\x1d\n" +
 	"\x19PROCESS_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PROCESS_STATE_RUNNING\x10\x01\x12\x1a\n" +
 	"\x16PROCESS_STATE_STOPPING\x10\x02\x12\x18\n" +
 	"\x14PROCESS_STATE_EXITED\x10\x03\x12\x1a\n" +
-	"\x16PROCESS_STATE_STARTING\x10\x04*\xe9\x01\n" +
+	"\x16PROCESS_STATE_STARTING\x10\x04\x12\x16\n" +
+	"\x12PROCESS_STATE_LOST\x10\a*\xe9\x01\n" +
 	"\n" +
 	"ExitReason\x12\x1b\n" +
 	"\x17EXIT_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -6651,102 +6692,104 @@ var file_procd_v1_procd_proto_depIdxs = []int32{
 	17,  // 52: procd.v1.Process.ready:type_name -> procd.v1.ReadinessProbe
 	78,  // 53: procd.v1.Process.ready_at:type_name -> google.protobuf.Timestamp
 	77,  // 54: procd.v1.Process.startup_timeout:type_name -> google.protobuf.Duration
-	16,  // 55: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	24,  // 56: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	77,  // 57: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	24,  // 58: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	24,  // 59: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	69,  // 60: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	1,   // 61: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	70,  // 62: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	24,  // 63: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	31,  // 64: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	35,  // 65: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	31,  // 66: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	77,  // 67: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	24,  // 68: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	38,  // 69: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	24,  // 70: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	24,  // 71: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	31,  // 72: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	71,  // 73: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	77,  // 74: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	72,  // 75: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
-	73,  // 76: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
-	77,  // 77: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
-	47,  // 78: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	48,  // 79: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	49,  // 80: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	50,  // 81: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	51,  // 82: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
-	65,  // 83: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
-	78,  // 84: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	6,   // 85: procd.v1.Event.type:type_name -> procd.v1.EventType
-	74,  // 86: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	22,  // 87: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	4,   // 88: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	77,  // 89: procd.v1.Event.idle:type_name -> google.protobuf.Duration
-	6,   // 90: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	75,  // 91: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	53,  // 92: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	53,  // 93: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
-	4,   // 94: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	4,   // 95: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	77,  // 96: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
-	77,  // 97: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
-	7,   // 98: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
-	16,  // 99: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
-	77,  // 100: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
-	58,  // 101: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
-	77,  // 102: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
-	76,  // 103: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
-	7,   // 104: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
-	22,  // 105: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
-	77,  // 106: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
-	60,  // 107: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
-	77,  // 108: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
-	63,  // 109: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
-	64,  // 110: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
-	64,  // 111: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
-	61,  // 112: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
-	24,  // 113: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
-	7,   // 114: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
-	77,  // 115: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
-	25,  // 116: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	27,  // 117: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	29,  // 118: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	32,  // 119: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	34,  // 120: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	37,  // 121: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	40,  // 122: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	42,  // 123: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	44,  // 124: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	46,  // 125: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	54,  // 126: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	56,  // 127: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	9,   // 128: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
-	11,  // 129: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
-	59,  // 130: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
-	26,  // 131: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	28,  // 132: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	30,  // 133: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	33,  // 134: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	36,  // 135: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	39,  // 136: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	41,  // 137: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	43,  // 138: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	45,  // 139: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	52,  // 140: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	55,  // 141: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	57,  // 142: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	10,  // 143: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
-	15,  // 144: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
-	62,  // 145: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
-	131, // [131:146] is the sub-list for method output_type
-	116, // [116:131] is the sub-list for method input_type
-	116, // [116:116] is the sub-list for extension type_name
-	116, // [116:116] is the sub-list for extension extendee
-	0,   // [0:116] is the sub-list for field type_name
+	78,  // 55: procd.v1.Process.lost_at:type_name -> google.protobuf.Timestamp
+	1,   // 56: procd.v1.Process.last_state:type_name -> procd.v1.ProcessState
+	16,  // 57: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
+	24,  // 58: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	77,  // 59: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	24,  // 60: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	24,  // 61: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	69,  // 62: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	1,   // 63: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	70,  // 64: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	24,  // 65: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	31,  // 66: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	35,  // 67: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	31,  // 68: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	77,  // 69: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	24,  // 70: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	38,  // 71: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	24,  // 72: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	24,  // 73: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	31,  // 74: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	71,  // 75: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	77,  // 76: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	72,  // 77: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
+	73,  // 78: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	77,  // 79: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	47,  // 80: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	48,  // 81: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	49,  // 82: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	50,  // 83: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	51,  // 84: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	65,  // 85: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
+	78,  // 86: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	6,   // 87: procd.v1.Event.type:type_name -> procd.v1.EventType
+	74,  // 88: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	22,  // 89: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	4,   // 90: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	77,  // 91: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	6,   // 92: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	75,  // 93: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	53,  // 94: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	53,  // 95: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
+	4,   // 96: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	4,   // 97: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	77,  // 98: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	77,  // 99: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	7,   // 100: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	16,  // 101: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	77,  // 102: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	58,  // 103: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	77,  // 104: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	76,  // 105: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	7,   // 106: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	22,  // 107: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	77,  // 108: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	60,  // 109: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	77,  // 110: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	63,  // 111: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	64,  // 112: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	64,  // 113: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	61,  // 114: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	24,  // 115: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	7,   // 116: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	77,  // 117: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	25,  // 118: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	27,  // 119: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	29,  // 120: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	32,  // 121: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	34,  // 122: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	37,  // 123: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	40,  // 124: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	42,  // 125: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	44,  // 126: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	46,  // 127: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	54,  // 128: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	56,  // 129: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	9,   // 130: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
+	11,  // 131: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
+	59,  // 132: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	26,  // 133: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	28,  // 134: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	30,  // 135: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	33,  // 136: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	36,  // 137: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	39,  // 138: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	41,  // 139: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	43,  // 140: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	45,  // 141: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	52,  // 142: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	55,  // 143: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	57,  // 144: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	10,  // 145: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
+	15,  // 146: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
+	62,  // 147: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	133, // [133:148] is the sub-list for method output_type
+	118, // [118:133] is the sub-list for method input_type
+	118, // [118:118] is the sub-list for extension type_name
+	118, // [118:118] is the sub-list for extension extendee
+	0,   // [0:118] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }

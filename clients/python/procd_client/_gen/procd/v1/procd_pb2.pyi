@@ -51,6 +51,7 @@ KILL_MODE_GROUP: KillMode
 KILL_MODE_LEADER: KillMode
 KILL_MODE_UNSPECIFIED: KillMode
 PROCESS_STATE_EXITED: ProcessState
+PROCESS_STATE_LOST: ProcessState
 PROCESS_STATE_RUNNING: ProcessState
 PROCESS_STATE_STARTING: ProcessState
 PROCESS_STATE_STOPPING: ProcessState
@@ -414,7 +415,7 @@ class OutputStats(_message.Message):
     def __init__(self, bytes_captured_total: _Optional[int] = ..., bytes_dropped_total: _Optional[int] = ..., ring_bytes: _Optional[int] = ...) -> None: ...
 
 class Process(_message.Message):
-    __slots__ = ["bound_to_session", "caller", "cgroup", "command", "cpu_max", "cwd", "duration", "executable", "exit", "finished_at", "id", "kill_mode", "labels", "last_activity", "log_dir", "memory_max", "name", "pgid", "pid", "pids_max", "ready", "ready_at", "ready_attempts", "ready_error", "rlimits", "run_as", "started_at", "startup_timeout", "state", "stderr", "stdin", "stdout", "tty", "usage", "watchdog"]
+    __slots__ = ["bound_to_session", "caller", "cgroup", "command", "cpu_max", "cwd", "duration", "executable", "exit", "finished_at", "id", "kill_mode", "labels", "last_activity", "last_state", "log_dir", "lost_at", "memory_max", "name", "pgid", "pid", "pids_max", "ready", "ready_at", "ready_attempts", "ready_error", "restored", "rlimits", "run_as", "started_at", "startup_timeout", "state", "stderr", "stdin", "stdout", "tty", "usage", "watchdog"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -436,7 +437,9 @@ class Process(_message.Message):
     KILL_MODE_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     LAST_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    LAST_STATE_FIELD_NUMBER: _ClassVar[int]
     LOG_DIR_FIELD_NUMBER: _ClassVar[int]
+    LOST_AT_FIELD_NUMBER: _ClassVar[int]
     MEMORY_MAX_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PGID_FIELD_NUMBER: _ClassVar[int]
@@ -446,6 +449,7 @@ class Process(_message.Message):
     READY_AT_FIELD_NUMBER: _ClassVar[int]
     READY_ERROR_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_FIELD_NUMBER: _ClassVar[int]
     RLIMITS_FIELD_NUMBER: _ClassVar[int]
     RUN_AS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -471,7 +475,9 @@ class Process(_message.Message):
     kill_mode: KillMode
     labels: _containers.ScalarMap[str, str]
     last_activity: _timestamp_pb2.Timestamp
+    last_state: ProcessState
     log_dir: str
+    lost_at: _timestamp_pb2.Timestamp
     memory_max: int
     name: str
     pgid: int
@@ -481,6 +487,7 @@ class Process(_message.Message):
     ready_at: _timestamp_pb2.Timestamp
     ready_attempts: int
     ready_error: str
+    restored: bool
     rlimits: _containers.RepeatedCompositeFieldContainer[Rlimit]
     run_as: str
     started_at: _timestamp_pb2.Timestamp
@@ -492,7 +499,7 @@ class Process(_message.Message):
     tty: bool
     usage: TreeUsage
     watchdog: WatchdogStatus
-    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., pgid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., command: _Optional[_Iterable[str]] = ..., executable: _Optional[str] = ..., cwd: _Optional[str] = ..., state: _Optional[_Union[ProcessState, str]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., last_activity: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stdout: _Optional[_Union[OutputInfo, _Mapping]] = ..., stderr: _Optional[_Union[OutputInfo, _Mapping]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., watchdog: _Optional[_Union[WatchdogStatus, _Mapping]] = ..., usage: _Optional[_Union[TreeUsage, _Mapping]] = ..., cgroup: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., log_dir: _Optional[str] = ..., run_as: _Optional[str] = ..., caller: _Optional[str] = ..., bound_to_session: bool = ..., ready: _Optional[_Union[ReadinessProbe, _Mapping]] = ..., ready_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., ready_attempts: _Optional[int] = ..., ready_error: _Optional[str] = ..., startup_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., pgid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., command: _Optional[_Iterable[str]] = ..., executable: _Optional[str] = ..., cwd: _Optional[str] = ..., state: _Optional[_Union[ProcessState, str]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., last_activity: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stdout: _Optional[_Union[OutputInfo, _Mapping]] = ..., stderr: _Optional[_Union[OutputInfo, _Mapping]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., watchdog: _Optional[_Union[WatchdogStatus, _Mapping]] = ..., usage: _Optional[_Union[TreeUsage, _Mapping]] = ..., cgroup: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., log_dir: _Optional[str] = ..., run_as: _Optional[str] = ..., caller: _Optional[str] = ..., bound_to_session: bool = ..., ready: _Optional[_Union[ReadinessProbe, _Mapping]] = ..., ready_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., ready_attempts: _Optional[int] = ..., ready_error: _Optional[str] = ..., startup_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., restored: bool = ..., lost_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_state: _Optional[_Union[ProcessState, str]] = ...) -> None: ...
 
 class ProcessSpec(_message.Message):
     __slots__ = ["activity", "activity_file", "auto_kill", "bind_to_session", "clear_env", "command", "cpu_max", "cwd", "deadline", "env", "extra_buffer", "grace", "group", "groups", "kill_mode", "labels", "log_files", "max_hang_time", "memory_max", "name", "pids_max", "ready", "rlimits", "startup_timeout", "stdin", "stop_signal", "timeout", "tty", "user", "window_size"]
