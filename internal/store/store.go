@@ -263,8 +263,13 @@ func (s *Store) commit() {
 	s.mu.Lock()
 	s.failed = err
 	s.seqDone = max(s.seqDone, upTo)
+	pending := s.seqNoted - s.seqDone
 	s.flushed.Broadcast()
 	s.mu.Unlock()
+	if ce := s.log.Check(zap.DebugLevel, "state store commit"); ce != nil && len(batch) > 0 {
+		// pending 0: every change noted before this line is on disk.
+		ce.Write(zap.Int("changes", len(batch)), zap.Uint64("pending", pending))
+	}
 }
 
 // Close commits what is pending, stores the exact last numbers of the
