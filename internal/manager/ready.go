@@ -333,6 +333,7 @@ func (m *Manager) markReady(r *record, attempts int, detail string) {
 	m.watchLocked(r)
 	took := r.rd.at.Sub(r.startedAt)
 	r.mu.Unlock()
+	m.persist(r)
 	m.publish(r, events.Ready, func(e *events.Event) {
 		e.Detail = fmt.Sprintf("ready after %v: %s", took.Round(time.Millisecond), detail)
 	})
