@@ -159,3 +159,36 @@ func TestPipeRunEndsWithItsContext(t *testing.T) {
 		t.Fatalf("the stream still writes to %d pipe(s) after Run ended", n)
 	}
 }
+
+// A pipe client that keeps up and a plain session that lags, on one
+// stream: the stream skips its hold copy only for bytes every session
+// has, so the lagging one still gets every byte.
+func TestPipeBesideALaggingSession(t *testing.T) {
+	s, p, r, room := pipeSession(t, 256<<10)
+	slow := s.OpenSession(0)
+	defer slow.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	go p.Run(ctx)
+	data := randomBytes(4<<20, 6)
+	var wg sync.WaitGroup
+	wg.Go(func() { feed(t, s, data, room) })
+	var fast bytes.Buffer
+	wg.Go(func() { io.Copy(&fast, r) })
+	var lagged bytes.Buffer
+	buf := make([]byte, 3000)
+	for {
+		n, _, eof := slow.Read(buf)
+		lagged.Write(buf[:n])
+		if eof {
+			break
+		}
+		if n == 0 {
+			<-slow.Wait()
+		}
+	}
+	wg.Wait()
+	if !bytes.Equal(fast.Bytes(), data) || !bytes.Equal(lagged.Bytes(), data) {
+		t.Fatalf("pipe got %d bytes, lagging session %d, of %d (or not in order)", fast.Len(), lagged.Len(), len(data))
+	}
+}

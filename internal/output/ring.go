@@ -90,6 +90,20 @@ func (r *Ring) grow(need int) {
 	r.buf = nb
 }
 
+// skip moves the ring n bytes on without holding them: every byte held so
+// far is dropped with them. A stream's hold buffer skips bytes every
+// session already has.
+func (r *Ring) skip(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || n == 0 {
+		return
+	}
+	r.total += int64(n)
+	r.held = 0
+	r.wake()
+}
+
 // Close marks the end of the stream: readers at the end see EOF.
 func (r *Ring) Close() {
 	r.mu.Lock()

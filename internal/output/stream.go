@@ -61,14 +61,27 @@ func (s *Stream) Write(p []byte) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	at, _, _ := s.ring.Info()
-	if s.hold != nil {
-		s.hold.Write(p)
-	}
-	dropped := s.ring.Write(p)
 	for _, pp := range s.pipes {
-		pp.written(p, at)
+		pp.written(p, at) // straight into caught-up clients' pipes
 	}
-	return dropped
+	if s.hold != nil {
+		if s.allPast(at + int64(len(p))) {
+			s.hold.skip(len(p)) // no session needs a copy
+		} else {
+			s.hold.Write(p)
+		}
+	}
+	return s.ring.Write(p)
+}
+
+// allPast reports whether every session has read up to off; s.mu is held.
+func (s *Stream) allPast(off int64) bool {
+	for ss := range s.sessions {
+		if ss.off < off {
+			return false
+		}
+	}
+	return true
 }
 
 // Close marks the end of the stream.
