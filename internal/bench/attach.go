@@ -179,3 +179,63 @@ func p7Stream(cfg Config, dm *daemon, n int) (float64, error) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// pipeCapture starts args through Attach with the client's own pipes (a
+// lossless session on the local fast path, as procctl run uses it), reads
+// every byte from the stdout pipe, and returns the time from the request
+// to the final record.
+func pipeCapture(c pb.ProcessServiceClient, args []string, size int64) (time.Duration, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	errR, errW, _ := os.Pipe()
+	defer outR.Close()
+	defer errR.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := c.Attach(ctx)
+	if err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	spec := &pb.ProcessSpec{Command: args, BindToSession: true}
+	err = st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: &pb.AttachStart{Target: &pb.AttachStart_Spec{Spec: spec},
+		LocalPipes: &pb.LocalPipes{Stdout: int32(outW.Fd()), Stderr: int32(errW.Fd())}}}})
+	if err != nil {
+		return 0, err
+	}
+	st.CloseSend()
+	m, err := st.Recv()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		return 0, err
+	}
+	if !m.GetLocalPipes().GetTaken() {
+		return 0, fmt.Errorf("procd did not take the pipes: %s", m.GetLocalPipes().GetReason())
+	}
+	go io.Copy(io.Discard, errR)
+	buf := make([]byte, 64<<10)
+	var got int64
+	for {
+		n, err := outR.Read(buf)
+		got += int64(n)
+		if err != nil {
+			break
+		}
+	}
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			return 0, err
+		}
+		if m.GetExit() != nil {
+			break
+		}
+	}
+	if got != size {
+		return 0, fmt.Errorf("the session's pipe got %d bytes of %d", got, size)
+	}
+	return time.Since(t0), nil
+}
