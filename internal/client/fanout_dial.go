@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"time"
 )
 
 // DialAll dials one daemon per address with o's credentials, for a
@@ -12,7 +13,9 @@ import (
 // address it resolves to is a daemon of its own (a Kubernetes headless
 // Service resolves to every node's procd); their certificates are verified
 // against the name, not the address. An address given twice is refused:
-// it would count one daemon twice.
+// it would count one daemon twice. The connections ping their daemon after
+// FanoutKeepalive without traffic, so that a daemon whose machine vanished
+// is dropped rather than waited for.
 func DialAll(ctx context.Context, o Options, addrs []string, resolve bool) ([]*Conn, error) {
 	var targets []Options
 	seen := map[string]string{}
@@ -30,7 +33,7 @@ func DialAll(ctx context.Context, o Options, addrs []string, resolve bool) ([]*C
 			}
 			seen[e.Addr] = addr
 			t := o
-			t.Addr, t.ServerName = e.Addr, e.ServerName
+			t.Addr, t.ServerName, t.Keepalive = e.Addr, e.ServerName, FanoutKeepalive
 			targets = append(targets, t)
 		}
 	}
@@ -47,6 +50,10 @@ func DialAll(ctx context.Context, o Options, addrs []string, resolve bool) ([]*C
 	}
 	return conns, nil
 }
+
+// FanoutKeepalive is how long a fan-out's connection stays silent before it
+// pings its daemon, and how long it waits for the answer.
+const FanoutKeepalive = 30 * time.Second
 
 // resolveAll returns one address per IP that addr's host resolves to, in
 // a stable order.
