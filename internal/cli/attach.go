@@ -141,25 +141,35 @@ func (a *app) attach(ctx context.Context, start *pb.AttachStart, tty bool, start
 	if detach != nil {
 		stop := make(chan struct{})
 		defer close(stop)
-		go func() {
-			select {
-			case <-detach:
-			case <-stop:
-				return
-			}
-			// Let go of stdin first, so it stays open for another client; the
-			// output loop ends the call once procd confirms, or soon anyway.
-			if !start.GetStdin() || send.send(&pb.AttachRequest{Kind: &pb.AttachRequest_ReleaseStdin{ReleaseStdin: true}}) != nil {
-				cancel(errDetached)
-				return
-			}
-			select {
-			case <-time.After(2 * time.Second):
-				cancel(errDetached)
-			case <-stop:
-			}
-		}()
+		go detachOn(detach, stop, start.GetStdin(), send, cancel)
 	}
+	return a.attachLoop(ctx, stream, early, pipes, started, cancel)
+}
+
+// detachOn ends the attach when detach is closed (until stop is): it lets
+// go of stdin first, so it stays open for another client, and the output
+// loop ends the call once procd confirms, or after 2 s anyway.
+func detachOn(detach, stop <-chan struct{}, holdsStdin bool, send *sender, cancel context.CancelCauseFunc) {
+	select {
+	case <-detach:
+	case <-stop:
+		return
+	}
+	if !holdsStdin || send.send(&pb.AttachRequest{Kind: &pb.AttachRequest_ReleaseStdin{ReleaseStdin: true}}) != nil {
+		cancel(errDetached)
+		return
+	}
+	select {
+	case <-time.After(2 * time.Second):
+		cancel(errDetached)
+	case <-stop:
+	}
+}
+
+// attachLoop handles procd's messages on an attach (early first, if set)
+// until the exit record, and returns the exit code as an error.
+func (a *app) attachLoop(ctx context.Context, stream pb.ProcessService_AttachClient, early *pb.AttachResponse,
+	pipes *clientPipes, started func(*pb.Process), cancel context.CancelCauseFunc) error {
 	for {
 		msg, err := early, error(nil)
 		if early == nil {
