@@ -96,92 +96,109 @@ func Compile(c *Config, daemonUID int, lookup Lookup) (*Policy, error) {
 	if c == nil {
 		return p, nil
 	}
-	resolve := func(kind, s string, f func(string) (int, error)) (int, error) {
-		if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-			return n, nil
-		}
-		if f == nil {
-			return 0, fmt.Errorf("%s %q: give a number", kind, s)
-		}
-		n, err := f(s)
-		if err != nil {
-			return 0, fmt.Errorf("%s %q: %w", kind, s, err)
-		}
-		return n, nil
-	}
 	names := map[string]bool{}
 	for i, rc := range c.Rules {
 		where := fmt.Sprintf("policy.rules[%d]", i)
 		if rc.Name != "" {
 			where += fmt.Sprintf(" (%q)", rc.Name)
 		}
-		if rc.Name == "" {
+		switch {
+		case rc.Name == "":
 			return nil, fmt.Errorf("%s: a rule needs a name (it is quoted in refusals)", where)
-		}
-		if names[rc.Name] {
+		case names[rc.Name]:
 			return nil, fmt.Errorf("%s: another rule is named %q", where, rc.Name)
-		}
-		names[rc.Name] = true
-		r := rule{name: rc.Name, index: i}
-		if len(rc.Match) == 0 {
+		case len(rc.Match) == 0:
 			return nil, fmt.Errorf(`%s: match is empty; say whom the rule is for (e.g. match = ["role:control"], or ["*"] for every caller)`, where)
 		}
-		for _, m := range rc.Match {
-			s, err := parseSelector(m, func(kind, v string) (int, error) {
-				if kind == "uid" {
-					return resolve("user", v, lookup.User)
-				}
-				return resolve("group", v, lookup.Group)
-			})
-			if err != nil {
-				return nil, fmt.Errorf("%s: match: %w", where, err)
-			}
-			r.match = append(r.match, s)
-		}
-		if rc.Executables != nil {
-			r.executables = []string{}
-			for _, e := range *rc.Executables {
-				if err := checkExePattern(e); err != nil {
-					return nil, fmt.Errorf("%s: executables: %w", where, err)
-				}
-				r.executables = append(r.executables, e)
-			}
-		}
-		if rc.Users != nil {
-			r.users, r.userNames = []int{}, *rc.Users
-			for _, u := range *rc.Users {
-				id, err := resolve("user", u, lookup.User)
-				if err != nil {
-					return nil, fmt.Errorf("%s: users: %w", where, err)
-				}
-				r.users = append(r.users, id)
-			}
-		}
-		if rc.Groups != nil {
-			r.groups, r.groupNames = []int{}, *rc.Groups
-			for _, g := range *rc.Groups {
-				id, err := resolve("group", g, lookup.Group)
-				if err != nil {
-					return nil, fmt.Errorf("%s: groups: %w", where, err)
-				}
-				r.groups = append(r.groups, id)
-			}
-		}
-		if rc.Env != nil {
-			r.env = []string{}
-			for _, e := range *rc.Env {
-				if e == "" || strings.ContainsAny(e, "=\x00/") {
-					return nil, fmt.Errorf("%s: env: %q is not a variable name or pattern", where, e)
-				}
-				if _, err := path.Match(e, ""); err != nil {
-					return nil, fmt.Errorf("%s: env: pattern %q: %w", where, e, err)
-				}
-				r.env = append(r.env, e)
-			}
+		names[rc.Name] = true
+		r, err := compileRule(rc, i, lookup)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		p.rules = append(p.rules, r)
 	}
 	return p, nil
+}
+
+// resolveID is a user or group given by number or, through f, by name.
+func resolveID(kind, s string, f func(string) (int, error)) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		return n, nil
+	}
+	if f == nil {
+		return 0, fmt.Errorf("%s %q: give a number", kind, s)
+	}
+	n, err := f(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: %w", kind, s, err)
+	}
+	return n, nil
+}
+
+// compileRule checks and resolves one named rule's selectors and limits.
+func compileRule(rc RuleConfig, i int, lookup Lookup) (rule, error) {
+	r := rule{name: rc.Name, index: i}
+	for _, m := range rc.Match {
+		s, err := parseSelector(m, func(kind, v string) (int, error) {
+			if kind == "uid" {
+				return resolveID("user", v, lookup.User)
+			}
+			return resolveID("group", v, lookup.Group)
+		})
+		if err != nil {
+			return r, fmt.Errorf("match: %w", err)
+		}
+		r.match = append(r.match, s)
+	}
+	if rc.Executables != nil {
+		r.executables = []string{}
+		for _, e := range *rc.Executables {
+			if err := checkExePattern(e); err != nil {
+				return r, fmt.Errorf("executables: %w", err)
+			}
+			r.executables = append(r.executables, e)
+		}
+	}
+	ids := func(what, kind string, list *[]string, f func(string) (int, error)) ([]int, error) {
+		if list == nil {
+			return nil, nil
+		}
+		out := []int{}
+		for _, v := range *list {
+			id, err := resolveID(kind, v, f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			out = append(out, id)
+		}
+		return out, nil
+	}
+	var err error
+	if r.users, err = ids("users", "user", rc.Users, lookup.User); err != nil {
+		return r, err
+	}
+	if r.groups, err = ids("groups", "group", rc.Groups, lookup.Group); err != nil {
+		return r, err
+	}
+	if rc.Users != nil {
+		r.userNames = *rc.Users
+	}
+	if rc.Groups != nil {
+		r.groupNames = *rc.Groups
+	}
+	if rc.Env != nil {
+		r.env = []string{}
+		for _, e := range *rc.Env {
+			if e == "" || strings.ContainsAny(e, "=\x00/") {
+				return r, fmt.Errorf("env: %q is not a variable name or pattern", e)
+			}
+			if _, err := path.Match(e, ""); err != nil {
+				return r, fmt.Errorf("env: pattern %q: %w", e, err)
+			}
+			r.env = append(r.env, e)
+		}
+	}
+	return r, nil
 }
 
 func parseSelector(s string, resolve func(kind, v string) (int, error)) (selector, error) {
