@@ -77,25 +77,8 @@ func (s socketDir) prepare(log *zap.Logger) error {
 			"(replace the socket or plant the lock file); run chmod go-w %s (procd's own directory is 0700), or choose another --socket",
 			name, describeUID(uid), modeString(mode), real)
 	}
-	for dir := filepath.Dir(real); ; dir = filepath.Dir(dir) {
-		pi, err := os.Lstat(dir)
-		if err != nil {
-			return fmt.Errorf("socket directory %s: %w", name, err)
-		}
-		pu, pm := fileOwner(pi), pi.Mode()
-		switch {
-		case pu != euid && pu != 0:
-			return fmt.Errorf("refusing to serve from socket directory %s: the directory above it, %s, is owned by %s (mode %s), "+
-				"who could replace the socket directory; choose a --socket under directories owned by procd's user or root",
-				name, dir, describeUID(pu), modeString(pm))
-		case pm.Perm()&0o022 != 0 && pm&fs.ModeSticky == 0:
-			return fmt.Errorf("refusing to serve from socket directory %s: the directory above it, %s (owner %s, mode %s), "+
-				"lets other users rename or replace what is in it; choose a --socket under directories only their owner can write",
-				name, dir, describeUID(pu), modeString(pm))
-		}
-		if dir == "/" {
-			break
-		}
+	if err := checkParents(real, name, euid); err != nil {
+		return err
 	}
 	if !s.own {
 		if s.gid >= 0 && !traversable(fi, s.gid) {
@@ -139,4 +122,30 @@ func modeString(m fs.FileMode) string {
 		v |= 0o2000
 	}
 	return fmt.Sprintf("%04o", v)
+}
+
+// checkParents refuses a socket directory under a directory that another
+// user (but root) owns, or that others may write without the sticky bit:
+// either could replace the socket directory.
+func checkParents(real, name string, euid int) error {
+	for dir := filepath.Dir(real); ; dir = filepath.Dir(dir) {
+		pi, err := os.Lstat(dir)
+		if err != nil {
+			return fmt.Errorf("socket directory %s: %w", name, err)
+		}
+		pu, pm := fileOwner(pi), pi.Mode()
+		switch {
+		case pu != euid && pu != 0:
+			return fmt.Errorf("refusing to serve from socket directory %s: the directory above it, %s, is owned by %s (mode %s), "+
+				"who could replace the socket directory; choose a --socket under directories owned by procd's user or root",
+				name, dir, describeUID(pu), modeString(pm))
+		case pm.Perm()&0o022 != 0 && pm&fs.ModeSticky == 0:
+			return fmt.Errorf("refusing to serve from socket directory %s: the directory above it, %s (owner %s, mode %s), "+
+				"lets other users rename or replace what is in it; choose a --socket under directories only their owner can write",
+				name, dir, describeUID(pu), modeString(pm))
+		}
+		if dir == "/" {
+			return nil
+		}
+	}
 }
