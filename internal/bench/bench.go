@@ -96,7 +96,7 @@ func Run(cfg Config, progress io.Writer) (*Table, error) {
 		fn func(Config, *Table) error
 	}{
 		{"P1", p1StartWait}, {"P2", p2HangKill}, {"P3", p3ManyProcesses}, {"P4", p4Capture},
-		{"P5", p5Batch}, {"P6", p6Events}, {"P7", p7Attach},
+		{"P5", p5Batch}, {"P6", p6Events}, {"P7", p7Attach}, {"P1S", p1Store},
 	}
 	for _, r := range rows {
 		if len(cfg.Rows) > 0 && !slices.Contains(cfg.Rows, r.id) {

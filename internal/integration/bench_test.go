@@ -58,7 +58,7 @@ func TestBenchmarkProgramSmoke(t *testing.T) {
 		t.Fatalf("procd-bench -quick: %v\n%s\n%s", err, out, stderr.String())
 	}
 	table := string(out)
-	for _, id := range []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7"} {
+	for _, id := range []string{"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P1S"} {
 		if !strings.Contains(table, "\n"+id+" ") {
 			t.Fatalf("row %s missing from the table:\n%s", id, table)
 		}
