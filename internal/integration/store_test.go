@@ -4,19 +4,26 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/store"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -246,4 +253,183 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Issue 17, must-show 4: procd SIGKILLed at random instants during a burst
+// of starts and exits, 20 times over one state directory. After each kill
+// the store opens, and every record in it is in a state a record can be
+// in; the restarted procd shows none of them as still running, and its
+// event numbers and ids lie past everything the killed one gave out.
+func TestStoreSurvivesKillsAtRandomInstants(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	args := []string{"--state-dir", state, "--retain-finished", "150", "--log-level", "info"}
+	d := startDaemon(t, args...)
+	instance := ""
+	var seenSeq uint64
+	seenID, live := 0, 0
+	for iter := range 20 {
+		c := dialDaemon(t, d)
+		if iter > 0 {
+			checkRestarted(t, c, seenSeq, seenID)
+		}
+		maxSeq, maxID := burstUntilKilled(t, d, c, time.Duration(50+rand.IntN(400))*time.Millisecond)
+		seenSeq, seenID = max(seenSeq, maxSeq), max(seenID, maxID)
+		if instance == "" {
+			instance = onlyDir(t, state)
+		}
+		live += checkStore(t, filepath.Join(state, instance), iter)
+		d.start(args...)
+	}
+	if live == 0 {
+		t.Fatal("no kill caught a process running: the test showed nothing about LOST records")
+	}
+}
+
+// burstUntilKilled starts and ends processes from 6 clients and SIGKILLs
+// procd after killAfter; it returns the highest event seq and process id
+// number the clients saw.
+func burstUntilKilled(t *testing.T, d *daemon, c pb.ProcessServiceClient, killAfter time.Duration) (uint64, int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var maxSeq atomic.Uint64
+	var maxID atomic.Int64
+	ws, err := c.WatchEvents(ctx, &pb.WatchEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			ev, err := ws.Recv()
+			if err != nil {
+				return
+			}
+			maxSeq.Store(max(maxSeq.Load(), ev.GetEvent().GetSeq()))
+		}
+	})
+	scripts := []string{"true", "exit 3", "sleep 0.05", `trap "" TERM; sleep 0.2`, "sleep 30"}
+	for w := range 6 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				s, err := c.StartProcess(ctx, &pb.StartProcessRequest{Spec: &pb.ProcessSpec{
+					Command: []string{"sh", "-c", scripts[(w+i)%len(scripts)]}, Grace: durationpb.New(100 * time.Millisecond)}})
+				if err != nil {
+					return // procd is gone
+				}
+				id := s.GetProcess().GetId()
+				n, _ := strconv.Atoi(strings.TrimPrefix(id, "p-"))
+				for m := maxID.Load(); int64(n) > m && !maxID.CompareAndSwap(m, int64(n)); m = maxID.Load() {
+				}
+				ref := &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: id}, Timeout: durationpb.New(20 * time.Millisecond)}
+				if _, err := c.WaitForProcess(ctx, ref); err != nil {
+					return
+				}
+				if i%3 == 0 {
+					c.StopProcess(ctx, &pb.StopProcessRequest{Target: &pb.StopProcessRequest_Id{Id: id}})
+				}
+			}
+		})
+	}
+	time.Sleep(killAfter) // the random instant of the crash: what the test is about
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	cancel()
+	wg.Wait()
+	return maxSeq.Load(), int(maxID.Load())
+}
+
+// checkStore opens the killed daemon's store and checks every record; it
+// returns how many were of processes still running.
+func checkStore(t *testing.T, dir string, iter int) int {
+	t.Helper()
+	st, err := store.Open(dir, 15*time.Second, nil)
+	if err != nil {
+		t.Fatalf("kill %d: the store does not open: %v", iter, err)
+	}
+	defer st.Close(nil)
+	ids := st.Counter(manager.IDCounter)
+	n, live := 0, 0
+	err = st.Values(func(key string, value []byte) error {
+		n++
+		var sv struct {
+			V    int          `json:"v"`
+			Seq  uint64       `json:"seq"`
+			Info manager.Info `json:"info"`
+		}
+		if err := json.Unmarshal(value, &sv); err != nil {
+			return fmt.Errorf("%s: %v", key, err)
+		}
+		if why := impossible(key, sv.V, sv.Seq, &sv.Info, ids.Ceiling); why != "" {
+			return fmt.Errorf("%s is in an impossible state: %s\n%s", key, why, value)
+		}
+		if sv.Info.State != manager.Exited && sv.Info.State != manager.Lost {
+			live++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("kill %d: %v", iter, err)
+	}
+	if n == 0 {
+		t.Fatalf("kill %d: the store holds no record", iter)
+	}
+	t.Logf("kill %d: %d records, %d of processes running", iter, n, live)
+	return live
+}
+
+// impossible says what is wrong with a stored record, or "".
+func impossible(key string, v int, seq uint64, i *manager.Info, idCeiling uint64) string {
+	live := i.State == manager.Running || i.State == manager.Stopping || i.State == manager.Starting
+	switch {
+	case v != 1:
+		return fmt.Sprintf("format version %d", v)
+	case key != "record/"+i.ID || i.ID != fmt.Sprintf("p-%d", seq):
+		return fmt.Sprintf("id %q with seq %d under key %q", i.ID, seq, key)
+	case seq > idCeiling:
+		return fmt.Sprintf("seq %d beyond the reserved ids (%d)", seq, idCeiling)
+	case i.PID <= 0 || i.StartedAt.IsZero():
+		return "no pid or start time"
+	case live && (i.Exit != nil || !i.FinishedAt.IsZero()):
+		return fmt.Sprintf("%v with an exit record", i.State)
+	case i.State == manager.Exited && (i.Exit == nil || i.FinishedAt.Before(i.StartedAt)):
+		return "EXITED without an exit record, or finished before it started"
+	case i.State == manager.Lost && (i.Exit != nil || i.LostAt.IsZero() || !i.Restored ||
+		i.LastState != manager.Running && i.LastState != manager.Stopping && i.LastState != manager.Starting):
+		return fmt.Sprintf("LOST from %v at %v", i.LastState, i.LostAt)
+	case !live && i.State != manager.Exited && i.State != manager.Lost:
+		return fmt.Sprintf("state %v", i.State)
+	}
+	return ""
+}
+
+// checkRestarted checks a daemon restarted after a kill: nothing it read
+// back is still running, and its numbers lie past the killed one's.
+func checkRestarted(t *testing.T, c pb.ProcessServiceClient, seenSeq uint64, seenID int) {
+	t.Helper()
+	list, err := c.ListProcesses(ctxTimeout(t), &pb.ListProcessesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list.GetProcesses() {
+		if s := p.GetState(); s != pb.ProcessState_PROCESS_STATE_EXITED && s != pb.ProcessState_PROCESS_STATE_LOST {
+			t.Fatalf("record read back as %v after a kill: %v", s, p)
+		}
+	}
+	if last := lastSeq(t, c); last < seenSeq {
+		t.Fatalf("event seq went back across a kill: %d after %d was seen", last, seenSeq)
+	}
+	next := startWait(t, c, &pb.ProcessSpec{Command: []string{"true"}})
+	if n, _ := strconv.Atoi(strings.TrimPrefix(next.GetId(), "p-")); n <= seenID {
+		t.Fatalf("id %s given out again after a kill (p-%d was seen)", next.GetId(), seenID)
+	}
+}
+
+func onlyDir(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("state dir %s: %v %v", dir, entries, err)
+	}
+	return entries[0].Name()
 }
