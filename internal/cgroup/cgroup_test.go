@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const hybridMountinfo = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -179,5 +180,56 @@ func TestLimitWithoutControllerIsRefused(t *testing.T) {
 func TestSetupFailsWithoutCgroup2(t *testing.T) {
 	if _, _, err := Setup(Layout{}, Options{}); err == nil {
 		t.Fatal("setup without cgroup2 succeeded")
+	}
+}
+
+// The pool's rule on a fake pure-v2 tree: a cgroup goes back only when it
+// is unpopulated, not frozen, uncharged and without limits, and a recycled
+// one counts CPU from where its predecessor left it.
+func TestPoolRecyclesOnlyEmptyUnchargedCgroups(t *testing.T) {
+	l := fakeV2(t)
+	s, _, err := Setup(l, Options{Name: "procd", PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean := map[string]string{
+		"cgroup.events": "populated 0\nfrozen 0\n", "cpu.stat": "usage_usec 7000\n",
+		"memory.current": "0", "pids.current": "0", "memory.max": "max", "memory.swap.max": "max",
+		"pids.max": "max", "cpu.max": "max 100000",
+	}
+	for _, bad := range []struct{ file, val string }{
+		{"cgroup.events", "populated 1\nfrozen 0\n"}, {"cgroup.events", "populated 0\nfrozen 1\n"},
+		{"memory.current", "4096"}, {"pids.current", "1"}, {"memory.max", "1048576"}, {"pids.max", "5"},
+		{"cpu.max", "50000 100000"}, {"cgroup.events", ""},
+	} {
+		g, err := s.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f, v := range clean {
+			os.WriteFile(filepath.Join(g.Path(), f), []byte(v), 0o644)
+		}
+		os.WriteFile(filepath.Join(g.Path(), bad.file), []byte(bad.val), 0o644)
+		if _, recycled := s.Release(g); recycled {
+			t.Errorf("recycled with %s = %q", bad.file, bad.val)
+		}
+	}
+	g, _ := s.Take()
+	for f, v := range clean {
+		os.WriteFile(filepath.Join(g.Path(), f), []byte(v), 0o644)
+	}
+	if u, recycled := s.Release(g); !recycled || u.CPU != 7*time.Millisecond {
+		t.Fatalf("a clean cgroup: recycled %v, usage %+v", recycled, u)
+	}
+	again, _ := s.Take()
+	if again != g {
+		t.Fatalf("Take gave %s, not the recycled %s", again.Path(), g.Path())
+	}
+	os.WriteFile(filepath.Join(g.Path(), "cpu.stat"), []byte("usage_usec 9000\n"), 0o644)
+	if cpu, _ := again.CPU(); cpu != 2*time.Millisecond {
+		t.Fatalf("the recycled cgroup's CPU is %v, want the 2ms since it was recycled", cpu)
+	}
+	if u := again.Usage(); u.MemPeak != 0 {
+		t.Fatalf("a pooled cgroup reports a peak %d that is its predecessors' too", u.MemPeak)
 	}
 }

@@ -25,6 +25,9 @@ type Group struct {
 	v1     map[string]string // controller → absolute directory
 	v1Home map[string]string // controller → the daemon's own tasks file
 	v2Mem  bool              // memory figures come from v2
+
+	pooled  bool          // from the pool (Take): no limits, no v1 companions
+	cpuBase time.Duration // a recycled group's usage_usec when its tree began
 }
 
 // Name is the cgroup's directory name.
@@ -182,16 +185,20 @@ func (g *Group) FinalUsage() Usage { return g.usage(false) }
 // CPU is the CPU time the whole tree has used so far, from cpu.stat (one
 // read: the watchdog's cpu source samples it); ok is false if unreadable.
 func (g *Group) CPU() (time.Duration, bool) {
-	b, err := os.ReadFile(filepath.Join(g.v2, "cpu.stat"))
-	if err != nil {
-		return 0, false
-	}
-	return time.Duration(keyedIn(b, "usage_usec")) * time.Microsecond, true
+	raw, ok := g.rawCPU()
+	return raw - g.cpuBase, ok
 }
 
 func (g *Group) usage(current bool) Usage {
 	var u Usage
 	u.CPU, _ = g.CPU()
+	if g.pooled {
+		// A recycled cgroup's peak and OOM count are its predecessors' too.
+		if g.v2Mem && current {
+			u.MemCurrent = readInt(filepath.Join(g.v2, "memory.current"))
+		}
+		return u
+	}
 	dir, cur, peak, oom, oomKey := g.v2, "memory.current", "memory.peak", "memory.events", "oom_kill"
 	switch {
 	case g.v2Mem:
@@ -230,14 +237,20 @@ func keyed(path, key string) int64 {
 
 // keyedIn is keyed on a file's contents.
 func keyedIn(b []byte, key string) int64 {
+	n, _ := keyedOK(b, key)
+	return n
+}
+
+// keyedOK is keyedIn, also saying whether key was there with a number.
+func keyedOK(b []byte, key string) (int64, bool) {
 	for line := range bytes.SplitSeq(b, []byte("\n")) {
 		k, v, ok := bytes.Cut(line, []byte(" "))
 		if ok && string(k) == key {
-			n, _ := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
-			return n
+			n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+			return n, err == nil
 		}
 	}
-	return 0
+	return 0, false
 }
 
 func readInt(path string) int64 {

@@ -81,3 +81,15 @@ func (g *Group) Remove() error { return nil }
 
 // FinalUsage is zero.
 func (g *Group) FinalUsage() Usage { return Usage{} }
+
+// Pooled is false.
+func (g *Group) Pooled() bool { return false }
+
+// Take fails.
+func (s *Subtree) Take() (*Group, error) { return nil, errors.New("cgroups are Linux-only") }
+
+// Prefill does nothing.
+func (s *Subtree) Prefill(int) error { return nil }
+
+// Release recycles nothing.
+func (s *Subtree) Release(*Group) (Usage, bool) { return Usage{}, false }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,6 +29,11 @@ type Subtree struct {
 	v2Ctrl map[string]bool   // controllers enabled for the processes' cgroups
 	v1Base map[string]string // controller → absolute directory
 	v1Home map[string]string // controller → the daemon's own tasks file
+
+	poolMu  sync.Mutex
+	idle    []*Group // empty, uncharged cgroups for the next trees without limits
+	poolSeq int      // names pooled cgroups
+	poolMax int      // len(idle) at most
 }
 
 // Setup prepares the subtree under the process's own cgroup: the v2
@@ -51,7 +57,10 @@ func Setup(l Layout, o Options) (*Subtree, Leftovers, error) {
 		return nil, left, errors.New("no cgroup2 hierarchy is mounted")
 	}
 	self := l.v2Path()
-	s := &Subtree{log: o.Logger, v2Ctrl: map[string]bool{}, v1Base: map[string]string{}, v1Home: map[string]string{}}
+	if o.PoolSize <= 0 {
+		o.PoolSize = DefaultPoolSize
+	}
+	s := &Subtree{log: o.Logger, v2Ctrl: map[string]bool{}, v1Base: map[string]string{}, v1Home: map[string]string{}, poolMax: o.PoolSize}
 	s.v2Base = filepath.Join(self, o.Name)
 	s.v2Rel = filepath.Join(l.V2Self, o.Name)
 	if err := os.Mkdir(s.v2Base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
@@ -159,7 +168,7 @@ func (s *Subtree) sweepV1(dir string) {
 // not empty stays (the next Setup sweeps it). Each daemon on another
 // socket has its own name, so leaving them would pile up.
 func (s *Subtree) Remove() error {
-	var errs []error
+	errs := s.drainPool()
 	for _, dir := range s.v1Base {
 		if err := removeDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)

@@ -18,6 +18,9 @@ type Options struct {
 	// Name of procd's directory in each hierarchy ("procd").
 	Name   string
 	Logger *zap.Logger
+	// PoolSize is how many empty cgroups the pool keeps for trees without
+	// limits (DefaultPoolSize when 0).
+	PoolSize int
 }
 
 // Leftovers are what Setup found of a previous procd in the subtree and

@@ -180,6 +180,10 @@ func (d *Daemon) shutdown() {
 	d.log.Info("procd stopped", zap.Duration("took", time.Since(start)))
 }
 
+// prefillCgroups is how many empty cgroups the pool is given at start-up:
+// enough for a burst of starts at the default batch concurrency.
+const prefillCgroups = 8
+
 // setupCgroups prepares cgroup containment unless --containment pgroup,
 // killing what an earlier procd left in the subtree. With auto, a
 // hierarchy procd cannot write makes it fall back to process groups and
@@ -202,6 +206,12 @@ func (d *Daemon) setupCgroups() error {
 	// Empty by the time it is closed; the next start recreates them.
 	d.life.add("cgroup directories", func(context.Context) error { return sub.Remove() })
 	d.cgNote = fmt.Sprintf("each tree in its own cgroup under %s; limit controllers %v", sub.Base(), sub.Controllers())
+	if !d.cfg.ExactPeakMemory {
+		d.cgNote += "; trees without limits in recycled cgroups (no peak memory: --exact-peak-memory)"
+		if err := sub.Prefill(prefillCgroups); err != nil {
+			d.log.Warn("cannot create the cgroup pool ahead; trees will create their cgroups as they start", zap.Error(err))
+		}
+	}
 	if len(left.Groups) > 0 {
 		d.log.Warn("killed leftovers of a previous procd", zap.Int("processes", len(left.Pids)),
 			zap.Ints("pids", left.Pids), zap.Strings("cgroups", left.Groups))

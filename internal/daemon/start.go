@@ -247,6 +247,7 @@ func (d *Daemon) startCore(inj *faults.Injector, pol *policy.Policy) error {
 		}
 	}
 	mcfg.Cgroups = d.cgroups
+	mcfg.PooledCgroups = !d.cfg.ExactPeakMemory
 	mcfg.Faults = inj
 	mcfg.StartCheck = startCheck(pol)
 	mcfg.RunResolved = pol.RestrictsExecutables()

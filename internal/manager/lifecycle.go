@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/faults"
 	"github.com/procd/procd/internal/proc"
@@ -22,11 +23,15 @@ func (m *Manager) settle(r *record) {
 	r.stopProbing() // a process that exited while starting never becomes ready
 	r.mu.Unlock()
 	leftovers := 0
+	empty := false // known empty: no process is left in the tree
 	if r.spec.KillMode == KillGroup {
 		r.mu.Lock()
 		running := r.esc != nil
 		r.mu.Unlock()
-		if !running {
+		if !running && r.cg != nil {
+			empty = m.treeEmpty(r) // one read, where listing the members is two or more
+		}
+		if !running && !empty {
 			if members := m.treeMembers(r); len(members) > 0 {
 				leftovers = len(members)
 				m.publish(r, events.Leftovers, func(e *events.Event) {
@@ -72,7 +77,7 @@ func (m *Manager) settle(r *record) {
 	}
 	var tree cgroupFinal
 	if r.cg != nil {
-		tree = m.closeCgroup(r)
+		tree = m.closeCgroup(r, empty)
 	}
 	m.finish(r, st, leftovers, !complete, tree)
 }
@@ -83,22 +88,35 @@ type cgroupFinal struct {
 	oom   bool
 }
 
-// closeCgroup reads a finished tree's figures and removes its cgroup. A
-// tree still populated is killed first (SIGKILL did not end it within the
-// kill wait) — unless its kill mode is leader, whose descendants are left
-// running on purpose: their cgroup is removed once they are gone. A cgroup
-// procd cannot read counts as populated.
-func (m *Manager) closeCgroup(r *record) cgroupFinal {
-	empty := m.treeEmpty(r)
+// closeCgroup reads a finished tree's figures and gives its cgroup back to
+// the pool or has it removed. A tree still populated is killed first
+// (SIGKILL did not end it within the kill wait) — unless its kill mode is
+// leader, whose descendants are left running on purpose: their cgroup is
+// removed once they are gone. A cgroup procd cannot read counts as
+// populated. empty says settle already found the tree empty (nothing can
+// enter it since).
+func (m *Manager) closeCgroup(r *record, empty bool) cgroupFinal {
+	if !empty {
+		empty = m.treeEmpty(r)
+	}
 	if !empty && r.spec.KillMode == KillGroup {
 		m.withFDs(r.cg.Kill)
 		empty = r.cg.WaitEmpty(m.cfg.KillWait)
 	}
-	u := r.cg.FinalUsage()
+	var u cgroup.Usage
+	recycled := false
+	switch {
+	case empty && r.cg.Pooled():
+		u, recycled = m.cfg.Cgroups.Release(r.cg) // checks again that it is empty and uncharged
+	default:
+		u = r.cg.FinalUsage()
+	}
 	f := cgroupFinal{usage: TreeUsage{CPU: u.CPU, MemPeak: u.MemPeak}, oom: u.OOMKills > 0}
-	if empty {
+	switch {
+	case recycled:
+	case empty:
 		m.remover.remove(r.id, r.cg) // off the exit path: the figures are read
-	} else {
+	default:
 		m.remover.removeWhenEmpty(r.id, r.cg)
 	}
 	return f

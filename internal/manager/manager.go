@@ -60,6 +60,15 @@ type Config struct {
 	// stops end with cgroup.kill, setsid escapees included, and the cgroup
 	// limits and usage figures work. Nil: process groups only.
 	Cgroups *cgroup.Subtree
+	// PooledCgroups runs a tree without limits in a recycled cgroup from
+	// the subtree's pool (see cgroup.Subtree.Take), far cheaper per start
+	// than a fresh one; such a tree reports its CPU time but no peak
+	// memory. Off (the daemon's --exact-peak-memory), every tree gets a
+	// fresh cgroup with memory accounting (on a hybrid host, a v1 memory
+	// cgroup the spawner thread joins for the fork) and its exit reports
+	// its exact peak memory. A tree with any limit gets a fresh cgroup
+	// either way.
+	PooledCgroups bool
 	// Tracker, when set, is told each process group (the guardian that
 	// kills them if the daemon dies); only used without Cgroups.
 	Tracker Tracker

@@ -506,9 +506,10 @@ func startError(exe, dir string, err error) error {
 	return fmt.Errorf("exec %s: %w", exe, err)
 }
 
-// contain creates r's cgroup with its limits and sets attr up to start the
-// process in it. Without cgroups, cgroup limits are refused rather than
-// ignored.
+// contain gives r its cgroup — a fresh one with its limits, or, for a tree
+// without limits when the pool is on (Config.PooledCgroups), one from the
+// pool — and sets attr up to start the process in it. Without cgroups,
+// cgroup limits are refused rather than ignored.
 func (m *Manager) contain(r *record, attr *proc.Attr) error {
 	l := r.spec.Limits
 	sub := m.cfg.Cgroups
@@ -522,7 +523,13 @@ func (m *Manager) contain(r *record, attr *proc.Attr) error {
 		}
 		return nil
 	}
-	g, err := sub.New(r.id, cgroup.Limits{MemoryMax: l.MemoryMax, PidsMax: l.PidsMax, CPUMax: l.CPUMax})
+	var g *cgroup.Group
+	var err error
+	if l.MemoryMax > 0 || l.PidsMax > 0 || l.CPUMax > 0 || !m.cfg.PooledCgroups {
+		g, err = sub.New(r.id, cgroup.Limits{MemoryMax: l.MemoryMax, PidsMax: l.PidsMax, CPUMax: l.CPUMax})
+	} else {
+		g, err = sub.Take() // containment only: a recycled cgroup
+	}
 	if err != nil {
 		return err
 	}
