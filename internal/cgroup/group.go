@@ -40,7 +40,11 @@ func (g *Group) Path() string { return g.v2 }
 // places the child in the cgroup atomically: it cannot fork before it is
 // contained.
 func (g *Group) Open() (*os.File, error) {
-	return os.OpenFile(g.v2, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	fd, err := unix.Open(g.v2, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: g.v2, Err: err}
+	}
+	return os.NewFile(uintptr(fd), g.v2), nil // blocking: kept off Go's poller
 }
 
 // V1Tasks lists the v1 tasks files a thread joins so that what it forks
@@ -56,7 +60,7 @@ func (g *Group) V1Tasks() []Tasks {
 
 // Pids lists the processes in the cgroup (exited ones are not listed).
 func (g *Group) Pids() ([]int, error) {
-	b, err := os.ReadFile(filepath.Join(g.v2, "cgroup.procs"))
+	b, err := readFile(filepath.Join(g.v2, "cgroup.procs"))
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +83,7 @@ func (g *Group) Populated() bool {
 // PopulatedErr reports whether any live process is in the cgroup, or why
 // it cannot tell.
 func (g *Group) PopulatedErr() (bool, error) {
-	b, err := os.ReadFile(filepath.Join(g.v2, "cgroup.events"))
+	b, err := readFile(filepath.Join(g.v2, "cgroup.events"))
 	if err != nil {
 		return false, err
 	}
@@ -228,7 +232,7 @@ func (g *Group) Remove() error {
 // keyed reads "key value" lines (cgroup.events, cpu.stat, memory.events)
 // and returns key's value, or 0.
 func keyed(path, key string) int64 {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return 0
 	}
@@ -256,4 +260,35 @@ func keyedOK(b []byte, key string) (int64, bool) {
 func readInt(path string) int64 {
 	n, _ := strconv.ParseInt(readString(path), 10, 64)
 	return n
+}
+
+// readFile reads a small cgroup file with plain system calls. os.ReadFile
+// would register the descriptor with Go's poller (cgroup files are
+// pollable) and unregister it again: two more system calls and an
+// allocation on every read of a path procd takes on every exit.
+func readFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 0, 512)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		case n == 0:
+			return b, nil
+		}
+		b = b[:len(b)+n]
+	}
 }
