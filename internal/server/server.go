@@ -62,6 +62,10 @@ type Server struct {
 	shutdown     chan struct{} // closed when the daemon starts shutting down
 }
 
+// streamWorkers serve streams when free; a stream that finds all busy
+// (waits and watches hold theirs) gets a goroutine of its own as before.
+const streamWorkers = 32
+
 // New assembles the gRPC server: metrics, logging, panic recovery,
 // authorisation and error mapping around every handler (in that order), the
 // procd.v1 services, grpc.health.v1 and server reflection.
@@ -116,6 +120,10 @@ func New(opts Options) *Server {
 		// Clients may ping every 20 s, between calls too: a fan-out finds a
 		// daemon whose node vanished without a word (no RST) by its pings.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 20 * time.Second, PermitWithoutStream: true}),
+		// Streams run on long-lived workers whose stacks have grown once,
+		// rather than on a new goroutine each (whose stack growth was a
+		// tenth of the daemon's CPU in a start+wait loop).
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	)
