@@ -121,7 +121,7 @@ func (s *Subtree) Release(g *Group) (u Usage, recycled bool) {
 
 // Reusable says why g may not take another tree, or nil if it may.
 func (s *Subtree) reusable(g *Group) error {
-	b, err := os.ReadFile(filepath.Join(g.v2, "cgroup.events"))
+	b, err := readFile(filepath.Join(g.v2, "cgroup.events"))
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (s *Subtree) reusable(g *Group) error {
 
 // rawCPU is cpu.stat's usage_usec, from the cgroup's creation on.
 func (g *Group) rawCPU() (time.Duration, bool) {
-	b, err := os.ReadFile(filepath.Join(g.v2, "cpu.stat"))
+	b, err := readFile(filepath.Join(g.v2, "cpu.stat"))
 	if err != nil {
 		return 0, false
 	}

@@ -335,7 +335,7 @@ func writeLimit(c, dir string, v1 bool, lim Limits) error {
 }
 
 func readString(path string) string {
-	b, _ := os.ReadFile(path)
+	b, _ := readFile(path)
 	return string(bytes.TrimSpace(b))
 }
 

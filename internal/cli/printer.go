@@ -184,7 +184,13 @@ func printProcess(w io.Writer, p *pb.Process) {
 		row("cgroup", p.GetCgroup())
 		u := p.GetUsage()
 		tree := fmt.Sprintf("CPU %v, peak memory %s", roundDuration(u.GetCpu().AsDuration()), humanBytes(u.GetMemoryPeakBytes()))
-		if p.GetExit() == nil && !lost {
+		switch {
+		case u.GetMemoryPeakBytes() == 0 && u.GetMemoryCurrentBytes() == 0 && !lost:
+			// A tree in a recycled cgroup (procd's default for trees
+			// without limits) has no memory accounting of its own.
+			tree = fmt.Sprintf("CPU %v, memory not measured (procd --exact-peak-memory, or a memory limit, measures it)",
+				roundDuration(u.GetCpu().AsDuration()))
+		case p.GetExit() == nil && !lost:
 			tree += ", memory now " + humanBytes(u.GetMemoryCurrentBytes())
 		}
 		row("tree usage", tree)

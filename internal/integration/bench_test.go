@@ -63,6 +63,13 @@ func TestBenchmarkProgramSmoke(t *testing.T) {
 			t.Fatalf("row %s missing from the table:\n%s", id, table)
 		}
 	}
+	// P1 and its CPU per start are measured for both containments (issue 18).
+	for _, want := range []string{"8 client(s), cgroup per tree", "8 client(s), --containment pgroup",
+		"procd CPU per start (utime+stime), cgroup per tree", "procd CPU per start (utime+stime), --containment pgroup"} {
+		if !strings.Contains(table, want) {
+			t.Fatalf("P1 row %q missing from the table:\n%s", want, table)
+		}
+	}
 	for _, line := range strings.Split(table, "\n") {
 		if strings.Contains(line, "fd ceiling") && (!strings.Contains(line, "ResourceExhausted") || !strings.HasSuffix(strings.TrimSpace(line), "yes")) {
 			t.Fatalf("at the descriptor ceiling: %s", line)

@@ -536,6 +536,9 @@ func (m *Manager) contain(r *record, attr *proc.Attr) error {
 	f, err := g.Open()
 	if err != nil {
 		g.Remove()
+		if outOfFDs(err) {
+			return startError("", "", err) // RESOURCE_EXHAUSTED, worded as for the pipes
+		}
 		return fmt.Errorf("open cgroup: %w", err)
 	}
 	r.cg = g
