@@ -95,7 +95,7 @@ func New(opts Options) *Server {
 	}
 	auth := newAuthorizer(opts.Access, log.Named("auth"))
 	unary := []grpc.UnaryServerInterceptor{
-		logging.UnaryServerInterceptor(zapLogger(log), logOpts...),
+		quietUnary(log, logging.UnaryServerInterceptor(zapLogger(log), logOpts...)),
 		recovery.UnaryServerInterceptor(recoveryOpt),
 		auth.unary,
 		unaryErrors,
