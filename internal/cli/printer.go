@@ -163,6 +163,7 @@ func printProcess(w io.Writer, p *pb.Process) {
 	if p.GetRestored() {
 		row("restored", "kept by an earlier run of procd (its output was not kept)")
 	}
+	printReady(row, p)
 	if e := p.GetExit(); e != nil {
 		row("exit", exitSummary(e))
 		row("reason", reasonName(e.GetReason()))

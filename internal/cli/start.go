@@ -36,6 +36,7 @@ type specFlags struct {
 	pids                                    int64
 	cpu                                     float64
 	rlimits                                 []string
+	ready                                   readyFlags
 	fs                                      *pflag.FlagSet
 }
 
@@ -67,6 +68,7 @@ func (f *specFlags) bind(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.pids, "pids", 0, "most processes and threads in the tree at once (needs cgroups)")
 	fs.Float64Var(&f.cpu, "cpu", 0, "CPU limit of the tree in cores, e.g. 0.5 (needs cgroups)")
 	fs.StringArrayVar(&f.rlimits, "rlimit", nil, "resource limit NAME=SOFT[:HARD] (AS, CORE, CPU, NOFILE…; unlimited; sizes take units) (repeatable)")
+	f.ready.bind(fs)
 	fs.SetInterspersed(false) // flags after the command belong to it
 	f.fs = fs
 }
@@ -249,6 +251,9 @@ func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 		}
 		s.Rlimits = append(s.Rlimits, rl)
 	}
+	if err := f.ready.probe(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -275,21 +280,36 @@ func (a *app) startProcess(ctx context.Context, f *specFlags, args []string) (*p
 
 func (a *app) startCmd() *cobra.Command {
 	var f specFlags
-	var quiet bool
+	var quiet, waitReady bool
 	cmd := &cobra.Command{
 		Use:   "start [flags] [--] COMMAND [ARG...]",
 		Short: "start a process and print its id",
 		Long: `start starts a process under procd and prints its id; it runs on after procctl
-exits (use run to wait for it, attach to talk to it).
+exits (use run to wait for it, attach to talk to it). With --wait-ready it
+returns only once the process is ready (see --ready), and fails if it ended
+first.
+
+` + readyHelp + `
 
 ` + contextHelp,
 		Example: `  procctl start --name fuzz-1 --label campaign=a -- ./target -runs=1000
-  procctl start -q sleep 60`,
+  procctl start -q sleep 60
+  procctl start --ready http://127.0.0.1:8000/ --startup-timeout 30s --wait-ready -- python3 -m http.server 8000`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := a.startProcess(cmd.Context(), &f, args)
 			if err != nil {
 				return err
+			}
+			if waitReady {
+				if f.ready.ready == "" {
+					fmt.Fprintf(a.stderr, "procctl: %s: no --ready check; it was ready when it started\n", p.GetId())
+				} else if p, err = a.waitReady(cmd.Context(), p); err != nil {
+					if a.json {
+						printJSON(a.stdout, p)
+					}
+					return err
+				}
 			}
 			switch {
 			case a.json:
@@ -304,5 +324,6 @@ exits (use run to wait for it, attach to talk to it).
 	}
 	f.bind(cmd.Flags())
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the id")
+	cmd.Flags().BoolVar(&waitReady, "wait-ready", false, "return only once the process is ready (--ready); fail if it ends first")
 	return cmd
 }

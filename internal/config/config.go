@@ -55,6 +55,11 @@ type Config struct {
 	AutoKill       bool
 	NotifySocket   string // "" : next to Socket; "none": no notify socket
 
+	// Readiness defaults, for processes started with a readiness check.
+	StartupTimeout      Duration // 0: none
+	ReadyInterval       Duration
+	ReadyAttemptTimeout Duration
+
 	MaxBatchJobs int // batch jobs running at once across all batches
 
 	Containment string // auto, cgroup or pgroup
@@ -142,36 +147,39 @@ func (c *Config) CgroupDir() string {
 // procctl can link without the core.
 func Default() Config {
 	return Config{
-		Socket:          DefaultSocket(),
-		LogLevel:        "info",
-		LogFormat:       "json",
-		RingSize:        1 << 20,
-		SessionWindow:   4 << 20,
-		EventRingSize:   8192,
-		MaxProcesses:    10000,
-		RetainFinished:  1000,
-		RetainAge:       Duration(time.Hour),
-		Grace:           Duration(2 * time.Second),
-		PipeWait:        Duration(2 * time.Second),
-		ShutdownTimeout: Duration(10 * time.Second),
-		MaxMsgSize:      4 << 20,
-		CheckInterval:   Duration(time.Second),
-		ProcessTimeout:  Duration(30 * time.Second),
-		ExtraBuffer:     Duration(5 * time.Second),
-		MaxHangTime:     Duration(60 * time.Second),
-		AutoKill:        true,
-		MaxBatchJobs:    64,
-		Containment:     "auto",
-		StateDir:        DefaultStateDir(),
-		Store:           true,
-		LogFileSize:     16 << 20,
-		LogFileCount:    4,
-		SocketMode:      "0600",
-		MaxStreams:      256,
-		MaxArgs:         4096,
-		MaxEnv:          4096,
-		MaxLabels:       64,
-		MaxArgBytes:     1 << 20,
+		Socket:              DefaultSocket(),
+		LogLevel:            "info",
+		LogFormat:           "json",
+		RingSize:            1 << 20,
+		SessionWindow:       4 << 20,
+		EventRingSize:       8192,
+		MaxProcesses:        10000,
+		RetainFinished:      1000,
+		RetainAge:           Duration(time.Hour),
+		Grace:               Duration(2 * time.Second),
+		PipeWait:            Duration(2 * time.Second),
+		ShutdownTimeout:     Duration(10 * time.Second),
+		MaxMsgSize:          4 << 20,
+		CheckInterval:       Duration(time.Second),
+		ProcessTimeout:      Duration(30 * time.Second),
+		ExtraBuffer:         Duration(5 * time.Second),
+		MaxHangTime:         Duration(60 * time.Second),
+		AutoKill:            true,
+		StartupTimeout:      Duration(60 * time.Second),
+		ReadyInterval:       Duration(250 * time.Millisecond),
+		ReadyAttemptTimeout: Duration(time.Second),
+		MaxBatchJobs:        64,
+		Containment:         "auto",
+		StateDir:            DefaultStateDir(),
+		Store:               true,
+		LogFileSize:         16 << 20,
+		LogFileCount:        4,
+		SocketMode:          "0600",
+		MaxStreams:          256,
+		MaxArgs:             4096,
+		MaxEnv:              4096,
+		MaxLabels:           64,
+		MaxArgBytes:         1 << 20,
 	}
 }
 
@@ -209,7 +217,8 @@ func (c *Config) Validate() error {
 		flag string
 		v    Duration
 	}{{"--grace", c.Grace}, {"--pipe-wait", c.PipeWait}, {"--shutdown-timeout", c.ShutdownTimeout},
-		{"--process-timeout", c.ProcessTimeout}, {"--extra-buffer", c.ExtraBuffer}, {"--max-hang-time", c.MaxHangTime}} {
+		{"--process-timeout", c.ProcessTimeout}, {"--extra-buffer", c.ExtraBuffer}, {"--max-hang-time", c.MaxHangTime},
+		{"--startup-timeout", c.StartupTimeout}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v must not be negative", d.flag, time.Duration(d.v))
 		}
@@ -225,6 +234,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--event-ring-size %d is too small (at least 16)", c.EventRingSize)
 	case c.CheckInterval < Duration(10*time.Millisecond):
 		return fmt.Errorf("--check-interval %v is too short (at least 10ms)", time.Duration(c.CheckInterval))
+	case c.ReadyInterval < Duration(10*time.Millisecond) || c.ReadyAttemptTimeout < Duration(10*time.Millisecond):
+		return fmt.Errorf("--ready-interval and --ready-attempt-timeout must be at least 10ms")
 	case c.LogFileSize < 4096 || c.LogFileCount < 1:
 		return fmt.Errorf("--log-file-size must be at least 4KiB and --log-file-count at least 1")
 	case c.LogFiles && c.StateDir == "":
@@ -313,6 +324,9 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Var(&c.MaxHangTime, "max-hang-time", "watchdog: without auto-kill, a hung process idle longer is SIGKILLed")
 	fs.BoolVar(&c.AutoKill, "auto-kill", c.AutoKill, "watchdog: stop hung processes (--auto-kill=false: only past max-hang-time)")
 	fs.Var(&c.CheckInterval, "check-interval", "watchdog: sampling period of the cpu and file activity sources")
+	fs.Var(&c.StartupTimeout, "startup-timeout", "readiness: a process with a readiness check not ready this long after its start is stopped (0: none)")
+	fs.Var(&c.ReadyInterval, "ready-interval", "readiness: time between probe attempts (tcp, http, exec)")
+	fs.Var(&c.ReadyAttemptTimeout, "ready-attempt-timeout", "readiness: bound on one probe attempt")
 	fs.StringSliceVar(&c.AllowUIDs, "allow-uid", c.AllowUIDs, "users (uid or name) allowed to control procd on the socket (default: procd's own user and root)")
 	fs.StringSliceVar(&c.AllowGIDs, "allow-gid", c.AllowGIDs, "groups (gid or name) allowed to control procd on the socket")
 	fs.StringSliceVar(&c.ReadUIDs, "read-uid", c.ReadUIDs, "users allowed read-only access (status, list, wait, events, output, stats)")

@@ -26,6 +26,7 @@ func managerConfig(c *config.Config) manager.Config {
 			NoAutoKill:     !c.AutoKill,
 			CheckInterval:  time.Duration(c.CheckInterval),
 		},
+		Readiness:    readinessDefaults(c),
 		NotifySocket: c.NotifyPath(),
 		StateDir:     c.InstanceStateDir(),
 		LogFiles:     c.LogFiles,
@@ -39,4 +40,18 @@ func managerConfig(c *config.Config) manager.Config {
 			MaxLabels:   c.MaxLabels,
 		},
 	}
+}
+
+// readinessDefaults translates the readiness settings; a start-up timeout
+// of 0 (none) is the manager's negative.
+func readinessDefaults(c *config.Config) manager.ReadinessDefaults {
+	d := manager.ReadinessDefaults{
+		Interval:       time.Duration(c.ReadyInterval),
+		AttemptTimeout: time.Duration(c.ReadyAttemptTimeout),
+		StartupTimeout: time.Duration(c.StartupTimeout),
+	}
+	if d.StartupTimeout == 0 {
+		d.StartupTimeout = -1
+	}
+	return d
 }

@@ -27,6 +27,8 @@ func TestConfigDefaultsAreTheManagers(t *testing.T) {
 		{"Grace", got.Grace, manager.DefaultGrace},
 		{"PipeWait", got.PipeWait, manager.DefaultPipeWait},
 		{"Watchdog", got.Watchdog, manager.DefaultWatchdog()},
+		{"Readiness", got.Readiness, manager.ReadinessDefaults{Interval: manager.DefaultReadyInterval,
+			AttemptTimeout: manager.DefaultReadyAttemptTimeout, StartupTimeout: manager.DefaultStartupTimeout}},
 		{"Input.MaxArgs", got.Input.MaxArgs, in.MaxArgs},
 		{"Input.MaxArgBytes", got.Input.MaxArgBytes, in.MaxArgBytes},
 		{"Input.MaxEnv", got.Input.MaxEnv, in.MaxEnv},
