@@ -2,10 +2,11 @@
 // $NOTIFY_SOCKET like systemd-notify would, so tests need neither systemd
 // nor Python.
 //
-//	notifier -ready -status TEXT -interval 200ms -count 25
+//	notifier -delay 3s -ready -status TEXT -interval 200ms -count 25
 //
-// sends READY=1 and STATUS=TEXT once, then WATCHDOG=1 count times, one per
-// interval, prints "stopped" and sleeps until killed.
+// stays silent for delay (a slow start-up), sends READY=1 and STATUS=TEXT
+// once, then WATCHDOG=1 count times, one per interval, prints "stopped" and
+// sleeps until killed.
 package main
 
 import (
@@ -21,7 +22,9 @@ func main() {
 	status := flag.String("status", "", "send STATUS=TEXT first")
 	interval := flag.Duration("interval", 200*time.Millisecond, "time between WATCHDOG=1 pings")
 	count := flag.Int("count", 10, "number of pings")
+	delay := flag.Duration("delay", 0, "silence before anything is sent")
 	flag.Parse()
+	time.Sleep(*delay)
 	path := os.Getenv("NOTIFY_SOCKET")
 	if path == "" {
 		fmt.Fprintln(os.Stderr, "notifier: NOTIFY_SOCKET is not set")
