@@ -2320,7 +2320,8 @@ func (x *OutputInfo) GetLogBytes() int64 {
 // Process is the record of one started process.
 type Process struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Daemon-assigned id, unique and never reused for the daemon's lifetime.
+	// Daemon-assigned id, never reused (across restarts of procd too, with its
+	// state store).
 	Id  string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Pid int32  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
 	// Process group id (the leader's pid).
