@@ -1,5 +1,6 @@
 // Package client connects to procd and gives its errors the exit codes
-// procctl documents. It is shared by procctl and the integration tests.
+// procctl documents, and schedules a batch over several daemons (a
+// fan-out: RunFanout). It is shared by procctl and the integration tests.
 package client
 
 import (
