@@ -153,6 +153,16 @@ func TestRecordsSurviveACrashOfProcd(t *testing.T) {
 			t.Fatalf("LOST process %s (pid %d) is alive", id, pid)
 		}
 	}
+	// A LOST record is final: waits return it at once, polled or not.
+	for id := range running {
+		for _, timeout := range []*durationpb.Duration{nil, durationpb.New(0)} {
+			w, err := c.WaitForProcess(ctxTimeout(t), &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: id}, Timeout: timeout})
+			if err != nil || w.GetTimedOut() || w.GetProcess().GetState() != pb.ProcessState_PROCESS_STATE_LOST {
+				t.Fatalf("wait for LOST %s (timeout %v): %v %v", id, timeout, w, err)
+			}
+		}
+		break
+	}
 	if len(got) != 251 { // the 250 and the sync mark
 		t.Fatalf("%d records after the crash, want 251", len(got))
 	}

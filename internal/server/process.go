@@ -66,7 +66,7 @@ func (s *processService) WaitForProcess(ctx context.Context, req *pb.WaitForProc
 		if err != nil {
 			return nil, err
 		}
-		done := info.State == manager.Exited || req.GetUntilReady() && !info.Ready.ReadyAt.IsZero()
+		done := info.State == manager.Exited || info.State == manager.Lost || req.GetUntilReady() && !info.Ready.ReadyAt.IsZero()
 		return &pb.WaitForProcessResponse{Process: processToProto(&info, time.Now()), TimedOut: !done}, nil
 	}
 	ctx, stop := s.untilShutdown(ctx)
