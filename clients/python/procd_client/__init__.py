@@ -31,6 +31,7 @@ from ._lifecycle import ProcessLifecycle
 from ._monitor import ProcessCompletionResult, ProcessInspector
 from ._process import InputRelay, OutputRelay, ProcessHandle
 from ._registry import ProcessRecord, ProcessRegistry
+from ._session import Session, StreamStdin
 from ._signals import (
     InterruptSignalStrategy,
     KillSignalStrategy,
@@ -131,6 +132,8 @@ __all__ = [
     "FuzzingError",
     "ExecutorError",
     # procd_client
+    "Session",
+    "StreamStdin",
     "ClientConfig",
     "Event",
     "OutputChunk",

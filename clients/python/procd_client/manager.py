@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
 from ._connection import ResponseStream
 from ._convert import Event, OutputChunk, enum_values, event_from_proto, message_to_dict, str_map, to_duration
 from ._lifecycle import ProcessLifecycle
+from ._session import Session, open_session
 from ._monitor import ProcessCompletionResult, ProcessInspector, status_dict
 from ._pb import pb
 from ._process import ProcessHandle
@@ -335,6 +336,21 @@ class ProcessManager(metaclass=_ManagerMeta):
         handle = await self.lifecycle.start(config)
         self._emit("started", {"pid": handle.pid, "process_name": config.name, "command": list(config.command)})
         return handle
+
+    async def open_session(self, config: ProcessConfig, *, stdin: bool = True,
+                           local_pipes: Optional[bool] = None) -> Session:
+        """Starts a process with pipes, like ``asyncio.create_subprocess_exec``
+        with stdin, stdout and stderr as PIPE, and returns its
+        :class:`Session` (``stdin``, ``stdout``, ``stderr``, ``pid``,
+        ``wait()``). Lossless: every byte arrives, and a slow reader holds
+        the process back, as a pipe does (``start_process`` with
+        ``read_output`` reads the record instead, which may drop). The
+        process is bound to the session: procd stops it (CLIENT_GONE) if
+        this client goes away first. Over the local socket the bytes go
+        through this process's own pipes, not gRPC (``local_pipes`` None:
+        whenever procd can take them). A start procd refuses raises its
+        error (NotFound, PermissionDenied…)."""
+        return await open_session(self.registry._conn, self.lifecycle.spec(config), stdin=stdin, local_pipes=local_pipes)
 
     async def stop_process(
         self,
