@@ -48,6 +48,7 @@ const (
 	BatchFinished
 	OOMKilled
 	Ready // a starting process passed its readiness check
+	Restarting
 )
 
 var typeNames = map[Type]string{
@@ -55,7 +56,7 @@ var typeNames = map[Type]string{
 	Leftovers: "leftovers", OutputDropped: "output_dropped", Removed: "removed", Slow: "slow",
 	Hung: "hung", Deadline: "deadline", ActivityReady: "activity_ready", Recovered: "recovered",
 	NotifyStatus: "notify_status", BatchStarted: "batch_started", JobFinished: "job_finished",
-	BatchFinished: "batch_finished", OOMKilled: "oom_killed", Ready: "ready",
+	BatchFinished: "batch_finished", OOMKilled: "oom_killed", Ready: "ready", Restarting: "restarting",
 }
 
 func (t Type) String() string {
@@ -81,6 +82,8 @@ type Event struct {
 	Idle      time.Duration // slow, hung, deadline: idle time when decided
 	BatchID   string        // batch events
 	JobIndex  int           // job_finished
+	Delay     time.Duration // restarting: the wait before the next run
+	Attempt   int           // started: the run's number (1: the first); restarting: the next run's
 	Data      any           // publisher-owned payload (the exit record for Exited)
 }
 

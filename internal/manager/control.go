@@ -59,6 +59,10 @@ func (m *Manager) Signal(ref Ref, sel *Selector, sig syscall.Signal, leaderOnly 
 
 func (m *Manager) signalOne(r *record, sig syscall.Signal, leaderOnly bool) error {
 	r.mu.Lock()
+	if r.state == Backoff {
+		r.mu.Unlock()
+		return errors.New("not running: waiting to restart (BACKOFF); stop it to cancel the restart")
+	}
 	if r.exit != nil || r.settling && r.esc == nil {
 		r.mu.Unlock()
 		return errors.New("already exited")
@@ -128,19 +132,22 @@ func (m *Manager) stopOne(ctx context.Context, r *record, opts StopOptions) Stop
 	if opts.Reason != 0 {
 		reason = opts.Reason
 	}
+	r = m.halt(r, reason) // no restart after this; a pending one is cancelled
 	if e := m.escalate(r, reason, sig, grace, "stop"); e != nil && opts.Grace != nil && *opts.Grace == 0 {
 		e.hurry()
 	}
 	select {
 	case <-r.done:
-		return StopResult{Info: m.info(r)}
+		return StopResult{Info: m.info(m.latest(r))}
 	case <-ctx.Done():
-		return StopResult{Info: m.info(r), Err: fmt.Errorf("stop %s: %w (the stop goes on in the daemon)", r.id, ctx.Err())}
+		return StopResult{Info: m.info(m.latest(r)), Err: fmt.Errorf("stop %s: %w (the stop goes on in the daemon)", r.id, ctx.Err())}
 	}
 }
 
-// Wait returns the final record once the process has ended. With timeout >
-// 0 it returns the live record and timedOut = true after that long.
+// Wait returns the final record once the logical process is final (EXITED
+// or FAILED): a process with a restart policy is waited for across its
+// restarts, until one of its runs ends into no restart. With timeout > 0
+// it returns the current record and timedOut = true after that long.
 func (m *Manager) Wait(ctx context.Context, ref Ref, timeout time.Duration) (info Info, timedOut bool, err error) {
 	if timeout < 0 {
 		return Info{}, false, errdefs.Errorf(errdefs.ErrInvalidArgument, "timeout %v is negative", timeout)
@@ -157,9 +164,9 @@ func (m *Manager) Wait(ctx context.Context, ref Ref, timeout time.Duration) (inf
 	}
 	select {
 	case <-r.done:
-		return m.info(r), false, nil
+		return m.info(m.latest(r)), false, nil
 	case <-expire:
-		return m.info(r), true, nil
+		return m.info(m.latest(r)), true, nil
 	case <-ctx.Done():
 		return Info{}, false, ctx.Err()
 	}
@@ -172,7 +179,7 @@ func (m *Manager) Remove(ref Ref) (Info, error) {
 		return Info{}, err
 	}
 	info := m.info(r)
-	if info.State != Exited && info.State != Lost {
+	if !info.State.Final() {
 		return info, errdefs.Errorf(errdefs.ErrFailedPrecondition, "process %s (pid %d) is %s; stop it before removing it", r.id, r.pid, info.State)
 	}
 	m.mu.Lock()
@@ -321,6 +328,7 @@ func (m *Manager) Shutdown(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, r := range live {
 		wg.Go(func() {
+			r := m.halt(r, ReasonShutdown)
 			e := m.escalate(r, ReasonShutdown, r.spec.StopSignal, r.spec.Grace, "daemon shutdown")
 			select {
 			case <-r.done:
@@ -350,6 +358,7 @@ func (m *Manager) KillAll() {
 	}
 	m.mu.RUnlock()
 	for _, r := range live {
+		r = m.halt(r, ReasonShutdown)
 		if e := m.escalate(r, ReasonShutdown, syscall.SIGKILL, 0, "kill now"); e != nil {
 			e.hurry()
 		}

@@ -143,30 +143,25 @@ func (m *Manager) finish(r *record, st proc.ExitStatus, leftovers int, truncated
 		Tree:            tree.usage,
 	}
 	r.exit = exit
-	r.state = Exited
 	r.finishedAt = time.Now()
+	fin := r.finishedAt
 	r.mu.Unlock()
-	m.persist(r)
-	m.unwatch(r)
+	m.unwatch(r) // the record is persisted once its next state is known (backoff, finalize)
 
 	m.stats.countExit(exit.Reason, leftovers)
 	m.mu.Lock()
 	m.live--
-	m.finished = append(m.finished, r)
-	removed := m.trimLocked(time.Now())
 	m.mu.Unlock()
-
 	if ce := m.log.Check(zap.DebugLevel, "process exited"); ce != nil {
 		ce.Write(zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.String("reason", exit.Reason.String()),
 			zap.Int("code", exit.Code), zap.String("signal", signalName(exit.Signal)))
 	}
-	info := m.info(r)
-	m.publish(r, events.Exited, func(e *events.Event) {
-		e.Data = info
-		e.Detail = describeExit(exit)
-	})
-	m.announceRemoved(removed, "retention limit")
-	close(r.done) // last: whoever waits may tear everything down
+	close(r.ended)
+	if v := m.decide(r, exit, fin); v.restart {
+		m.backoff(r, exit, v.delay)
+	} else {
+		m.finalize(r, v.state, v.exit, v.detail)
+	}
 }
 
 func signalName(sig syscall.Signal) string {

@@ -99,6 +99,9 @@ type Config struct {
 
 	// Readiness holds the defaults for readiness checks (Spec.Ready).
 	Readiness ReadinessDefaults
+	// Restart holds the defaults of restart policies; zero fields take
+	// DefaultRestart's (Jitter, Limit and ResetAfter: 0 means none).
+	Restart RestartDefaults
 
 	// Input limits on each spec (defaults in DefaultInputLimits).
 	Input InputLimits
@@ -177,6 +180,7 @@ func (c *Config) withDefaults() Config {
 	setDefault(&d.Readiness.Interval, DefaultReadyInterval)
 	setDefault(&d.Readiness.AttemptTimeout, DefaultReadyAttemptTimeout)
 	setDefault(&d.Readiness.StartupTimeout, DefaultStartupTimeout)
+	d.Restart.withDefaults()
 	if d.LogFileSize <= 0 {
 		d.LogFileSize = 16 << 20
 	}
@@ -217,8 +221,9 @@ type Manager struct {
 
 	nextID     atomic.Uint64
 	journal    journal
-	pending    pendingStarts // for notify datagrams that beat their record
-	notifyWait time.Duration // how long such a datagram waits (tests lengthen it)
+	pending    pendingStarts  // for notify datagrams that beat their record
+	notifyWait time.Duration  // how long such a datagram waits (tests lengthen it)
+	jitter     func() float64 // uniform in [0, 1), spreads restart delays (tests fix it)
 
 	mu       sync.RWMutex
 	byID     map[string]*record
@@ -252,6 +257,7 @@ func New(cfg Config, rt *proc.Runtime, bus *events.Bus, log *zap.Logger) *Manage
 		http:    probe.NewHTTP(),
 
 		notifyWait: notifyRecordWait,
+		jitter:     defaultJitterSource,
 	}
 	m.journal.st = cfg.Store
 	m.remover.log = log

@@ -15,12 +15,15 @@ import (
 	"github.com/procd/procd/internal/watchdog"
 )
 
-// record is one process's entry in the table.
+// record is one run of a process: the table's entry for its id while it
+// is the newest run (see lineage).
 type record struct {
 	// Immutable after Start.
-	id        string
-	seq       uint64 // start order
-	spec      Spec   // normalised: Name, KillMode, StopSignal and Grace set
+	id        string // the logical process's, shared by its runs
+	seq       uint64 // start order of the logical process
+	lin       *lineage
+	attempt   int  // 1 for the first run
+	spec      Spec // normalised: Name, KillMode, StopSignal and Grace set
 	exe       string
 	pid       int
 	pgid      int
@@ -38,7 +41,8 @@ type record struct {
 	wdConfig  watchdog.Settings  // resolved watchdog settings
 	startMono time.Duration      // start on the watchdog's clock
 	exited    chan struct{}      // closed when the leader exits (it may be unreaped)
-	done      chan struct{}      // closed when the final record is published
+	ended     chan struct{}      // closed when this run's record is complete (output followers stop)
+	done      chan struct{}      // the lineage's: closed when the logical process's final record is published
 
 	mu         sync.Mutex
 	state      State
@@ -97,8 +101,11 @@ func (m *Manager) snapshot(r *record, live bool) Info {
 		e = &c
 	}
 	last, src := r.act.Last()
+	rs := r.lin.snapshot()
 	info := Info{
 		ID:           r.id,
+		Attempt:      r.attempt,
+		Runs:         rs.Runs,
 		PID:          r.pid,
 		PGID:         r.pgid,
 		Name:         r.spec.Name,
@@ -125,6 +132,9 @@ func (m *Manager) snapshot(r *record, live bool) Info {
 	}
 	if r.spec.Caller != nil {
 		info.Caller = r.spec.Caller.Desc
+	}
+	if r.lin.policy.Mode != RestartNever {
+		info.Restart = &RestartInfo{Policy: r.lin.policy, RestartState: rs}
 	}
 	if r.cg != nil {
 		info.Cgroup = r.cg.Path()

@@ -73,7 +73,7 @@ func (m *Manager) reader(r *record, o OutputOptions) (*output.Reader, error) {
 	default:
 		return nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "output stream: unknown value %d", o.Stream)
 	}
-	rd := output.NewReader(o.Follow, r.done)
+	rd := output.NewReader(o.Follow, r.ended)
 	for _, x := range srcs {
 		off := x.off
 		if o.Tail != nil {

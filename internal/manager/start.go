@@ -59,6 +59,13 @@ func (s *Spec) Validate() error {
 	if s.Grace < 0 {
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "grace %v is negative", s.Grace)
 	}
+	if err := s.Restart.validate(); err != nil {
+		return err
+	}
+	if s.BindToSession && s.Restart.Mode != RestartNever {
+		return errdefs.Errorf(errdefs.ErrInvalidArgument,
+			"bind_to_session and a restart policy exclude each other: a restart would run without the session it is bound to")
+	}
 	if s.KillMode != 0 && s.KillMode != KillGroup && s.KillMode != KillLeader {
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "unknown kill mode %d", s.KillMode)
 	}
@@ -251,7 +258,7 @@ func (m *Manager) startChecked(spec Spec, attach *AttachOptions) (Info, *Session
 	var info Info
 	var sess *Session
 	if err == nil {
-		info, sess, err = m.start(m.normalise(spec), attach)
+		info, sess, err = m.start(m.normalise(spec), attach, nil)
 	}
 	if err != nil {
 		m.stats.startFailures.Add(1)
@@ -264,11 +271,12 @@ func (m *Manager) startChecked(spec Spec, attach *AttachOptions) (Info, *Session
 // Start (a request the API layer could not convert).
 func (m *Manager) CountStartFailure() { m.stats.startFailures.Add(1) }
 
-// start starts a valid, normalised spec. Whatever it has acquired when a
+// start starts a valid, normalised spec: a new logical process, or with
+// l the next run of l (l.mu held). Whatever it has acquired when a
 // step fails (the live-process slot, the output rings and log files, the
 // cgroup, the pending-start mark) is released by one deferred cleanup, in
 // reverse order; every error it returns names the process.
-func (m *Manager) start(spec Spec, attach *AttachOptions) (_ Info, _ *Session, err error) {
+func (m *Manager) start(spec Spec, attach *AttachOptions, l *lineage) (_ Info, _ *Session, err error) {
 	var undo []func() // releases, in acquisition order
 	defer func() {
 		if err != nil {
@@ -286,15 +294,21 @@ func (m *Manager) start(spec Spec, attach *AttachOptions) (_ Info, _ *Session, e
 		return Info{}, nil, err
 	}
 	undo = append(undo, m.unreserve)
-	n := m.newID()
+	if l == nil {
+		n := m.newID()
+		l = m.newLineage(fmt.Sprintf("p-%d", n), n, &spec)
+	}
 	r := &record{
-		id:   fmt.Sprintf("p-%d", n),
-		seq:  n,
-		spec: spec,
-		exe:  res.exe,
+		id:      l.id,
+		seq:     l.seq,
+		lin:     l,
+		attempt: l.nextAttempt(),
+		spec:    spec,
+		exe:     res.exe,
 
 		exited: make(chan struct{}),
-		done:   make(chan struct{}),
+		ended:  make(chan struct{}),
+		done:   l.done,
 		state:  Running,
 	}
 	if err := m.openStreams(r); err != nil {
@@ -420,14 +434,23 @@ func (m *Manager) register(r *record, p *proc.Process, beforeWatch func()) {
 	if r.cg == nil && m.cfg.Tracker != nil {
 		m.cfg.Tracker.Track(r.pgid)
 	}
+	prev := r.lin.current
+	r.lin.current = r // l.mu is held by the restart, or no one else knows the lineage yet
+	r.lin.beginRun(r)
 	m.mu.Lock()
+	if prev != nil && m.byPID[prev.pid] == prev {
+		delete(m.byPID, prev.pid)
+	}
 	m.byID[r.id] = r
 	m.byPID[r.pid] = r
 	m.mu.Unlock()
 	m.persist(r)
 	m.pending.end()
 	m.stats.started.Add(1)
-	m.publish(r, events.Started, func(e *events.Event) { e.Detail = strings.Join(r.spec.Command, " ") })
+	m.publish(r, events.Started, func(e *events.Event) {
+		e.Detail = strings.Join(r.spec.Command, " ")
+		e.Attempt = r.attempt
+	})
 	if ce := m.log.Check(zap.DebugLevel, "process started"); ce != nil {
 		ce.Write(zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.String("name", r.spec.Name), zap.String("executable", r.exe))
 	}
@@ -560,7 +583,11 @@ func (m *Manager) openStreams(r *record) error {
 		if m.cfg.StateDir == "" {
 			return errdefs.Errorf(errdefs.ErrFailedPrecondition, "log files need a state directory, and the daemon has none")
 		}
-		dir := filepath.Join(m.cfg.StateDir, "logs", r.id)
+		name := r.id
+		if r.attempt > 1 {
+			name = fmt.Sprintf("%s.run%d", r.id, r.attempt) // beside the last run's, removed once this one started
+		}
+		dir := filepath.Join(m.cfg.StateDir, "logs", name)
 		var err error
 		if outLog, err = output.OpenLog(dir, "stdout", m.cfg.LogFileSize, m.cfg.LogFileCount); err != nil {
 			return err

@@ -14,9 +14,20 @@ type counters struct {
 	bytesCaptured atomic.Int64
 	bytesDropped  atomic.Int64
 	leftovers     atomic.Int64
+	crashLoops    atomic.Int64
 
-	mu       sync.Mutex
-	byReason map[Reason]int64
+	mu        sync.Mutex
+	byReason  map[Reason]int64
+	restartBy map[Reason]int64 // restarts, by how the run before ended
+}
+
+func (c *counters) countRestart(r Reason) {
+	c.mu.Lock()
+	if c.restartBy == nil {
+		c.restartBy = make(map[Reason]int64)
+	}
+	c.restartBy[r]++
+	c.mu.Unlock()
 }
 
 func (c *counters) countExit(r Reason, leftovers int) {
@@ -33,6 +44,7 @@ func (c *counters) countExit(r Reason, leftovers int) {
 type Stats struct {
 	Running, Stopping, Exited int64
 	Starting                  int64 // not ready yet
+	Backoff, Failed           int64
 	StartedTotal              int64
 	StartFailuresTotal        int64
 	ExitsByReason             map[Reason]int64
@@ -41,6 +53,10 @@ type Stats struct {
 	BytesCapturedTotal        int64
 	BytesDroppedTotal         int64
 	RingSize                  int
+	// RestartsByReason counts the runs a restart policy started, by how
+	// the run before ended; CrashLoopsTotal the processes it gave up on.
+	RestartsByReason map[Reason]int64
+	CrashLoopsTotal  int64
 	// DaemonRSS is the daemon's own resident set size in bytes (0 where
 	// the OS layer cannot tell), read here so the wire layer reads no
 	// /proc itself.
@@ -59,10 +75,15 @@ func (m *Manager) Stats() Stats {
 		RingSize:             m.cfg.RingSize,
 		DaemonRSS:            proc.SelfRSS(),
 		ExitsByReason:        map[Reason]int64{},
+		RestartsByReason:     map[Reason]int64{},
+		CrashLoopsTotal:      m.stats.crashLoops.Load(),
 	}
 	m.stats.mu.Lock()
 	for k, v := range m.stats.byReason {
 		st.ExitsByReason[k] = v
+	}
+	for k, v := range m.stats.restartBy {
+		st.RestartsByReason[k] = v
 	}
 	m.stats.mu.Unlock()
 	m.mu.RLock()
@@ -82,6 +103,10 @@ func (m *Manager) Stats() Stats {
 			st.Stopping++
 		case Exited:
 			st.Exited++
+		case Backoff:
+			st.Backoff++
+		case Failed:
+			st.Failed++
 		}
 		r.mu.Unlock()
 	}

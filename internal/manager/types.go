@@ -23,11 +23,21 @@ const (
 	// Starting: the leader runs and is not ready yet (Spec.Ready); it
 	// becomes Running when its readiness check passes.
 	Starting State = 4
+	// Backoff: the last run ended and its restart policy starts the next
+	// one after a delay (Info.Restart.NextAt).
+	Backoff State = 5
+	// Failed: the restart policy gave up (ReasonCrashLoop), or a restart
+	// could not start (Info.Restart.Error). Final, like Exited.
+	Failed State = 6
 	// Lost: the process was running when the daemon died, and a later
 	// daemon run found only its record (the guardian ended its tree);
 	// how it ended is unknown, so it has no exit record.
 	Lost State = 7
 )
+
+// Final reports whether a process in state s has its final record: no run
+// is going on and none will start.
+func (s State) Final() bool { return s == Exited || s == Failed || s == Lost }
 
 func (s State) String() string {
 	switch s {
@@ -39,6 +49,10 @@ func (s State) String() string {
 		return "EXITED"
 	case Starting:
 		return "STARTING"
+	case Backoff:
+		return "BACKOFF"
+	case Failed:
+		return "FAILED"
 	case Lost:
 		return "LOST"
 	}
@@ -63,6 +77,9 @@ const (
 	// ReasonStartupTimeout: the process did not become ready within its
 	// start-up timeout (Readiness.StartupTimeout).
 	ReasonStartupTimeout Reason = 7
+	// ReasonCrashLoop: the restart policy's limit of restarts within its
+	// window was reached (state Failed); the runs say how each ended.
+	ReasonCrashLoop Reason = 8
 )
 
 func (r Reason) String() string {
@@ -81,6 +98,8 @@ func (r Reason) String() string {
 		return "CLIENT_GONE"
 	case ReasonStartupTimeout:
 		return "STARTUP_TIMEOUT"
+	case ReasonCrashLoop:
+		return "CRASH_LOOP"
 	}
 	return fmt.Sprintf("Reason(%d)", int(r))
 }
@@ -136,6 +155,8 @@ type Spec struct {
 	// Ready says when the process counts as ready (the zero value: as soon
 	// as it started).
 	Ready Readiness
+	// Restart is the restart policy (the zero value: never restart).
+	Restart RestartPolicy
 }
 
 // Caller is who started a process.
@@ -265,10 +286,20 @@ type Info struct {
 	// BoundToSession: the process ends with its session (Spec.BindToSession).
 	BoundToSession bool
 	// Ready is the process's readiness check and its progress.
-	Ready  ReadyInfo
-	Exit   *Exit // nil until Exited
-	Stdout StreamInfo
-	Stderr StreamInfo
+	Ready ReadyInfo
+	// Exit is the final record's exit once State is final, and the last
+	// run's exit during Backoff; nil while a run goes on.
+	Exit *Exit
+	// Attempt is this run's number: 1 for the first start, n+1 after n
+	// restarts. StartedAt, PID and the streams are this run's.
+	Attempt int
+	// Runs are the last runs, oldest first, the current one last (its Exit
+	// nil while it runs). Their Exits are shared and must not be modified.
+	Runs []Run
+	// Restart is the restart policy and state; nil under policy never.
+	Restart *RestartInfo
+	Stdout  StreamInfo
+	Stderr  StreamInfo
 	// Restored: an earlier run of the daemon kept this record, and this
 	// run read it back from the state database (its output was not kept).
 	Restored bool
