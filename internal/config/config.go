@@ -62,6 +62,15 @@ type Config struct {
 
 	MaxBatchJobs int // batch jobs running at once across all batches
 
+	// Restart policy defaults, for specs that leave a field unset.
+	RestartDelay      Duration
+	RestartMultiplier float64
+	RestartMaxDelay   Duration
+	RestartJitter     float64
+	RestartMax        RestartLimit
+	RestartResetAfter Duration // 0: never
+	RestartHistory    int      // runs listed per record
+
 	Containment string // auto, cgroup or pgroup
 	CgroupName  string // procd's directory in each cgroup hierarchy; "": derived from Socket
 	// ExactPeakMemory gives every tree a fresh cgroup with memory
@@ -180,6 +189,14 @@ func Default() Config {
 		MaxEnv:              4096,
 		MaxLabels:           64,
 		MaxArgBytes:         1 << 20,
+
+		RestartDelay:      Duration(time.Second),
+		RestartMultiplier: 2,
+		RestartMaxDelay:   Duration(time.Minute),
+		RestartJitter:     0.1,
+		RestartMax:        RestartLimit{Count: 5, Window: Duration(time.Minute)},
+		RestartResetAfter: Duration(time.Minute),
+		RestartHistory:    20,
 	}
 }
 
@@ -218,7 +235,7 @@ func (c *Config) Validate() error {
 		v    Duration
 	}{{"--grace", c.Grace}, {"--pipe-wait", c.PipeWait}, {"--shutdown-timeout", c.ShutdownTimeout},
 		{"--process-timeout", c.ProcessTimeout}, {"--extra-buffer", c.ExtraBuffer}, {"--max-hang-time", c.MaxHangTime},
-		{"--startup-timeout", c.StartupTimeout}} {
+		{"--startup-timeout", c.StartupTimeout}, {"--restart-reset-after", c.RestartResetAfter}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v must not be negative", d.flag, time.Duration(d.v))
 		}
@@ -242,6 +259,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--log-files needs a --state-dir")
 	case c.MaxBatchJobs < 1:
 		return fmt.Errorf("--max-batch-jobs must be at least 1")
+	case c.RestartDelay <= 0 || c.RestartMaxDelay < c.RestartDelay:
+		return fmt.Errorf("--restart-delay must be positive and at most --restart-max-delay (%v)", time.Duration(c.RestartMaxDelay))
+	case !(c.RestartMultiplier >= 1) || !(c.RestartJitter >= 0 && c.RestartJitter <= 1):
+		return fmt.Errorf("--restart-multiplier must be at least 1 and --restart-jitter between 0 and 1")
+	case c.RestartHistory < 1:
+		return fmt.Errorf("--restart-history must be at least 1")
 	case c.MaxMsgSize < 1024:
 		return fmt.Errorf("--max-msg-size %d is too small (at least 1KiB)", c.MaxMsgSize)
 	}
@@ -323,6 +346,13 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Var(&c.ExtraBuffer, "extra-buffer", "watchdog: idle longer than process-timeout + this is hung")
 	fs.Var(&c.MaxHangTime, "max-hang-time", "watchdog: without auto-kill, a hung process idle longer is SIGKILLed")
 	fs.BoolVar(&c.AutoKill, "auto-kill", c.AutoKill, "watchdog: stop hung processes (--auto-kill=false: only past max-hang-time)")
+	fs.Var(&c.RestartDelay, "restart-delay", "restart policies: the first delay before a restart, for processes that do not set one")
+	fs.Float64Var(&c.RestartMultiplier, "restart-multiplier", c.RestartMultiplier, "restart policies: each further delay is the last one times this")
+	fs.Var(&c.RestartMaxDelay, "restart-max-delay", "restart policies: the cap of the delay")
+	fs.Float64Var(&c.RestartJitter, "restart-jitter", c.RestartJitter, "restart policies: each delay is spread at random over ± this fraction of it (0 to 1)")
+	fs.Var(&c.RestartMax, "restart-max", "restart policies: at most N restarts within a window (N/WINDOW, e.g. 5/1m; 0: no limit); one more leaves the process FAILED, CRASH_LOOP")
+	fs.Var(&c.RestartResetAfter, "restart-reset-after", "restart policies: a run lasting this long resets the delay to the first one (0: never)")
+	fs.IntVar(&c.RestartHistory, "restart-history", c.RestartHistory, "runs listed in a process's record (the oldest are dropped)")
 	fs.Var(&c.CheckInterval, "check-interval", "watchdog: sampling period of the cpu and file activity sources")
 	fs.Var(&c.StartupTimeout, "startup-timeout", "readiness: a process with a readiness check not ready this long after its start is stopped (0: none)")
 	fs.Var(&c.ReadyInterval, "ready-interval", "readiness: time between probe attempts (tcp, http, exec)")
@@ -406,6 +436,48 @@ func (d *Duration) Set(s string) error {
 		return err
 	}
 	*d = Duration(v)
+	return nil
+}
+
+// RestartLimit is a restart policy's limit: at most Count restarts within
+// Window ("5/1m"); Count 0 ("0") is no limit.
+type RestartLimit struct {
+	Count  int
+	Window Duration
+}
+
+// ParseRestartLimit parses N/WINDOW (the window in ParseDuration's forms),
+// or 0 for no limit.
+func ParseRestartLimit(s string) (RestartLimit, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" || s == "none" {
+		return RestartLimit{}, nil
+	}
+	n, w, ok := strings.Cut(s, "/")
+	count, err := strconv.Atoi(strings.TrimSpace(n))
+	if !ok || err != nil || count < 1 {
+		return RestartLimit{}, fmt.Errorf("invalid restart limit %q (use N/WINDOW such as 5/1m, or 0 for none)", s)
+	}
+	d, err := ParseDuration(w)
+	if err != nil || d <= 0 {
+		return RestartLimit{}, fmt.Errorf("invalid restart limit %q: the window must be a positive duration", s)
+	}
+	return RestartLimit{Count: count, Window: Duration(d)}, nil
+}
+
+func (l *RestartLimit) String() string {
+	if l.Count == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d/%v", l.Count, time.Duration(l.Window))
+}
+func (l *RestartLimit) Type() string { return "n/window" }
+func (l *RestartLimit) Set(s string) error {
+	v, err := ParseRestartLimit(s)
+	if err != nil {
+		return err
+	}
+	*l = v
 	return nil
 }
 

@@ -280,3 +280,34 @@ func TestClientMappings(t *testing.T) {
 		t.Fatalf("bad identity: %v", err)
 	}
 }
+
+func TestRestartSettingsFromAFile(t *testing.T) {
+	c := Default()
+	fs := pflag.NewFlagSet("procd", pflag.ContinueOnError)
+	c.Bind(fs)
+	file := "restart-delay = \"100ms\"\nrestart-max = \"3/30s\"\nrestart-jitter = 0\n"
+	if _, err := LoadFile(fs, strings.NewReader(file), "procd.toml", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.RestartDelay) != 100*time.Millisecond || c.RestartMax != (RestartLimit{3, Duration(30 * time.Second)}) ||
+		c.RestartJitter != 0 || c.Validate() != nil {
+		t.Fatalf("restart settings %v %v %v (%v)", c.RestartDelay, c.RestartMax, c.RestartJitter, c.Validate())
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"5/1m", "5/1m0s"}, {"0", "0"}, {"none", "0"}, {"2/90", "2/1m30s"},
+	} {
+		l, err := ParseRestartLimit(tc.in)
+		if err != nil || l.String() != tc.want {
+			t.Errorf("ParseRestartLimit(%q) = %v, %v; want %s", tc.in, l.String(), err, tc.want)
+		}
+	}
+	for _, bad := range []string{"5", "x/1m", "5/", "5/-1s", "-2/1m"} {
+		if _, err := ParseRestartLimit(bad); err == nil {
+			t.Errorf("ParseRestartLimit(%q) accepted", bad)
+		}
+	}
+	c.RestartMultiplier = 0.5
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--restart-multiplier") {
+		t.Fatalf("multiplier 0.5: %v", err)
+	}
+}

@@ -27,6 +27,7 @@ func managerConfig(c *config.Config) manager.Config {
 			CheckInterval:  time.Duration(c.CheckInterval),
 		},
 		Readiness:    readinessDefaults(c),
+		Restart:      restartDefaults(c),
 		NotifySocket: c.NotifyPath(),
 		StateDir:     c.InstanceStateDir(),
 		LogFiles:     c.LogFiles,
@@ -54,4 +55,26 @@ func readinessDefaults(c *config.Config) manager.ReadinessDefaults {
 		d.StartupTimeout = -1
 	}
 	return d
+}
+
+// restartDefaults translates the --restart-* settings; the manager's
+// "none" is negative where the flags' is 0.
+func restartDefaults(c *config.Config) manager.RestartDefaults {
+	return manager.RestartDefaults{
+		Delay:      time.Duration(c.RestartDelay),
+		Multiplier: c.RestartMultiplier,
+		MaxDelay:   time.Duration(c.RestartMaxDelay),
+		Jitter:     orNone(c.RestartJitter),
+		Limit:      orNone(c.RestartMax.Count),
+		Window:     time.Duration(c.RestartMax.Window),
+		ResetAfter: orNone(time.Duration(c.RestartResetAfter)),
+		History:    c.RestartHistory,
+	}
+}
+
+func orNone[T int | float64 | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }

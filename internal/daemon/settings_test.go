@@ -29,6 +29,7 @@ func TestConfigDefaultsAreTheManagers(t *testing.T) {
 		{"Watchdog", got.Watchdog, manager.DefaultWatchdog()},
 		{"Readiness", got.Readiness, manager.ReadinessDefaults{Interval: manager.DefaultReadyInterval,
 			AttemptTimeout: manager.DefaultReadyAttemptTimeout, StartupTimeout: manager.DefaultStartupTimeout}},
+		{"Restart", got.Restart, manager.DefaultRestart()},
 		{"Input.MaxArgs", got.Input.MaxArgs, in.MaxArgs},
 		{"Input.MaxArgBytes", got.Input.MaxArgBytes, in.MaxArgBytes},
 		{"Input.MaxEnv", got.Input.MaxEnv, in.MaxEnv},

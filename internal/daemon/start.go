@@ -279,7 +279,8 @@ func (d *Daemon) startCore(inj *faults.Injector, pol *policy.Policy) error {
 	d.exec = executor.New(d.mgr, d.bus, d.cfg.MaxBatchJobs)
 	d.execC = d.life.add("batch executor", func(context.Context) error { d.exec.Close(); return nil })
 	if d.cfg.MetricsAddr != "" {
-		d.met = metrics.New(metrics.Sources{Manager: d.mgr, Executor: d.exec, Events: d.bus, Notify: notifyStats})
+		d.met = metrics.New(metrics.Sources{Manager: d.mgr, Executor: d.exec, Events: d.bus, Notify: notifyStats,
+			Restarts: d.mgr.RestartCounts})
 	}
 	return nil
 }

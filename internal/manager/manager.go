@@ -99,8 +99,7 @@ type Config struct {
 
 	// Readiness holds the defaults for readiness checks (Spec.Ready).
 	Readiness ReadinessDefaults
-	// Restart holds the defaults of restart policies; zero fields take
-	// DefaultRestart's (Jitter, Limit and ResetAfter: 0 means none).
+	// Restart holds the defaults of restart policies.
 	Restart RestartDefaults
 
 	// Input limits on each spec (defaults in DefaultInputLimits).

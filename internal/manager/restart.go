@@ -113,7 +113,9 @@ type RestartPolicy struct {
 }
 
 // RestartDefaults are the daemon-wide defaults of restart policies (the
-// config file's [restart] table).
+// daemon's --restart-* settings). Zero fields take DefaultRestart's; a
+// negative Jitter, Limit or ResetAfter means none (no jitter, no limit,
+// never reset).
 type RestartDefaults struct {
 	Delay      time.Duration
 	Multiplier float64
@@ -140,9 +142,15 @@ func (d *RestartDefaults) withDefaults() {
 	setDefault(&d.MaxDelay, def.MaxDelay)
 	setDefault(&d.Window, def.Window)
 	setDefault(&d.History, def.History)
+	setDefault(&d.Limit, def.Limit)
+	setDefault(&d.ResetAfter, def.ResetAfter)
 	if d.Multiplier == 0 {
 		d.Multiplier = def.Multiplier
 	}
+	if d.Jitter == 0 {
+		d.Jitter = def.Jitter
+	}
+	d.Limit, d.ResetAfter, d.Jitter = max(d.Limit, 0), max(d.ResetAfter, 0), max(d.Jitter, 0)
 }
 
 func (p *RestartPolicy) validate() error {

@@ -355,7 +355,10 @@ func TestShutdownCancelsPendingRestarts(t *testing.T) {
 }
 
 func TestRunHistoryIsBounded(t *testing.T) {
-	m, _ := newManager(t, Config{Restart: RestartDefaults{History: 3}})
+	m, _ := newManager(t, Config{Restart: RestartDefaults{History: 3, Jitter: -1}})
+	if d := m.Config().Restart; d.Jitter != 0 || d.Limit != 5 || d.ResetAfter != time.Minute || d.Delay != time.Second {
+		t.Fatalf("defaults %+v", d)
+	}
 	fin := wait(t, m, mustStart(t, m, restarting(sh("exit 1"), time.Millisecond, time.Millisecond, 5)).ID)
 	if fin.Attempt != 6 || len(fin.Runs) != 3 || fin.Runs[0].Attempt != 4 || fin.Runs[2].Attempt != 6 {
 		t.Fatalf("attempt %d runs %+v", fin.Attempt, fin.Runs)

@@ -112,3 +112,16 @@ func (m *Manager) Stats() Stats {
 	}
 	return st
 }
+
+// RestartCounts are the restarts made by restart policies, by how the run
+// before ended, and the processes they gave up on as crash loops (the
+// metrics' feed; cheaper than Stats).
+func (m *Manager) RestartCounts() (byReason map[Reason]int64, crashLoops int64) {
+	byReason = map[Reason]int64{}
+	m.stats.mu.Lock()
+	for k, v := range m.stats.restartBy {
+		byReason[k] = v
+	}
+	m.stats.mu.Unlock()
+	return byReason, m.stats.crashLoops.Load()
+}
