@@ -44,14 +44,15 @@ const (
 	FailSignal                        // killed by a signal nobody asked procd for (a crash, the OOM killer)
 	FailHung                          // the hang watchdog ended it
 	FailDeadline                      // its deadline ended it
+	FailStartup                       // it did not become ready within its start-up timeout
 
-	AllFailures = FailNonZero | FailSignal | FailHung | FailDeadline
+	AllFailures = FailNonZero | FailSignal | FailHung | FailDeadline | FailStartup
 )
 
 var failureNames = []struct {
 	f    Failures
 	name string
-}{{FailNonZero, "nonzero"}, {FailSignal, "signal"}, {FailHung, "hung"}, {FailDeadline, "deadline"}}
+}{{FailNonZero, "nonzero"}, {FailSignal, "signal"}, {FailHung, "hung"}, {FailDeadline, "deadline"}, {FailStartup, "startup"}}
 
 func (f Failures) String() string {
 	var names []string
@@ -64,7 +65,7 @@ func (f Failures) String() string {
 }
 
 // ParseFailures reads a comma-separated list of failure kinds ("nonzero",
-// "signal", "hung", "deadline", or "all").
+// "signal", "hung", "deadline", "startup", or "all").
 func ParseFailures(s string) (Failures, error) {
 	var f Failures
 	for _, w := range strings.Split(s, ",") {
@@ -80,7 +81,7 @@ func ParseFailures(s string) (Failures, error) {
 			}
 		}
 		if !found {
-			return 0, errdefs.Errorf(errdefs.ErrInvalidArgument, "unknown failure kind %q (known: nonzero, signal, hung, deadline, all)", w)
+			return 0, errdefs.Errorf(errdefs.ErrInvalidArgument, "unknown failure kind %q (known: nonzero, signal, hung, deadline, startup, all)", w)
 		}
 	}
 	return f, nil
@@ -225,6 +226,8 @@ func (p *RestartPolicy) restarts(e *Exit) (restart bool, failure Failures) {
 		failure = FailHung
 	case ReasonDeadline:
 		failure = FailDeadline
+	case ReasonStartupTimeout:
+		failure = FailStartup
 	case ReasonExited:
 		switch {
 		case e.Signal != 0:

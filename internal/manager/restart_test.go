@@ -60,6 +60,7 @@ func TestRestartClassifiesEachEnd(t *testing.T) {
 		{"crash", Exit{Reason: ReasonExited, Code: -1, Signal: 11}, true, true, true},
 		{"hung", Exit{Reason: ReasonHung, Code: -1, Signal: 15}, true, false, true},
 		{"deadline", Exit{Reason: ReasonDeadline, Code: -1, Signal: 15}, true, false, true},
+		{"startup timeout", Exit{Reason: ReasonStartupTimeout, Code: -1, Signal: 15}, true, false, true},
 		{"stopped", Exit{Reason: ReasonStopped, Code: -1, Signal: 15}, false, false, false},
 		{"shutdown", Exit{Reason: ReasonShutdown, Code: -1, Signal: 15}, false, false, false},
 		{"client gone", Exit{Reason: ReasonClientGone, Code: -1, Signal: 15}, false, false, false},

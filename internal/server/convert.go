@@ -122,7 +122,107 @@ func specFrom(s *pb.ProcessSpec) (manager.Spec, error) {
 	if spec.Ready, err = readinessFrom(s); err != nil {
 		return manager.Spec{}, err
 	}
+	if spec.Restart, err = restartFrom(s.GetRestart()); err != nil {
+		return manager.Spec{}, err
+	}
 	return spec, nil
+}
+
+// restartFrom converts a restart policy; the manager checks its values.
+func restartFrom(r *pb.RestartPolicy) (manager.RestartPolicy, error) {
+	var p manager.RestartPolicy
+	if r == nil {
+		return p, nil
+	}
+	if r.GetMode() != pb.RestartMode_RESTART_MODE_UNSPECIFIED {
+		var ok bool
+		if p.Mode, ok = restartModes.core(r.GetMode()); !ok {
+			return p, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.restart.mode: unknown value %d", r.GetMode())
+		}
+	}
+	for _, f := range r.GetOn() {
+		bit, ok := restartFailures.core(f)
+		if !ok {
+			return p, errdefs.Errorf(errdefs.ErrInvalidArgument, "spec.restart.on: unknown failure %d", f)
+		}
+		p.On |= bit
+	}
+	var err error
+	for _, d := range []struct {
+		field string
+		from  *durationpb.Duration
+		to    *time.Duration
+	}{{"spec.restart.delay", r.GetDelay(), &p.Delay}, {"spec.restart.max_delay", r.GetMaxDelay(), &p.MaxDelay},
+		{"spec.restart.window", r.GetWindow(), &p.Window}} {
+		if *d.to, err = duration(d.field, d.from); err != nil {
+			return p, err
+		}
+	}
+	if r.GetResetAfter() != nil {
+		v, err := duration("spec.restart.reset_after", r.GetResetAfter())
+		if err != nil {
+			return p, err
+		}
+		p.ResetAfter = &v
+	}
+	p.Multiplier = r.GetMultiplier()
+	if r.Jitter != nil {
+		p.Jitter = r.Jitter
+	}
+	if r.Limit != nil {
+		n := int(r.GetLimit())
+		p.Limit = &n
+	}
+	return p, nil
+}
+
+func restartPolicyToProto(p *manager.RestartPolicy) *pb.RestartPolicy {
+	out := &pb.RestartPolicy{
+		Mode:       restartModes.proto(p.Mode),
+		Delay:      durationpb.New(p.Delay),
+		Multiplier: p.Multiplier,
+		MaxDelay:   durationpb.New(p.MaxDelay),
+		Jitter:     p.Jitter,
+		Window:     durationpb.New(p.Window),
+	}
+	for bit, f := range restartFailures.toProto {
+		if p.On&bit != 0 {
+			out.On = append(out.On, f)
+		}
+	}
+	slices.Sort(out.On)
+	if p.Limit != nil {
+		n := int32(*p.Limit)
+		out.Limit = &n
+	}
+	if p.ResetAfter != nil {
+		out.ResetAfter = durationpb.New(*p.ResetAfter)
+	}
+	return out
+}
+
+func restartToProto(r *manager.RestartInfo) *pb.RestartStatus {
+	return &pb.RestartStatus{
+		Policy:         restartPolicyToProto(&r.Policy),
+		Restarts:       int32(max(r.Attempt-1, 0)),
+		RecentRestarts: int32(len(r.Recent)),
+		Step:           int32(r.Step),
+		NextRestartAt:  timestamp(r.NextAt),
+		Delay:          durationpb.New(r.Delay),
+		Error:          r.Error,
+	}
+}
+
+func runsToProto(runs []manager.Run) []*pb.ProcessRun {
+	out := make([]*pb.ProcessRun, len(runs))
+	for i, r := range runs {
+		out[i] = &pb.ProcessRun{Attempt: int32(r.Attempt), Pid: int32(r.PID),
+			StartedAt: timestamp(r.StartedAt), FinishedAt: timestamp(r.FinishedAt)}
+		if r.Exit != nil {
+			out[i].Exit = exitToProto(r.Exit)
+		}
+	}
+	return out
 }
 
 // callerOf describes the caller for the manager: who started a process,
@@ -311,6 +411,11 @@ func processToProto(i *manager.Info, now time.Time) *pb.Process {
 		p.Exit = exitToProto(i.Exit)
 	}
 	readyToProto(p, &i.Ready)
+	p.Attempt = int32(i.Attempt)
+	p.Runs = runsToProto(i.Runs)
+	if i.Restart != nil {
+		p.Restart = restartToProto(i.Restart)
+	}
 	return p
 }
 
@@ -361,6 +466,10 @@ func eventToProto(e *events.Event) *pb.Event {
 	if e.Type == events.JobFinished {
 		ev.JobIndex = uint32(e.JobIndex)
 	}
+	if e.Type == events.Restarting {
+		ev.Delay = durationpb.New(e.Delay)
+	}
+	ev.Attempt = int32(e.Attempt)
 	if info, ok := e.Data.(manager.Info); ok && info.Exit != nil {
 		ev.Exit = exitToProto(info.Exit)
 	}

@@ -58,6 +58,8 @@ var (
 		manager.Stopping: pb.ProcessState_PROCESS_STATE_STOPPING,
 		manager.Exited:   pb.ProcessState_PROCESS_STATE_EXITED,
 		manager.Starting: pb.ProcessState_PROCESS_STATE_STARTING,
+		manager.Backoff:  pb.ProcessState_PROCESS_STATE_BACKOFF,
+		manager.Failed:   pb.ProcessState_PROCESS_STATE_FAILED,
 		manager.Lost:     pb.ProcessState_PROCESS_STATE_LOST,
 	})
 	exitReasons = newEnumMap(map[manager.Reason]pb.ExitReason{
@@ -68,6 +70,20 @@ var (
 		manager.ReasonShutdown:       pb.ExitReason_EXIT_REASON_DAEMON_SHUTDOWN,
 		manager.ReasonClientGone:     pb.ExitReason_EXIT_REASON_CLIENT_GONE,
 		manager.ReasonStartupTimeout: pb.ExitReason_EXIT_REASON_STARTUP_TIMEOUT,
+		manager.ReasonCrashLoop:      pb.ExitReason_EXIT_REASON_CRASH_LOOP,
+	})
+	restartModes = newEnumMap(map[manager.RestartMode]pb.RestartMode{
+		manager.RestartNever:     pb.RestartMode_RESTART_MODE_NEVER,
+		manager.RestartOnFailure: pb.RestartMode_RESTART_MODE_ON_FAILURE,
+		manager.RestartAlways:    pb.RestartMode_RESTART_MODE_ALWAYS,
+	})
+	// restartFailures: the core's are bits of a set (manager.Failures).
+	restartFailures = newEnumMap(map[manager.Failures]pb.RestartFailure{
+		manager.FailNonZero:  pb.RestartFailure_RESTART_FAILURE_NONZERO,
+		manager.FailSignal:   pb.RestartFailure_RESTART_FAILURE_SIGNAL,
+		manager.FailHung:     pb.RestartFailure_RESTART_FAILURE_HUNG,
+		manager.FailDeadline: pb.RestartFailure_RESTART_FAILURE_DEADLINE,
+		manager.FailStartup:  pb.RestartFailure_RESTART_FAILURE_STARTUP_TIMEOUT,
 	})
 	killModes = newEnumMap(map[manager.KillMode]pb.KillMode{
 		manager.KillGroup:  pb.KillMode_KILL_MODE_GROUP,
@@ -103,6 +119,7 @@ var (
 		events.BatchFinished: pb.EventType_EVENT_TYPE_BATCH_FINISHED,
 		events.OOMKilled:     pb.EventType_EVENT_TYPE_OOM_KILLED,
 		events.Ready:         pb.EventType_EVENT_TYPE_READY,
+		events.Restarting:    pb.EventType_EVENT_TYPE_RESTARTING,
 	})
 	jobOutcomes = newEnumMap(map[executor.Outcome]pb.JobOutcome{
 		executor.Succeeded:   pb.JobOutcome_JOB_OUTCOME_SUCCEEDED,

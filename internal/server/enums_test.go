@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/procd/procd/internal/manager"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -57,7 +58,16 @@ func TestEnumConversionsAreComplete(t *testing.T) {
 		caseOf(activitySources, core+"watchdog.Source"),
 		caseOf(eventTypes, core+"events.Type"),
 		caseOf(jobOutcomes, core+"executor.Outcome"),
+		caseOf(restartModes, core+"manager.RestartMode"),
 	}
+	// manager.Failures is a set: its constants include AllFailures, which
+	// is no single value; the table covers each bit.
+	fc := caseOf(restartFailures, "")
+	fc.coreVals = []int64{int64(manager.FailNonZero), int64(manager.FailSignal), int64(manager.FailHung), int64(manager.FailDeadline), int64(manager.FailStartup)}
+	if int64(manager.AllFailures) != 31 {
+		t.Errorf("manager.AllFailures is %d: a failure kind was added; list it here", manager.AllFailures)
+	}
+	cases = append(cases, fc)
 	sc := enumCase{proto: pb.Stream(0).Descriptor(), coreVals: []int64{0, 1},
 		hasCore: func(v int64) (int32, bool) {
 			p, ok := streams.toProto[[]string{"stdout", "stderr"}[v]]

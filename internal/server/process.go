@@ -66,7 +66,7 @@ func (s *processService) WaitForProcess(ctx context.Context, req *pb.WaitForProc
 		if err != nil {
 			return nil, err
 		}
-		done := info.State == manager.Exited || info.State == manager.Lost || req.GetUntilReady() && !info.Ready.ReadyAt.IsZero()
+		done := info.State.Final() || req.GetUntilReady() && !info.Ready.ReadyAt.IsZero()
 		return &pb.WaitForProcessResponse{Process: processToProto(&info, time.Now()), TimedOut: !done}, nil
 	}
 	ctx, stop := s.untilShutdown(ctx)
@@ -227,6 +227,10 @@ func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.Get
 	for r, n := range ms.ExitsByReason {
 		byReason[r.String()] = n
 	}
+	restarts := make(map[string]int64, len(ms.RestartsByReason))
+	for r, n := range ms.RestartsByReason {
+		restarts[r.String()] = n
+	}
 	return &pb.GetStatsResponse{
 		Processes: &pb.ProcessStats{
 			Running:              ms.Running,
@@ -237,6 +241,10 @@ func (s *processService) GetStats(context.Context, *pb.GetStatsRequest) (*pb.Get
 			ExitsByReason:        byReason,
 			LeftoversKilledTotal: ms.LeftoversKilledTotal,
 			OrphansReapedTotal:   ms.OrphansReapedTotal,
+			Backoff:              ms.Backoff,
+			Failed:               ms.Failed,
+			RestartsByReason:     restarts,
+			CrashLoopsTotal:      ms.CrashLoopsTotal,
 		},
 		Output: &pb.OutputStats{
 			BytesCapturedTotal: ms.BytesCapturedTotal,

@@ -93,6 +93,12 @@ const (
 	// The leader runs and has not passed its readiness check yet
 	// (ProcessSpec.ready); it becomes RUNNING when it does.
 	ProcessState_PROCESS_STATE_STARTING ProcessState = 4
+	// The last run ended and the restart policy starts the next one after a
+	// delay (restart.next_restart_at); exit is the last run's.
+	ProcessState_PROCESS_STATE_BACKOFF ProcessState = 5
+	// The restart policy gave up (reason CRASH_LOOP) or a restart could not
+	// start (restart.error). Final, like EXITED.
+	ProcessState_PROCESS_STATE_FAILED ProcessState = 6
 	// The process was running when procd died; a restarted procd found only
 	// its record (procd's guardian ended the tree). How it ended is unknown:
 	// there is no exit record; lost_at and last_state say when and from what.
@@ -107,6 +113,8 @@ var (
 		2: "PROCESS_STATE_STOPPING",
 		3: "PROCESS_STATE_EXITED",
 		4: "PROCESS_STATE_STARTING",
+		5: "PROCESS_STATE_BACKOFF",
+		6: "PROCESS_STATE_FAILED",
 		7: "PROCESS_STATE_LOST",
 	}
 	ProcessState_value = map[string]int32{
@@ -115,6 +123,8 @@ var (
 		"PROCESS_STATE_STOPPING":    2,
 		"PROCESS_STATE_EXITED":      3,
 		"PROCESS_STATE_STARTING":    4,
+		"PROCESS_STATE_BACKOFF":     5,
+		"PROCESS_STATE_FAILED":      6,
 		"PROCESS_STATE_LOST":        7,
 	}
 )
@@ -167,6 +177,9 @@ const (
 	ExitReason_EXIT_REASON_CLIENT_GONE ExitReason = 6
 	// It did not pass its readiness check within its startup_timeout.
 	ExitReason_EXIT_REASON_STARTUP_TIMEOUT ExitReason = 7
+	// The restart policy's limit of restarts within its window was reached
+	// (state FAILED); runs say how each run ended.
+	ExitReason_EXIT_REASON_CRASH_LOOP ExitReason = 8
 )
 
 // Enum value maps for ExitReason.
@@ -180,6 +193,7 @@ var (
 		5: "EXIT_REASON_DAEMON_SHUTDOWN",
 		6: "EXIT_REASON_CLIENT_GONE",
 		7: "EXIT_REASON_STARTUP_TIMEOUT",
+		8: "EXIT_REASON_CRASH_LOOP",
 	}
 	ExitReason_value = map[string]int32{
 		"EXIT_REASON_UNSPECIFIED":     0,
@@ -190,6 +204,7 @@ var (
 		"EXIT_REASON_DAEMON_SHUTDOWN": 5,
 		"EXIT_REASON_CLIENT_GONE":     6,
 		"EXIT_REASON_STARTUP_TIMEOUT": 7,
+		"EXIT_REASON_CRASH_LOOP":      8,
 	}
 )
 
@@ -325,6 +340,128 @@ func (Stream) EnumDescriptor() ([]byte, []int) {
 	return file_procd_v1_procd_proto_rawDescGZIP(), []int{4}
 }
 
+// RestartMode says whether a process is started again when a run ends.
+type RestartMode int32
+
+const (
+	// Never.
+	RestartMode_RESTART_MODE_UNSPECIFIED RestartMode = 0
+	RestartMode_RESTART_MODE_NEVER       RestartMode = 1
+	// After a failure in RestartPolicy.on.
+	RestartMode_RESTART_MODE_ON_FAILURE RestartMode = 2
+	// After any end the user did not ask for (a clean exit included). A stop,
+	// a terminating signal from a client, the daemon's shutdown and the end
+	// of a bound session never restart.
+	RestartMode_RESTART_MODE_ALWAYS RestartMode = 3
+)
+
+// Enum value maps for RestartMode.
+var (
+	RestartMode_name = map[int32]string{
+		0: "RESTART_MODE_UNSPECIFIED",
+		1: "RESTART_MODE_NEVER",
+		2: "RESTART_MODE_ON_FAILURE",
+		3: "RESTART_MODE_ALWAYS",
+	}
+	RestartMode_value = map[string]int32{
+		"RESTART_MODE_UNSPECIFIED": 0,
+		"RESTART_MODE_NEVER":       1,
+		"RESTART_MODE_ON_FAILURE":  2,
+		"RESTART_MODE_ALWAYS":      3,
+	}
+)
+
+func (x RestartMode) Enum() *RestartMode {
+	p := new(RestartMode)
+	*p = x
+	return p
+}
+
+func (x RestartMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RestartMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_procd_v1_procd_proto_enumTypes[5].Descriptor()
+}
+
+func (RestartMode) Type() protoreflect.EnumType {
+	return &file_procd_v1_procd_proto_enumTypes[5]
+}
+
+func (x RestartMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RestartMode.Descriptor instead.
+func (RestartMode) EnumDescriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+}
+
+// RestartFailure is a way a run can fail, for RESTART_MODE_ON_FAILURE.
+type RestartFailure int32
+
+const (
+	RestartFailure_RESTART_FAILURE_UNSPECIFIED RestartFailure = 0
+	// Exited on its own with a non-zero code.
+	RestartFailure_RESTART_FAILURE_NONZERO RestartFailure = 1
+	// Killed by a signal nobody asked procd for (a crash, the OOM killer).
+	RestartFailure_RESTART_FAILURE_SIGNAL RestartFailure = 2
+	// The hang watchdog ended it (reason HUNG).
+	RestartFailure_RESTART_FAILURE_HUNG RestartFailure = 3
+	// Its deadline ended it (reason DEADLINE).
+	RestartFailure_RESTART_FAILURE_DEADLINE RestartFailure = 4
+	// It did not become ready within its startup_timeout (reason STARTUP_TIMEOUT).
+	RestartFailure_RESTART_FAILURE_STARTUP_TIMEOUT RestartFailure = 5
+)
+
+// Enum value maps for RestartFailure.
+var (
+	RestartFailure_name = map[int32]string{
+		0: "RESTART_FAILURE_UNSPECIFIED",
+		1: "RESTART_FAILURE_NONZERO",
+		2: "RESTART_FAILURE_SIGNAL",
+		3: "RESTART_FAILURE_HUNG",
+		4: "RESTART_FAILURE_DEADLINE",
+		5: "RESTART_FAILURE_STARTUP_TIMEOUT",
+	}
+	RestartFailure_value = map[string]int32{
+		"RESTART_FAILURE_UNSPECIFIED":     0,
+		"RESTART_FAILURE_NONZERO":         1,
+		"RESTART_FAILURE_SIGNAL":          2,
+		"RESTART_FAILURE_HUNG":            3,
+		"RESTART_FAILURE_DEADLINE":        4,
+		"RESTART_FAILURE_STARTUP_TIMEOUT": 5,
+	}
+)
+
+func (x RestartFailure) Enum() *RestartFailure {
+	p := new(RestartFailure)
+	*p = x
+	return p
+}
+
+func (x RestartFailure) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RestartFailure) Descriptor() protoreflect.EnumDescriptor {
+	return file_procd_v1_procd_proto_enumTypes[6].Descriptor()
+}
+
+func (RestartFailure) Type() protoreflect.EnumType {
+	return &file_procd_v1_procd_proto_enumTypes[6]
+}
+
+func (x RestartFailure) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RestartFailure.Descriptor instead.
+func (RestartFailure) EnumDescriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
+}
+
 // ActivitySource is something that shows a process is making progress.
 type ActivitySource int32
 
@@ -373,11 +510,11 @@ func (x ActivitySource) String() string {
 }
 
 func (ActivitySource) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[5].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[7].Descriptor()
 }
 
 func (ActivitySource) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[5]
+	return &file_procd_v1_procd_proto_enumTypes[7]
 }
 
 func (x ActivitySource) Number() protoreflect.EnumNumber {
@@ -386,7 +523,7 @@ func (x ActivitySource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ActivitySource.Descriptor instead.
 func (ActivitySource) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{5}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
 }
 
 // EventType is the kind of an event.
@@ -431,6 +568,10 @@ const (
 	// A STARTING process passed its readiness check and is RUNNING; detail
 	// says which check and how long it took.
 	EventType_EVENT_TYPE_READY EventType = 19
+	// A run ended and the restart policy starts the next one after delay
+	// (detail says how the run ended; attempt is the next run's number).
+	// EXITED comes once, when the process is final.
+	EventType_EVENT_TYPE_RESTARTING EventType = 18
 )
 
 // Enum value maps for EventType.
@@ -455,6 +596,7 @@ var (
 		16: "EVENT_TYPE_BATCH_FINISHED",
 		17: "EVENT_TYPE_OOM_KILLED",
 		19: "EVENT_TYPE_READY",
+		18: "EVENT_TYPE_RESTARTING",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":    0,
@@ -476,6 +618,7 @@ var (
 		"EVENT_TYPE_BATCH_FINISHED": 16,
 		"EVENT_TYPE_OOM_KILLED":     17,
 		"EVENT_TYPE_READY":          19,
+		"EVENT_TYPE_RESTARTING":     18,
 	}
 )
 
@@ -490,11 +633,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[6].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[8].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[6]
+	return &file_procd_v1_procd_proto_enumTypes[8]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -503,7 +646,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{6}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{8}
 }
 
 // JobOutcome is how a job attempt (or the job) ended.
@@ -559,11 +702,11 @@ func (x JobOutcome) String() string {
 }
 
 func (JobOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_procd_v1_procd_proto_enumTypes[7].Descriptor()
+	return file_procd_v1_procd_proto_enumTypes[9].Descriptor()
 }
 
 func (JobOutcome) Type() protoreflect.EnumType {
-	return &file_procd_v1_procd_proto_enumTypes[7]
+	return &file_procd_v1_procd_proto_enumTypes[9]
 }
 
 func (x JobOutcome) Number() protoreflect.EnumNumber {
@@ -572,7 +715,7 @@ func (x JobOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobOutcome.Descriptor instead.
 func (JobOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{7}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{9}
 }
 
 // WindowSize is a terminal's size.
@@ -1414,6 +1557,8 @@ type ProcessSpec struct {
 	// command run in a terminal ends with it. procctl run sets it. Only valid
 	// through Attach: StartProcess and RunBatch refuse it (INVALID_ARGUMENT).
 	BindToSession bool `protobuf:"varint,28,opt,name=bind_to_session,json=bindToSession,proto3" json:"bind_to_session,omitempty"`
+	// Restart policy; unset: never restart. Refused with bind_to_session.
+	Restart *RestartPolicy `protobuf:"bytes,40,opt,name=restart,proto3" json:"restart,omitempty"`
 	// When the process counts as ready: until then it is STARTING, its hang
 	// watchdog's idle clock has not started (a silent start-up is not
 	// idleness), and WaitForProcess with until_ready waits. Unset: ready as
@@ -1653,6 +1798,13 @@ func (x *ProcessSpec) GetBindToSession() bool {
 	return false
 }
 
+func (x *ProcessSpec) GetRestart() *RestartPolicy {
+	if x != nil {
+		return x.Restart
+	}
+	return nil
+}
+
 func (x *ProcessSpec) GetReady() *ReadinessProbe {
 	if x != nil {
 		return x.Ready
@@ -1773,6 +1925,305 @@ func (x *ReadinessProbe) GetAttemptTimeout() *durationpb.Duration {
 	return nil
 }
 
+// RestartPolicy is when and how fast a process is started again. Delays
+// grow from delay by multiplier per restart up to max_delay, each spread
+// at random by ± jitter of it; a run lasting reset_after resets the delay.
+// The failure that would need more than limit restarts within window
+// leaves the process FAILED with reason CRASH_LOOP. Unset fields take the
+// daemon's defaults (--restart-*: 1s, ×2, 1m, 0.1, 5 per 1m, reset 1m).
+type RestartPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Mode  RestartMode            `protobuf:"varint,1,opt,name=mode,proto3,enum=procd.v1.RestartMode" json:"mode,omitempty"`
+	// For ON_FAILURE: the failures that restart; empty: all.
+	On    []RestartFailure     `protobuf:"varint,2,rep,packed,name=on,proto3,enum=procd.v1.RestartFailure" json:"on,omitempty"`
+	Delay *durationpb.Duration `protobuf:"bytes,3,opt,name=delay,proto3" json:"delay,omitempty"`
+	// At least 1; unset or 0: the default.
+	Multiplier float64              `protobuf:"fixed64,4,opt,name=multiplier,proto3" json:"multiplier,omitempty"`
+	MaxDelay   *durationpb.Duration `protobuf:"bytes,5,opt,name=max_delay,json=maxDelay,proto3" json:"max_delay,omitempty"`
+	// 0 to 1.
+	Jitter *float64 `protobuf:"fixed64,6,opt,name=jitter,proto3,oneof" json:"jitter,omitempty"`
+	// 0: no limit.
+	Limit  *int32               `protobuf:"varint,7,opt,name=limit,proto3,oneof" json:"limit,omitempty"`
+	Window *durationpb.Duration `protobuf:"bytes,8,opt,name=window,proto3" json:"window,omitempty"`
+	// 0: never reset.
+	ResetAfter    *durationpb.Duration `protobuf:"bytes,9,opt,name=reset_after,json=resetAfter,proto3" json:"reset_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartPolicy) Reset() {
+	*x = RestartPolicy{}
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartPolicy) ProtoMessage() {}
+
+func (x *RestartPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartPolicy.ProtoReflect.Descriptor instead.
+func (*RestartPolicy) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RestartPolicy) GetMode() RestartMode {
+	if x != nil {
+		return x.Mode
+	}
+	return RestartMode_RESTART_MODE_UNSPECIFIED
+}
+
+func (x *RestartPolicy) GetOn() []RestartFailure {
+	if x != nil {
+		return x.On
+	}
+	return nil
+}
+
+func (x *RestartPolicy) GetDelay() *durationpb.Duration {
+	if x != nil {
+		return x.Delay
+	}
+	return nil
+}
+
+func (x *RestartPolicy) GetMultiplier() float64 {
+	if x != nil {
+		return x.Multiplier
+	}
+	return 0
+}
+
+func (x *RestartPolicy) GetMaxDelay() *durationpb.Duration {
+	if x != nil {
+		return x.MaxDelay
+	}
+	return nil
+}
+
+func (x *RestartPolicy) GetJitter() float64 {
+	if x != nil && x.Jitter != nil {
+		return *x.Jitter
+	}
+	return 0
+}
+
+func (x *RestartPolicy) GetLimit() int32 {
+	if x != nil && x.Limit != nil {
+		return *x.Limit
+	}
+	return 0
+}
+
+func (x *RestartPolicy) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *RestartPolicy) GetResetAfter() *durationpb.Duration {
+	if x != nil {
+		return x.ResetAfter
+	}
+	return nil
+}
+
+// ProcessRun is one run of a process: its first start or a restart.
+type ProcessRun struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 for the first start.
+	Attempt   int32                  `protobuf:"varint,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Pid       int32                  `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// Unset while the run goes on.
+	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	Exit          *ExitStatus            `protobuf:"bytes,5,opt,name=exit,proto3" json:"exit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessRun) Reset() {
+	*x = ProcessRun{}
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessRun) ProtoMessage() {}
+
+func (x *ProcessRun) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessRun.ProtoReflect.Descriptor instead.
+func (*ProcessRun) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ProcessRun) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *ProcessRun) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *ProcessRun) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *ProcessRun) GetFinishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishedAt
+	}
+	return nil
+}
+
+func (x *ProcessRun) GetExit() *ExitStatus {
+	if x != nil {
+		return x.Exit
+	}
+	return nil
+}
+
+// RestartStatus is a process's resolved restart policy and where its
+// supervision stands.
+type RestartStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every field set (the daemon's defaults filled in).
+	Policy *RestartPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Restarts made so far (attempt - 1).
+	Restarts int32 `protobuf:"varint,2,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// Restarts within the policy's window (the limit counts them).
+	RecentRestarts int32 `protobuf:"varint,3,opt,name=recent_restarts,json=recentRestarts,proto3" json:"recent_restarts,omitempty"`
+	// Restarts since the delay was last reset.
+	Step int32 `protobuf:"varint,4,opt,name=step,proto3" json:"step,omitempty"`
+	// When the pending restart starts (state BACKOFF).
+	NextRestartAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=next_restart_at,json=nextRestartAt,proto3" json:"next_restart_at,omitempty"`
+	// The pending delay, or the last one.
+	Delay *durationpb.Duration `protobuf:"bytes,6,opt,name=delay,proto3" json:"delay,omitempty"`
+	// Why a restart could not start (state FAILED).
+	Error         string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartStatus) Reset() {
+	*x = RestartStatus{}
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartStatus) ProtoMessage() {}
+
+func (x *RestartStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartStatus.ProtoReflect.Descriptor instead.
+func (*RestartStatus) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RestartStatus) GetPolicy() *RestartPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *RestartStatus) GetRestarts() int32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *RestartStatus) GetRecentRestarts() int32 {
+	if x != nil {
+		return x.RecentRestarts
+	}
+	return 0
+}
+
+func (x *RestartStatus) GetStep() int32 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *RestartStatus) GetNextRestartAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextRestartAt
+	}
+	return nil
+}
+
+func (x *RestartStatus) GetDelay() *durationpb.Duration {
+	if x != nil {
+		return x.Delay
+	}
+	return nil
+}
+
+func (x *RestartStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // Rlimit is one setrlimit(2) limit.
 type Rlimit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1787,7 +2238,7 @@ type Rlimit struct {
 
 func (x *Rlimit) Reset() {
 	*x = Rlimit{}
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2250,7 @@ func (x *Rlimit) String() string {
 func (*Rlimit) ProtoMessage() {}
 
 func (x *Rlimit) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[10]
+	mi := &file_procd_v1_procd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2263,7 @@ func (x *Rlimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rlimit.ProtoReflect.Descriptor instead.
 func (*Rlimit) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{10}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Rlimit) GetName() string {
@@ -1849,7 +2300,7 @@ type TreeUsage struct {
 
 func (x *TreeUsage) Reset() {
 	*x = TreeUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +2312,7 @@ func (x *TreeUsage) String() string {
 func (*TreeUsage) ProtoMessage() {}
 
 func (x *TreeUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[11]
+	mi := &file_procd_v1_procd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2325,7 @@ func (x *TreeUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeUsage.ProtoReflect.Descriptor instead.
 func (*TreeUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{11}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TreeUsage) GetCpu() *durationpb.Duration {
@@ -1928,7 +2379,7 @@ type WatchdogStatus struct {
 
 func (x *WatchdogStatus) Reset() {
 	*x = WatchdogStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2391,7 @@ func (x *WatchdogStatus) String() string {
 func (*WatchdogStatus) ProtoMessage() {}
 
 func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[12]
+	mi := &file_procd_v1_procd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2404,7 @@ func (x *WatchdogStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStatus.ProtoReflect.Descriptor instead.
 func (*WatchdogStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{12}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchdogStatus) GetEnabled() bool {
@@ -2077,7 +2528,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2089,7 +2540,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[13]
+	mi := &file_procd_v1_procd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2102,7 +2553,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{13}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResourceUsage) GetMaxRssBytes() int64 {
@@ -2154,7 +2605,7 @@ type ExitStatus struct {
 
 func (x *ExitStatus) Reset() {
 	*x = ExitStatus{}
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2617,7 @@ func (x *ExitStatus) String() string {
 func (*ExitStatus) ProtoMessage() {}
 
 func (x *ExitStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[14]
+	mi := &file_procd_v1_procd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2630,7 @@ func (x *ExitStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExitStatus.ProtoReflect.Descriptor instead.
 func (*ExitStatus) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{14}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ExitStatus) GetReason() ExitReason {
@@ -2268,7 +2719,7 @@ type OutputInfo struct {
 
 func (x *OutputInfo) Reset() {
 	*x = OutputInfo{}
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2731,7 @@ func (x *OutputInfo) String() string {
 func (*OutputInfo) ProtoMessage() {}
 
 func (x *OutputInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[15]
+	mi := &file_procd_v1_procd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2744,7 @@ func (x *OutputInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputInfo.ProtoReflect.Descriptor instead.
 func (*OutputInfo) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{15}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *OutputInfo) GetTotalBytes() int64 {
@@ -2374,6 +2825,14 @@ type Process struct {
 	ReadyError    string `protobuf:"bytes,48,opt,name=ready_error,json=readyError,proto3" json:"ready_error,omitempty"`
 	// The start-up timeout in force; zero: none.
 	StartupTimeout *durationpb.Duration `protobuf:"bytes,49,opt,name=startup_timeout,json=startupTimeout,proto3" json:"startup_timeout,omitempty"`
+	// This run's number: 1 for the first start, n+1 after n restarts. The id
+	// stays; pid, started_at and the output are this run's.
+	Attempt int32 `protobuf:"varint,40,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The last runs, oldest first, the current one last (bounded by the
+	// daemon's --restart-history).
+	Runs []*ProcessRun `protobuf:"bytes,41,rep,name=runs,proto3" json:"runs,omitempty"`
+	// Set when the process has a restart policy.
+	Restart *RestartStatus `protobuf:"bytes,42,opt,name=restart,proto3" json:"restart,omitempty"`
 	// Fields 50-54: records that survive a restart of procd.
 	// An earlier run of procd kept this record in its state directory and
 	// this run read it back (its output was not kept).
@@ -2389,7 +2848,7 @@ type Process struct {
 
 func (x *Process) Reset() {
 	*x = Process{}
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +2860,7 @@ func (x *Process) String() string {
 func (*Process) ProtoMessage() {}
 
 func (x *Process) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[16]
+	mi := &file_procd_v1_procd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +2873,7 @@ func (x *Process) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Process.ProtoReflect.Descriptor instead.
 func (*Process) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{16}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Process) GetId() string {
@@ -2662,6 +3121,27 @@ func (x *Process) GetStartupTimeout() *durationpb.Duration {
 	return nil
 }
 
+func (x *Process) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *Process) GetRuns() []*ProcessRun {
+	if x != nil {
+		return x.Runs
+	}
+	return nil
+}
+
+func (x *Process) GetRestart() *RestartStatus {
+	if x != nil {
+		return x.Restart
+	}
+	return nil
+}
+
 func (x *Process) GetRestored() bool {
 	if x != nil {
 		return x.Restored
@@ -2693,7 +3173,7 @@ type StartProcessRequest struct {
 
 func (x *StartProcessRequest) Reset() {
 	*x = StartProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2705,7 +3185,7 @@ func (x *StartProcessRequest) String() string {
 func (*StartProcessRequest) ProtoMessage() {}
 
 func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[17]
+	mi := &file_procd_v1_procd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2718,7 +3198,7 @@ func (x *StartProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessRequest.ProtoReflect.Descriptor instead.
 func (*StartProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{17}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StartProcessRequest) GetSpec() *ProcessSpec {
@@ -2738,7 +3218,7 @@ type StartProcessResponse struct {
 
 func (x *StartProcessResponse) Reset() {
 	*x = StartProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2750,7 +3230,7 @@ func (x *StartProcessResponse) String() string {
 func (*StartProcessResponse) ProtoMessage() {}
 
 func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[18]
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2763,7 +3243,7 @@ func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessResponse.ProtoReflect.Descriptor instead.
 func (*StartProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{18}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StartProcessResponse) GetProcess() *Process {
@@ -2793,7 +3273,7 @@ type WaitForProcessRequest struct {
 
 func (x *WaitForProcessRequest) Reset() {
 	*x = WaitForProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +3285,7 @@ func (x *WaitForProcessRequest) String() string {
 func (*WaitForProcessRequest) ProtoMessage() {}
 
 func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[19]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +3298,7 @@ func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessRequest.ProtoReflect.Descriptor instead.
 func (*WaitForProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{19}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WaitForProcessRequest) GetTarget() isWaitForProcessRequest_Target {
@@ -2887,7 +3367,7 @@ type WaitForProcessResponse struct {
 
 func (x *WaitForProcessResponse) Reset() {
 	*x = WaitForProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2899,7 +3379,7 @@ func (x *WaitForProcessResponse) String() string {
 func (*WaitForProcessResponse) ProtoMessage() {}
 
 func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[20]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2912,7 +3392,7 @@ func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessResponse.ProtoReflect.Descriptor instead.
 func (*WaitForProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{20}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WaitForProcessResponse) GetProcess() *Process {
@@ -2943,7 +3423,7 @@ type GetProcessRequest struct {
 
 func (x *GetProcessRequest) Reset() {
 	*x = GetProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3435,7 @@ func (x *GetProcessRequest) String() string {
 func (*GetProcessRequest) ProtoMessage() {}
 
 func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3448,7 @@ func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetProcessRequest) GetTarget() isGetProcessRequest_Target {
@@ -3022,7 +3502,7 @@ type GetProcessResponse struct {
 
 func (x *GetProcessResponse) Reset() {
 	*x = GetProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3034,7 +3514,7 @@ func (x *GetProcessResponse) String() string {
 func (*GetProcessResponse) ProtoMessage() {}
 
 func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3047,7 +3527,7 @@ func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessResponse.ProtoReflect.Descriptor instead.
 func (*GetProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetProcessResponse) GetProcess() *Process {
@@ -3079,7 +3559,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3091,7 +3571,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3104,7 +3584,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Selector) GetAll() bool {
@@ -3148,7 +3628,7 @@ type ListProcessesRequest struct {
 
 func (x *ListProcessesRequest) Reset() {
 	*x = ListProcessesRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3160,7 +3640,7 @@ func (x *ListProcessesRequest) String() string {
 func (*ListProcessesRequest) ProtoMessage() {}
 
 func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3173,7 +3653,7 @@ func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesRequest.ProtoReflect.Descriptor instead.
 func (*ListProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListProcessesRequest) GetStates() []ProcessState {
@@ -3207,7 +3687,7 @@ type ListProcessesResponse struct {
 
 func (x *ListProcessesResponse) Reset() {
 	*x = ListProcessesResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3219,7 +3699,7 @@ func (x *ListProcessesResponse) String() string {
 func (*ListProcessesResponse) ProtoMessage() {}
 
 func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3232,7 +3712,7 @@ func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesResponse.ProtoReflect.Descriptor instead.
 func (*ListProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListProcessesResponse) GetProcesses() []*Process {
@@ -3262,7 +3742,7 @@ type SendSignalRequest struct {
 
 func (x *SendSignalRequest) Reset() {
 	*x = SendSignalRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3274,7 +3754,7 @@ func (x *SendSignalRequest) String() string {
 func (*SendSignalRequest) ProtoMessage() {}
 
 func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3287,7 +3767,7 @@ func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalRequest.ProtoReflect.Descriptor instead.
 func (*SendSignalRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SendSignalRequest) GetTarget() isSendSignalRequest_Target {
@@ -3374,7 +3854,7 @@ type SignalResult struct {
 
 func (x *SignalResult) Reset() {
 	*x = SignalResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3866,7 @@ func (x *SignalResult) String() string {
 func (*SignalResult) ProtoMessage() {}
 
 func (x *SignalResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3879,7 @@ func (x *SignalResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResult.ProtoReflect.Descriptor instead.
 func (*SignalResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SignalResult) GetId() string {
@@ -3442,7 +3922,7 @@ type SendSignalResponse struct {
 
 func (x *SendSignalResponse) Reset() {
 	*x = SendSignalResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3454,7 +3934,7 @@ func (x *SendSignalResponse) String() string {
 func (*SendSignalResponse) ProtoMessage() {}
 
 func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3467,7 +3947,7 @@ func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalResponse.ProtoReflect.Descriptor instead.
 func (*SendSignalResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SendSignalResponse) GetSignal() string {
@@ -3503,7 +3983,7 @@ type StopProcessRequest struct {
 
 func (x *StopProcessRequest) Reset() {
 	*x = StopProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3515,7 +3995,7 @@ func (x *StopProcessRequest) String() string {
 func (*StopProcessRequest) ProtoMessage() {}
 
 func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3528,7 +4008,7 @@ func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessRequest.ProtoReflect.Descriptor instead.
 func (*StopProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StopProcessRequest) GetTarget() isStopProcessRequest_Target {
@@ -3615,7 +4095,7 @@ type StopResult struct {
 
 func (x *StopResult) Reset() {
 	*x = StopResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3627,7 +4107,7 @@ func (x *StopResult) String() string {
 func (*StopResult) ProtoMessage() {}
 
 func (x *StopResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3640,7 +4120,7 @@ func (x *StopResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResult.ProtoReflect.Descriptor instead.
 func (*StopResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StopResult) GetProcess() *Process {
@@ -3667,7 +4147,7 @@ type StopProcessResponse struct {
 
 func (x *StopProcessResponse) Reset() {
 	*x = StopProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3679,7 +4159,7 @@ func (x *StopProcessResponse) String() string {
 func (*StopProcessResponse) ProtoMessage() {}
 
 func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3692,7 +4172,7 @@ func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessResponse.ProtoReflect.Descriptor instead.
 func (*StopProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StopProcessResponse) GetResults() []*StopResult {
@@ -3716,7 +4196,7 @@ type UpdateActivityRequest struct {
 
 func (x *UpdateActivityRequest) Reset() {
 	*x = UpdateActivityRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3728,7 +4208,7 @@ func (x *UpdateActivityRequest) String() string {
 func (*UpdateActivityRequest) ProtoMessage() {}
 
 func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3741,7 +4221,7 @@ func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateActivityRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateActivityRequest) GetTarget() isUpdateActivityRequest_Target {
@@ -3795,7 +4275,7 @@ type UpdateActivityResponse struct {
 
 func (x *UpdateActivityResponse) Reset() {
 	*x = UpdateActivityResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3807,7 +4287,7 @@ func (x *UpdateActivityResponse) String() string {
 func (*UpdateActivityResponse) ProtoMessage() {}
 
 func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3820,7 +4300,7 @@ func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateActivityResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdateActivityResponse) GetProcess() *Process {
@@ -3844,7 +4324,7 @@ type RemoveProcessRequest struct {
 
 func (x *RemoveProcessRequest) Reset() {
 	*x = RemoveProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3856,7 +4336,7 @@ func (x *RemoveProcessRequest) String() string {
 func (*RemoveProcessRequest) ProtoMessage() {}
 
 func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3869,7 +4349,7 @@ func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessRequest.ProtoReflect.Descriptor instead.
 func (*RemoveProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RemoveProcessRequest) GetTarget() isRemoveProcessRequest_Target {
@@ -3923,7 +4403,7 @@ type RemoveProcessResponse struct {
 
 func (x *RemoveProcessResponse) Reset() {
 	*x = RemoveProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3935,7 +4415,7 @@ func (x *RemoveProcessResponse) String() string {
 func (*RemoveProcessResponse) ProtoMessage() {}
 
 func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3948,7 +4428,7 @@ func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessResponse.ProtoReflect.Descriptor instead.
 func (*RemoveProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RemoveProcessResponse) GetProcess() *Process {
@@ -3969,7 +4449,7 @@ type CleanupFinishedRequest struct {
 
 func (x *CleanupFinishedRequest) Reset() {
 	*x = CleanupFinishedRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3981,7 +4461,7 @@ func (x *CleanupFinishedRequest) String() string {
 func (*CleanupFinishedRequest) ProtoMessage() {}
 
 func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3994,7 +4474,7 @@ func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedRequest.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CleanupFinishedRequest) GetSelector() *Selector {
@@ -4014,7 +4494,7 @@ type CleanupFinishedResponse struct {
 
 func (x *CleanupFinishedResponse) Reset() {
 	*x = CleanupFinishedResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4026,7 +4506,7 @@ func (x *CleanupFinishedResponse) String() string {
 func (*CleanupFinishedResponse) ProtoMessage() {}
 
 func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4039,7 +4519,7 @@ func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedResponse.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CleanupFinishedResponse) GetRemovedIds() []string {
@@ -4058,7 +4538,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4070,7 +4550,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4083,7 +4563,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
 }
 
 // ProcessStats counts processes.
@@ -4101,13 +4581,20 @@ type ProcessStats struct {
 	LeftoversKilledTotal int64 `protobuf:"varint,7,opt,name=leftovers_killed_total,json=leftoversKilledTotal,proto3" json:"leftovers_killed_total,omitempty"`
 	// Descendants reaped by the daemon as child subreaper, since start.
 	OrphansReapedTotal int64 `protobuf:"varint,8,opt,name=orphans_reaped_total,json=orphansReapedTotal,proto3" json:"orphans_reaped_total,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Processes waiting to restart, and given up on (FAILED), held now.
+	Backoff int64 `protobuf:"varint,20,opt,name=backoff,proto3" json:"backoff,omitempty"`
+	Failed  int64 `protobuf:"varint,21,opt,name=failed,proto3" json:"failed,omitempty"`
+	// Runs restarted by a restart policy, by how the run before ended, since start.
+	RestartsByReason map[string]int64 `protobuf:"bytes,22,rep,name=restarts_by_reason,json=restartsByReason,proto3" json:"restarts_by_reason,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Processes left FAILED with reason CRASH_LOOP, since start.
+	CrashLoopsTotal int64 `protobuf:"varint,23,opt,name=crash_loops_total,json=crashLoopsTotal,proto3" json:"crash_loops_total,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ProcessStats) Reset() {
 	*x = ProcessStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4119,7 +4606,7 @@ func (x *ProcessStats) String() string {
 func (*ProcessStats) ProtoMessage() {}
 
 func (x *ProcessStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4132,7 +4619,7 @@ func (x *ProcessStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessStats.ProtoReflect.Descriptor instead.
 func (*ProcessStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ProcessStats) GetRunning() int64 {
@@ -4191,6 +4678,34 @@ func (x *ProcessStats) GetOrphansReapedTotal() int64 {
 	return 0
 }
 
+func (x *ProcessStats) GetBackoff() int64 {
+	if x != nil {
+		return x.Backoff
+	}
+	return 0
+}
+
+func (x *ProcessStats) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *ProcessStats) GetRestartsByReason() map[string]int64 {
+	if x != nil {
+		return x.RestartsByReason
+	}
+	return nil
+}
+
+func (x *ProcessStats) GetCrashLoopsTotal() int64 {
+	if x != nil {
+		return x.CrashLoopsTotal
+	}
+	return 0
+}
+
 // OutputStats counts captured output.
 type OutputStats struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -4204,7 +4719,7 @@ type OutputStats struct {
 
 func (x *OutputStats) Reset() {
 	*x = OutputStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4216,7 +4731,7 @@ func (x *OutputStats) String() string {
 func (*OutputStats) ProtoMessage() {}
 
 func (x *OutputStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4229,7 +4744,7 @@ func (x *OutputStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputStats.ProtoReflect.Descriptor instead.
 func (*OutputStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *OutputStats) GetBytesCapturedTotal() int64 {
@@ -4268,7 +4783,7 @@ type EventStats struct {
 
 func (x *EventStats) Reset() {
 	*x = EventStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4280,7 +4795,7 @@ func (x *EventStats) String() string {
 func (*EventStats) ProtoMessage() {}
 
 func (x *EventStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4293,7 +4808,7 @@ func (x *EventStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventStats.ProtoReflect.Descriptor instead.
 func (*EventStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *EventStats) GetLastSeq() uint64 {
@@ -4351,7 +4866,7 @@ type DaemonStats struct {
 
 func (x *DaemonStats) Reset() {
 	*x = DaemonStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4363,7 +4878,7 @@ func (x *DaemonStats) String() string {
 func (*DaemonStats) ProtoMessage() {}
 
 func (x *DaemonStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4376,7 +4891,7 @@ func (x *DaemonStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonStats.ProtoReflect.Descriptor instead.
 func (*DaemonStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DaemonStats) GetVersion() string {
@@ -4464,7 +4979,7 @@ type WatchdogStats struct {
 
 func (x *WatchdogStats) Reset() {
 	*x = WatchdogStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4476,7 +4991,7 @@ func (x *WatchdogStats) String() string {
 func (*WatchdogStats) ProtoMessage() {}
 
 func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4489,7 +5004,7 @@ func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStats.ProtoReflect.Descriptor instead.
 func (*WatchdogStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *WatchdogStats) GetActive() bool {
@@ -4584,7 +5099,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4596,7 +5111,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4609,7 +5124,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetStatsResponse) GetProcesses() *ProcessStats {
@@ -4676,15 +5191,19 @@ type Event struct {
 	// For SLOW, HUNG and DEADLINE: the idle time when decided.
 	Idle *durationpb.Duration `protobuf:"bytes,12,opt,name=idle,proto3" json:"idle,omitempty"`
 	// For batch events: the batch, and for JOB_FINISHED the job's index.
-	BatchId       string `protobuf:"bytes,13,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
-	JobIndex      uint32 `protobuf:"varint,14,opt,name=job_index,json=jobIndex,proto3" json:"job_index,omitempty"`
+	BatchId  string `protobuf:"bytes,13,opt,name=batch_id,json=batchId,proto3" json:"batch_id,omitempty"`
+	JobIndex uint32 `protobuf:"varint,14,opt,name=job_index,json=jobIndex,proto3" json:"job_index,omitempty"`
+	// For RESTARTING: the delay before the next run.
+	Delay *durationpb.Duration `protobuf:"bytes,20,opt,name=delay,proto3" json:"delay,omitempty"`
+	// For STARTED: the run's number (1: the first); for RESTARTING: the next run's.
+	Attempt       int32 `protobuf:"varint,21,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4696,7 +5215,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4709,7 +5228,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -4810,6 +5329,20 @@ func (x *Event) GetJobIndex() uint32 {
 	return 0
 }
 
+func (x *Event) GetDelay() *durationpb.Duration {
+	if x != nil {
+		return x.Delay
+	}
+	return nil
+}
+
+func (x *Event) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
 // WatchEventsRequest subscribes to events. Filters are ANDed; each empty one matches all.
 type WatchEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4833,7 +5366,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4845,7 +5378,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4858,7 +5391,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *WatchEventsRequest) GetAfterSeq() uint64 {
@@ -4915,7 +5448,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4927,7 +5460,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4940,7 +5473,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -4981,7 +5514,7 @@ type ReadOutputRequest struct {
 
 func (x *ReadOutputRequest) Reset() {
 	*x = ReadOutputRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4993,7 +5526,7 @@ func (x *ReadOutputRequest) String() string {
 func (*ReadOutputRequest) ProtoMessage() {}
 
 func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5006,7 +5539,7 @@ func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputRequest.ProtoReflect.Descriptor instead.
 func (*ReadOutputRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ReadOutputRequest) GetTarget() isReadOutputRequest_Target {
@@ -5094,7 +5627,7 @@ type ReadOutputResponse struct {
 
 func (x *ReadOutputResponse) Reset() {
 	*x = ReadOutputResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[49]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5106,7 +5639,7 @@ func (x *ReadOutputResponse) String() string {
 func (*ReadOutputResponse) ProtoMessage() {}
 
 func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[49]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5119,7 +5652,7 @@ func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputResponse.ProtoReflect.Descriptor instead.
 func (*ReadOutputResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{49}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ReadOutputResponse) GetStream() Stream {
@@ -5175,7 +5708,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_procd_v1_procd_proto_msgTypes[50]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5187,7 +5720,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[50]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5200,7 +5733,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{50}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -5277,7 +5810,7 @@ type RunBatchRequest struct {
 
 func (x *RunBatchRequest) Reset() {
 	*x = RunBatchRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[51]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5289,7 +5822,7 @@ func (x *RunBatchRequest) String() string {
 func (*RunBatchRequest) ProtoMessage() {}
 
 func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[51]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5302,7 +5835,7 @@ func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchRequest.ProtoReflect.Descriptor instead.
 func (*RunBatchRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{51}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RunBatchRequest) GetJobs() []*ProcessSpec {
@@ -5383,7 +5916,7 @@ type JobResult struct {
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[52]
+	mi := &file_procd_v1_procd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5395,7 +5928,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[52]
+	mi := &file_procd_v1_procd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5408,7 +5941,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{52}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *JobResult) GetIndex() uint32 {
@@ -5491,7 +6024,7 @@ type BatchSummary struct {
 
 func (x *BatchSummary) Reset() {
 	*x = BatchSummary{}
-	mi := &file_procd_v1_procd_proto_msgTypes[53]
+	mi := &file_procd_v1_procd_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5503,7 +6036,7 @@ func (x *BatchSummary) String() string {
 func (*BatchSummary) ProtoMessage() {}
 
 func (x *BatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[53]
+	mi := &file_procd_v1_procd_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5516,7 +6049,7 @@ func (x *BatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSummary.ProtoReflect.Descriptor instead.
 func (*BatchSummary) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{53}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *BatchSummary) GetBatchId() string {
@@ -5608,7 +6141,7 @@ type RunBatchResponse struct {
 
 func (x *RunBatchResponse) Reset() {
 	*x = RunBatchResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[54]
+	mi := &file_procd_v1_procd_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5620,7 +6153,7 @@ func (x *RunBatchResponse) String() string {
 func (*RunBatchResponse) ProtoMessage() {}
 
 func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[54]
+	mi := &file_procd_v1_procd_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5633,7 +6166,7 @@ func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchResponse.ProtoReflect.Descriptor instead.
 func (*RunBatchResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{54}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RunBatchResponse) GetKind() isRunBatchResponse_Kind {
@@ -5723,7 +6256,7 @@ type BatchStarted struct {
 
 func (x *BatchStarted) Reset() {
 	*x = BatchStarted{}
-	mi := &file_procd_v1_procd_proto_msgTypes[55]
+	mi := &file_procd_v1_procd_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5735,7 +6268,7 @@ func (x *BatchStarted) String() string {
 func (*BatchStarted) ProtoMessage() {}
 
 func (x *BatchStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[55]
+	mi := &file_procd_v1_procd_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5748,7 +6281,7 @@ func (x *BatchStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStarted.ProtoReflect.Descriptor instead.
 func (*BatchStarted) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{55}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *BatchStarted) GetBatchId() string {
@@ -5792,7 +6325,7 @@ type JobAttempt struct {
 
 func (x *JobAttempt) Reset() {
 	*x = JobAttempt{}
-	mi := &file_procd_v1_procd_proto_msgTypes[56]
+	mi := &file_procd_v1_procd_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5804,7 +6337,7 @@ func (x *JobAttempt) String() string {
 func (*JobAttempt) ProtoMessage() {}
 
 func (x *JobAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[56]
+	mi := &file_procd_v1_procd_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5817,7 +6350,7 @@ func (x *JobAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobAttempt.ProtoReflect.Descriptor instead.
 func (*JobAttempt) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{56}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *JobAttempt) GetIndex() uint32 {
@@ -5886,7 +6419,7 @@ type BatchStats struct {
 
 func (x *BatchStats) Reset() {
 	*x = BatchStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[57]
+	mi := &file_procd_v1_procd_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5898,7 +6431,7 @@ func (x *BatchStats) String() string {
 func (*BatchStats) ProtoMessage() {}
 
 func (x *BatchStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[57]
+	mi := &file_procd_v1_procd_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5911,7 +6444,7 @@ func (x *BatchStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStats.ProtoReflect.Descriptor instead.
 func (*BatchStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{57}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *BatchStats) GetBatchesRunning() int64 {
@@ -6018,7 +6551,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x0estdin_released\x18\x04 \x01(\bH\x00R\rstdinReleased\x12=\n" +
 	"\vlocal_pipes\x18\x05 \x01(\v2\x1a.procd.v1.LocalPipesResultH\x00R\n" +
 	"localPipesB\x06\n" +
-	"\x04kind\"\xc2\n" +
+	"\x04kind\"\xf5\n" +
 	"\n" +
 	"\vProcessSpec\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\x12\x10\n" +
@@ -6052,7 +6585,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x04user\x18\x19 \x01(\tR\x04user\x12\x14\n" +
 	"\x05group\x18\x1a \x01(\tR\x05group\x12\x16\n" +
 	"\x06groups\x18\x1b \x03(\tR\x06groups\x12&\n" +
-	"\x0fbind_to_session\x18\x1c \x01(\bR\rbindToSession\x12.\n" +
+	"\x0fbind_to_session\x18\x1c \x01(\bR\rbindToSession\x121\n" +
+	"\arestart\x18( \x01(\v2\x17.procd.v1.RestartPolicyR\arestart\x12.\n" +
 	"\x05ready\x18- \x01(\v2\x18.procd.v1.ReadinessProbeR\x05ready\x12B\n" +
 	"\x0fstartup_timeout\x18. \x01(\v2\x19.google.protobuf.DurationR\x0estartupTimeout\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
@@ -6072,7 +6606,39 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x04exec\x18\x04 \x03(\tR\x04exec\x12\x10\n" +
 	"\x03log\x18\x05 \x01(\tR\x03log\x125\n" +
 	"\binterval\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\binterval\x12B\n" +
-	"\x0fattempt_timeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\x0eattemptTimeout\"D\n" +
+	"\x0fattempt_timeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\x0eattemptTimeout\"\xa9\x03\n" +
+	"\rRestartPolicy\x12)\n" +
+	"\x04mode\x18\x01 \x01(\x0e2\x15.procd.v1.RestartModeR\x04mode\x12(\n" +
+	"\x02on\x18\x02 \x03(\x0e2\x18.procd.v1.RestartFailureR\x02on\x12/\n" +
+	"\x05delay\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x12\x1e\n" +
+	"\n" +
+	"multiplier\x18\x04 \x01(\x01R\n" +
+	"multiplier\x126\n" +
+	"\tmax_delay\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\bmaxDelay\x12\x1b\n" +
+	"\x06jitter\x18\x06 \x01(\x01H\x00R\x06jitter\x88\x01\x01\x12\x19\n" +
+	"\x05limit\x18\a \x01(\x05H\x01R\x05limit\x88\x01\x01\x121\n" +
+	"\x06window\x18\b \x01(\v2\x19.google.protobuf.DurationR\x06window\x12:\n" +
+	"\vreset_after\x18\t \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"resetAfterB\t\n" +
+	"\a_jitterB\b\n" +
+	"\x06_limit\"\xda\x01\n" +
+	"\n" +
+	"ProcessRun\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12\x10\n" +
+	"\x03pid\x18\x02 \x01(\x05R\x03pid\x129\n" +
+	"\n" +
+	"started_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
+	"\vfinished_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishedAt\x12(\n" +
+	"\x04exit\x18\x05 \x01(\v2\x14.procd.v1.ExitStatusR\x04exit\"\xa4\x02\n" +
+	"\rRestartStatus\x12/\n" +
+	"\x06policy\x18\x01 \x01(\v2\x17.procd.v1.RestartPolicyR\x06policy\x12\x1a\n" +
+	"\brestarts\x18\x02 \x01(\x05R\brestarts\x12'\n" +
+	"\x0frecent_restarts\x18\x03 \x01(\x05R\x0erecentRestarts\x12\x12\n" +
+	"\x04step\x18\x04 \x01(\x05R\x04step\x12B\n" +
+	"\x0fnext_restart_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\rnextRestartAt\x12/\n" +
+	"\x05delay\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\"D\n" +
 	"\x06Rlimit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04soft\x18\x02 \x01(\x04R\x04soft\x12\x12\n" +
@@ -6127,7 +6693,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\vtotal_bytes\x18\x01 \x01(\x03R\n" +
 	"totalBytes\x12#\n" +
 	"\rdropped_bytes\x18\x02 \x01(\x03R\fdroppedBytes\x12\x1b\n" +
-	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\x88\f\n" +
+	"\tlog_bytes\x18\x03 \x01(\x03R\blogBytes\"\xff\f\n" +
 	"\aProcess\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x12\n" +
@@ -6170,7 +6736,10 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x0eready_attempts\x18/ \x01(\x05R\rreadyAttempts\x12\x1f\n" +
 	"\vready_error\x180 \x01(\tR\n" +
 	"readyError\x12B\n" +
-	"\x0fstartup_timeout\x181 \x01(\v2\x19.google.protobuf.DurationR\x0estartupTimeout\x12\x1a\n" +
+	"\x0fstartup_timeout\x181 \x01(\v2\x19.google.protobuf.DurationR\x0estartupTimeout\x12\x18\n" +
+	"\aattempt\x18( \x01(\x05R\aattempt\x12(\n" +
+	"\x04runs\x18) \x03(\v2\x14.procd.v1.ProcessRunR\x04runs\x121\n" +
+	"\arestart\x18* \x01(\v2\x17.procd.v1.RestartStatusR\arestart\x12\x1a\n" +
 	"\brestored\x182 \x01(\bR\brestored\x123\n" +
 	"\alost_at\x183 \x01(\v2\x1a.google.protobuf.TimestampR\x06lostAt\x125\n" +
 	"\n" +
@@ -6262,7 +6831,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x17CleanupFinishedResponse\x12\x1f\n" +
 	"\vremoved_ids\x18\x01 \x03(\tR\n" +
 	"removedIds\"\x11\n" +
-	"\x0fGetStatsRequest\"\xb0\x03\n" +
+	"\x0fGetStatsRequest\"\xaf\x05\n" +
 	"\fProcessStats\x12\x18\n" +
 	"\arunning\x18\x01 \x01(\x03R\arunning\x12\x1a\n" +
 	"\bstopping\x18\x02 \x01(\x03R\bstopping\x12\x16\n" +
@@ -6271,8 +6840,15 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x14start_failures_total\x18\x05 \x01(\x03R\x12startFailuresTotal\x12Q\n" +
 	"\x0fexits_by_reason\x18\x06 \x03(\v2).procd.v1.ProcessStats.ExitsByReasonEntryR\rexitsByReason\x124\n" +
 	"\x16leftovers_killed_total\x18\a \x01(\x03R\x14leftoversKilledTotal\x120\n" +
-	"\x14orphans_reaped_total\x18\b \x01(\x03R\x12orphansReapedTotal\x1a@\n" +
+	"\x14orphans_reaped_total\x18\b \x01(\x03R\x12orphansReapedTotal\x12\x18\n" +
+	"\abackoff\x18\x14 \x01(\x03R\abackoff\x12\x16\n" +
+	"\x06failed\x18\x15 \x01(\x03R\x06failed\x12Z\n" +
+	"\x12restarts_by_reason\x18\x16 \x03(\v2,.procd.v1.ProcessStats.RestartsByReasonEntryR\x10restartsByReason\x12*\n" +
+	"\x11crash_loops_total\x18\x17 \x01(\x03R\x0fcrashLoopsTotal\x1a@\n" +
 	"\x12ExitsByReasonEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aC\n" +
+	"\x15RestartsByReasonEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x8e\x01\n" +
 	"\vOutputStats\x120\n" +
@@ -6326,7 +6902,7 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x06events\x18\x03 \x01(\v2\x14.procd.v1.EventStatsR\x06events\x12-\n" +
 	"\x06daemon\x18\x04 \x01(\v2\x15.procd.v1.DaemonStatsR\x06daemon\x123\n" +
 	"\bwatchdog\x18\x05 \x01(\v2\x17.procd.v1.WatchdogStatsR\bwatchdog\x12.\n" +
-	"\abatches\x18\x06 \x01(\v2\x14.procd.v1.BatchStatsR\abatches\"\x92\x04\n" +
+	"\abatches\x18\x06 \x01(\v2\x14.procd.v1.BatchStatsR\abatches\"\xdd\x04\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12'\n" +
@@ -6343,7 +6919,9 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x06detail\x18\v \x01(\tR\x06detail\x12-\n" +
 	"\x04idle\x18\f \x01(\v2\x19.google.protobuf.DurationR\x04idle\x12\x19\n" +
 	"\bbatch_id\x18\r \x01(\tR\abatchId\x12\x1b\n" +
-	"\tjob_index\x18\x0e \x01(\rR\bjobIndex\x1a9\n" +
+	"\tjob_index\x18\x0e \x01(\rR\bjobIndex\x12/\n" +
+	"\x05delay\x18\x14 \x01(\v2\x19.google.protobuf.DurationR\x05delay\x12\x18\n" +
+	"\aattempt\x18\x15 \x01(\x05R\aattempt\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb9\x02\n" +
@@ -6457,14 +7035,16 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\tStdinMode\x12\x1a\n" +
 	"\x16STDIN_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fSTDIN_MODE_NULL\x10\x01\x12\x13\n" +
-	"\x0fSTDIN_MODE_PIPE\x10\x02*\xb2\x01\n" +
+	"\x0fSTDIN_MODE_PIPE\x10\x02*\xe7\x01\n" +
 	"\fProcessState\x12\x1d\n" +
 	"\x19PROCESS_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PROCESS_STATE_RUNNING\x10\x01\x12\x1a\n" +
 	"\x16PROCESS_STATE_STOPPING\x10\x02\x12\x18\n" +
 	"\x14PROCESS_STATE_EXITED\x10\x03\x12\x1a\n" +
-	"\x16PROCESS_STATE_STARTING\x10\x04\x12\x16\n" +
-	"\x12PROCESS_STATE_LOST\x10\a*\xe9\x01\n" +
+	"\x16PROCESS_STATE_STARTING\x10\x04\x12\x19\n" +
+	"\x15PROCESS_STATE_BACKOFF\x10\x05\x12\x18\n" +
+	"\x14PROCESS_STATE_FAILED\x10\x06\x12\x16\n" +
+	"\x12PROCESS_STATE_LOST\x10\a*\x85\x02\n" +
 	"\n" +
 	"ExitReason\x12\x1b\n" +
 	"\x17EXIT_REASON_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -6474,7 +7054,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x14EXIT_REASON_DEADLINE\x10\x04\x12\x1f\n" +
 	"\x1bEXIT_REASON_DAEMON_SHUTDOWN\x10\x05\x12\x1b\n" +
 	"\x17EXIT_REASON_CLIENT_GONE\x10\x06\x12\x1f\n" +
-	"\x1bEXIT_REASON_STARTUP_TIMEOUT\x10\a*P\n" +
+	"\x1bEXIT_REASON_STARTUP_TIMEOUT\x10\a\x12\x1a\n" +
+	"\x16EXIT_REASON_CRASH_LOOP\x10\b*P\n" +
 	"\bKillMode\x12\x19\n" +
 	"\x15KILL_MODE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fKILL_MODE_GROUP\x10\x01\x12\x14\n" +
@@ -6482,14 +7063,26 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x06Stream\x12\x16\n" +
 	"\x12STREAM_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSTREAM_STDOUT\x10\x01\x12\x11\n" +
-	"\rSTREAM_STDERR\x10\x02*\xbb\x01\n" +
+	"\rSTREAM_STDERR\x10\x02*y\n" +
+	"\vRestartMode\x12\x1c\n" +
+	"\x18RESTART_MODE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12RESTART_MODE_NEVER\x10\x01\x12\x1b\n" +
+	"\x17RESTART_MODE_ON_FAILURE\x10\x02\x12\x17\n" +
+	"\x13RESTART_MODE_ALWAYS\x10\x03*\xc7\x01\n" +
+	"\x0eRestartFailure\x12\x1f\n" +
+	"\x1bRESTART_FAILURE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17RESTART_FAILURE_NONZERO\x10\x01\x12\x1a\n" +
+	"\x16RESTART_FAILURE_SIGNAL\x10\x02\x12\x18\n" +
+	"\x14RESTART_FAILURE_HUNG\x10\x03\x12\x1c\n" +
+	"\x18RESTART_FAILURE_DEADLINE\x10\x04\x12#\n" +
+	"\x1fRESTART_FAILURE_STARTUP_TIMEOUT\x10\x05*\xbb\x01\n" +
 	"\x0eActivitySource\x12\x1f\n" +
 	"\x1bACTIVITY_SOURCE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ACTIVITY_SOURCE_HEARTBEAT\x10\x01\x12\x1a\n" +
 	"\x16ACTIVITY_SOURCE_NOTIFY\x10\x02\x12\x1a\n" +
 	"\x16ACTIVITY_SOURCE_OUTPUT\x10\x03\x12\x17\n" +
 	"\x13ACTIVITY_SOURCE_CPU\x10\x04\x12\x18\n" +
-	"\x14ACTIVITY_SOURCE_FILE\x10\x05*\x82\x04\n" +
+	"\x14ACTIVITY_SOURCE_FILE\x10\x05*\x9d\x04\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_TYPE_STARTED\x10\x01\x12\x15\n" +
@@ -6510,7 +7103,8 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x17EVENT_TYPE_JOB_FINISHED\x10\x0f\x12\x1d\n" +
 	"\x19EVENT_TYPE_BATCH_FINISHED\x10\x10\x12\x19\n" +
 	"\x15EVENT_TYPE_OOM_KILLED\x10\x11\x12\x14\n" +
-	"\x10EVENT_TYPE_READY\x10\x13*\xc9\x01\n" +
+	"\x10EVENT_TYPE_READY\x10\x13\x12\x19\n" +
+	"\x15EVENT_TYPE_RESTARTING\x10\x12*\xc9\x01\n" +
 	"\n" +
 	"JobOutcome\x12\x1b\n" +
 	"\x17JOB_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -6554,243 +7148,266 @@ func file_procd_v1_procd_proto_rawDescGZIP() []byte {
 	return file_procd_v1_procd_proto_rawDescData
 }
 
-var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_procd_v1_procd_proto_goTypes = []any{
 	(StdinMode)(0),                  // 0: procd.v1.StdinMode
 	(ProcessState)(0),               // 1: procd.v1.ProcessState
 	(ExitReason)(0),                 // 2: procd.v1.ExitReason
 	(KillMode)(0),                   // 3: procd.v1.KillMode
 	(Stream)(0),                     // 4: procd.v1.Stream
-	(ActivitySource)(0),             // 5: procd.v1.ActivitySource
-	(EventType)(0),                  // 6: procd.v1.EventType
-	(JobOutcome)(0),                 // 7: procd.v1.JobOutcome
-	(*WindowSize)(nil),              // 8: procd.v1.WindowSize
-	(*WriteInputRequest)(nil),       // 9: procd.v1.WriteInputRequest
-	(*WriteInputResponse)(nil),      // 10: procd.v1.WriteInputResponse
-	(*AttachRequest)(nil),           // 11: procd.v1.AttachRequest
-	(*AttachStart)(nil),             // 12: procd.v1.AttachStart
-	(*LocalPipes)(nil),              // 13: procd.v1.LocalPipes
-	(*LocalPipesResult)(nil),        // 14: procd.v1.LocalPipesResult
-	(*AttachResponse)(nil),          // 15: procd.v1.AttachResponse
-	(*ProcessSpec)(nil),             // 16: procd.v1.ProcessSpec
-	(*ReadinessProbe)(nil),          // 17: procd.v1.ReadinessProbe
-	(*Rlimit)(nil),                  // 18: procd.v1.Rlimit
-	(*TreeUsage)(nil),               // 19: procd.v1.TreeUsage
-	(*WatchdogStatus)(nil),          // 20: procd.v1.WatchdogStatus
-	(*ResourceUsage)(nil),           // 21: procd.v1.ResourceUsage
-	(*ExitStatus)(nil),              // 22: procd.v1.ExitStatus
-	(*OutputInfo)(nil),              // 23: procd.v1.OutputInfo
-	(*Process)(nil),                 // 24: procd.v1.Process
-	(*StartProcessRequest)(nil),     // 25: procd.v1.StartProcessRequest
-	(*StartProcessResponse)(nil),    // 26: procd.v1.StartProcessResponse
-	(*WaitForProcessRequest)(nil),   // 27: procd.v1.WaitForProcessRequest
-	(*WaitForProcessResponse)(nil),  // 28: procd.v1.WaitForProcessResponse
-	(*GetProcessRequest)(nil),       // 29: procd.v1.GetProcessRequest
-	(*GetProcessResponse)(nil),      // 30: procd.v1.GetProcessResponse
-	(*Selector)(nil),                // 31: procd.v1.Selector
-	(*ListProcessesRequest)(nil),    // 32: procd.v1.ListProcessesRequest
-	(*ListProcessesResponse)(nil),   // 33: procd.v1.ListProcessesResponse
-	(*SendSignalRequest)(nil),       // 34: procd.v1.SendSignalRequest
-	(*SignalResult)(nil),            // 35: procd.v1.SignalResult
-	(*SendSignalResponse)(nil),      // 36: procd.v1.SendSignalResponse
-	(*StopProcessRequest)(nil),      // 37: procd.v1.StopProcessRequest
-	(*StopResult)(nil),              // 38: procd.v1.StopResult
-	(*StopProcessResponse)(nil),     // 39: procd.v1.StopProcessResponse
-	(*UpdateActivityRequest)(nil),   // 40: procd.v1.UpdateActivityRequest
-	(*UpdateActivityResponse)(nil),  // 41: procd.v1.UpdateActivityResponse
-	(*RemoveProcessRequest)(nil),    // 42: procd.v1.RemoveProcessRequest
-	(*RemoveProcessResponse)(nil),   // 43: procd.v1.RemoveProcessResponse
-	(*CleanupFinishedRequest)(nil),  // 44: procd.v1.CleanupFinishedRequest
-	(*CleanupFinishedResponse)(nil), // 45: procd.v1.CleanupFinishedResponse
-	(*GetStatsRequest)(nil),         // 46: procd.v1.GetStatsRequest
-	(*ProcessStats)(nil),            // 47: procd.v1.ProcessStats
-	(*OutputStats)(nil),             // 48: procd.v1.OutputStats
-	(*EventStats)(nil),              // 49: procd.v1.EventStats
-	(*DaemonStats)(nil),             // 50: procd.v1.DaemonStats
-	(*WatchdogStats)(nil),           // 51: procd.v1.WatchdogStats
-	(*GetStatsResponse)(nil),        // 52: procd.v1.GetStatsResponse
-	(*Event)(nil),                   // 53: procd.v1.Event
-	(*WatchEventsRequest)(nil),      // 54: procd.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 55: procd.v1.WatchEventsResponse
-	(*ReadOutputRequest)(nil),       // 56: procd.v1.ReadOutputRequest
-	(*ReadOutputResponse)(nil),      // 57: procd.v1.ReadOutputResponse
-	(*RetryPolicy)(nil),             // 58: procd.v1.RetryPolicy
-	(*RunBatchRequest)(nil),         // 59: procd.v1.RunBatchRequest
-	(*JobResult)(nil),               // 60: procd.v1.JobResult
-	(*BatchSummary)(nil),            // 61: procd.v1.BatchSummary
-	(*RunBatchResponse)(nil),        // 62: procd.v1.RunBatchResponse
-	(*BatchStarted)(nil),            // 63: procd.v1.BatchStarted
-	(*JobAttempt)(nil),              // 64: procd.v1.JobAttempt
-	(*BatchStats)(nil),              // 65: procd.v1.BatchStats
-	nil,                             // 66: procd.v1.ProcessSpec.EnvEntry
-	nil,                             // 67: procd.v1.ProcessSpec.LabelsEntry
-	nil,                             // 68: procd.v1.Process.LabelsEntry
-	nil,                             // 69: procd.v1.Selector.LabelsEntry
-	nil,                             // 70: procd.v1.ListProcessesRequest.LabelsEntry
-	nil,                             // 71: procd.v1.ProcessStats.ExitsByReasonEntry
-	nil,                             // 72: procd.v1.DaemonStats.ControllersEntry
-	nil,                             // 73: procd.v1.WatchdogStats.KillsByReasonEntry
-	nil,                             // 74: procd.v1.Event.LabelsEntry
-	nil,                             // 75: procd.v1.WatchEventsRequest.LabelsEntry
-	nil,                             // 76: procd.v1.RunBatchRequest.LabelsEntry
-	(*durationpb.Duration)(nil),     // 77: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 78: google.protobuf.Timestamp
+	(RestartMode)(0),                // 5: procd.v1.RestartMode
+	(RestartFailure)(0),             // 6: procd.v1.RestartFailure
+	(ActivitySource)(0),             // 7: procd.v1.ActivitySource
+	(EventType)(0),                  // 8: procd.v1.EventType
+	(JobOutcome)(0),                 // 9: procd.v1.JobOutcome
+	(*WindowSize)(nil),              // 10: procd.v1.WindowSize
+	(*WriteInputRequest)(nil),       // 11: procd.v1.WriteInputRequest
+	(*WriteInputResponse)(nil),      // 12: procd.v1.WriteInputResponse
+	(*AttachRequest)(nil),           // 13: procd.v1.AttachRequest
+	(*AttachStart)(nil),             // 14: procd.v1.AttachStart
+	(*LocalPipes)(nil),              // 15: procd.v1.LocalPipes
+	(*LocalPipesResult)(nil),        // 16: procd.v1.LocalPipesResult
+	(*AttachResponse)(nil),          // 17: procd.v1.AttachResponse
+	(*ProcessSpec)(nil),             // 18: procd.v1.ProcessSpec
+	(*ReadinessProbe)(nil),          // 19: procd.v1.ReadinessProbe
+	(*RestartPolicy)(nil),           // 20: procd.v1.RestartPolicy
+	(*ProcessRun)(nil),              // 21: procd.v1.ProcessRun
+	(*RestartStatus)(nil),           // 22: procd.v1.RestartStatus
+	(*Rlimit)(nil),                  // 23: procd.v1.Rlimit
+	(*TreeUsage)(nil),               // 24: procd.v1.TreeUsage
+	(*WatchdogStatus)(nil),          // 25: procd.v1.WatchdogStatus
+	(*ResourceUsage)(nil),           // 26: procd.v1.ResourceUsage
+	(*ExitStatus)(nil),              // 27: procd.v1.ExitStatus
+	(*OutputInfo)(nil),              // 28: procd.v1.OutputInfo
+	(*Process)(nil),                 // 29: procd.v1.Process
+	(*StartProcessRequest)(nil),     // 30: procd.v1.StartProcessRequest
+	(*StartProcessResponse)(nil),    // 31: procd.v1.StartProcessResponse
+	(*WaitForProcessRequest)(nil),   // 32: procd.v1.WaitForProcessRequest
+	(*WaitForProcessResponse)(nil),  // 33: procd.v1.WaitForProcessResponse
+	(*GetProcessRequest)(nil),       // 34: procd.v1.GetProcessRequest
+	(*GetProcessResponse)(nil),      // 35: procd.v1.GetProcessResponse
+	(*Selector)(nil),                // 36: procd.v1.Selector
+	(*ListProcessesRequest)(nil),    // 37: procd.v1.ListProcessesRequest
+	(*ListProcessesResponse)(nil),   // 38: procd.v1.ListProcessesResponse
+	(*SendSignalRequest)(nil),       // 39: procd.v1.SendSignalRequest
+	(*SignalResult)(nil),            // 40: procd.v1.SignalResult
+	(*SendSignalResponse)(nil),      // 41: procd.v1.SendSignalResponse
+	(*StopProcessRequest)(nil),      // 42: procd.v1.StopProcessRequest
+	(*StopResult)(nil),              // 43: procd.v1.StopResult
+	(*StopProcessResponse)(nil),     // 44: procd.v1.StopProcessResponse
+	(*UpdateActivityRequest)(nil),   // 45: procd.v1.UpdateActivityRequest
+	(*UpdateActivityResponse)(nil),  // 46: procd.v1.UpdateActivityResponse
+	(*RemoveProcessRequest)(nil),    // 47: procd.v1.RemoveProcessRequest
+	(*RemoveProcessResponse)(nil),   // 48: procd.v1.RemoveProcessResponse
+	(*CleanupFinishedRequest)(nil),  // 49: procd.v1.CleanupFinishedRequest
+	(*CleanupFinishedResponse)(nil), // 50: procd.v1.CleanupFinishedResponse
+	(*GetStatsRequest)(nil),         // 51: procd.v1.GetStatsRequest
+	(*ProcessStats)(nil),            // 52: procd.v1.ProcessStats
+	(*OutputStats)(nil),             // 53: procd.v1.OutputStats
+	(*EventStats)(nil),              // 54: procd.v1.EventStats
+	(*DaemonStats)(nil),             // 55: procd.v1.DaemonStats
+	(*WatchdogStats)(nil),           // 56: procd.v1.WatchdogStats
+	(*GetStatsResponse)(nil),        // 57: procd.v1.GetStatsResponse
+	(*Event)(nil),                   // 58: procd.v1.Event
+	(*WatchEventsRequest)(nil),      // 59: procd.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 60: procd.v1.WatchEventsResponse
+	(*ReadOutputRequest)(nil),       // 61: procd.v1.ReadOutputRequest
+	(*ReadOutputResponse)(nil),      // 62: procd.v1.ReadOutputResponse
+	(*RetryPolicy)(nil),             // 63: procd.v1.RetryPolicy
+	(*RunBatchRequest)(nil),         // 64: procd.v1.RunBatchRequest
+	(*JobResult)(nil),               // 65: procd.v1.JobResult
+	(*BatchSummary)(nil),            // 66: procd.v1.BatchSummary
+	(*RunBatchResponse)(nil),        // 67: procd.v1.RunBatchResponse
+	(*BatchStarted)(nil),            // 68: procd.v1.BatchStarted
+	(*JobAttempt)(nil),              // 69: procd.v1.JobAttempt
+	(*BatchStats)(nil),              // 70: procd.v1.BatchStats
+	nil,                             // 71: procd.v1.ProcessSpec.EnvEntry
+	nil,                             // 72: procd.v1.ProcessSpec.LabelsEntry
+	nil,                             // 73: procd.v1.Process.LabelsEntry
+	nil,                             // 74: procd.v1.Selector.LabelsEntry
+	nil,                             // 75: procd.v1.ListProcessesRequest.LabelsEntry
+	nil,                             // 76: procd.v1.ProcessStats.ExitsByReasonEntry
+	nil,                             // 77: procd.v1.ProcessStats.RestartsByReasonEntry
+	nil,                             // 78: procd.v1.DaemonStats.ControllersEntry
+	nil,                             // 79: procd.v1.WatchdogStats.KillsByReasonEntry
+	nil,                             // 80: procd.v1.Event.LabelsEntry
+	nil,                             // 81: procd.v1.WatchEventsRequest.LabelsEntry
+	nil,                             // 82: procd.v1.RunBatchRequest.LabelsEntry
+	(*durationpb.Duration)(nil),     // 83: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 84: google.protobuf.Timestamp
 }
 var file_procd_v1_procd_proto_depIdxs = []int32{
-	12,  // 0: procd.v1.AttachRequest.start:type_name -> procd.v1.AttachStart
-	8,   // 1: procd.v1.AttachRequest.resize:type_name -> procd.v1.WindowSize
-	16,  // 2: procd.v1.AttachStart.spec:type_name -> procd.v1.ProcessSpec
-	13,  // 3: procd.v1.AttachStart.local_pipes:type_name -> procd.v1.LocalPipes
-	57,  // 4: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
-	24,  // 5: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
-	24,  // 6: procd.v1.AttachResponse.started:type_name -> procd.v1.Process
-	14,  // 7: procd.v1.AttachResponse.local_pipes:type_name -> procd.v1.LocalPipesResult
-	66,  // 8: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
-	67,  // 9: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
+	14,  // 0: procd.v1.AttachRequest.start:type_name -> procd.v1.AttachStart
+	10,  // 1: procd.v1.AttachRequest.resize:type_name -> procd.v1.WindowSize
+	18,  // 2: procd.v1.AttachStart.spec:type_name -> procd.v1.ProcessSpec
+	15,  // 3: procd.v1.AttachStart.local_pipes:type_name -> procd.v1.LocalPipes
+	62,  // 4: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
+	29,  // 5: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
+	29,  // 6: procd.v1.AttachResponse.started:type_name -> procd.v1.Process
+	16,  // 7: procd.v1.AttachResponse.local_pipes:type_name -> procd.v1.LocalPipesResult
+	71,  // 8: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
+	72,  // 9: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
 	3,   // 10: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
-	77,  // 11: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
-	77,  // 12: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
-	77,  // 13: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
-	77,  // 14: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
-	77,  // 15: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
-	5,   // 16: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
-	18,  // 17: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
+	83,  // 11: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
+	83,  // 12: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
+	83,  // 13: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
+	83,  // 14: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
+	83,  // 15: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
+	7,   // 16: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
+	23,  // 17: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
 	0,   // 18: procd.v1.ProcessSpec.stdin:type_name -> procd.v1.StdinMode
-	8,   // 19: procd.v1.ProcessSpec.window_size:type_name -> procd.v1.WindowSize
-	17,  // 20: procd.v1.ProcessSpec.ready:type_name -> procd.v1.ReadinessProbe
-	77,  // 21: procd.v1.ProcessSpec.startup_timeout:type_name -> google.protobuf.Duration
-	77,  // 22: procd.v1.ReadinessProbe.interval:type_name -> google.protobuf.Duration
-	77,  // 23: procd.v1.ReadinessProbe.attempt_timeout:type_name -> google.protobuf.Duration
-	77,  // 24: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
-	77,  // 25: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
-	77,  // 26: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
-	77,  // 27: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
-	77,  // 28: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
-	5,   // 29: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
-	5,   // 30: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
-	77,  // 31: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
-	78,  // 32: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
-	77,  // 33: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
-	77,  // 34: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
-	2,   // 35: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
-	21,  // 36: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
-	19,  // 37: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
-	68,  // 38: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
-	1,   // 39: procd.v1.Process.state:type_name -> procd.v1.ProcessState
-	78,  // 40: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
-	78,  // 41: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
-	77,  // 42: procd.v1.Process.duration:type_name -> google.protobuf.Duration
-	22,  // 43: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
-	78,  // 44: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
-	23,  // 45: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
-	23,  // 46: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
-	3,   // 47: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
-	20,  // 48: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
-	19,  // 49: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
-	18,  // 50: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
-	0,   // 51: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
-	17,  // 52: procd.v1.Process.ready:type_name -> procd.v1.ReadinessProbe
-	78,  // 53: procd.v1.Process.ready_at:type_name -> google.protobuf.Timestamp
-	77,  // 54: procd.v1.Process.startup_timeout:type_name -> google.protobuf.Duration
-	78,  // 55: procd.v1.Process.lost_at:type_name -> google.protobuf.Timestamp
-	1,   // 56: procd.v1.Process.last_state:type_name -> procd.v1.ProcessState
-	16,  // 57: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	24,  // 58: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	77,  // 59: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	24,  // 60: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	24,  // 61: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	69,  // 62: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	1,   // 63: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	70,  // 64: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	24,  // 65: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	31,  // 66: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	35,  // 67: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	31,  // 68: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	77,  // 69: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	24,  // 70: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	38,  // 71: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	24,  // 72: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	24,  // 73: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	31,  // 74: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	71,  // 75: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	77,  // 76: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	72,  // 77: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
-	73,  // 78: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
-	77,  // 79: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
-	47,  // 80: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	48,  // 81: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	49,  // 82: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	50,  // 83: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	51,  // 84: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
-	65,  // 85: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
-	78,  // 86: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	6,   // 87: procd.v1.Event.type:type_name -> procd.v1.EventType
-	74,  // 88: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	22,  // 89: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	4,   // 90: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	77,  // 91: procd.v1.Event.idle:type_name -> google.protobuf.Duration
-	6,   // 92: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	75,  // 93: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	53,  // 94: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	53,  // 95: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
-	4,   // 96: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	4,   // 97: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	77,  // 98: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
-	77,  // 99: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
-	7,   // 100: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
-	16,  // 101: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
-	77,  // 102: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
-	58,  // 103: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
-	77,  // 104: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
-	76,  // 105: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
-	7,   // 106: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
-	22,  // 107: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
-	77,  // 108: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
-	60,  // 109: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
-	77,  // 110: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
-	63,  // 111: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
-	64,  // 112: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
-	64,  // 113: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
-	61,  // 114: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
-	24,  // 115: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
-	7,   // 116: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
-	77,  // 117: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
-	25,  // 118: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	27,  // 119: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	29,  // 120: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	32,  // 121: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	34,  // 122: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	37,  // 123: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	40,  // 124: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	42,  // 125: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	44,  // 126: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	46,  // 127: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	54,  // 128: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	56,  // 129: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	9,   // 130: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
-	11,  // 131: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
-	59,  // 132: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
-	26,  // 133: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	28,  // 134: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	30,  // 135: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	33,  // 136: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	36,  // 137: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	39,  // 138: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	41,  // 139: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	43,  // 140: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	45,  // 141: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	52,  // 142: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	55,  // 143: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	57,  // 144: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	10,  // 145: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
-	15,  // 146: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
-	62,  // 147: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
-	133, // [133:148] is the sub-list for method output_type
-	118, // [118:133] is the sub-list for method input_type
-	118, // [118:118] is the sub-list for extension type_name
-	118, // [118:118] is the sub-list for extension extendee
-	0,   // [0:118] is the sub-list for field type_name
+	10,  // 19: procd.v1.ProcessSpec.window_size:type_name -> procd.v1.WindowSize
+	20,  // 20: procd.v1.ProcessSpec.restart:type_name -> procd.v1.RestartPolicy
+	19,  // 21: procd.v1.ProcessSpec.ready:type_name -> procd.v1.ReadinessProbe
+	83,  // 22: procd.v1.ProcessSpec.startup_timeout:type_name -> google.protobuf.Duration
+	83,  // 23: procd.v1.ReadinessProbe.interval:type_name -> google.protobuf.Duration
+	83,  // 24: procd.v1.ReadinessProbe.attempt_timeout:type_name -> google.protobuf.Duration
+	5,   // 25: procd.v1.RestartPolicy.mode:type_name -> procd.v1.RestartMode
+	6,   // 26: procd.v1.RestartPolicy.on:type_name -> procd.v1.RestartFailure
+	83,  // 27: procd.v1.RestartPolicy.delay:type_name -> google.protobuf.Duration
+	83,  // 28: procd.v1.RestartPolicy.max_delay:type_name -> google.protobuf.Duration
+	83,  // 29: procd.v1.RestartPolicy.window:type_name -> google.protobuf.Duration
+	83,  // 30: procd.v1.RestartPolicy.reset_after:type_name -> google.protobuf.Duration
+	84,  // 31: procd.v1.ProcessRun.started_at:type_name -> google.protobuf.Timestamp
+	84,  // 32: procd.v1.ProcessRun.finished_at:type_name -> google.protobuf.Timestamp
+	27,  // 33: procd.v1.ProcessRun.exit:type_name -> procd.v1.ExitStatus
+	20,  // 34: procd.v1.RestartStatus.policy:type_name -> procd.v1.RestartPolicy
+	84,  // 35: procd.v1.RestartStatus.next_restart_at:type_name -> google.protobuf.Timestamp
+	83,  // 36: procd.v1.RestartStatus.delay:type_name -> google.protobuf.Duration
+	83,  // 37: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
+	83,  // 38: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
+	83,  // 39: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
+	83,  // 40: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
+	83,  // 41: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
+	7,   // 42: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
+	7,   // 43: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
+	83,  // 44: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
+	84,  // 45: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
+	83,  // 46: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
+	83,  // 47: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
+	2,   // 48: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
+	26,  // 49: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
+	24,  // 50: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
+	73,  // 51: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
+	1,   // 52: procd.v1.Process.state:type_name -> procd.v1.ProcessState
+	84,  // 53: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
+	84,  // 54: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
+	83,  // 55: procd.v1.Process.duration:type_name -> google.protobuf.Duration
+	27,  // 56: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
+	84,  // 57: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
+	28,  // 58: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
+	28,  // 59: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
+	3,   // 60: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
+	25,  // 61: procd.v1.Process.watchdog:type_name -> procd.v1.WatchdogStatus
+	24,  // 62: procd.v1.Process.usage:type_name -> procd.v1.TreeUsage
+	23,  // 63: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
+	0,   // 64: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
+	19,  // 65: procd.v1.Process.ready:type_name -> procd.v1.ReadinessProbe
+	84,  // 66: procd.v1.Process.ready_at:type_name -> google.protobuf.Timestamp
+	83,  // 67: procd.v1.Process.startup_timeout:type_name -> google.protobuf.Duration
+	21,  // 68: procd.v1.Process.runs:type_name -> procd.v1.ProcessRun
+	22,  // 69: procd.v1.Process.restart:type_name -> procd.v1.RestartStatus
+	84,  // 70: procd.v1.Process.lost_at:type_name -> google.protobuf.Timestamp
+	1,   // 71: procd.v1.Process.last_state:type_name -> procd.v1.ProcessState
+	18,  // 72: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
+	29,  // 73: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	83,  // 74: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	29,  // 75: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	29,  // 76: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	74,  // 77: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	1,   // 78: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	75,  // 79: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	29,  // 80: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	36,  // 81: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	40,  // 82: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	36,  // 83: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	83,  // 84: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	29,  // 85: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	43,  // 86: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	29,  // 87: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	29,  // 88: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	36,  // 89: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	76,  // 90: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	77,  // 91: procd.v1.ProcessStats.restarts_by_reason:type_name -> procd.v1.ProcessStats.RestartsByReasonEntry
+	83,  // 92: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	78,  // 93: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
+	79,  // 94: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	83,  // 95: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	52,  // 96: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	53,  // 97: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	54,  // 98: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	55,  // 99: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	56,  // 100: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	70,  // 101: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
+	84,  // 102: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	8,   // 103: procd.v1.Event.type:type_name -> procd.v1.EventType
+	80,  // 104: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	27,  // 105: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	4,   // 106: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	83,  // 107: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	83,  // 108: procd.v1.Event.delay:type_name -> google.protobuf.Duration
+	8,   // 109: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	81,  // 110: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	58,  // 111: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	58,  // 112: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
+	4,   // 113: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	4,   // 114: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	83,  // 115: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	83,  // 116: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	9,   // 117: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	18,  // 118: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	83,  // 119: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	63,  // 120: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	83,  // 121: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	82,  // 122: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	9,   // 123: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	27,  // 124: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	83,  // 125: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	65,  // 126: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	83,  // 127: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	68,  // 128: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	69,  // 129: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	69,  // 130: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	66,  // 131: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	29,  // 132: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	9,   // 133: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	83,  // 134: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	30,  // 135: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	32,  // 136: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	34,  // 137: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	37,  // 138: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	39,  // 139: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	42,  // 140: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	45,  // 141: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	47,  // 142: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	49,  // 143: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	51,  // 144: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	59,  // 145: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	61,  // 146: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	11,  // 147: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
+	13,  // 148: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
+	64,  // 149: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	31,  // 150: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	33,  // 151: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	35,  // 152: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	38,  // 153: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	41,  // 154: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	44,  // 155: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	46,  // 156: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	48,  // 157: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	50,  // 158: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	57,  // 159: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	60,  // 160: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	62,  // 161: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	12,  // 162: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
+	17,  // 163: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
+	67,  // 164: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	150, // [150:165] is the sub-list for method output_type
+	135, // [135:150] is the sub-list for method input_type
+	135, // [135:135] is the sub-list for extension type_name
+	135, // [135:135] is the sub-list for extension extendee
+	0,   // [0:135] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
@@ -6823,40 +7440,41 @@ func file_procd_v1_procd_proto_init() {
 		(*AttachResponse_LocalPipes)(nil),
 	}
 	file_procd_v1_procd_proto_msgTypes[8].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[14].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[19].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[10].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[17].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[22].OneofWrappers = []any{
 		(*WaitForProcessRequest_Id)(nil),
 		(*WaitForProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[21].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[24].OneofWrappers = []any{
 		(*GetProcessRequest_Id)(nil),
 		(*GetProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[26].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[29].OneofWrappers = []any{
 		(*SendSignalRequest_Id)(nil),
 		(*SendSignalRequest_Pid)(nil),
 		(*SendSignalRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[29].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[32].OneofWrappers = []any{
 		(*StopProcessRequest_Id)(nil),
 		(*StopProcessRequest_Pid)(nil),
 		(*StopProcessRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[32].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[35].OneofWrappers = []any{
 		(*UpdateActivityRequest_Id)(nil),
 		(*UpdateActivityRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[34].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[37].OneofWrappers = []any{
 		(*RemoveProcessRequest_Id)(nil),
 		(*RemoveProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[46].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[48].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[49].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[51].OneofWrappers = []any{
 		(*ReadOutputRequest_Id)(nil),
 		(*ReadOutputRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[50].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[54].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[53].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[57].OneofWrappers = []any{
 		(*RunBatchResponse_Started)(nil),
 		(*RunBatchResponse_AttemptStarted)(nil),
 		(*RunBatchResponse_AttemptFinished)(nil),
@@ -6867,8 +7485,8 @@ func file_procd_v1_procd_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procd_v1_procd_proto_rawDesc), len(file_procd_v1_procd_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   69,
+			NumEnums:      10,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

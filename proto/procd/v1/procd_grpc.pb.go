@@ -54,7 +54,8 @@ type ProcessServiceClient interface {
 	// WaitForProcess returns the final record once the process and its tree are
 	// gone and its output is recorded (or, with until_ready, once it is ready);
 	// with a timeout it returns the live record and timed_out = true instead of
-	// an error.
+	// an error. A process with a restart policy is waited for across its
+	// restarts, until it is final (EXITED or FAILED).
 	WaitForProcess(ctx context.Context, in *WaitForProcessRequest, opts ...grpc.CallOption) (*WaitForProcessResponse, error)
 	// GetProcess returns the current record of one process.
 	GetProcess(ctx context.Context, in *GetProcessRequest, opts ...grpc.CallOption) (*GetProcessResponse, error)
@@ -292,7 +293,8 @@ type ProcessServiceServer interface {
 	// WaitForProcess returns the final record once the process and its tree are
 	// gone and its output is recorded (or, with until_ready, once it is ready);
 	// with a timeout it returns the live record and timed_out = true instead of
-	// an error.
+	// an error. A process with a restart policy is waited for across its
+	// restarts, until it is final (EXITED or FAILED).
 	WaitForProcess(context.Context, *WaitForProcessRequest) (*WaitForProcessResponse, error)
 	// GetProcess returns the current record of one process.
 	GetProcess(context.Context, *GetProcessRequest) (*GetProcessResponse, error)

@@ -28,11 +28,13 @@ EVENT_TYPE_OUTPUT_DROPPED: EventType
 EVENT_TYPE_READY: EventType
 EVENT_TYPE_RECOVERED: EventType
 EVENT_TYPE_REMOVED: EventType
+EVENT_TYPE_RESTARTING: EventType
 EVENT_TYPE_SIGNAL_SENT: EventType
 EVENT_TYPE_SLOW: EventType
 EVENT_TYPE_STARTED: EventType
 EVENT_TYPE_UNSPECIFIED: EventType
 EXIT_REASON_CLIENT_GONE: ExitReason
+EXIT_REASON_CRASH_LOOP: ExitReason
 EXIT_REASON_DAEMON_SHUTDOWN: ExitReason
 EXIT_REASON_DEADLINE: ExitReason
 EXIT_REASON_EXITED: ExitReason
@@ -50,12 +52,24 @@ JOB_OUTCOME_UNSPECIFIED: JobOutcome
 KILL_MODE_GROUP: KillMode
 KILL_MODE_LEADER: KillMode
 KILL_MODE_UNSPECIFIED: KillMode
+PROCESS_STATE_BACKOFF: ProcessState
 PROCESS_STATE_EXITED: ProcessState
+PROCESS_STATE_FAILED: ProcessState
 PROCESS_STATE_LOST: ProcessState
 PROCESS_STATE_RUNNING: ProcessState
 PROCESS_STATE_STARTING: ProcessState
 PROCESS_STATE_STOPPING: ProcessState
 PROCESS_STATE_UNSPECIFIED: ProcessState
+RESTART_FAILURE_DEADLINE: RestartFailure
+RESTART_FAILURE_HUNG: RestartFailure
+RESTART_FAILURE_NONZERO: RestartFailure
+RESTART_FAILURE_SIGNAL: RestartFailure
+RESTART_FAILURE_STARTUP_TIMEOUT: RestartFailure
+RESTART_FAILURE_UNSPECIFIED: RestartFailure
+RESTART_MODE_ALWAYS: RestartMode
+RESTART_MODE_NEVER: RestartMode
+RESTART_MODE_ON_FAILURE: RestartMode
+RESTART_MODE_UNSPECIFIED: RestartMode
 STDIN_MODE_NULL: StdinMode
 STDIN_MODE_PIPE: StdinMode
 STDIN_MODE_UNSPECIFIED: StdinMode
@@ -205,7 +219,7 @@ class DaemonStats(_message.Message):
     def __init__(self, version: _Optional[str] = ..., pid: _Optional[int] = ..., uptime: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., goroutines: _Optional[int] = ..., rss_bytes: _Optional[int] = ..., containment: _Optional[str] = ..., controllers: _Optional[_Mapping[str, str]] = ..., cgroup_base: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ["batch_id", "detail", "exit", "idle", "job_index", "labels", "name", "pid", "process_id", "seq", "signal", "stream", "time", "type"]
+    __slots__ = ["attempt", "batch_id", "delay", "detail", "exit", "idle", "job_index", "labels", "name", "pid", "process_id", "seq", "signal", "stream", "time", "type"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -213,7 +227,9 @@ class Event(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    DELAY_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     EXIT_FIELD_NUMBER: _ClassVar[int]
     IDLE_FIELD_NUMBER: _ClassVar[int]
@@ -227,7 +243,9 @@ class Event(_message.Message):
     STREAM_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
     batch_id: str
+    delay: _duration_pb2.Duration
     detail: str
     exit: ExitStatus
     idle: _duration_pb2.Duration
@@ -241,7 +259,7 @@ class Event(_message.Message):
     stream: Stream
     time: _timestamp_pb2.Timestamp
     type: EventType
-    def __init__(self, seq: _Optional[int] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[_Union[EventType, str]] = ..., process_id: _Optional[str] = ..., pid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., signal: _Optional[str] = ..., stream: _Optional[_Union[Stream, str]] = ..., detail: _Optional[str] = ..., idle: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., batch_id: _Optional[str] = ..., job_index: _Optional[int] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[_Union[EventType, str]] = ..., process_id: _Optional[str] = ..., pid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., signal: _Optional[str] = ..., stream: _Optional[_Union[Stream, str]] = ..., detail: _Optional[str] = ..., idle: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., batch_id: _Optional[str] = ..., job_index: _Optional[int] = ..., delay: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class EventStats(_message.Message):
     __slots__ = ["last_seq", "oldest_seq", "ring_size", "slow_subscribers_total", "subscribers"]
@@ -415,7 +433,7 @@ class OutputStats(_message.Message):
     def __init__(self, bytes_captured_total: _Optional[int] = ..., bytes_dropped_total: _Optional[int] = ..., ring_bytes: _Optional[int] = ...) -> None: ...
 
 class Process(_message.Message):
-    __slots__ = ["bound_to_session", "caller", "cgroup", "command", "cpu_max", "cwd", "duration", "executable", "exit", "finished_at", "id", "kill_mode", "labels", "last_activity", "last_state", "log_dir", "lost_at", "memory_max", "name", "pgid", "pid", "pids_max", "ready", "ready_at", "ready_attempts", "ready_error", "restored", "rlimits", "run_as", "started_at", "startup_timeout", "state", "stderr", "stdin", "stdout", "tty", "usage", "watchdog"]
+    __slots__ = ["attempt", "bound_to_session", "caller", "cgroup", "command", "cpu_max", "cwd", "duration", "executable", "exit", "finished_at", "id", "kill_mode", "labels", "last_activity", "last_state", "log_dir", "lost_at", "memory_max", "name", "pgid", "pid", "pids_max", "ready", "ready_at", "ready_attempts", "ready_error", "restart", "restored", "rlimits", "run_as", "runs", "started_at", "startup_timeout", "state", "stderr", "stdin", "stdout", "tty", "usage", "watchdog"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -423,6 +441,7 @@ class Process(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     BOUND_TO_SESSION_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     CGROUP_FIELD_NUMBER: _ClassVar[int]
@@ -449,8 +468,10 @@ class Process(_message.Message):
     READY_AT_FIELD_NUMBER: _ClassVar[int]
     READY_ERROR_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
+    RESTART_FIELD_NUMBER: _ClassVar[int]
     RESTORED_FIELD_NUMBER: _ClassVar[int]
     RLIMITS_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
     RUN_AS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     STARTUP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
@@ -461,6 +482,7 @@ class Process(_message.Message):
     TTY_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     WATCHDOG_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
     bound_to_session: bool
     caller: str
     cgroup: str
@@ -487,9 +509,11 @@ class Process(_message.Message):
     ready_at: _timestamp_pb2.Timestamp
     ready_attempts: int
     ready_error: str
+    restart: RestartStatus
     restored: bool
     rlimits: _containers.RepeatedCompositeFieldContainer[Rlimit]
     run_as: str
+    runs: _containers.RepeatedCompositeFieldContainer[ProcessRun]
     started_at: _timestamp_pb2.Timestamp
     startup_timeout: _duration_pb2.Duration
     state: ProcessState
@@ -499,10 +523,24 @@ class Process(_message.Message):
     tty: bool
     usage: TreeUsage
     watchdog: WatchdogStatus
-    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., pgid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., command: _Optional[_Iterable[str]] = ..., executable: _Optional[str] = ..., cwd: _Optional[str] = ..., state: _Optional[_Union[ProcessState, str]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., last_activity: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stdout: _Optional[_Union[OutputInfo, _Mapping]] = ..., stderr: _Optional[_Union[OutputInfo, _Mapping]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., watchdog: _Optional[_Union[WatchdogStatus, _Mapping]] = ..., usage: _Optional[_Union[TreeUsage, _Mapping]] = ..., cgroup: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., log_dir: _Optional[str] = ..., run_as: _Optional[str] = ..., caller: _Optional[str] = ..., bound_to_session: bool = ..., ready: _Optional[_Union[ReadinessProbe, _Mapping]] = ..., ready_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., ready_attempts: _Optional[int] = ..., ready_error: _Optional[str] = ..., startup_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., restored: bool = ..., lost_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_state: _Optional[_Union[ProcessState, str]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., pgid: _Optional[int] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., command: _Optional[_Iterable[str]] = ..., executable: _Optional[str] = ..., cwd: _Optional[str] = ..., state: _Optional[_Union[ProcessState, str]] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., last_activity: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., stdout: _Optional[_Union[OutputInfo, _Mapping]] = ..., stderr: _Optional[_Union[OutputInfo, _Mapping]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., watchdog: _Optional[_Union[WatchdogStatus, _Mapping]] = ..., usage: _Optional[_Union[TreeUsage, _Mapping]] = ..., cgroup: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., log_dir: _Optional[str] = ..., run_as: _Optional[str] = ..., caller: _Optional[str] = ..., bound_to_session: bool = ..., ready: _Optional[_Union[ReadinessProbe, _Mapping]] = ..., ready_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., ready_attempts: _Optional[int] = ..., ready_error: _Optional[str] = ..., startup_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., attempt: _Optional[int] = ..., runs: _Optional[_Iterable[_Union[ProcessRun, _Mapping]]] = ..., restart: _Optional[_Union[RestartStatus, _Mapping]] = ..., restored: bool = ..., lost_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., last_state: _Optional[_Union[ProcessState, str]] = ...) -> None: ...
+
+class ProcessRun(_message.Message):
+    __slots__ = ["attempt", "exit", "finished_at", "pid", "started_at"]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    EXIT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    exit: ExitStatus
+    finished_at: _timestamp_pb2.Timestamp
+    pid: int
+    started_at: _timestamp_pb2.Timestamp
+    def __init__(self, attempt: _Optional[int] = ..., pid: _Optional[int] = ..., started_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ...) -> None: ...
 
 class ProcessSpec(_message.Message):
-    __slots__ = ["activity", "activity_file", "auto_kill", "bind_to_session", "clear_env", "command", "cpu_max", "cwd", "deadline", "env", "extra_buffer", "grace", "group", "groups", "kill_mode", "labels", "log_files", "max_hang_time", "memory_max", "name", "pids_max", "ready", "rlimits", "startup_timeout", "stdin", "stop_signal", "timeout", "tty", "user", "window_size"]
+    __slots__ = ["activity", "activity_file", "auto_kill", "bind_to_session", "clear_env", "command", "cpu_max", "cwd", "deadline", "env", "extra_buffer", "grace", "group", "groups", "kill_mode", "labels", "log_files", "max_hang_time", "memory_max", "name", "pids_max", "ready", "restart", "rlimits", "startup_timeout", "stdin", "stop_signal", "timeout", "tty", "user", "window_size"]
     class EnvEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -539,6 +577,7 @@ class ProcessSpec(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     PIDS_MAX_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
+    RESTART_FIELD_NUMBER: _ClassVar[int]
     RLIMITS_FIELD_NUMBER: _ClassVar[int]
     STARTUP_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     STDIN_FIELD_NUMBER: _ClassVar[int]
@@ -569,6 +608,7 @@ class ProcessSpec(_message.Message):
     name: str
     pids_max: int
     ready: ReadinessProbe
+    restart: RestartPolicy
     rlimits: _containers.RepeatedCompositeFieldContainer[Rlimit]
     startup_timeout: _duration_pb2.Duration
     stdin: StdinMode
@@ -577,10 +617,10 @@ class ProcessSpec(_message.Message):
     tty: bool
     user: str
     window_size: WindowSize
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., clear_env: bool = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., stop_signal: _Optional[str] = ..., grace: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., extra_buffer: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_hang_time: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., auto_kill: bool = ..., deadline: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., activity: _Optional[_Iterable[_Union[ActivitySource, str]]] = ..., activity_file: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., window_size: _Optional[_Union[WindowSize, _Mapping]] = ..., log_files: bool = ..., user: _Optional[str] = ..., group: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., bind_to_session: bool = ..., ready: _Optional[_Union[ReadinessProbe, _Mapping]] = ..., startup_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., clear_env: bool = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., kill_mode: _Optional[_Union[KillMode, str]] = ..., stop_signal: _Optional[str] = ..., grace: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., extra_buffer: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., max_hang_time: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., auto_kill: bool = ..., deadline: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., activity: _Optional[_Iterable[_Union[ActivitySource, str]]] = ..., activity_file: _Optional[str] = ..., memory_max: _Optional[int] = ..., pids_max: _Optional[int] = ..., cpu_max: _Optional[float] = ..., rlimits: _Optional[_Iterable[_Union[Rlimit, _Mapping]]] = ..., stdin: _Optional[_Union[StdinMode, str]] = ..., tty: bool = ..., window_size: _Optional[_Union[WindowSize, _Mapping]] = ..., log_files: bool = ..., user: _Optional[str] = ..., group: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., bind_to_session: bool = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., ready: _Optional[_Union[ReadinessProbe, _Mapping]] = ..., startup_timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ProcessStats(_message.Message):
-    __slots__ = ["exited", "exits_by_reason", "leftovers_killed_total", "orphans_reaped_total", "running", "start_failures_total", "started_total", "stopping"]
+    __slots__ = ["backoff", "crash_loops_total", "exited", "exits_by_reason", "failed", "leftovers_killed_total", "orphans_reaped_total", "restarts_by_reason", "running", "start_failures_total", "started_total", "stopping"]
     class ExitsByReasonEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -588,23 +628,38 @@ class ProcessStats(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class RestartsByReasonEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    BACKOFF_FIELD_NUMBER: _ClassVar[int]
+    CRASH_LOOPS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     EXITED_FIELD_NUMBER: _ClassVar[int]
     EXITS_BY_REASON_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
     LEFTOVERS_KILLED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     ORPHANS_REAPED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    RESTARTS_BY_REASON_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     STARTED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     START_FAILURES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     STOPPING_FIELD_NUMBER: _ClassVar[int]
+    backoff: int
+    crash_loops_total: int
     exited: int
     exits_by_reason: _containers.ScalarMap[str, int]
+    failed: int
     leftovers_killed_total: int
     orphans_reaped_total: int
+    restarts_by_reason: _containers.ScalarMap[str, int]
     running: int
     start_failures_total: int
     started_total: int
     stopping: int
-    def __init__(self, running: _Optional[int] = ..., stopping: _Optional[int] = ..., exited: _Optional[int] = ..., started_total: _Optional[int] = ..., start_failures_total: _Optional[int] = ..., exits_by_reason: _Optional[_Mapping[str, int]] = ..., leftovers_killed_total: _Optional[int] = ..., orphans_reaped_total: _Optional[int] = ...) -> None: ...
+    def __init__(self, running: _Optional[int] = ..., stopping: _Optional[int] = ..., exited: _Optional[int] = ..., started_total: _Optional[int] = ..., start_failures_total: _Optional[int] = ..., exits_by_reason: _Optional[_Mapping[str, int]] = ..., leftovers_killed_total: _Optional[int] = ..., orphans_reaped_total: _Optional[int] = ..., backoff: _Optional[int] = ..., failed: _Optional[int] = ..., restarts_by_reason: _Optional[_Mapping[str, int]] = ..., crash_loops_total: _Optional[int] = ...) -> None: ...
 
 class ReadOutputRequest(_message.Message):
     __slots__ = ["follow", "id", "offset", "pid", "stream", "tail_bytes"]
@@ -675,6 +730,46 @@ class ResourceUsage(_message.Message):
     system_cpu: _duration_pb2.Duration
     user_cpu: _duration_pb2.Duration
     def __init__(self, max_rss_bytes: _Optional[int] = ..., user_cpu: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., system_cpu: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RestartPolicy(_message.Message):
+    __slots__ = ["delay", "jitter", "limit", "max_delay", "mode", "multiplier", "on", "reset_after", "window"]
+    DELAY_FIELD_NUMBER: _ClassVar[int]
+    JITTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_DELAY_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
+    ON_FIELD_NUMBER: _ClassVar[int]
+    RESET_AFTER_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    delay: _duration_pb2.Duration
+    jitter: float
+    limit: int
+    max_delay: _duration_pb2.Duration
+    mode: RestartMode
+    multiplier: float
+    on: _containers.RepeatedScalarFieldContainer[RestartFailure]
+    reset_after: _duration_pb2.Duration
+    window: _duration_pb2.Duration
+    def __init__(self, mode: _Optional[_Union[RestartMode, str]] = ..., on: _Optional[_Iterable[_Union[RestartFailure, str]]] = ..., delay: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., multiplier: _Optional[float] = ..., max_delay: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., jitter: _Optional[float] = ..., limit: _Optional[int] = ..., window: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., reset_after: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class RestartStatus(_message.Message):
+    __slots__ = ["delay", "error", "next_restart_at", "policy", "recent_restarts", "restarts", "step"]
+    DELAY_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    NEXT_RESTART_AT_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    RECENT_RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    delay: _duration_pb2.Duration
+    error: str
+    next_restart_at: _timestamp_pb2.Timestamp
+    policy: RestartPolicy
+    recent_restarts: int
+    restarts: int
+    step: int
+    def __init__(self, policy: _Optional[_Union[RestartPolicy, _Mapping]] = ..., restarts: _Optional[int] = ..., recent_restarts: _Optional[int] = ..., step: _Optional[int] = ..., next_restart_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., delay: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
 
 class RetryPolicy(_message.Message):
     __slots__ = ["initial", "jitter", "max", "max_attempts", "multiplier", "never_retry_codes", "retry_on"]
@@ -1017,6 +1112,12 @@ class KillMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class Stream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class RestartMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class RestartFailure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class ActivitySource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

@@ -108,7 +108,8 @@ class ProcessServiceServicer(object):
         """WaitForProcess returns the final record once the process and its tree are
         gone and its output is recorded (or, with until_ready, once it is ready);
         with a timeout it returns the live record and timed_out = true instead of
-        an error.
+        an error. A process with a restart policy is waited for across its
+        restarts, until it is final (EXITED or FAILED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
