@@ -181,6 +181,7 @@ func printProcess(w io.Writer, p *pb.Process) {
 				roundDuration(u.GetUserCpu().AsDuration()), roundDuration(u.GetSystemCpu().AsDuration())))
 		}
 	}
+	printRestart(tw, p)
 	if p.GetCgroup() != "" {
 		row("cgroup", p.GetCgroup())
 		u := p.GetUsage()

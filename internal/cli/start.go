@@ -37,6 +37,7 @@ type specFlags struct {
 	cpu                                     float64
 	rlimits                                 []string
 	ready                                   readyFlags
+	restart                                 *restartFlags // start's; nil for run
 	fs                                      *pflag.FlagSet
 }
 
@@ -254,6 +255,11 @@ func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 	if err := f.ready.probe(s); err != nil {
 		return nil, err
 	}
+	if f.restart != nil {
+		if s.Restart, err = f.restart.policy(); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -280,6 +286,7 @@ func (a *app) startProcess(ctx context.Context, f *specFlags, args []string) (*p
 
 func (a *app) startCmd() *cobra.Command {
 	var f specFlags
+	var rf restartFlags
 	var quiet, waitReady bool
 	cmd := &cobra.Command{
 		Use:   "start [flags] [--] COMMAND [ARG...]",
@@ -291,10 +298,11 @@ first.
 
 ` + readyHelp + `
 
-` + contextHelp,
+` + contextHelp + "\n\n" + restartHelp,
 		Example: `  procctl start --name fuzz-1 --label campaign=a -- ./target -runs=1000
   procctl start -q sleep 60
-  procctl start --ready http://127.0.0.1:8000/ --startup-timeout 30s --wait-ready -- python3 -m http.server 8000`,
+  procctl start --ready http://127.0.0.1:8000/ --startup-timeout 30s --wait-ready -- python3 -m http.server 8000
+  procctl start --restart on-failure --restart-max 5/1m --restart-delay 100ms --restart-max-delay 1s -- ./server`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := a.startProcess(cmd.Context(), &f, args)
@@ -323,6 +331,8 @@ first.
 		},
 	}
 	f.bind(cmd.Flags())
+	rf.bind(cmd.Flags())
+	f.restart = &rf
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the id")
 	cmd.Flags().BoolVar(&waitReady, "wait-ready", false, "return only once the process is ready (--ready); fail if it ends first")
 	return cmd
