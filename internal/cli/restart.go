@@ -37,7 +37,7 @@ until the process is final.`
 
 func (f *restartFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.mode, "restart", "never", "restart policy: never, on-failure or always")
-	fs.StringSliceVar(&f.on, "restart-on", nil, "with --restart on-failure, the failures that restart: nonzero,signal,hung,deadline,startup (default all)")
+	fs.StringSliceVar(&f.on, "restart-on", nil, "with --restart on-failure, the failures that restart: nonzero,signal,hung,deadline,startup-timeout (default all)")
 	fs.Var(&f.delay, "restart-delay", "first delay before a restart (default: the daemon's, 1s)")
 	fs.Float64Var(&f.multiplier, "restart-multiplier", 0, "each further delay is the last one times this (default: the daemon's, 2)")
 	fs.Var(&f.maxDelay, "restart-max-delay", "cap of the delay (default: the daemon's, 1m)")
@@ -75,9 +75,9 @@ func (f *restartFlags) policy() (*pb.RestartPolicy, error) {
 		return nil, usagef("--restart-on only applies to --restart on-failure")
 	}
 	for _, o := range f.on {
-		v, ok := pb.RestartFailure_value["RESTART_FAILURE_"+strings.ToUpper(strings.TrimSpace(o))]
+		v, ok := pb.RestartFailure_value["RESTART_FAILURE_"+strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(o), "-", "_"))]
 		if !ok || v == 0 {
-			return nil, usagef("--restart-on %q: use nonzero, signal, hung, deadline or startup", o)
+			return nil, usagef("--restart-on %q: use nonzero, signal, hung, deadline or startup-timeout", o)
 		}
 		p.On = append(p.On, pb.RestartFailure(v))
 	}
@@ -151,7 +151,7 @@ func policySummary(p *pb.RestartPolicy) string {
 	if p.GetMode() == pb.RestartMode_RESTART_MODE_ON_FAILURE {
 		var on []string
 		for _, f := range p.GetOn() {
-			on = append(on, strings.ToLower(strings.TrimPrefix(f.String(), "RESTART_FAILURE_")))
+			on = append(on, strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(f.String(), "RESTART_FAILURE_"), "_", "-")))
 		}
 		mode += " (" + strings.Join(on, ",") + ")"
 	}

@@ -26,13 +26,13 @@ func restartPolicyFrom(t *testing.T, args ...string) (*pb.RestartPolicy, error) 
 
 func TestRestartFlags(t *testing.T) {
 	p, err := restartPolicyFrom(t, "--restart", "on-failure", "--restart-max", "5/1m", "--restart-delay", "100ms",
-		"--restart-max-delay", "1s", "--restart-jitter", "0", "--restart-on", "nonzero,hung")
+		"--restart-max-delay", "1s", "--restart-jitter", "0", "--restart-on", "nonzero,hung,startup-timeout")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.GetMode() != pb.RestartMode_RESTART_MODE_ON_FAILURE || p.GetLimit() != 5 || p.GetWindow().AsDuration() != time.Minute ||
 		p.GetDelay().AsDuration() != 100*time.Millisecond || p.GetMaxDelay().AsDuration() != time.Second ||
-		p.Jitter == nil || p.GetJitter() != 0 || len(p.GetOn()) != 2 || p.ResetAfter != nil || p.GetMultiplier() != 0 {
+		p.Jitter == nil || p.GetJitter() != 0 || len(p.GetOn()) != 3 || p.ResetAfter != nil || p.GetMultiplier() != 0 {
 		t.Fatalf("policy %v", p)
 	}
 	if p, err := restartPolicyFrom(t); p != nil || err != nil {

@@ -18,7 +18,9 @@ func (a *app) waitCmd() *cobra.Command {
 		Use:   "wait [--timeout D] ID|PID",
 		Short: "wait for a process to end and exit with its code",
 		Long: `wait blocks until the process and its tree are gone, then exits with the
-process's exit code (128+N when signal N killed it). With --timeout it gives up
+process's exit code (128+N when signal N killed it). A process with a restart
+policy is waited for across its restarts, until it is final (EXITED, or FAILED
+when the policy gave up); the code is then its last run's. With --timeout it gives up
 after that long, prints the live record's state and exits 124.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

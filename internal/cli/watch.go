@@ -22,7 +22,8 @@ func (a *app) watchCmd() *cobra.Command {
 process and details. --after SEQ first replays the retained events after SEQ, so
 a watcher that was disconnected resumes with no gap and no duplicate (pass the
 last seq it printed). Types: started, exited, signal_sent, escalated, leftovers,
-output_dropped, removed, slow, hung, deadline, activity_ready, ready.`,
+output_dropped, removed, slow, hung, deadline, activity_ready, ready, restarting
+(a run ended and its restart policy starts the next after the delay it names).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := parseKV("label", labels)

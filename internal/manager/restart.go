@@ -52,7 +52,7 @@ const (
 var failureNames = []struct {
 	f    Failures
 	name string
-}{{FailNonZero, "nonzero"}, {FailSignal, "signal"}, {FailHung, "hung"}, {FailDeadline, "deadline"}, {FailStartup, "startup"}}
+}{{FailNonZero, "nonzero"}, {FailSignal, "signal"}, {FailHung, "hung"}, {FailDeadline, "deadline"}, {FailStartup, "startup-timeout"}}
 
 func (f Failures) String() string {
 	var names []string
@@ -65,7 +65,7 @@ func (f Failures) String() string {
 }
 
 // ParseFailures reads a comma-separated list of failure kinds ("nonzero",
-// "signal", "hung", "deadline", "startup", or "all").
+// "signal", "hung", "deadline", "startup-timeout", or "all").
 func ParseFailures(s string) (Failures, error) {
 	var f Failures
 	for _, w := range strings.Split(s, ",") {
@@ -81,7 +81,7 @@ func ParseFailures(s string) (Failures, error) {
 			}
 		}
 		if !found {
-			return 0, errdefs.Errorf(errdefs.ErrInvalidArgument, "unknown failure kind %q (known: nonzero, signal, hung, deadline, startup, all)", w)
+			return 0, errdefs.Errorf(errdefs.ErrInvalidArgument, "unknown failure kind %q (known: nonzero, signal, hung, deadline, startup-timeout, all)", w)
 		}
 	}
 	return f, nil
