@@ -233,3 +233,19 @@ func TestPoolRecyclesOnlyEmptyUnchargedCgroups(t *testing.T) {
 		t.Fatalf("a pooled cgroup reports a peak %d that is its predecessors' too", u.MemPeak)
 	}
 }
+
+// A pooled name an earlier procd left taken (a tree its sweep could not
+// end) is skipped, not a failed start.
+func TestPoolSkipsTakenNames(t *testing.T) {
+	l := fakeV2(t)
+	s, _, err := Setup(l, Options{Name: "procd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(s.Base(), "pool-1"), 0o755)
+	os.WriteFile(filepath.Join(s.Base(), "pool-1", "marker"), nil, 0o644)
+	g, err := s.Take()
+	if err != nil || g.Name() != "pool-2" {
+		t.Fatalf("Take with pool-1 taken: %v, %v", g, err)
+	}
+}

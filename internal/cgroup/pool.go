@@ -3,6 +3,7 @@
 package cgroup
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,18 +56,28 @@ func (s *Subtree) Take() (*Group, error) {
 		s.poolMu.Unlock()
 		return g, nil
 	}
-	s.poolSeq++
-	name := poolPrefix + strconv.Itoa(s.poolSeq)
 	s.poolMu.Unlock()
-	return s.newPooled(name)
+	return s.newPooled()
 }
 
-func (s *Subtree) newPooled(name string) (*Group, error) {
-	g := &Group{name: name, v2: filepath.Join(s.v2Base, name), v2Rel: filepath.Join(s.v2Rel, name), pooled: true, v2Mem: s.v2Ctrl[Memory]}
-	if err := os.Mkdir(g.v2, 0o755); err != nil {
-		return nil, fmt.Errorf("create cgroup %s: %w", g.v2, err)
+// newPooled creates a pooled cgroup under the next free name: one an
+// earlier procd left behind (a tree its sweep could not end) is skipped.
+func (s *Subtree) newPooled() (*Group, error) {
+	for range 1000 {
+		s.poolMu.Lock()
+		s.poolSeq++
+		name := poolPrefix + strconv.Itoa(s.poolSeq)
+		s.poolMu.Unlock()
+		g := &Group{name: name, v2: filepath.Join(s.v2Base, name), v2Rel: filepath.Join(s.v2Rel, name), pooled: true, v2Mem: s.v2Ctrl[Memory]}
+		err := os.Mkdir(g.v2, 0o755)
+		if err == nil {
+			return g, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create cgroup %s: %w", g.v2, err)
+		}
 	}
-	return g, nil
+	return nil, fmt.Errorf("create cgroup under %s: a thousand %s names in a row are taken", s.v2Base, poolPrefix)
 }
 
 // Prefill creates empty cgroups until the pool holds n (at most its size),
@@ -78,10 +89,8 @@ func (s *Subtree) Prefill(n int) error {
 			s.poolMu.Unlock()
 			return nil
 		}
-		s.poolSeq++
-		name := poolPrefix + strconv.Itoa(s.poolSeq)
 		s.poolMu.Unlock()
-		g, err := s.newPooled(name)
+		g, err := s.newPooled()
 		if err != nil {
 			return err
 		}
