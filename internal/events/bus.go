@@ -280,6 +280,9 @@ type Subscription struct {
 	lagged chan struct{} // closed when the ring overwrote next
 
 	startAfter uint64 // the seq the subscription started after
+
+	every time.Duration // Coalesce's window; 0: none
+	last  time.Time     // when Next last returned events, for every
 }
 
 // StartAfter is the sequence number the subscription started after: a
@@ -291,9 +294,19 @@ func (s *Subscription) StartAfter() uint64 { return s.startAfter }
 // can watch it to give up at once.
 func (s *Subscription) Lagged() <-chan struct{} { return s.lagged }
 
+// Coalesce makes Next return at most once per d: events that arrive within
+// d of the previous return are held until d has passed and then come
+// together (up to the batch limit). An event after a quiet spell still
+// comes at once; under load a subscriber wakes once per d instead of once
+// per event, which is what costs when there are many. Call it before the
+// first Next; 0 (the default) returns every event as soon as it is there.
+func (s *Subscription) Coalesce(d time.Duration) { s.every = d }
+
 // Next appends to buf up to cap(buf)-len(buf) matching events (at least one,
 // waiting for them if needed) and returns it. Non-matching events are
-// skipped without counting toward the limit.
+// skipped without counting toward the limit. With Coalesce, events that
+// were already consumed into buf are returned along with the error if the
+// subscription lags or ctx ends while they are held.
 func (s *Subscription) Next(ctx context.Context, buf []Event) ([]Event, error) {
 	limit := max(cap(buf)-len(buf), 1)
 	b := s.bus
@@ -305,19 +318,11 @@ func (s *Subscription) Next(ctx context.Context, buf []Event) ([]Event, error) {
 			return buf, ErrLagged
 		default:
 		}
-		n := uint64(len(b.ring))
-		got := 0
-		for s.next < b.next && got < limit {
-			e := &b.ring[s.next%n]
-			s.next++
-			if s.filter.match(e) {
-				buf = append(buf, *e)
-				got++
-			}
-		}
+		var got int
+		buf, got = s.take(buf, limit)
 		if got > 0 {
 			b.mu.Unlock()
-			return buf, nil
+			return s.hold(ctx, buf, limit-got)
 		}
 		if b.closed {
 			b.mu.Unlock()
@@ -335,6 +340,54 @@ func (s *Subscription) Next(ctx context.Context, buf []Event) ([]Event, error) {
 			return buf, ctx.Err()
 		}
 	}
+}
+
+// take appends up to limit matching events after the cursor; b.mu is held.
+func (s *Subscription) take(buf []Event, limit int) ([]Event, int) {
+	b := s.bus
+	n := uint64(len(b.ring))
+	got := 0
+	for s.next < b.next && got < limit {
+		e := &b.ring[s.next%n]
+		s.next++
+		if s.filter.match(e) {
+			buf = append(buf, *e)
+			got++
+		}
+	}
+	return buf, got
+}
+
+// hold keeps buf (holding events) until the coalescing window since the
+// previous return has passed, adding what arrives meanwhile (up to room
+// more), and returns it.
+func (s *Subscription) hold(ctx context.Context, buf []Event, room int) ([]Event, error) {
+	if s.every <= 0 {
+		return buf, nil
+	}
+	wait := time.Until(s.last.Add(s.every))
+	if wait > 0 && room > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.lagged:
+			return buf, ErrLagged
+		case <-ctx.Done():
+			return buf, ctx.Err()
+		}
+		s.bus.mu.Lock()
+		select {
+		case <-s.lagged:
+			s.bus.mu.Unlock()
+			return buf, ErrLagged
+		default:
+		}
+		buf, _ = s.take(buf, room)
+		s.bus.mu.Unlock()
+	}
+	s.last = time.Now()
+	return buf, nil
 }
 
 // Close ends the subscription; it no longer counts as a subscriber.

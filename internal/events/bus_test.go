@@ -186,3 +186,77 @@ func TestResumedSequenceContinuesAndReserves(t *testing.T) {
 		t.Fatalf("resume from an evicted seq of this run: %v", err)
 	}
 }
+
+// A coalescing subscription gets an event after a quiet spell at once, and
+// events that follow within the window together, once it has passed.
+func TestCoalesceHoldsEventsWithinTheWindow(t *testing.T) {
+	const window = 2 * time.Second
+	b := NewBus(16, nil)
+	s, err := b.Subscribe(Filter{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Coalesce(window)
+	ctx := context.Background()
+	b.Publish(Event{Type: Started})
+	t0 := time.Now()
+	evs, err := s.Next(ctx, make([]Event, 0, 8))
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("first event: %v, %v", seqs(evs), err)
+	}
+	if d := time.Since(t0); d >= window {
+		t.Fatalf("an event after a quiet spell was held for %v", d)
+	}
+	returned := time.Now()
+	b.Publish(Event{Type: Exited})
+	type result struct {
+		evs []Event
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		evs, err := s.Next(ctx, make([]Event, 0, 8))
+		res <- result{evs, err}
+	}()
+	b.Publish(Event{Type: Started})
+	r := <-res
+	if r.err != nil || len(r.evs) != 2 || r.evs[0].Seq != 2 || r.evs[1].Seq != 3 {
+		t.Fatalf("events within the window: got %v, %v; want [2 3] together", seqs(r.evs), r.err)
+	}
+	if d := time.Since(returned); d < window {
+		t.Fatalf("the second batch came %v after the first, inside the %v window", d, window)
+	}
+}
+
+// A subscription holding events for its window still learns at once that
+// the ring overtook it, and never returns an overwritten event.
+func TestCoalesceHoldingSubscriptionLags(t *testing.T) {
+	b := NewBus(2, nil)
+	s, err := b.Subscribe(Filter{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Coalesce(time.Hour)
+	ctx := context.Background()
+	b.Publish(Event{Type: Started})
+	if evs, err := s.Next(ctx, make([]Event, 0, 8)); err != nil || len(evs) != 1 {
+		t.Fatalf("first event: %v, %v", seqs(evs), err)
+	}
+	b.Publish(Event{Type: Exited}) // seq 2: held for an hour
+	res := make(chan []Event, 1)
+	go func() {
+		evs, err := s.Next(ctx, make([]Event, 0, 8))
+		if !IsLagged(err) {
+			t.Errorf("Next while the ring overtook a held subscription: %v, want lagged", err)
+		}
+		res <- evs
+	}()
+	for range 3 {
+		b.Publish(Event{Type: Started}) // overwrites seq 2
+	}
+	if got := seqs(<-res); len(got) > 1 || len(got) == 1 && got[0] != 2 {
+		t.Fatalf("a lagged held subscription returned %v, want [2] or nothing", got)
+	}
+}
