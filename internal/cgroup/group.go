@@ -140,11 +140,16 @@ func KillDir(dir string) error { return (&Group{v2: dir}).Kill() }
 // Signal sends sig to every process in the cgroup, setsid escapees
 // included. Each is held by a pidfd and checked to still be a member
 // before the signal, so a pid reused between the listing and the signal is
-// never hit. It returns how many processes were signalled.
-func (g *Group) Signal(sig syscall.Signal) (int, error) {
+// never hit. The process except (when > 0) is skipped: the caller
+// signalled it already, through a pidfd it holds. It returns how many
+// processes were signalled.
+func (g *Group) Signal(sig syscall.Signal, except int) (int, error) {
 	pids, err := g.Pids()
 	n := 0
 	for _, pid := range pids {
+		if pid == except {
+			continue
+		}
 		fd, ferr := unix.PidfdOpen(pid, 0)
 		if ferr == unix.EMFILE || ferr == unix.ENFILE {
 			err = ferr // not gone: out of reach

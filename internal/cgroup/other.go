@@ -68,7 +68,7 @@ func (g *Group) WaitEmpty(time.Duration) bool { return true }
 func (g *Group) Kill() error { return nil }
 
 // Signal does nothing.
-func (g *Group) Signal(syscall.Signal) (int, error) { return 0, nil }
+func (g *Group) Signal(syscall.Signal, int) (int, error) { return 0, nil }
 
 // Usage is zero.
 func (g *Group) Usage() Usage { return Usage{} }

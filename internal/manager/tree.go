@@ -41,22 +41,29 @@ func (m *Manager) treeEmpty(r *record) bool {
 }
 
 // signalTree sends sig to every process of r's tree and says what it
-// reached. SIGKILL to a cgroup is one write to cgroup.kill. Should the
-// cgroup be out of reach (procd out of descriptors even after giving back
-// its reserve), the process group is signalled instead, which needs none:
-// escapees wait for the cgroup's removal, but the leader's group does not
-// outlive a stop.
+// reached. With a cgroup the leader comes first, through the pidfd procd
+// holds (one syscall: the common one-process tree starts dying before the
+// cgroup is even listed), then the other members; SIGKILL to the rest is
+// one write to cgroup.kill. Should the cgroup be out of reach (procd out
+// of descriptors even after giving back its reserve), the process group
+// is signalled instead, which needs none (and which the leader is in: it
+// gets sig twice on that rare path): escapees wait for the cgroup's
+// removal, but the leader's group does not outlive a stop.
 func (m *Manager) signalTree(r *record, sig syscall.Signal) (string, error) {
 	if r.cg == nil {
 		return fmt.Sprintf("group %d", r.pgid), r.p.SignalGroup(sig)
 	}
 	target := "cgroup " + r.cg.Name()
-	var n int
-	err := m.withFDs(func() (err error) {
+	n := 0
+	if !isClosed(r.exited) && r.p.Signal(sig) == nil { // a zombie leader is not counted
+		n++
+	}
+	err := m.withFDs(func() error {
 		if sig == syscall.SIGKILL {
 			return r.cg.Kill()
 		}
-		n, err = r.cg.Signal(sig)
+		others, err := r.cg.Signal(sig, r.pid)
+		n += others
 		return err
 	})
 	if err != nil && !isDone(err) {
