@@ -1,0 +1,168 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	pb "github.com/procd/procd/proto/procd/v1"
+)
+
+// p6Result is one P6 run.
+type p6Result struct {
+	p50, p99, took time.Duration
+	msgs, events   int64         // received by all subscribers
+	daemonCPU      time.Duration // the daemon's user+system time in the run
+	clientCPU      time.Duration // this process's (the subscribers and starters)
+}
+
+// P6: 100 WatchEvents subscribers while 1,000 processes start and exit:
+// delivery latency, with all reading and with one stalled.
+func p6Events(cfg Config, t *Table) error {
+	subs, procs := 100, 1000
+	if cfg.Quick {
+		subs, procs = 5, 20
+	}
+	b, err := p6Run(cfg, subs, procs, false, true)
+	if err != nil {
+		return err
+	}
+	s, err := p6Run(cfg, subs, procs, true, true)
+	if err != nil {
+		return err
+	}
+	u, err := p6Run(cfg, subs, procs, false, false)
+	if err != nil {
+		return err
+	}
+	t.Rows = append(t.Rows, Row{ID: "P6", Measure: fmt.Sprintf("event delivery, %d batch subscribers, %d processes", subs, procs),
+		Figure: "p50 " + ms(b.p50) + ", p99 " + ms(b.p99), Baseline: "unbatched subscribers: p50 " + ms(u.p50) + ", p99 " + ms(u.p99),
+		Ratio: "-", Goal: "p99 ≤ 10 ms", Verdict: verdict(b.p99 <= 10*time.Millisecond)})
+	change := s.took.Seconds() / b.took.Seconds()
+	t.Rows = append(t.Rows, Row{ID: "P6", Measure: "same, one subscriber stalled",
+		Figure:   fmt.Sprintf("p99 %s, %.2fs", ms(s.p99), s.took.Seconds()),
+		Baseline: fmt.Sprintf("all reading: p99 %s, %.2fs", ms(b.p99), b.took.Seconds()),
+		Ratio:    fmt.Sprintf("%.2fx time", change), Goal: "changes nothing",
+		// Nothing changes: the others finish no later and no less promptly
+		// (within the noise of a shared machine).
+		Verdict: verdict(change < 1.15 && s.p99 < b.p99*5/4+time.Millisecond)})
+	for _, r := range []struct {
+		name string
+		r    p6Result
+	}{{"batch", b}, {"unbatched", u}} {
+		t.Notes = append(t.Notes, fmt.Sprintf("P6 %s: %.1f events per message; CPU per event delivered: daemon %.1f µs, subscribers and starters %.1f µs",
+			r.name, float64(r.r.events)/float64(max(r.r.msgs, 1)),
+			float64(r.r.daemonCPU.Microseconds())/float64(max(r.r.events, 1)), float64(r.r.clientCPU.Microseconds())/float64(max(r.r.events, 1))))
+	}
+	return nil
+}
+
+// p6Run starts a daemon, subscribes subs clients (each on a connection of
+// its own, as separate clients would be) to started and exited, and starts
+// and waits for procs processes from 8 clients.
+func p6Run(cfg Config, subs, procs int, stalled, batch bool) (p6Result, error) {
+	var res p6Result
+	dm, err := startDaemon(cfg, "--retain-finished", "100")
+	if err != nil {
+		return res, err
+	}
+	defer dm.stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var msgs, evCount atomic.Int64
+	var ready, done sync.WaitGroup
+	want := 2 * procs // started and exited of each
+	for i := range subs {
+		// One shared HTTP/2 connection would serialise them all through
+		// one reader.
+		conn, err := dm.dial()
+		if err != nil {
+			return res, err
+		}
+		defer conn.Close()
+		s, err := pb.NewProcessServiceClient(conn).WatchEvents(ctx, &pb.WatchEventsRequest{Types: []pb.EventType{pb.EventType_EVENT_TYPE_STARTED, pb.EventType_EVENT_TYPE_EXITED}, Batch: batch})
+		if err != nil {
+			return res, err
+		}
+		if stalled && i == 0 {
+			continue // opened, never read
+		}
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			first := true
+			for got := 0; got < want; {
+				msg, err := s.Recv()
+				if err != nil {
+					return
+				}
+				if first {
+					ready.Done()
+					first = false
+				}
+				now := time.Now()
+				evs := msg.GetEvents()
+				if !batch {
+					evs = []*pb.Event{msg.GetEvent()}
+				}
+				mu.Lock()
+				for _, e := range evs {
+					lat = append(lat, now.Sub(e.GetTime().AsTime()))
+				}
+				mu.Unlock()
+				msgs.Add(1)
+				evCount.Add(int64(len(evs)))
+				got += len(evs)
+			}
+		}()
+	}
+	// A first process proves every reader subscribed.
+	if _, err := startWait(ctx, dm.c, &pb.ProcessSpec{Command: []string{"true"}}); err != nil {
+		return res, err
+	}
+	ready.Wait()
+	mu.Lock()
+	lat = lat[:0]
+	msgs.Store(0)
+	evCount.Store(0)
+	mu.Unlock()
+	want -= 2
+	d0, c0 := daemonAndSelfCPU(dm)
+	t0 := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(procs-1) {
+				startWait(ctx, dm.c, &pb.ProcessSpec{Command: []string{"true"}})
+			}
+		})
+	}
+	wg.Wait()
+	done.Wait()
+	res.took = time.Since(t0)
+	d1, c1 := daemonAndSelfCPU(dm)
+	res.daemonCPU, res.clientCPU = d1-d0, c1-c0
+	mu.Lock()
+	defer mu.Unlock()
+	res.p50, res.p99 = percentile(lat, 0.5), percentile(lat, 0.99)
+	res.msgs, res.events = msgs.Load(), evCount.Load()
+	return res, nil
+}
+
+// daemonAndSelfCPU returns the CPU time used so far by dm's daemon and by
+// this process.
+func daemonAndSelfCPU(dm *daemon) (time.Duration, time.Duration) {
+	d, _ := cpuAndRSS(dm.cmd.Process.Pid)
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return d, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
