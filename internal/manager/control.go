@@ -75,7 +75,7 @@ func (m *Manager) signalOne(r *record, sig syscall.Signal, leaderOnly bool) erro
 		target = fmt.Sprintf("leader %d", r.pid)
 		err = r.p.Signal(sig)
 	} else {
-		target, err = m.signalTree(r, sig)
+		target, err = m.signalTree(r, sig, false)
 	}
 	if errors.Is(err, proc.ErrProcessDone) {
 		return errors.New("already exited")

@@ -192,7 +192,22 @@ func describeExit(e *Exit) string {
 // escalate starts the stop sequence for r, or joins the one already running
 // (recording reason if none was recorded yet). It returns nil when settle has
 // already taken over without an escalation: the caller just waits for done.
+// A new sequence's first signal reaches the leader before escalate returns,
+// on the caller's goroutine (for a watchdog kill, the timer's): the
+// deadline is met by one syscall, not by a goroutine that must first be
+// scheduled on a busy daemon.
 func (m *Manager) escalate(r *record, reason Reason, sig syscall.Signal, grace time.Duration, why string) *escalation {
+	e, started := m.newEscalation(r, reason)
+	if started {
+		leaderSent := r.cg != nil && !isClosed(r.exited) && r.p.Signal(sig) == nil
+		go m.runEscalation(r, e, sig, grace, why, leaderSent)
+	}
+	return e
+}
+
+// newEscalation records reason and returns r's escalation: a new one
+// (started) if none runs and the leader is not settled yet.
+func (m *Manager) newEscalation(r *record, reason Reason) (e *escalation, started bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopProbing() // a process being stopped is not probed any more
@@ -202,34 +217,34 @@ func (m *Manager) escalate(r *record, reason Reason, sig syscall.Signal, grace t
 		r.stopReason = reason
 	}
 	if r.esc != nil {
-		return r.esc
+		return r.esc, false
 	}
 	if r.settling || r.exit != nil {
-		return nil
+		return nil, false
 	}
-	e := &escalation{done: make(chan struct{}), expedite: make(chan struct{})}
+	e = &escalation{done: make(chan struct{}), expedite: make(chan struct{})}
 	r.esc = e
 	if reason != 0 {
 		r.state = Stopping
 		m.persist(r)
 	}
-	go m.runEscalation(r, e, sig, grace, why)
-	return e
+	return e, true
 }
 
 // runEscalation: stop signal to the group, wait for the tree to go within
 // the grace period, else SIGKILL to the group — even if the leader already
 // exited (pitfall 1) — and wait for the tree to go. The leader is never
 // reaped before this ends, so its zombie keeps the group number ours.
-func (m *Manager) runEscalation(r *record, e *escalation, sig syscall.Signal, grace time.Duration, why string) {
+// leaderSent says escalate signalled the leader already.
+func (m *Manager) runEscalation(r *record, e *escalation, sig syscall.Signal, grace time.Duration, why string, leaderSent bool) {
 	defer close(e.done)
-	m.signalGroup(r, sig, why)
+	m.signalGroup(r, sig, why, leaderSent)
 	faults.Point(m.cfg.Faults, faults.Escalating)
 	if sig != syscall.SIGKILL && m.waitTreeGone(r, grace, e.expedite) {
 		return
 	}
 	if sig != syscall.SIGKILL {
-		target, err := m.signalTree(r, syscall.SIGKILL)
+		target, err := m.signalTree(r, syscall.SIGKILL, false)
 		if err != nil && !isDone(err) {
 			m.log.Error("SIGKILL to process tree failed", zap.String("process-id", r.id), zap.String("tree", target), zap.Error(err))
 		}
@@ -244,8 +259,8 @@ func (m *Manager) runEscalation(r *record, e *escalation, sig syscall.Signal, gr
 	}
 }
 
-func (m *Manager) signalGroup(r *record, sig syscall.Signal, why string) {
-	target, err := m.signalTree(r, sig)
+func (m *Manager) signalGroup(r *record, sig syscall.Signal, why string, leaderSent bool) {
+	target, err := m.signalTree(r, sig, leaderSent)
 	if err != nil && !isDone(err) {
 		m.log.Error("signal to process tree failed", zap.String("process-id", r.id), zap.String("tree", target),
 			zap.String("signal", procattr.SignalName(sig)), zap.Error(err))

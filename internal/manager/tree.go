@@ -43,19 +43,20 @@ func (m *Manager) treeEmpty(r *record) bool {
 // signalTree sends sig to every process of r's tree and says what it
 // reached. With a cgroup the leader comes first, through the pidfd procd
 // holds (one syscall: the common one-process tree starts dying before the
-// cgroup is even listed), then the other members; SIGKILL to the rest is
+// cgroup is even listed; leaderSent: the caller did that already), then
+// the other members; SIGKILL to the rest is
 // one write to cgroup.kill. Should the cgroup be out of reach (procd out
 // of descriptors even after giving back its reserve), the process group
 // is signalled instead, which needs none (and which the leader is in: it
 // gets sig twice on that rare path): escapees wait for the cgroup's
 // removal, but the leader's group does not outlive a stop.
-func (m *Manager) signalTree(r *record, sig syscall.Signal) (string, error) {
+func (m *Manager) signalTree(r *record, sig syscall.Signal, leaderSent bool) (string, error) {
 	if r.cg == nil {
 		return fmt.Sprintf("group %d", r.pgid), r.p.SignalGroup(sig)
 	}
 	target := "cgroup " + r.cg.Name()
 	n := 0
-	if !isClosed(r.exited) && r.p.Signal(sig) == nil { // a zombie leader is not counted
+	if leaderSent || !isClosed(r.exited) && r.p.Signal(sig) == nil { // a zombie leader is not counted
 		n++
 	}
 	err := m.withFDs(func() error {

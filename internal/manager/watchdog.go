@@ -58,7 +58,8 @@ func (m *Manager) unwatch(r *record) {
 }
 
 // onWatchdog carries out a watchdog decision. It runs on the watchdog's
-// goroutine and must not block: escalations run on their own.
+// goroutine and must not block: escalations run on their own, after their
+// first signal (see escalate), which comes before any logging or counting.
 func (m *Manager) onWatchdog(a watchdog.Action) {
 	m.mu.RLock()
 	r := m.byID[a.ID]
@@ -66,15 +67,40 @@ func (m *Manager) onWatchdog(a watchdog.Action) {
 	if r == nil || isClosed(r.done) {
 		return
 	}
+	s := r.wdConfig
+	switch a.Kind {
+	case watchdog.Kill:
+		m.escalate(r, ReasonHung, r.spec.StopSignal, r.spec.Grace, "hung")
+		m.killed(r, ReasonHung, a, "stopping hung process")
+	case watchdog.ForceKill:
+		if e := m.escalate(r, ReasonHung, syscall.SIGKILL, 0, "hung past max_hang_time"); e != nil {
+			e.hurry()
+		}
+		m.killed(r, ReasonHung, a, "killing process hung past max_hang_time")
+	case watchdog.Deadline:
+		m.publish(r, events.Deadline, func(e *events.Event) { // before the signal's event, as ever
+			e.Idle = a.Idle
+			e.Detail = fmt.Sprintf("running for more than its deadline %v", s.Deadline)
+		})
+		m.escalate(r, ReasonDeadline, r.spec.StopSignal, r.spec.Grace, "deadline")
+		m.killed(r, ReasonDeadline, a, "stopping process past its deadline")
+	default:
+		m.onWatchdogEvent(r, a)
+	}
+}
+
+// killed counts and logs a watchdog kill, once its first signal is out.
+// late is measured from the deadline to the decision.
+func (m *Manager) killed(r *record, reason Reason, a watchdog.Action, msg string) {
 	late := m.clock.Now() - a.Due
 	if m.cfg.OnKill != nil {
-		switch a.Kind {
-		case watchdog.Kill, watchdog.ForceKill:
-			m.cfg.OnKill(ReasonHung, late)
-		case watchdog.Deadline:
-			m.cfg.OnKill(ReasonDeadline, late)
-		}
+		m.cfg.OnKill(reason, late)
 	}
+	m.log.Info(msg, zap.String("process-id", r.id), zap.Int("pid", r.pid), zap.Duration("idle", a.Idle), zap.Duration("late", late))
+}
+
+// onWatchdogEvent publishes the decisions that end nothing.
+func (m *Manager) onWatchdogEvent(r *record, a watchdog.Action) {
 	idle := a.Idle.Round(time.Millisecond)
 	s := r.wdConfig
 	switch a.Kind {
@@ -92,23 +118,10 @@ func (m *Manager) onWatchdog(a watchdog.Action) {
 			detail += fmt.Sprintf("; auto_kill is off, SIGKILL once idle > %v", max(s.MaxHangTime, s.Timeout+s.ExtraBuffer))
 		}
 		m.publish(r, events.Hung, func(e *events.Event) { e.Idle = a.Idle; e.Detail = detail })
-		m.log.Info("process hung", zap.String("process-id", r.id), zap.Int("pid", r.pid),
-			zap.Duration("idle", a.Idle), zap.Bool("auto-kill", s.AutoKill))
-	case watchdog.Kill:
-		m.log.Info("stopping hung process", zap.String("process-id", r.id), zap.Duration("late", late))
-		m.escalate(r, ReasonHung, r.spec.StopSignal, r.spec.Grace, "hung")
-	case watchdog.ForceKill:
-		m.log.Info("killing process hung past max_hang_time", zap.String("process-id", r.id), zap.Duration("late", late))
-		if e := m.escalate(r, ReasonHung, syscall.SIGKILL, 0, "hung past max_hang_time"); e != nil {
-			e.hurry()
+		if !s.AutoKill { // else the kill, decided in the same tick, logs it (after its signal)
+			m.log.Info("process hung", zap.String("process-id", r.id), zap.Int("pid", r.pid),
+				zap.Duration("idle", a.Idle), zap.Bool("auto-kill", false))
 		}
-	case watchdog.Deadline:
-		m.publish(r, events.Deadline, func(e *events.Event) {
-			e.Idle = a.Idle
-			e.Detail = fmt.Sprintf("running for more than its deadline %v", s.Deadline)
-		})
-		m.log.Info("stopping process past its deadline", zap.String("process-id", r.id), zap.Duration("late", late))
-		m.escalate(r, ReasonDeadline, r.spec.StopSignal, r.spec.Grace, "deadline")
 	case watchdog.Recovered:
 		m.publish(r, events.Recovered, func(e *events.Event) { e.Detail = "activity resumed" })
 	}

@@ -213,7 +213,8 @@ type Watchdog struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	queue   queue
-	wake    chan struct{} // buffered 1: the earliest due may have moved
+	alarm   *alarm      // wakes the loop at the earliest due
+	poked   atomic.Bool // the earliest due may have moved
 	counts  map[Kind]int64
 
 	started  atomic.Bool
@@ -230,7 +231,7 @@ func New(clock Clock, onAction func(Action)) *Watchdog {
 		clock:    clock,
 		onAction: onAction,
 		entries:  make(map[string]*entry),
-		wake:     make(chan struct{}, 1),
+		alarm:    newAlarm(),
 		counts:   make(map[Kind]int64),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -432,11 +433,15 @@ func (w *Watchdog) Start() {
 
 func (w *Watchdog) run() {
 	defer close(w.done)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	defer w.alarm.close()
 	for {
 		for _, a := range w.Tick(w.clock.Now()) {
 			w.onAction(a)
+		}
+		select {
+		case <-w.stop:
+			return
+		default:
 		}
 		w.mu.Lock()
 		wait := time.Duration(-1)
@@ -444,33 +449,33 @@ func (w *Watchdog) run() {
 			wait = max(w.queue[0].due-w.clock.Now(), 0)
 		}
 		w.mu.Unlock()
-		if wait >= 0 {
-			timer.Reset(wait)
-		} else {
-			timer.Stop()
+		w.alarm.set(wait)
+		// A poke after the alarm was set re-set it to now; one before
+		// might have been overwritten, so it is looked at here.
+		if w.poked.Swap(false) {
+			continue
 		}
-		select {
-		case <-timer.C:
-		case <-w.wake:
-		case <-w.stop:
-			return
-		}
+		w.alarm.wait()
+		w.poked.Store(false)
 	}
 }
 
 // poke wakes the loop to recompute its sleep.
 func (w *Watchdog) poke() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	w.poked.Store(true)
+	w.alarm.set(0)
 }
 
 // Close stops the loop started by Start and waits for it.
 func (w *Watchdog) Close() {
-	w.stopOnce.Do(func() { close(w.stop) })
+	w.stopOnce.Do(func() {
+		close(w.stop)
+		w.poke()
+	})
 	if w.started.Load() {
 		<-w.done
+	} else {
+		w.alarm.close()
 	}
 }
 
