@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -313,4 +314,41 @@ func TestCgroupSetupSweepsLeftovers(t *testing.T) {
 		t.Fatalf("leftover status %+v", st)
 	}
 	p.Release()
+}
+
+// A stop's signal reaches the leader through its pidfd and the rest of
+// the cgroup through theirs: each process once, none twice. A real-time
+// stop signal shows it (those queue instead of merging), counted by
+// processes that block it and take each instance with sigtimedwait.
+func TestCgroupStopSignalsEveryProcessOnce(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("needs python3 to count queued signals")
+	}
+	m, _, _ := cgroupManager(t, Config{Grace: time.Minute})
+	const count = `import signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, [40])
+print("ready", sys.argv[1], flush=True)
+n = 0
+while signal.sigtimedwait([40], 60 if n == 0 else 0.5) is not None:
+    n += 1
+print("got", n, sys.argv[1], flush=True)
+`
+	s := sh(`"$PY" -c "$COUNT" child & exec "$PY" -c "$COUNT" leader`)
+	s.Env = map[string]string{"PY": python, "COUNT": count}
+	s.StopSignal = syscall.Signal(40)
+	info := mustStart(t, m, s)
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(stdout(t, m, info.ID), "ready") < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the counters did not start: %q", stdout(t, m, info.ID))
+		}
+	}
+	res, err := m.Stop(context.Background(), Ref{ID: info.ID}, nil, StopOptions{})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("stop: %v %+v", err, res)
+	}
+	out := stdout(t, m, info.ID)
+	if !strings.Contains(out, "got 1 leader") || !strings.Contains(out, "got 1 child") {
+		t.Fatalf("each process should have received the stop signal once; output:\n%s", out)
+	}
 }
