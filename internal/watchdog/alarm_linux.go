@@ -1,7 +1,7 @@
 package watchdog
 
 import (
-	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -11,10 +11,11 @@ import (
 // alarm wakes the timer loop at a time, to the microsecond. Go's own
 // timers wake an idle process through epoll_wait, whose timeout is in
 // milliseconds: a deadline could be met up to a millisecond late. A
-// timerfd is a kernel high-resolution timer, read through Go's poller.
+// timerfd is a kernel high-resolution timer; the loop blocks in read(2) on
+// it, on a thread of its own (see lockThread), so the kernel wakes that
+// thread itself, not whichever of the daemon's threads polls next.
 type alarm struct {
-	fd int      // the timerfd, for settime
-	f  *os.File // the same, for reads through the poller
+	fd int // the timerfd; -1: t instead
 	t  *time.Timer
 
 	mu     sync.RWMutex // set against close: never settime a reused fd number
@@ -22,18 +23,18 @@ type alarm struct {
 }
 
 func newAlarm() *alarm {
-	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC)
 	if err != nil {
 		return &alarm{fd: -1, t: time.NewTimer(time.Hour)} // out of descriptors: Go's timer will do
 	}
-	return &alarm{fd: fd, f: os.NewFile(uintptr(fd), "watchdog-timerfd")}
+	return &alarm{fd: fd}
 }
 
 // set makes the alarm go off after d (at once if d is 0); d < 0 disarms
 // it. It replaces any earlier setting and may be called from any
 // goroutine.
 func (a *alarm) set(d time.Duration) {
-	if a.f == nil {
+	if a.fd < 0 {
 		if d < 0 {
 			a.t.Stop()
 		} else {
@@ -52,24 +53,39 @@ func (a *alarm) set(d time.Duration) {
 	}
 }
 
-// wait blocks until the alarm goes off or it is closed.
+// wait blocks until the alarm goes off. A close does not end it (Linux
+// does not wake a read on a closed descriptor): set(0) first.
 func (a *alarm) wait() {
-	if a.f == nil {
+	if a.fd < 0 {
 		<-a.t.C
 		return
 	}
 	var buf [8]byte
-	a.f.Read(buf[:])
+	for {
+		if _, err := unix.Read(a.fd, buf[:]); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 func (a *alarm) close() {
-	if a.f == nil {
+	if a.fd < 0 {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.closed {
 		a.closed = true
-		a.f.Close()
+		unix.Close(a.fd)
 	}
+}
+
+// lockThread gives the calling goroutine a thread of its own for good, at
+// a better scheduling priority (nice -10) when procd may raise it: on a
+// machine busy with other work, a deadline's kill should not queue behind
+// it. The thread ends with the goroutine (it is never unlocked), so the
+// priority reaches no other goroutine.
+func lockThread() {
+	runtime.LockOSThread()
+	unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), -10)
 }

@@ -432,6 +432,7 @@ func (w *Watchdog) Start() {
 }
 
 func (w *Watchdog) run() {
+	lockThread()
 	defer close(w.done)
 	defer w.alarm.close()
 	for {
