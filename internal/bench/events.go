@@ -59,6 +59,7 @@ func p6Events(cfg Config, t *Table) error {
 			r.name, float64(r.r.events)/float64(max(r.r.msgs, 1)),
 			float64(r.r.daemonCPU.Microseconds())/float64(max(r.r.events, 1)), float64(r.r.clientCPU.Microseconds())/float64(max(r.r.events, 1))))
 	}
+	t.Notes = append(t.Notes, "P6: "+loadNote())
 	return nil
 }
 
@@ -77,6 +78,8 @@ func p6Run(cfg Config, subs, procs int, stalled, batch bool) (p6Result, error) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var msgs, evCount atomic.Int64
+	var timedFrom atomic.Int64 // unix ns: events before it (the first process's) are not counted
+	timedFrom.Store(1 << 62)
 	var ready, done sync.WaitGroup
 	want := 2 * procs // started and exited of each
 	for i := range subs {
@@ -98,29 +101,45 @@ func p6Run(cfg Config, subs, procs int, stalled, batch bool) (p6Result, error) {
 		done.Add(1)
 		go func() {
 			defer done.Done()
+			// Latencies are kept per subscriber and merged at the end: a
+			// lock shared by 100 readers would delay their next Recv.
+			var mine []time.Duration
+			var n, nmsgs int64
+			defer func() {
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+				msgs.Add(nmsgs)
+				evCount.Add(n)
+			}()
 			first := true
 			for got := 0; got < want; {
 				msg, err := s.Recv()
 				if err != nil {
 					return
 				}
+				now := time.Now()
 				if first {
 					ready.Done()
 					first = false
 				}
-				now := time.Now()
 				evs := msg.GetEvents()
 				if !batch {
 					evs = []*pb.Event{msg.GetEvent()}
 				}
-				mu.Lock()
-				for _, e := range evs {
-					lat = append(lat, now.Sub(e.GetTime().AsTime()))
-				}
-				mu.Unlock()
-				msgs.Add(1)
-				evCount.Add(int64(len(evs)))
 				got += len(evs)
+				from := timedFrom.Load()
+				counted := false
+				for _, e := range evs {
+					if e.GetTime().AsTime().UnixNano() >= from {
+						mine = append(mine, now.Sub(e.GetTime().AsTime()))
+						n++
+						counted = true
+					}
+				}
+				if counted {
+					nmsgs++
+				}
 			}
 		}()
 	}
@@ -129,14 +148,9 @@ func p6Run(cfg Config, subs, procs int, stalled, batch bool) (p6Result, error) {
 		return res, err
 	}
 	ready.Wait()
-	mu.Lock()
-	lat = lat[:0]
-	msgs.Store(0)
-	evCount.Store(0)
-	mu.Unlock()
-	want -= 2
 	d0, c0 := daemonAndSelfCPU(dm)
 	t0 := time.Now()
+	timedFrom.Store(t0.UnixNano())
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range 8 {
@@ -153,6 +167,9 @@ func p6Run(cfg Config, subs, procs int, stalled, batch bool) (p6Result, error) {
 	res.daemonCPU, res.clientCPU = d1-d0, c1-c0
 	mu.Lock()
 	defer mu.Unlock()
+	if len(lat) == 0 {
+		return res, fmt.Errorf("no event delivered")
+	}
 	res.p50, res.p99 = percentile(lat, 0.5), percentile(lat, 0.99)
 	res.msgs, res.events = msgs.Load(), evCount.Load()
 	return res, nil

@@ -293,7 +293,7 @@ const eventBatch = 64
 // previous message before sending the next: under load one message (one
 // wakeup, one write, one read on the client) per window instead of one
 // per event; after a quiet spell an event still goes out at once.
-const batchWindow = 5 * time.Millisecond
+const batchWindow = 2 * time.Millisecond
 
 // WatchEvents streams events. The handler itself reads the ring and
 // sends (no sender goroutine outlives it). A client that stops reading
