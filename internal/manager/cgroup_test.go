@@ -326,13 +326,14 @@ func TestCgroupStopSignalsEveryProcessOnce(t *testing.T) {
 		t.Skip("needs python3 to count queued signals")
 	}
 	m, _, _ := cgroupManager(t, Config{Grace: time.Minute})
-	const count = `import signal, sys
+	// One write(2) per line: the two share the pipe.
+	const count = `import os, signal, sys
 signal.pthread_sigmask(signal.SIG_BLOCK, [40])
-print("ready", sys.argv[1], flush=True)
+os.write(1, b"ready %s\n" % sys.argv[1].encode())
 n = 0
 while signal.sigtimedwait([40], 60 if n == 0 else 0.5) is not None:
     n += 1
-print("got", n, sys.argv[1], flush=True)
+os.write(1, b"got %d %s\n" % (n, sys.argv[1].encode()))
 `
 	s := sh(`"$PY" -c "$COUNT" child & exec "$PY" -c "$COUNT" leader`)
 	s.Env = map[string]string{"PY": python, "COUNT": count}
