@@ -24,14 +24,7 @@ import (
 )
 
 func (a *app) batchCmd() *cobra.Command {
-	var (
-		file, name                  string
-		jsonl, failFast, verbose    bool
-		allAddrs                    bool
-		maxConc, perDaemon, retries int
-		timeout, retryDelay, limit  config.Duration
-		labels                      []string
-	)
+	var bf batchFlags
 	cmd := &cobra.Command{
 		Use:   "batch [-f FILE] [--jsonl] [flags]",
 		Short: "run many commands under a concurrency limit, with timeouts and retries, on one daemon or many",
@@ -61,65 +54,79 @@ daemon then stops the running jobs and starts no queued one).`,
   procctl batch -f cases.txt --addr node1:7443 --addr node2:7443 --max-concurrency-per-daemon 4 --retries 2
   procctl batch -f cases.txt --addr procd.procd-system.svc:7443 --all-addresses -P 32 --retries 2`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := a.stdin
-			if file != "" && file != "-" {
-				f, err := os.Open(file)
-				if err != nil {
-					return usagef("-f: %v", err)
-				}
-				defer f.Close()
-				in = f
-			}
-			jobs, err := readJobs(in, jsonl)
-			if err != nil {
-				return err
-			}
-			l, err := parseKV("label", labels)
-			if err != nil {
-				return err
-			}
-			total, each, err := concurrency(cmd.Flags().Changed("max-concurrency"), maxConc,
-				cmd.Flags().Changed("max-concurrency-per-daemon"), perDaemon)
-			if err != nil {
-				return err
-			}
-			if retries < 0 {
-				return usagef("--retries %d is negative", retries)
-			}
-			req := &pb.RunBatchRequest{Jobs: jobs, FailFast: failFast, Labels: l, Name: name,
-				Retry: &pb.RetryPolicy{MaxAttempts: int32(retries + 1)}}
-			if timeout > 0 {
-				req.Timeout = durationpb.New(time.Duration(timeout))
-			}
-			if limit > 0 {
-				req.Deadline = durationpb.New(time.Duration(limit))
-			}
-			if retryDelay > 0 {
-				req.Retry.Initial = durationpb.New(time.Duration(retryDelay))
-			}
-			if len(a.addrs) > 1 || allAddrs {
-				return a.runFanout(cmd.Context(), req, fanoutLimits{total, each, allAddrs}, verbose)
-			}
-			req.MaxConcurrency = int32(oneDaemon(total, each))
-			return a.runBatch(cmd.Context(), req, verbose)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.batch(cmd, &bf) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&file, "file", "f", "", "read jobs from FILE (default: standard input)")
-	f.BoolVar(&jsonl, "jsonl", false, "each line is a process spec in JSON, not a shell command")
-	f.IntVarP(&maxConc, "max-concurrency", "P", 0, "jobs running at once in all (over every daemon of a fan-out)")
-	f.IntVar(&perDaemon, "max-concurrency-per-daemon", 0, "jobs running at once on each daemon (default 5 when --max-concurrency is not given)")
-	f.BoolVar(&allAddrs, "all-addresses", false, "fan out over every address each --addr name resolves to (a headless Service)")
-	f.Var(&timeout, "timeout", "stop a job attempt that runs longer (e.g. 30s)")
-	f.IntVar(&retries, "retries", 0, "retry a failed job up to N times")
-	f.Var(&retryDelay, "retry-delay", "delay before the first retry, doubling each time (default 1s)")
-	f.Var(&limit, "deadline", "stop the whole batch after this long")
-	f.BoolVar(&failFast, "fail-fast", false, "cancel the rest after the first job that fails for good")
-	f.StringArrayVarP(&labels, "label", "l", nil, "add a label key=value to every job (repeatable)")
-	f.StringVar(&name, "name", "", "name of the batch and its jobs")
-	f.BoolVarP(&verbose, "verbose", "v", false, "print each attempt's start and end on standard error")
+	f.StringVarP(&bf.file, "file", "f", "", "read jobs from FILE (default: standard input)")
+	f.BoolVar(&bf.jsonl, "jsonl", false, "each line is a process spec in JSON, not a shell command")
+	f.IntVarP(&bf.maxConc, "max-concurrency", "P", 0, "jobs running at once in all (over every daemon of a fan-out)")
+	f.IntVar(&bf.perDaemon, "max-concurrency-per-daemon", 0, "jobs running at once on each daemon (default 5 when --max-concurrency is not given)")
+	f.BoolVar(&bf.allAddrs, "all-addresses", false, "fan out over every address each --addr name resolves to (a headless Service)")
+	f.Var(&bf.timeout, "timeout", "stop a job attempt that runs longer (e.g. 30s)")
+	f.IntVar(&bf.retries, "retries", 0, "retry a failed job up to N times")
+	f.Var(&bf.retryDelay, "retry-delay", "delay before the first retry, doubling each time (default 1s)")
+	f.Var(&bf.limit, "deadline", "stop the whole batch after this long")
+	f.BoolVar(&bf.failFast, "fail-fast", false, "cancel the rest after the first job that fails for good")
+	f.StringArrayVarP(&bf.labels, "label", "l", nil, "add a label key=value to every job (repeatable)")
+	f.StringVar(&bf.name, "name", "", "name of the batch and its jobs")
+	f.BoolVarP(&bf.verbose, "verbose", "v", false, "print each attempt's start and end on standard error")
 	return cmd
+}
+
+// batchFlags are batch's flags.
+type batchFlags struct {
+	file, name                  string
+	jsonl, failFast, verbose    bool
+	allAddrs                    bool
+	maxConc, perDaemon, retries int
+	timeout, retryDelay, limit  config.Duration
+	labels                      []string
+}
+
+// batch reads the jobs, builds the request and runs it on one daemon or
+// fans it out.
+func (a *app) batch(cmd *cobra.Command, bf *batchFlags) error {
+	in := a.stdin
+	if bf.file != "" && bf.file != "-" {
+		f, err := os.Open(bf.file)
+		if err != nil {
+			return usagef("-f: %v", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	jobs, err := readJobs(in, bf.jsonl)
+	if err != nil {
+		return err
+	}
+	l, err := parseKV("label", bf.labels)
+	if err != nil {
+		return err
+	}
+	total, each, err := concurrency(cmd.Flags().Changed("max-concurrency"), bf.maxConc,
+		cmd.Flags().Changed("max-concurrency-per-daemon"), bf.perDaemon)
+	if err != nil {
+		return err
+	}
+	if bf.retries < 0 {
+		return usagef("--retries %d is negative", bf.retries)
+	}
+	req := &pb.RunBatchRequest{Jobs: jobs, FailFast: bf.failFast, Labels: l, Name: bf.name,
+		Retry: &pb.RetryPolicy{MaxAttempts: int32(bf.retries + 1)}}
+	if bf.timeout > 0 {
+		req.Timeout = durationpb.New(time.Duration(bf.timeout))
+	}
+	if bf.limit > 0 {
+		req.Deadline = durationpb.New(time.Duration(bf.limit))
+	}
+	if bf.retryDelay > 0 {
+		req.Retry.Initial = durationpb.New(time.Duration(bf.retryDelay))
+	}
+	if len(a.addrs) > 1 || bf.allAddrs {
+		return a.runFanout(cmd.Context(), req, fanoutLimits{total, each, bf.allAddrs}, bf.verbose)
+	}
+	req.MaxConcurrency = int32(oneDaemon(total, each))
+	return a.runBatch(cmd.Context(), req, bf.verbose)
 }
 
 // concurrency checks the two limits and applies the default: 5 per daemon
