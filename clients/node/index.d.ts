@@ -26,10 +26,11 @@ export type BulkTarget = ProcessRef | { selector: Selector };
 
 export type StdinMode = 'STDIN_MODE_UNSPECIFIED' | 'STDIN_MODE_NULL' | 'STDIN_MODE_PIPE';
 /** PROCESS_STATE_LOST: procd died while the process ran; a restarted procd found only its record (see lostAt, lastState). */
-export type ProcessState = 'PROCESS_STATE_UNSPECIFIED' | 'PROCESS_STATE_RUNNING' | 'PROCESS_STATE_STOPPING' | 'PROCESS_STATE_EXITED' | 'PROCESS_STATE_LOST';
+/** PROCESS_STATE_STARTING: the process has not passed its readiness check (ProcessSpec.ready) yet. */
+export type ProcessState = 'PROCESS_STATE_UNSPECIFIED' | 'PROCESS_STATE_RUNNING' | 'PROCESS_STATE_STOPPING' | 'PROCESS_STATE_EXITED' | 'PROCESS_STATE_LOST' | 'PROCESS_STATE_STARTING';
 export type ExitReason =
   | 'EXIT_REASON_UNSPECIFIED' | 'EXIT_REASON_EXITED' | 'EXIT_REASON_STOPPED' | 'EXIT_REASON_HUNG'
-  | 'EXIT_REASON_DEADLINE' | 'EXIT_REASON_DAEMON_SHUTDOWN';
+  | 'EXIT_REASON_DEADLINE' | 'EXIT_REASON_DAEMON_SHUTDOWN' | 'EXIT_REASON_CLIENT_GONE' | 'EXIT_REASON_STARTUP_TIMEOUT';
 export type KillMode = 'KILL_MODE_UNSPECIFIED' | 'KILL_MODE_GROUP' | 'KILL_MODE_LEADER';
 export type Stream = 'STREAM_UNSPECIFIED' | 'STREAM_STDOUT' | 'STREAM_STDERR';
 export type ActivitySource =
@@ -40,7 +41,7 @@ export type EventType =
   | 'EVENT_TYPE_ESCALATED' | 'EVENT_TYPE_LEFTOVERS' | 'EVENT_TYPE_OUTPUT_DROPPED' | 'EVENT_TYPE_REMOVED'
   | 'EVENT_TYPE_SLOW' | 'EVENT_TYPE_HUNG' | 'EVENT_TYPE_DEADLINE' | 'EVENT_TYPE_ACTIVITY_READY'
   | 'EVENT_TYPE_RECOVERED' | 'EVENT_TYPE_NOTIFY_STATUS' | 'EVENT_TYPE_BATCH_STARTED'
-  | 'EVENT_TYPE_JOB_FINISHED' | 'EVENT_TYPE_BATCH_FINISHED' | 'EVENT_TYPE_OOM_KILLED';
+  | 'EVENT_TYPE_JOB_FINISHED' | 'EVENT_TYPE_BATCH_FINISHED' | 'EVENT_TYPE_OOM_KILLED' | 'EVENT_TYPE_READY';
 export type JobOutcome =
   | 'JOB_OUTCOME_UNSPECIFIED' | 'JOB_OUTCOME_SUCCEEDED' | 'JOB_OUTCOME_EXIT_CODE' | 'JOB_OUTCOME_SIGNAL'
   | 'JOB_OUTCOME_TIMEOUT' | 'JOB_OUTCOME_START_FAILED' | 'JOB_OUTCOME_CANCELLED';
@@ -90,6 +91,37 @@ export interface ProcessSpec {
   user?: string;
   group?: string;
   groups?: string[];
+  /** When the process counts as ready (unset: at once); until then it is PROCESS_STATE_STARTING. */
+  ready?: ReadinessProbeSpec;
+  /** Stop a process not ready this long after its start (reason STARTUP_TIMEOUT); 0: none. Only with ready. */
+  startupTimeout?: DurationInput;
+}
+
+/** How a process shows it is ready: set exactly one of notify, tcp, http, exec and log. */
+export interface ReadinessProbeSpec {
+  /** READY=1 sent to $NOTIFY_SOCKET (sd_notify). */
+  notify?: boolean;
+  /** host:port (loopback) or a port: a TCP connection succeeds. */
+  tcp?: string;
+  /** http(s)://loopback-host:port/path: a GET answers 2xx. */
+  http?: string;
+  /** argv of a command that exits 0 (run like the process, under the same policy). */
+  exec?: string[];
+  /** A regular expression (RE2) a stdout or stderr line matches. */
+  log?: string;
+  interval?: DurationInput;
+  attemptTimeout?: DurationInput;
+}
+
+/** A process's readiness check as procd reports it (defaults applied). */
+export interface ReadinessProbe {
+  notify: boolean;
+  tcp: string;
+  http: string;
+  exec: string[];
+  log: string;
+  interval: Duration | null;
+  attemptTimeout: Duration | null;
 }
 
 export interface Selector {
@@ -223,6 +255,14 @@ export interface Process {
   lostAt: Timestamp | null;
   /** For PROCESS_STATE_LOST: the state its record held when procd died. */
   lastState: ProcessState;
+  /** Its readiness check; null: ready at start. */
+  ready: ReadinessProbe | null;
+  /** When it became ready; null while PROCESS_STATE_STARTING or if it ended before. */
+  readyAt: Timestamp | null;
+  readyAttempts: number;
+  /** Why the last probe attempt failed ('' once ready). */
+  readyError: string;
+  startupTimeout: Duration | null;
   [field: string]: unknown;
 }
 
@@ -372,7 +412,8 @@ export class Procd {
   close(): void;
 
   startProcess(spec: ProcessSpec | string[], opts?: CallOptions): Promise<Process>;
-  waitForProcess(ref: ProcessRef, opts?: CallOptions & { timeoutMs?: number; timeout?: DurationInput }): Promise<WaitResult>;
+  /** untilReady: return once the process is ready (process.readyAt set) or has ended. */
+  waitForProcess(ref: ProcessRef, opts?: CallOptions & { timeoutMs?: number; timeout?: DurationInput; untilReady?: boolean }): Promise<WaitResult>;
   getProcess(ref: ProcessRef, opts?: CallOptions): Promise<Process>;
   listProcesses(filter?: { states?: Array<EnumInput<ProcessState>>; name?: string; labels?: Record<string, string> } & CallOptions): Promise<Process[]>;
   sendSignal(target: BulkTarget, signal: string | number, opts?: CallOptions & { leaderOnly?: boolean }): Promise<SendSignalResponse>;

@@ -851,15 +851,16 @@ class Procd {
   /**
    * Waits for a process to finish and returns its final record. With
    * timeoutMs (or timeout), returns the live record and timedOut = true
-   * when it is still running after that long.
+   * when it is still running after that long. With untilReady, returns as
+   * soon as the process is ready (its readyAt is then set) or has ended.
    * @param {string|number|{id?: string, pid?: number}} idOrPid
-   * @param {CallOptions & {timeoutMs?: number, timeout?: number|string}} [opts]
+   * @param {CallOptions & {timeoutMs?: number, timeout?: number|string, untilReady?: boolean}} [opts]
    * @returns {Promise<{process: import('./index').Process, timedOut: boolean}>}
    */
   waitForProcess(idOrPid, opts = {}) {
     return this._unary('process', 'WaitForProcess', 'WaitForProcessRequest', () => {
       const t = opts.timeoutMs !== undefined ? opts.timeoutMs : opts.timeout;
-      return { ...targetOf(idOrPid), timeout: t === undefined || t === null ? undefined : t };
+      return { ...targetOf(idOrPid), timeout: t === undefined || t === null ? undefined : t, untilReady: !!opts.untilReady };
     }, opts);
   }
 

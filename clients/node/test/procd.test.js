@@ -288,6 +288,24 @@ describe('procd Node client', () => {
     assert.equal(Buffer.concat(out.map((c) => c.data)).toString(), 'hello world\n');
   });
 
+  test('readiness: STARTING until a log line matches, waitForProcess untilReady, STARTUP_TIMEOUT', async () => {
+    const proc = await client.startProcess({ command: ['sh', '-c', 'sleep 0.3; echo listening; sleep 60'], ready: { log: '^listening$' } });
+    assert.equal(proc.state, 'PROCESS_STATE_STARTING');
+    assert.equal(proc.readyAt, null);
+    assert.equal(proc.ready.log, '^listening$');
+    const { process: rec, timedOut } = await within(client.waitForProcess(proc.id, { untilReady: true }), STEP_MS, 'WaitForProcess untilReady');
+    assert.equal(timedOut, false);
+    assert.equal(rec.state, 'PROCESS_STATE_RUNNING');
+    assert.ok(rec.readyAt);
+    await client.stopProcess(proc.id);
+
+    const mute = await client.startProcess({ command: ['sleep', '60'], ready: { tcp: '1' }, startupTimeout: '300ms' });
+    const { process: end } = await within(client.waitForProcess(mute.id, { untilReady: true }), STEP_MS, 'WaitForProcess untilReady');
+    assert.equal(end.readyAt, null);
+    assert.equal(end.exit.reason, 'EXIT_REASON_STARTUP_TIMEOUT');
+    assert.match(end.readyError, /connection refused/);
+  });
+
   test('attach: stdin in, output then the final record out', async () => {
     const proc = await client.startProcess({ command: ['sh', '-c', 'read x; echo "got $x"; exit 7'], stdin: 'pipe' });
     const a = client.attach(proc.id, { stdin: true });

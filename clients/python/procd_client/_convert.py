@@ -175,7 +175,8 @@ def process_status(p) -> Dict[str, Any]:
     d.update(
         # "lost": procd died while it ran; a restarted procd found only its
         # record (lost_at, last_state), and how it ended is unknown.
-        status="lost" if lost else "finished" if finished else "running",
+        # "starting": not ready yet (ProcessConfig.ready; ready_at is set once it is).
+        status="lost" if lost else "finished" if finished else "starting" if p.state == pb.PROCESS_STATE_STARTING else "running",
         exit_code=returncode(ex),
         signal=(ex.signal or None) if ex is not None else None,
         signal_number=ex.signal_number if ex is not None and ex.HasField("signal_number") else None,

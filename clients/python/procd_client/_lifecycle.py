@@ -17,6 +17,8 @@ import os
 import signal as _signal
 from typing import Any, Dict, List, Optional
 
+from ._convert import enum_name
+from ._pb import pb
 from ._process import ProcessHandle
 from ._registry import ProcessRegistry
 from ._watchdog import ProcessWatchdog, wait_for_process_exit
@@ -81,8 +83,23 @@ class ProcessLifecycle:
             resp = await self.registry._wait(handle, check)
             if resp is not None and not resp.timed_out:
                 await self._early_exit(handle, config, cwd)
+        if config.wait_ready and config.ready is not None:
+            await self._wait_ready(handle, config, cwd)
         await self.registry.register(handle.pid, handle, config, started_at=handle.started_at, status="running")
         return handle
+
+    async def _wait_ready(self, handle: ProcessHandle, config: ProcessConfig, cwd: Optional[str]) -> None:
+        """Waits until the process is ready; ProcessStartError if it ended first."""
+        resp = await self.registry._wait(handle, None, until_ready=True)
+        if resp is None or resp.process.HasField("ready_at"):
+            return
+        p = resp.process
+        why = enum_name(pb.ExitReason, p.exit.reason) if p.HasField("exit") else "ended"
+        raise ProcessStartError(
+            f"Process {config.name} ended before it was ready ({why})"
+            + (f"; last probe: {p.ready_error}" if p.ready_error else ""),
+            context={"command": list(config.command), "cwd": cwd, "reason": why, "ready_error": p.ready_error},
+        )
 
     async def _early_exit(self, handle: ProcessHandle, config: ProcessConfig, cwd: Optional[str]) -> None:
         out: Dict[str, str] = {}

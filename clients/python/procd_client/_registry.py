@@ -216,10 +216,11 @@ class ProcessRegistry:
         record = await self._get(target)
         return None if record is None else self.status_of(record)
 
-    async def _wait(self, target: ProcessRef, timeout: Optional[float]) -> Optional[Any]:
+    async def _wait(self, target: ProcessRef, timeout: Optional[float], *, until_ready: bool = False) -> Optional[Any]:
         """The WaitForProcessResponse, or None for an unknown process. A set
-        timeout of 0 polls."""
-        req = pb.WaitForProcessRequest(**self.ref(target))
+        timeout of 0 polls. ``until_ready``: return once the process is ready
+        (its ``ready_at`` is then set) or has ended."""
+        req = pb.WaitForProcessRequest(until_ready=until_ready, **self.ref(target))
         deadline = None
         if timeout is not None:
             req.timeout.CopyFrom(to_duration(max(timeout, 0)))

@@ -148,6 +148,19 @@ class ProcessConfig:
         memory_max, pids_max, cpu_max: limits on the whole tree (cgroups).
         rlimits: {"NOFILE": 1024} or {"AS": (soft, hard)}.
         user, group, groups: run as (root callers only).
+        ready: when the process counts as ready, as procctl's --ready:
+            "notify" (READY=1 on $NOTIFY_SOCKET), "tcp:PORT" or
+            "tcp:HOST:PORT", "http://127.0.0.1:PORT/PATH" (a GET answering
+            2xx), "exec:CMD ARG..." (exits 0) or "log:REGEX" (a stdout or
+            stderr line matches). Until then the process is "starting" and
+            its hang watchdog counts no idleness. None: ready at start.
+        startup_timeout: seconds the process may take to be ready before
+            procd stops it with reason STARTUP_TIMEOUT (None: the daemon's
+            default, 60; 0: none). Only with ``ready``.
+        ready_interval, ready_attempt_timeout: seconds between probe
+            attempts and bound on each (tcp, http, exec).
+        wait_ready: start_process returns only once the process is ready,
+            and raises ProcessStartError if it ended first.
     """
 
     command: List[str]
@@ -179,6 +192,11 @@ class ProcessConfig:
     user: Optional[str] = None
     group: Optional[str] = None
     groups: Optional[Sequence[str]] = None
+    ready: Optional[str] = None
+    startup_timeout: Optional[float] = None
+    ready_interval: Optional[float] = None
+    ready_attempt_timeout: Optional[float] = None
+    wait_ready: bool = False
 
     def __repr__(self) -> str:
         # The original's seven fields, then only the procd extras that are set.
@@ -287,6 +305,13 @@ class ProcessConfig:
         if self.group:
             spec.group = str(self.group)
         spec.groups.extend(str_list(self.groups, "groups"))
+        if self.ready is not None:
+            spec.ready.CopyFrom(readiness_probe(self.ready, self.ready_interval, self.ready_attempt_timeout))
+        elif self.ready_interval is not None or self.ready_attempt_timeout is not None:
+            raise ValueError("ready_interval and ready_attempt_timeout need ready")
+        d = to_duration(self.startup_timeout)
+        if d is not None:
+            spec.startup_timeout.CopyFrom(d)
         return spec
 
 
@@ -588,3 +613,32 @@ class ClientConfig:
         else:
             watchdog = WatchdogConfig.from_config(config)
         return cls(watchdog=watchdog, **kwargs)
+
+
+def readiness_probe(
+    ready: str, interval: Optional[float] = None, attempt_timeout: Optional[float] = None
+) -> "pb.ReadinessProbe":
+    """A ReadinessProbe from procctl's --ready syntax (see ProcessConfig.ready);
+    ValueError for anything else."""
+    if not isinstance(ready, str):
+        raise TypeError(f"ready must be a string like 'tcp:8080', not {ready!r}")
+    kind, _, arg = ready.partition(":")
+    if ready == "notify":
+        p = pb.ReadinessProbe(notify=True)
+    elif kind in ("http", "https"):
+        p = pb.ReadinessProbe(http=ready)
+    elif kind == "tcp" and arg:
+        p = pb.ReadinessProbe(tcp=arg)
+    elif kind == "exec" and arg.split():
+        p = pb.ReadinessProbe(exec=arg.split())
+    elif kind == "log" and arg:
+        p = pb.ReadinessProbe(log=arg)
+    else:
+        raise ValueError(
+            f"ready {ready!r}: use 'notify', 'tcp:PORT', 'http://127.0.0.1:PORT/PATH', 'exec:CMD' or 'log:REGEX'"
+        )
+    for field, value in (("interval", interval), ("attempt_timeout", attempt_timeout)):
+        d = to_duration(value)
+        if d is not None:
+            getattr(p, field).CopyFrom(d)
+    return p

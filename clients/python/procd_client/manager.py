@@ -639,13 +639,15 @@ class ProcessManager(metaclass=_ManagerMeta):
         """procd's full status of a process, or None if procd does not know
         it: ``status`` and ``exit_code`` as in get_process_status, ``process``
         and ``config``, and every field of procd's record — ``id``,
-        ``state`` (running/stopping/exited), ``signal`` ("SIGKILL"),
+        ``state`` (starting/running/stopping/exited), ``signal`` ("SIGKILL"),
         ``signal_number``, ``reason`` ("EXITED", "STOPPED", "HUNG",
         "DEADLINE", "DAEMON_SHUTDOWN"), ``core_dumped``, ``exit``,
         ``finished_at``, ``duration``, ``last_activity``, ``labels``,
         ``command``, ``executable``, ``cwd``, ``watchdog`` (settings and
         state), ``stdout``/``stderr`` counters, ``stdout_bytes``,
-        ``stderr_bytes``, ``usage``… and ``record``, the protobuf message."""
+        ``stderr_bytes``, ``usage``, the readiness fields (``ready``,
+        ``ready_at``, ``ready_attempts``, ``ready_error``,
+        ``startup_timeout``)… and ``record``, the protobuf message."""
         return await self.registry._details(pid)
 
     async def list_process_details(
@@ -679,6 +681,21 @@ class ProcessManager(metaclass=_ManagerMeta):
             return None
         d = self.registry.status_of(resp.process)
         d["timed_out"] = resp.timed_out
+        return d
+
+    async def wait_until_ready(
+        self, pid: ProcessTarget, timeout: Optional[float] = None
+    ) -> Optional[Dict[str, Any]]:
+        """Waits until the process is ready (see ProcessConfig.ready) or has
+        ended, and returns procd's full status plus ``timed_out`` and
+        ``is_ready`` (False: it ended, or timed out, before it was ready).
+        None for a process procd does not know."""
+        resp = await self.registry._wait(pid, timeout, until_ready=True)
+        if resp is None:
+            return None
+        d = self.registry.status_of(resp.process)
+        d["timed_out"] = resp.timed_out
+        d["is_ready"] = resp.process.HasField("ready_at")
         return d
 
     async def get_daemon_stats(self) -> Dict[str, Any]:

@@ -36,6 +36,10 @@ async function main(): Promise<void> {
   const p: Process = await c.startProcess(spec);
   const q: Process = await c.startProcess(['true'], { deadlineMs: 1000 });
   const w: WaitResult = await c.waitForProcess(p.id, { timeoutMs: 100 });
+  const web: Process = await c.startProcess({ command: ['python3', '-m', 'http.server', '8000'], ready: { http: 'http://127.0.0.1:8000/', interval: '50ms' }, startupTimeout: '30s' });
+  const up: WaitResult = await c.waitForProcess(web.id, { untilReady: true });
+  const readyAt: Date | null = up.process.readyAt ? timestampToDate(up.process.readyAt) : null;
+  const probeLog: string = up.process.ready ? up.process.ready.log : '';
   const code: number | null = exitCodeOf(w.process);
   const listed: Process[] = await c.listProcesses({ states: ['running'], labels: { a: 'b' } });
   const sig = await c.sendSignal({ selector: { all: true } }, 'timeout', { leaderOnly: false });
