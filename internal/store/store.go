@@ -271,12 +271,28 @@ func (s *Store) commit() {
 			}
 			return nil
 		})
-		if err != nil {
-			s.log.Error("state store commit failed; records changed meanwhile may not survive a restart",
-				zap.Int("changes", len(batch)), zap.Error(err))
-		}
 	}
 	s.mu.Lock()
+	if err != nil {
+		// Kept for the next commit, unless noted again meanwhile: a full
+		// disk loses nothing that a later commit can still write.
+		for k, enc := range batch {
+			if _, newer := s.pending[k]; !newer {
+				s.pending[k] = enc
+			}
+		}
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	switch {
+	case err != nil && s.failed == nil:
+		s.log.Error("state store commit failed; retrying, and records changed meanwhile do not survive a crash until it succeeds",
+			zap.Int("changes", len(batch)), zap.Error(err))
+	case err == nil && s.failed != nil && len(batch) > 0:
+		s.log.Info("state store commits again")
+	}
 	s.failed = err
 	s.seqDone = max(s.seqDone, upTo)
 	pending := s.seqNoted - s.seqDone
