@@ -28,6 +28,7 @@ type Group struct {
 
 	pooled  bool          // from the pool (Take): no limits, no v1 companions
 	cpuBase time.Duration // a recycled group's usage_usec when its tree began
+	held    *heldFiles    // a pooled group's files kept open (nil: opened per read)
 }
 
 // Name is the cgroup's directory name.
@@ -40,6 +41,9 @@ func (g *Group) Path() string { return g.v2 }
 // places the child in the cgroup atomically: it cannot fork before it is
 // contained.
 func (g *Group) Open() (*os.File, error) {
+	if fd := g.held.dupDir(); fd >= 0 {
+		return os.NewFile(uintptr(fd), g.v2), nil
+	}
 	fd, err := unix.Open(g.v2, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: g.v2, Err: err}
@@ -83,7 +87,7 @@ func (g *Group) Populated() bool {
 // PopulatedErr reports whether any live process is in the cgroup, or why
 // it cannot tell.
 func (g *Group) PopulatedErr() (bool, error) {
-	b, err := readFile(filepath.Join(g.v2, "cgroup.events"))
+	b, err := g.read(eventsFile)
 	if err != nil {
 		return false, err
 	}
@@ -226,6 +230,7 @@ func (g *Group) usage(current bool) Usage {
 
 // Remove deletes the cgroup directories; the tree must be gone.
 func (g *Group) Remove() error {
+	g.held.close()
 	var errs []error
 	for _, dir := range g.v1 {
 		errs = append(errs, removeDir(dir))

@@ -71,6 +71,7 @@ func (s *Subtree) newPooled() (*Group, error) {
 		g := &Group{name: name, v2: filepath.Join(s.v2Base, name), v2Rel: filepath.Join(s.v2Rel, name), pooled: true, v2Mem: s.v2Ctrl[Memory]}
 		err := os.Mkdir(g.v2, 0o755)
 		if err == nil {
+			s.hold(g)
 			return g, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
@@ -130,7 +131,7 @@ func (s *Subtree) Release(g *Group) (u Usage, recycled bool) {
 
 // Reusable says why g may not take another tree, or nil if it may.
 func (s *Subtree) reusable(g *Group) error {
-	b, err := readFile(filepath.Join(g.v2, "cgroup.events"))
+	b, err := g.read(eventsFile)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func (s *Subtree) reusable(g *Group) error {
 
 // rawCPU is cpu.stat's usage_usec, from the cgroup's creation on.
 func (g *Group) rawCPU() (time.Duration, bool) {
-	b, err := readFile(filepath.Join(g.v2, "cpu.stat"))
+	b, err := g.read(cpuFile)
 	if err != nil {
 		return 0, false
 	}
@@ -179,7 +180,7 @@ func (s *Subtree) drainPool() []error {
 	s.poolMu.Unlock()
 	var errs []error
 	for _, g := range idle {
-		if err := removeDir(g.v2); err != nil {
+		if err := g.Remove(); err != nil {
 			errs = append(errs, err)
 		}
 	}

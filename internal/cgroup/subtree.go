@@ -34,6 +34,9 @@ type Subtree struct {
 	idle    []*Group // empty, uncharged cgroups for the next trees without limits
 	poolSeq int      // names pooled cgroups
 	poolMax int      // len(idle) at most
+	// heldGroups counts pooled groups holding their files open (at most
+	// maxHeldGroups): see held.go.
+	heldGroups int
 }
 
 // Setup prepares the subtree under the process's own cgroup: the v2

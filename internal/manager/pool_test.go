@@ -199,3 +199,43 @@ func TestPooledCgroupsOnlyWithoutLimits(t *testing.T) {
 }
 
 func limitedName(dir string) string { return dir[strings.LastIndexByte(dir, '/')+1:] }
+
+// A pooled cgroup's held files are read afresh each time, and a read after
+// its removal fails rather than reading whatever file reused the
+// descriptor numbers.
+func TestPooledCgroupHeldFilesAfterRemoval(t *testing.T) {
+	_, sub := pooledManager(t, Config{})
+	g, err := sub.Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if populated, err := g.PopulatedErr(); err != nil || populated {
+		t.Fatalf("a new pooled cgroup: populated %v, %v", populated, err)
+	}
+	if err := g.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	var reuse []*os.File
+	for range 8 { // take the freed descriptor numbers
+		f, err := os.Open("/proc/self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		reuse = append(reuse, f)
+	}
+	defer func() {
+		for _, f := range reuse {
+			f.Close()
+		}
+	}()
+	if _, err := g.PopulatedErr(); err == nil {
+		t.Fatal("cgroup.events of a removed cgroup read without an error")
+	}
+	if _, ok := g.CPU(); ok {
+		t.Fatal("cpu.stat of a removed cgroup read")
+	}
+	if f, err := g.Open(); err == nil {
+		f.Close()
+		t.Fatal("a removed cgroup's directory opened for a clone")
+	}
+}
