@@ -245,6 +245,15 @@ func TestExecProbePassesTheStartCheck(t *testing.T) {
 	}
 }
 
+// An exec probe's command is held to the input limits like the command.
+func TestExecProbeInputLimits(t *testing.T) {
+	m, _ := newManager(t, Config{Input: InputLimits{MaxArgs: 2}})
+	_, err := m.Start(Spec{Command: []string{"sleep", "100"}, Ready: Readiness{Kind: ReadyExec, Command: []string{"test", "-e", "/x"}}})
+	if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "ready exec command arguments is 3; the limit is 2") {
+		t.Fatalf("start: %v", err)
+	}
+}
+
 // A process that exits while starting ends the wait for readiness.
 func TestWaitReadyReturnsWhenTheProcessEnds(t *testing.T) {
 	m, _ := newManager(t, Config{})

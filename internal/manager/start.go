@@ -688,20 +688,25 @@ func (l *InputLimits) check(s *Spec) error {
 	over := func(what string, n, limit int) error {
 		return errdefs.Errorf(errdefs.ErrInvalidArgument, "%s is %d; the limit is %d", what, n, limit)
 	}
-	if n := len(s.Command); n > l.MaxArgs {
-		return over("the number of command arguments", n, l.MaxArgs)
-	}
-	n := 0
-	for _, a := range s.Command {
-		n += len(a) + 1
-	}
-	if n > l.MaxArgBytes {
-		return over("the size of the command in bytes", n, l.MaxArgBytes)
+	for _, c := range []struct {
+		what string
+		argv []string
+	}{{"command", s.Command}, {"ready exec command", s.Ready.Command}} {
+		if n := len(c.argv); n > l.MaxArgs {
+			return over("the number of "+c.what+" arguments", n, l.MaxArgs)
+		}
+		n := 0
+		for _, a := range c.argv {
+			n += len(a) + 1
+		}
+		if n > l.MaxArgBytes {
+			return over("the size of the "+c.what+" in bytes", n, l.MaxArgBytes)
+		}
 	}
 	if len(s.Env) > l.MaxEnv {
 		return over("the number of env variables", len(s.Env), l.MaxEnv)
 	}
-	n = 0
+	n := 0
 	for k, v := range s.Env {
 		n += len(k) + len(v) + 2
 	}

@@ -123,12 +123,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	ms := c.src.Manager.Stats()
+	gauge(descProcesses, float64(ms.Starting), "starting")
 	gauge(descProcesses, float64(ms.Running), "running")
 	gauge(descProcesses, float64(ms.Stopping), "stopping")
 	gauge(descProcesses, float64(ms.Exited), "exited")
 	counter(descStarts, float64(ms.StartedTotal))
 	counter(descStartFailures, float64(ms.StartFailuresTotal))
-	for _, r := range []manager.Reason{manager.ReasonExited, manager.ReasonStopped, manager.ReasonHung, manager.ReasonDeadline, manager.ReasonShutdown} {
+	for _, r := range []manager.Reason{manager.ReasonExited, manager.ReasonStopped, manager.ReasonHung, manager.ReasonDeadline, manager.ReasonShutdown, manager.ReasonStartupTimeout} {
 		counter(descExits, float64(ms.ExitsByReason[r]), r.String())
 	}
 	counter(descLeftovers, float64(ms.LeftoversKilledTotal))
