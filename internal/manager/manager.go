@@ -104,8 +104,8 @@ type Config struct {
 
 	// Input limits on each spec (defaults in DefaultInputLimits).
 	Input InputLimits
-	// OnKill, when set, is told how late each watchdog kill was decided
-	// (for the kill-latency histogram).
+	// OnKill, when set, is told how late each watchdog kill's first signal
+	// reached the leader, from the deadline (for the kill-latency histogram).
 	OnKill func(reason Reason, late time.Duration)
 	// Store, when set, keeps every record across daemon runs (see
 	// Recover); nil: records live in memory only.

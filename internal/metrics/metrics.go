@@ -47,7 +47,7 @@ func New(src Sources) *Metrics {
 			grpcprom.WithHistogramBuckets([]float64{.0005, .001, .005, .01, .05, .1, .5, 1, 5, 30}))),
 		killLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "procd_watchdog_kill_latency_seconds",
-			Help:    "Time from a hang or deadline threshold to the watchdog's decision to stop the process.",
+			Help:    "Time from a hang or deadline threshold to the stop signal sent to the process (its leader; the rest of its tree follows).",
 			Buckets: []float64{.0001, .0005, .001, .002, .005, .01, .05, .1, .5, 1},
 		}, []string{"reason"}),
 	}
