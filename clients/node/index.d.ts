@@ -25,12 +25,19 @@ export type BulkTarget = ProcessRef | { selector: Selector };
 // Enums (full names as received; requests also take the suffix in any case, e.g. 'exited', 'stdout', 'pipe')
 
 export type StdinMode = 'STDIN_MODE_UNSPECIFIED' | 'STDIN_MODE_NULL' | 'STDIN_MODE_PIPE';
-/** PROCESS_STATE_LOST: procd died while the process ran; a restarted procd found only its record (see lostAt, lastState). */
-/** PROCESS_STATE_STARTING: the process has not passed its readiness check (ProcessSpec.ready) yet. */
-export type ProcessState = 'PROCESS_STATE_UNSPECIFIED' | 'PROCESS_STATE_RUNNING' | 'PROCESS_STATE_STOPPING' | 'PROCESS_STATE_EXITED' | 'PROCESS_STATE_LOST' | 'PROCESS_STATE_STARTING';
+/**
+ * PROCESS_STATE_LOST: procd died while the process ran; a restarted procd found only its record (see lostAt, lastState).
+ * PROCESS_STATE_STARTING: the process has not passed its readiness check (ProcessSpec.ready) yet.
+ * PROCESS_STATE_BACKOFF: a run ended and the restart policy starts the next one after a delay (restart.nextRestartAt).
+ * PROCESS_STATE_FAILED: the restart policy gave up (reason CRASH_LOOP), or a restart could not start; final like EXITED.
+ */
+export type ProcessState =
+  | 'PROCESS_STATE_UNSPECIFIED' | 'PROCESS_STATE_RUNNING' | 'PROCESS_STATE_STOPPING' | 'PROCESS_STATE_EXITED'
+  | 'PROCESS_STATE_STARTING' | 'PROCESS_STATE_BACKOFF' | 'PROCESS_STATE_FAILED' | 'PROCESS_STATE_LOST';
 export type ExitReason =
   | 'EXIT_REASON_UNSPECIFIED' | 'EXIT_REASON_EXITED' | 'EXIT_REASON_STOPPED' | 'EXIT_REASON_HUNG'
-  | 'EXIT_REASON_DEADLINE' | 'EXIT_REASON_DAEMON_SHUTDOWN' | 'EXIT_REASON_CLIENT_GONE' | 'EXIT_REASON_STARTUP_TIMEOUT';
+  | 'EXIT_REASON_DEADLINE' | 'EXIT_REASON_DAEMON_SHUTDOWN' | 'EXIT_REASON_CLIENT_GONE' | 'EXIT_REASON_STARTUP_TIMEOUT'
+  | 'EXIT_REASON_CRASH_LOOP';
 export type KillMode = 'KILL_MODE_UNSPECIFIED' | 'KILL_MODE_GROUP' | 'KILL_MODE_LEADER';
 export type Stream = 'STREAM_UNSPECIFIED' | 'STREAM_STDOUT' | 'STREAM_STDERR';
 export type ActivitySource =
@@ -41,7 +48,12 @@ export type EventType =
   | 'EVENT_TYPE_ESCALATED' | 'EVENT_TYPE_LEFTOVERS' | 'EVENT_TYPE_OUTPUT_DROPPED' | 'EVENT_TYPE_REMOVED'
   | 'EVENT_TYPE_SLOW' | 'EVENT_TYPE_HUNG' | 'EVENT_TYPE_DEADLINE' | 'EVENT_TYPE_ACTIVITY_READY'
   | 'EVENT_TYPE_RECOVERED' | 'EVENT_TYPE_NOTIFY_STATUS' | 'EVENT_TYPE_BATCH_STARTED'
-  | 'EVENT_TYPE_JOB_FINISHED' | 'EVENT_TYPE_BATCH_FINISHED' | 'EVENT_TYPE_OOM_KILLED' | 'EVENT_TYPE_READY';
+  | 'EVENT_TYPE_JOB_FINISHED' | 'EVENT_TYPE_BATCH_FINISHED' | 'EVENT_TYPE_OOM_KILLED' | 'EVENT_TYPE_READY'
+  | 'EVENT_TYPE_RESTARTING';
+export type RestartMode = 'RESTART_MODE_UNSPECIFIED' | 'RESTART_MODE_NEVER' | 'RESTART_MODE_ON_FAILURE' | 'RESTART_MODE_ALWAYS';
+export type RestartFailure =
+  | 'RESTART_FAILURE_UNSPECIFIED' | 'RESTART_FAILURE_NONZERO' | 'RESTART_FAILURE_SIGNAL' | 'RESTART_FAILURE_HUNG'
+  | 'RESTART_FAILURE_DEADLINE' | 'RESTART_FAILURE_STARTUP_TIMEOUT';
 export type JobOutcome =
   | 'JOB_OUTCOME_UNSPECIFIED' | 'JOB_OUTCOME_SUCCEEDED' | 'JOB_OUTCOME_EXIT_CODE' | 'JOB_OUTCOME_SIGNAL'
   | 'JOB_OUTCOME_TIMEOUT' | 'JOB_OUTCOME_START_FAILED' | 'JOB_OUTCOME_CANCELLED';
@@ -95,6 +107,8 @@ export interface ProcessSpec {
   ready?: ReadinessProbeSpec;
   /** Stop a process not ready this long after its start (reason STARTUP_TIMEOUT); 0: none. Only with ready. */
   startupTimeout?: DurationInput;
+  /** Restart policy; unset: never restart. */
+  restart?: RestartPolicyInput;
 }
 
 /** How a process shows it is ready: set exactly one of notify, tcp, http, exec and log. */
@@ -122,6 +136,26 @@ export interface ReadinessProbe {
   log: string;
   interval: Duration | null;
   attemptTimeout: Duration | null;
+}
+
+/**
+ * A restart policy in a request (e.g. { mode: 'on-failure', delay: 100, maxDelay: '1s', limit: 5, window: '1m', jitter: 0 }).
+ * Unset fields take the daemon's defaults (procd --restart-*). The process keeps its id across runs.
+ */
+export interface RestartPolicyInput {
+  mode: EnumInput<RestartMode>;
+  /** For on-failure: the failures that restart (default all). */
+  on?: Array<EnumInput<RestartFailure>>;
+  delay?: DurationInput;
+  multiplier?: number;
+  maxDelay?: DurationInput;
+  /** 0 to 1. */
+  jitter?: number;
+  /** Restarts allowed within window; one more leaves the process FAILED, CRASH_LOOP. 0: no limit. */
+  limit?: number;
+  window?: DurationInput;
+  /** A run lasting this long resets the delay; 0: never. */
+  resetAfter?: DurationInput;
 }
 
 export interface Selector {
@@ -216,6 +250,44 @@ export interface WatchdogStatus {
 
 export interface RlimitRecord { name: string; soft: number; hard: number }
 
+/** A restart policy as received: resolved, every field set. */
+export interface RestartPolicy {
+  mode: RestartMode;
+  on: RestartFailure[];
+  delay: Duration | null;
+  multiplier: number;
+  maxDelay: Duration | null;
+  jitter?: number;
+  limit?: number;
+  window: Duration | null;
+  resetAfter: Duration | null;
+}
+
+/** One run of a process: its first start or a restart. */
+export interface ProcessRun {
+  /** 1 for the first start. */
+  attempt: number;
+  pid: number;
+  startedAt: Timestamp | null;
+  /** null while the run goes on. */
+  finishedAt: Timestamp | null;
+  exit: ExitStatus | null;
+}
+
+/** A process's restart policy and where its supervision stands. */
+export interface RestartStatus {
+  policy: RestartPolicy | null;
+  restarts: number;
+  /** Restarts within the policy's window (the limit counts them). */
+  recentRestarts: number;
+  step: number;
+  /** For PROCESS_STATE_BACKOFF: when the next run starts. */
+  nextRestartAt: Timestamp | null;
+  delay: Duration | null;
+  /** For PROCESS_STATE_FAILED: why a restart could not start. */
+  error: string;
+}
+
 /** The record of one process. */
 export interface Process {
   id: string;
@@ -263,6 +335,12 @@ export interface Process {
   /** Why the last probe attempt failed ('' once ready). */
   readyError: string;
   startupTimeout: Duration | null;
+  /** This run's number (1 for the first start); the id stays across restarts. */
+  attempt: number;
+  /** The last runs, oldest first, the current one last. */
+  runs: ProcessRun[];
+  /** Set when the process has a restart policy. */
+  restart: RestartStatus | null;
   [field: string]: unknown;
 }
 
@@ -275,6 +353,7 @@ export interface Stats {
   processes: {
     running: number; stopping: number; exited: number; startedTotal: number; startFailuresTotal: number;
     exitsByReason: Record<string, number>; leftoversKilledTotal: number; orphansReapedTotal: number;
+    backoff: number; failed: number; restartsByReason: Record<string, number>; crashLoopsTotal: number;
   } | null;
   output: { bytesCapturedTotal: number; bytesDroppedTotal: number; ringBytes: number } | null;
   events: { lastSeq: number; oldestSeq: number; ringSize: number; subscribers: number; slowSubscribersTotal: number } | null;
@@ -309,6 +388,10 @@ export interface Event {
   idle: Duration | null;
   batchId: string;
   jobIndex: number;
+  /** For RESTARTING: the delay before the next run. */
+  delay: Duration | null;
+  /** For STARTED: the run's number; for RESTARTING: the next run's. */
+  attempt: number;
 }
 
 export interface OutputChunk {

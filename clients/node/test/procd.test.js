@@ -138,6 +138,24 @@ async function collect(iter, what, until = () => false) {
 }
 
 describe('procd Node client', () => {
+  test('restart policy: one id, every run, FAILED with CRASH_LOOP', async () => {
+    const proc = await client.startProcess({
+      command: ['sh', '-c', 'exit 3'],
+      restart: { mode: 'on-failure', on: ['nonzero'], delay: 50, multiplier: 2, jitter: 0, limit: 2 },
+    });
+    assert.equal(proc.attempt, 1);
+    assert.equal(proc.restart.policy.mode, 'RESTART_MODE_ON_FAILURE');
+    const { process: fin, timedOut } = await within(client.waitForProcess(proc.id), STEP_MS, 'WaitForProcess');
+    assert.equal(timedOut, false);
+    assert.equal(fin.id, proc.id);
+    assert.equal(fin.state, 'PROCESS_STATE_FAILED');
+    assert.equal(fin.exit.reason, 'EXIT_REASON_CRASH_LOOP');
+    assert.deepEqual(fin.runs.map((r) => [r.attempt, r.exit.exitCode, r.exit.reason]),
+      [[1, 3, 'EXIT_REASON_EXITED'], [2, 3, 'EXIT_REASON_EXITED'], [3, 3, 'EXIT_REASON_EXITED']]);
+    assert.equal(fin.restart.restarts, 2);
+    assert.equal(durationToMs(fin.restart.delay), 100);
+  });
+
   test('start, stream events and output, wait, exit record', async () => {
     // Resume from the current end of the event ring, so nothing between
     // here and the start can be missed.

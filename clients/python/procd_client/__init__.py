@@ -51,6 +51,7 @@ from .config import (
     ProcessConfig,
     ProcessConfigBuilder,
     DENIED_ENV,
+    RestartPolicy,
     WatchdogConfig,
     client_environment,
     default_socket,
@@ -95,6 +96,7 @@ __all__ = [
     # the released runtime (mcp_fuzzer.fuzz_engine.runtime.__all__)
     "ProcessWatchdog",
     "WatchdogConfig",
+    "RestartPolicy",
     "ProcessManager",
     "ProcessConfig",
     "ProcessConfigBuilder",

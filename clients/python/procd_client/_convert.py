@@ -170,13 +170,18 @@ def process_status(p) -> Dict[str, Any]:
     """The status dict of a Process record (see ProcessManager.get_process_status)."""
     d = message_to_dict(p)
     lost = p.state == pb.PROCESS_STATE_LOST
-    finished = p.state == pb.PROCESS_STATE_EXITED
+    # FAILED: a restart policy gave up (reason CRASH_LOOP); final like EXITED.
+    finished = p.state in (pb.PROCESS_STATE_EXITED, pb.PROCESS_STATE_FAILED)
+    # BACKOFF: a run ended and the restart policy starts the next one after
+    # a delay (restart["next_restart_at"]); exit is the last run's.
+    restarting = p.state == pb.PROCESS_STATE_BACKOFF
     ex = p.exit if p.HasField("exit") else None
     d.update(
         # "lost": procd died while it ran; a restarted procd found only its
         # record (lost_at, last_state), and how it ended is unknown.
         # "starting": not ready yet (ProcessConfig.ready; ready_at is set once it is).
-        status="lost" if lost else "finished" if finished else "starting" if p.state == pb.PROCESS_STATE_STARTING else "running",
+        status="lost" if lost else "finished" if finished else "restarting" if restarting
+        else "starting" if p.state == pb.PROCESS_STATE_STARTING else "running",
         exit_code=returncode(ex),
         signal=(ex.signal or None) if ex is not None else None,
         signal_number=ex.signal_number if ex is not None and ex.HasField("signal_number") else None,
@@ -200,8 +205,12 @@ class Event:
     ``escalated``, ``leftovers``, ``output_dropped``, ``removed``, ``slow``,
     ``hung``, ``deadline``, ``activity_ready``, ``recovered``,
     ``notify_status``, ``batch_started``, ``job_finished``,
-    ``batch_finished``, ``oom_killed``. ``exit`` (for ``exited``) is the exit
-    record as a dict, with ``returncode`` added (asyncio convention).
+    ``batch_finished``, ``oom_killed``, ``restarting``. ``exit`` (for
+    ``exited``) is the exit record as a dict, with ``returncode`` added
+    (asyncio convention); ``exited`` comes once per process, when it is
+    final. ``restarting``: a run ended (``detail`` says how) and the
+    restart policy starts run number ``attempt`` after ``delay`` seconds;
+    ``started`` carries its run's ``attempt`` too.
     """
 
     seq: int
@@ -218,6 +227,8 @@ class Event:
     idle: Optional[float]
     batch_id: str
     job_index: int
+    delay: Optional[float] = None
+    attempt: int = 0
     raw: Any = dataclasses.field(repr=False, compare=False, default=None)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -248,6 +259,8 @@ def event_from_proto(e) -> Event:
         idle=from_duration(e.idle) if e.HasField("idle") else None,
         batch_id=e.batch_id,
         job_index=e.job_index,
+        delay=from_duration(e.delay) if e.HasField("delay") else None,
+        attempt=e.attempt,
         raw=e,
     )
 

@@ -213,7 +213,7 @@ class ProcessHandle:
         if record.id != self.record.id:
             return
         self.record = record
-        if record.state == pb.PROCESS_STATE_EXITED:
+        if record.state in (pb.PROCESS_STATE_EXITED, pb.PROCESS_STATE_FAILED):
             self.returncode = returncode(record.exit)
             self.hung = False
         elif record.state == pb.PROCESS_STATE_LOST:

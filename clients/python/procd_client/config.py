@@ -17,6 +17,7 @@ from ._pb import pb
 
 __all__ = [
     "WatchdogConfig",
+    "RestartPolicy",
     "ProcessConfig",
     "ProcessConfigBuilder",
     "merge_env",
@@ -105,6 +106,53 @@ class WatchdogConfig:
             raise ValueError(f"check_interval must be positive, got {self.check_interval!r}")
 
 
+@dataclasses.dataclass
+class RestartPolicy:
+    """procd's restart policy for one process (``ProcessConfig.restart``).
+
+    ``mode``: "on-failure" restarts a run that failed (``on``: any of
+    "nonzero", "signal", "hung", "deadline", "startup-timeout"; None: all),
+    "always" also one that exited 0; "never" is the default without a
+    policy. A stop never restarts and cancels a pending restart. Delays grow
+    from ``delay`` seconds by ``multiplier`` up to ``max_delay``, spread by
+    ± ``jitter`` (0 to 1); a run lasting ``reset_after`` seconds resets
+    them. The failure that would need more than ``limit`` restarts within
+    ``window`` seconds leaves the process FAILED with reason CRASH_LOOP
+    (``limit`` 0: no limit). None: the daemon's default (``procd
+    --restart-*``: 1 s, ×2, 60 s, 0.1, 5 per 60 s, reset after 60 s).
+
+    The process keeps its id across runs; its status lists them
+    (``runs``), and ``wait`` returns once it is final.
+    """
+
+    mode: str = "on-failure"
+    on: Optional[Sequence[str]] = None
+    delay: Optional[float] = None
+    multiplier: Optional[float] = None
+    max_delay: Optional[float] = None
+    jitter: Optional[float] = None
+    limit: Optional[int] = None
+    window: Optional[float] = None
+    reset_after: Optional[float] = None
+
+    def to_proto(self) -> "pb.RestartPolicy":
+        p = pb.RestartPolicy(mode=enum_value(pb.RestartMode, self.mode, "restart.mode"))
+        if isinstance(self.on, str):
+            raise TypeError("restart.on: a list of failure kinds, not a string")
+        p.on.extend(enum_value(pb.RestartFailure, f, "restart.on") for f in (self.on or []))
+        for field in ("delay", "max_delay", "window", "reset_after"):
+            d = to_duration(getattr(self, field))
+            if d is not None:
+                getattr(p, field).CopyFrom(d)
+        if self.multiplier is not None:
+            p.multiplier = float(self.multiplier)
+        if self.jitter is not None:
+            p.jitter = float(self.jitter)
+        if self.limit is not None:
+            p.limit = int(self.limit)
+        return p
+
+
 @dataclasses.dataclass(repr=False)
 class ProcessConfig:
     """A process to start: the released runtime's seven fields, then procd's
@@ -161,6 +209,8 @@ class ProcessConfig:
             attempts and bound on each (tcp, http, exec).
         wait_ready: start_process returns only once the process is ready,
             and raises ProcessStartError if it ended first.
+        restart: a RestartPolicy: procd starts the process again, under the
+            same id, when a run ends (see RestartPolicy).
     """
 
     command: List[str]
@@ -197,6 +247,7 @@ class ProcessConfig:
     ready_interval: Optional[float] = None
     ready_attempt_timeout: Optional[float] = None
     wait_ready: bool = False
+    restart: Optional[RestartPolicy] = None
 
     def __repr__(self) -> str:
         # The original's seven fields, then only the procd extras that are set.
@@ -312,6 +363,8 @@ class ProcessConfig:
         d = to_duration(self.startup_timeout)
         if d is not None:
             spec.startup_timeout.CopyFrom(d)
+        if self.restart is not None:
+            spec.restart.CopyFrom(self.restart.to_proto())
         return spec
 
 

@@ -639,7 +639,8 @@ class ProcessManager(metaclass=_ManagerMeta):
         """procd's full status of a process, or None if procd does not know
         it: ``status`` and ``exit_code`` as in get_process_status, ``process``
         and ``config``, and every field of procd's record — ``id``,
-        ``state`` (starting/running/stopping/exited), ``signal`` ("SIGKILL"),
+        ``state`` (starting/running/stopping/exited, backoff/failed under a
+        restart policy, lost), ``signal`` ("SIGKILL"),
         ``signal_number``, ``reason`` ("EXITED", "STOPPED", "HUNG",
         "DEADLINE", "DAEMON_SHUTDOWN"), ``core_dumped``, ``exit``,
         ``finished_at``, ``duration``, ``last_activity``, ``labels``,
@@ -647,7 +648,8 @@ class ProcessManager(metaclass=_ManagerMeta):
         state), ``stdout``/``stderr`` counters, ``stdout_bytes``,
         ``stderr_bytes``, ``usage``, the readiness fields (``ready``,
         ``ready_at``, ``ready_attempts``, ``ready_error``,
-        ``startup_timeout``)… and ``record``, the protobuf message."""
+        ``startup_timeout``), a restart policy's ``attempt``, ``runs`` and
+        ``restart``… and ``record``, the protobuf message."""
         return await self.registry._details(pid)
 
     async def list_process_details(

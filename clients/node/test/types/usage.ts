@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     grace: 500,
     activity: ['cpu', 'ACTIVITY_SOURCE_OUTPUT'],
     rlimits: [{ name: 'NOFILE', soft: 1024, hard: 'unlimited' }],
+    restart: { mode: 'on-failure', on: ['nonzero', 'RESTART_FAILURE_HUNG'], delay: 100, maxDelay: '1s', jitter: 0, limit: 5, window: '1m' },
   };
   const p: Process = await c.startProcess(spec);
   const q: Process = await c.startProcess(['true'], { deadlineMs: 1000 });
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
   const up: WaitResult = await c.waitForProcess(web.id, { untilReady: true });
   const readyAt: Date | null = up.process.readyAt ? timestampToDate(up.process.readyAt) : null;
   const probeLog: string = up.process.ready ? up.process.ready.log : '';
+  const runs: number = w.process.runs.length + w.process.attempt + (w.process.restart?.restarts ?? 0);
   const code: number | null = exitCodeOf(w.process);
   const listed: Process[] = await c.listProcesses({ states: ['running'], labels: { a: 'b' } });
   const sig = await c.sendSignal({ selector: { all: true } }, 'timeout', { leaderOnly: false });
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
   const api: string = API_PACKAGE;
   const version: string = VERSION;
   console.log(inherit, code, listed.length, delivered, removed, ms, env, written, api, version,
-    RLIM_INFINITY, LOADER_OPTIONS.keepCase, DEFAULT_PROTO_ROOT);
+    RLIM_INFINITY, LOADER_OPTIONS.keepCase, DEFAULT_PROTO_ROOT, runs);
   c.close();
   d.close();
 }
