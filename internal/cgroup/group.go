@@ -141,6 +141,11 @@ func (g *Group) Kill() error {
 // (for procd's guardian, which knows its cgroups by path only).
 func KillDir(dir string) error { return (&Group{v2: dir}).Kill() }
 
+// PopulatedDir reports whether the cgroup2 directory dir holds a process
+// (or cannot be read), for the guardian: an empty cgroup (one of the pool's)
+// is no leftover tree.
+func PopulatedDir(dir string) bool { return (&Group{v2: dir}).Populated() }
+
 // Signal sends sig to every process in the cgroup, setsid escapees
 // included. Each is held by a pidfd and checked to still be a member
 // before the signal, so a pid reused between the listing and the signal is

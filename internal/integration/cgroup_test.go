@@ -289,9 +289,14 @@ func TestCleanShutdownRemovesCgroupDirectories(t *testing.T) {
 	if dirs := find(); len(dirs) < 2 {
 		t.Fatalf("procd's cgroup %q found in %v; want the v2 one and v1 ones for the limits", name, dirs)
 	}
+	d.mustCtl("run", "--", "true") // and a tree in a pooled cgroup, given back to the pool
 	d.stop()
 	if dirs := find(); len(dirs) > 0 {
 		t.Fatalf("cgroup directories left after a clean shutdown: %v", dirs)
+	}
+	// The pool's empty cgroups are no leftovers for the guardian to report.
+	if logs := d.logs.String(); strings.Contains(logs, "leftover process tree") {
+		t.Fatalf("the guardian reported leftovers after a clean shutdown:\n%s", logs)
 	}
 }
 

@@ -236,7 +236,10 @@ func runGuardian(dirs []string) int {
 	if len(dirs) > 0 {
 		entries, _ := os.ReadDir(dirs[0])
 		for _, e := range entries {
-			if e.IsDir() && cgroup.KillDir(filepath.Join(dirs[0], e.Name())) == nil {
+			// The pool's empty cgroups are still there after a clean
+			// shutdown's last tree; only a populated one is a leftover.
+			dir := filepath.Join(dirs[0], e.Name())
+			if e.IsDir() && cgroup.PopulatedDir(dir) && cgroup.KillDir(dir) == nil {
 				killed++
 			}
 		}
