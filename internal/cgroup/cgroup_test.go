@@ -5,6 +5,7 @@ package cgroup
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +248,33 @@ func TestPoolSkipsTakenNames(t *testing.T) {
 	g, err := s.Take()
 	if err != nil || g.Name() != "pool-2" {
 		t.Fatalf("Take with pool-1 taken: %v, %v", g, err)
+	}
+}
+
+// In a cgroup namespace the process's cgroup reads as "/" but is not the
+// hierarchy's root: it has a cgroup.type file, and procd must move itself
+// into a leaf before enabling controllers for its children, as anywhere
+// below the root.
+func TestNamespaceRootIsNotTheRealRoot(t *testing.T) {
+	root := t.TempDir()
+	if !atRealRoot(root, "/") {
+		t.Fatal("a root without cgroup.type is not taken for the real root")
+	}
+	if atRealRoot(root, "/system.slice") {
+		t.Fatal("a cgroup below the root is taken for the real root")
+	}
+	os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte("memory pids"), 0o644)
+	os.WriteFile(filepath.Join(root, "cgroup.type"), []byte("domain"), 0o644)
+	if atRealRoot(root, "/") {
+		t.Fatal("a namespace's root (it has cgroup.type) is taken for the real root")
+	}
+	// The kernel refuses controllers for the children of a cgroup that
+	// holds processes: a directory in place of the file refuses writes.
+	os.Mkdir(filepath.Join(root, "cgroup.subtree_control"), 0o755)
+	if _, _, err := Setup(Layout{V2Mount: root, V2Self: "/", V1: map[string]V1Hierarchy{}}, Options{Name: "procd"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(filepath.Join(root, "daemon", "cgroup.procs")); got != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("procd did not move itself into a leaf in a namespace's root: daemon/cgroup.procs = %q", got)
 	}
 }

@@ -75,7 +75,7 @@ func Setup(l Layout, o Options) (*Subtree, Leftovers, error) {
 	}
 	os.Remove(probe)
 	left = s.sweep()
-	s.enableControllers(self, l.V2Self == "/")
+	s.enableControllers(self, atRealRoot(self, l.V2Self))
 	for _, c := range v1Controllers {
 		if s.v2Ctrl[c] {
 			continue
@@ -94,6 +94,19 @@ func Setup(l Layout, o Options) (*Subtree, Leftovers, error) {
 		s.v1Home[c] = filepath.Join(h.Mount, h.Self, "tasks")
 	}
 	return s, left, nil
+}
+
+// atRealRoot reports whether self, the process's cgroup2 directory, is
+// the hierarchy's real root, where processes and enabled controllers may
+// coexist. In a cgroup namespace /proc/self/cgroup says "/" for a cgroup
+// that is not the root of the hierarchy and is bound by the
+// no-internal-process rule; only the real root has no cgroup.type file.
+func atRealRoot(self, v2Self string) bool {
+	if v2Self != "/" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(self, "cgroup.type"))
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // enableControllers turns on memory, pids and cpu for the processes'
