@@ -231,7 +231,6 @@ type watchEvent struct {
 
 type watcher struct {
 	cmd   *exec.Cmd
-	lines *bufio.Scanner
 	done  chan struct{}
 	evs   chan watchEvent
 }

@@ -27,8 +27,6 @@ type stdin struct {
 	write sync.Mutex // one write at a time, so chunks never interleave
 }
 
-var errStdinClosed = errors.New("stdin is closed")
-
 // Write writes all of p unless ctx ends first. holder must be the current
 // holder, or "" when there is none.
 func (s *stdin) Write(ctx context.Context, holder string, p []byte) (int, error) {
