@@ -230,9 +230,9 @@ type watchEvent struct {
 }
 
 type watcher struct {
-	cmd   *exec.Cmd
-	done  chan struct{}
-	evs   chan watchEvent
+	cmd  *exec.Cmd
+	done chan struct{}
+	evs  chan watchEvent
 }
 
 func startWatch(t *testing.T, d *daemon, args ...string) *watcher {
