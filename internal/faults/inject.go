@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Enabled reports whether this binary was built with fault injection.
@@ -35,21 +36,30 @@ func Parse(spec string) (*Injector, error) {
 		at = v
 	}
 	switch point {
-	case AfterClone, Escalating, Settling:
+	case AfterClone, Escalating, Settling, SlowLogWrite:
 	default:
-		return nil, fmt.Errorf("PROCD_FAULT %q: unknown point (use %s, %s or %s)", spec, AfterClone, Escalating, Settling)
+		return nil, fmt.Errorf("PROCD_FAULT %q: unknown point (use %s, %s, %s or %s)", spec, AfterClone, Escalating, Settling, SlowLogWrite)
 	}
 	return &Injector{point: point, at: at}, nil
 }
 
 // Point crashes the process if this is f's chosen point's Nth visit.
 func Point(f *Injector, name string) {
-	if f == nil || name != f.point {
+	if f == nil || name != f.point || name == SlowLogWrite {
 		return
 	}
 	if f.seen.Add(1) == f.at {
 		injectCrash()
 	}
+}
+
+// LogWriteDelay is how long f makes each 64 KiB written to a log file
+// take (0 unless its point is SlowLogWrite; N is in milliseconds).
+func LogWriteDelay(f *Injector) time.Duration {
+	if f == nil || f.point != SlowLogWrite {
+		return 0
+	}
+	return time.Duration(f.at) * time.Millisecond
 }
 
 // injectCrash kills this process with SIGKILL: no deferred cleanup runs,

@@ -2,7 +2,10 @@
 
 package faults
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Enabled reports whether this binary was built with fault injection.
 const Enabled = false
@@ -22,3 +25,6 @@ func Parse(spec string) (*Injector, error) {
 
 // Point does nothing; the compiler removes its calls.
 func Point(*Injector, string) {}
+
+// LogWriteDelay is 0: nothing is slowed.
+func LogWriteDelay(*Injector) time.Duration { return 0 }

@@ -75,6 +75,14 @@ func (m *Manager) settle(r *record) {
 		m.log.Warn("output pipes still open after the tree ended; closed them",
 			zap.String("process-id", r.id), zap.Duration("pipe-wait", m.cfg.PipeWait))
 	}
+	// The streams are closed: the final record waits (bounded) for their
+	// log files to hold every byte, so a reader of a finished process's
+	// logs finds them whole. A disk slower than that keeps writing after.
+	logWait := time.Now().Add(m.cfg.PipeWait)
+	if !r.stdout.WaitLog(time.Until(logWait)) || !r.stderr.WaitLog(time.Until(logWait)) {
+		m.log.Warn("log files still being written when the process's record was finished",
+			zap.String("process-id", r.id), zap.Duration("pipe-wait", m.cfg.PipeWait))
+	}
 	var tree cgroupFinal
 	if r.cg != nil {
 		tree = m.closeCgroup(r, empty)

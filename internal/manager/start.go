@@ -597,10 +597,28 @@ func (m *Manager) openStreams(r *record) error {
 			return err
 		}
 		r.logDir = dir
+		outLog.SetFaults(m.cfg.Faults)
+		errLog.SetFaults(m.cfg.Faults)
 	}
 	r.stdout = output.NewStream(output.NewRing(m.cfg.RingSize), outLog, m.cfg.SessionWindow)
 	r.stderr = output.NewStream(output.NewRing(m.cfg.RingSize), errLog, m.cfg.SessionWindow)
+	if logs {
+		m.onLogDrop(r, r.stdout, "stdout")
+		m.onLogDrop(r, r.stderr, "stderr")
+	}
 	return nil
+}
+
+// onLogDrop publishes output_dropped when a stream's log file falls too far
+// behind (a slow disk) and starts skipping bytes; its readers are told the
+// offsets it missed.
+func (m *Manager) onLogDrop(r *record, s *output.Stream, stream string) {
+	s.OnLogDrop(func() {
+		m.publish(r, events.OutputDropped, func(e *events.Event) {
+			e.Stream = stream
+			e.Detail = fmt.Sprintf("the %s log file is more than %d MiB behind (the disk is slow); it skips bytes until it catches up", stream, output.LogBacklog>>20)
+		})
+	})
 }
 
 // removeStreams deletes r's log files.

@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+
+	"github.com/procd/procd/internal/faults"
 )
 
 // LogFile keeps one stream's output on disk in rotated segments, so output
@@ -20,10 +23,12 @@ type LogFile struct {
 	count     int   // segments kept
 
 	mu       sync.Mutex
-	segments []segment // oldest first; the last is being written
-	f        *os.File  // the last segment, open for appending
-	total    int64     // offset of the next byte
-	err      error     // first write error: logging stops, reads still work
+	segments []segment   // oldest first; the last is being written
+	f        *os.File    // the last segment, open for appending
+	total    int64       // offset of the next byte
+	err      error       // first write error: logging stops, reads still work
+	missed   int64       // bytes skipped because the writer fell behind
+	delay    func(n int) // before each write of n bytes to disk: a slow disk in tests (faults)
 }
 
 type segment struct {
@@ -38,11 +43,20 @@ func OpenLog(dir, name string, size int64, count int) (*LogFile, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
-	l := &LogFile{dir: dir, name: name, size: max(size, 4096), count: max(count, 1)}
+	l := &LogFile{dir: dir, name: name, size: max(size, 4096), count: max(count, 1), delay: func(int) {}}
 	if err := l.rotate(); err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// SetFaults slows writes to disk as inj says (PROCD_FAULT
+// slow-log-write:N, N ms for every 64 KiB begun; nothing without the
+// faults build tag). Call it before the log is shared.
+func (l *LogFile) SetFaults(inj *faults.Injector) {
+	if d := faults.LogWriteDelay(inj); d > 0 {
+		l.delay = func(n int) { time.Sleep(d * time.Duration((n+64<<10-1)/(64<<10))) }
+	}
 }
 
 // rotate starts a new segment at the current offset; l.mu is held (or l is
@@ -72,28 +86,64 @@ func (l *LogFile) rotate() error {
 
 // Write appends p, rotating as needed. After a write error (a full disk)
 // the log stops growing; the error is reported by Err and output keeps
-// flowing to the ring.
+// flowing to the ring. One goroutine writes (the stream's log writer); the
+// disk is written without l.mu held, so readers and the stream's figures
+// never wait for a slow disk.
 func (l *LogFile) Write(p []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for len(p) > 0 && l.err == nil {
+	for len(p) > 0 {
+		l.mu.Lock()
+		if l.err != nil {
+			l.mu.Unlock()
+			return
+		}
 		cur := &l.segments[len(l.segments)-1]
 		room := l.size - (cur.end - cur.start)
 		if room <= 0 {
-			if l.err = l.rotate(); l.err != nil {
-				return
-			}
+			l.err = l.rotate()
+			l.mu.Unlock()
 			continue
 		}
-		chunk := p[:min(int64(len(p)), room)]
-		n, err := l.f.Write(chunk)
+		f, chunk := l.f, p[:min(int64(len(p)), room)]
+		l.mu.Unlock()
+		l.delay(len(chunk))
+		n, err := f.Write(chunk)
+		l.mu.Lock()
+		cur = &l.segments[len(l.segments)-1]
 		cur.end += int64(n)
 		l.total += int64(n)
-		p = p[n:]
-		if err != nil {
+		if err != nil && l.err == nil {
 			l.err = err
 		}
+		l.mu.Unlock()
+		p = p[n:]
 	}
+}
+
+// Skip moves the log on to offset to, past bytes it never got (its writer
+// fell too far behind): a reader of those offsets is told it missed them,
+// as when the oldest segment is deleted. The next byte written has offset
+// to, in a new segment.
+func (l *LogFile) Skip(to int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil || to <= l.total {
+		return
+	}
+	l.missed += to - l.total
+	cur := &l.segments[len(l.segments)-1]
+	l.total = to
+	if cur.start == cur.end {
+		cur.start, cur.end = to, to // an empty segment just moves on
+		return
+	}
+	l.err = l.rotate()
+}
+
+// Missed is the number of bytes the log skipped (see Skip).
+func (l *LogFile) Missed() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.missed
 }
 
 // Err is the error that stopped the log, if any.

@@ -3,6 +3,7 @@ package output
 import (
 	"math"
 	"sync"
+	"time"
 )
 
 // DrainSlack is how far past its window a stream's sessions may fall once
@@ -17,6 +18,10 @@ const Unlimited = math.MaxInt
 // Stream is one captured stream: its ring, a log file when the process
 // asked for one, and the sessions reading it.
 //
+// The log file is written by a goroutine of its own, fed from Write (see
+// logFeed): the writer of the stream never waits for a disk, and a log
+// that falls LogBacklog behind skips bytes and says so to its readers.
+//
 // Records and sessions differ (README, "records may drop; sessions never
 // do"): the ring and the log are records, written at full speed, dropping
 // their oldest bytes under pressure and counting them. A Session is a pipe:
@@ -30,6 +35,7 @@ const Unlimited = math.MaxInt
 type Stream struct {
 	ring   *Ring
 	log    *LogFile // nil: ring only
+	feed   *logFeed // the log's writer; nil without a log
 	window int
 
 	mu       sync.Mutex
@@ -45,7 +51,40 @@ type Stream struct {
 // NewStream returns a stream over ring and log (which may be nil) whose
 // sessions may fall at most window bytes behind (at least 64 KiB).
 func NewStream(ring *Ring, log *LogFile, window int) *Stream {
-	return &Stream{ring: ring, log: log, window: max(window, 64<<10)}
+	s := &Stream{ring: ring, log: log, window: max(window, 64<<10)}
+	if log != nil {
+		s.feed = newLogFeed(log)
+	}
+	return s
+}
+
+// OnLogDrop sets a function called once, when the log file first falls
+// LogBacklog behind and skips bytes (the disk is too slow). It is called
+// from Write, without locks held. Call it before the first Write.
+func (s *Stream) OnLogDrop(f func()) {
+	if s.feed != nil {
+		s.feed.mu.Lock()
+		s.feed.onDrop = f
+		s.feed.mu.Unlock()
+	}
+}
+
+// LogMissed is the number of bytes the log file skipped because it fell
+// behind.
+func (s *Stream) LogMissed() int64 {
+	if s.log == nil {
+		return 0
+	}
+	return s.log.Missed()
+}
+
+// WaitLog waits up to d, after Close, for the log file to hold everything
+// written; it reports whether it does (true without a log).
+func (s *Stream) WaitLog(d time.Duration) bool {
+	if s.feed == nil {
+		return true
+	}
+	return s.feed.wait(d)
 }
 
 // Write captures p and returns the bytes the ring dropped (still readable
@@ -53,14 +92,14 @@ func NewStream(ring *Ring, log *LogFile, window int) *Stream {
 // should it not, the hold buffer drops its oldest bytes and a session that
 // had not read them is told so, like any reader.
 func (s *Stream) Write(p []byte) int64 {
-	if s.log != nil {
-		s.log.Write(p)
-	}
 	// Under mu, so a session opening now sees p either in the ring before
 	// its hold buffer starts or in the hold buffer, never in neither.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	at, _, _ := s.ring.Info()
+	if s.feed != nil {
+		s.feed.write(p, at)
+	}
 	for _, pp := range s.pipes {
 		pp.written(p, at) // straight into caught-up clients' pipes
 	}
@@ -95,8 +134,8 @@ func (s *Stream) Close() {
 		pp.kick()
 	}
 	s.mu.Unlock()
-	if s.log != nil {
-		s.log.Close()
+	if s.feed != nil {
+		s.feed.close() // its writer closes the log once it has caught up
 	}
 }
 
@@ -134,9 +173,11 @@ func (s *Stream) ReadAt(p []byte, off int64) (n int, start int64, eof bool) {
 // Wait is Ring.Wait.
 func (s *Stream) Wait(off int64) <-chan struct{} { return s.ring.Wait(off) }
 
-// Remove deletes the log files, if any.
+// Remove deletes the log files, if any. A writer still at work stops: a
+// closed log takes no more bytes.
 func (s *Stream) Remove() {
 	if s.log != nil {
+		s.feed.close()
 		s.log.Remove()
 	}
 }
