@@ -14,6 +14,8 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPCURL_VERSION            := v1.9.4
 HEALTH_PROBE_VERSION       := v0.4.62
+STATICCHECK_VERSION        := v0.8.2
+GOVULNCHECK_VERSION        := v1.9.0
 
 # go-install PKG VERSION NAME: install once per version, remembered by a stamp.
 define go-install
@@ -23,7 +25,7 @@ define go-install
 	fi
 endef
 
-.PHONY: all build run test test-clients test-tools tools generate check-generated lint bench bench-tools fuzz clean
+.PHONY: all build run test test-clients test-tools tools lint-tools generate check-generated lint breaking staticcheck vulncheck bench bench-tools fuzz clean
 
 all: build
 
@@ -89,13 +91,56 @@ check-generated: generate
 	@git diff --exit-code -- proto/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- proto/ clients/python/procd_client/_gen)" || { git status --porcelain -- proto/ clients/python/procd_client/_gen; echo "generated code is stale or untracked: run make generate and commit"; exit 1; }
 
-lint: tools
+lint-tools:
+	$(call go-install,honnef.co/go/tools/cmd/staticcheck,$(STATICCHECK_VERSION),staticcheck)
+	$(call go-install,golang.org/x/vuln/cmd/govulncheck,$(GOVULNCHECK_VERSION),govulncheck)
+
+# Everything make test leaves out to keep CI short: the proto's style and
+# compatibility, formatting, vet on every OS, staticcheck, govulncheck and
+# the deps test (internal/archtest, which make test runs too).
+lint: tools lint-tools
 	buf lint
 	buf format -d --exit-code
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); echo "gofmt needed"; exit 1; }
 	GOOS=linux $(GO) vet ./...
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
+	$(GO) test -count=1 ./internal/archtest
+	@$(MAKE) --no-print-directory breaking staticcheck vulncheck
+
+# buf breaking compares the proto with two baselines: the last commit on
+# main that changed it (what a branch's change is held to), and the
+# version before that one (so main's own latest change is checked too).
+# Each baseline is exported with git archive (buf's own git input clones
+# the repository, slowly, and misreads a worktree). PROTO_BASE overrides
+# the first; a clone without main uses HEAD's history.
+PROTO      := proto/procd/v1/procd.proto
+PROTO_BASE ?= $(shell git rev-parse -q --verify main >/dev/null && git log -1 --format=%H main -- $(PROTO) || git log -1 --format=%H HEAD -- $(PROTO))
+breaking: tools
+	@test -n "$(PROTO_BASE)" || { echo "buf breaking: no commit changed $(PROTO); nothing to compare with"; exit 1; }
+	@prev=$$(git log -1 --format=%H $(PROTO_BASE)~1 -- $(PROTO) 2>/dev/null); \
+	for rev in $(PROTO_BASE) $$prev; do \
+		dir=$$(mktemp -d) && git archive $$rev buf.yaml proto | tar -x -C $$dir && \
+		echo "buf breaking against $$rev" && buf breaking --against $$dir; st=$$?; rm -rf $$dir; \
+		[ $$st = 0 ] || exit $$st; \
+	done
+
+# Both build tag sets: release code, and the fault-injection build.
+staticcheck: lint-tools
+	staticcheck ./...
+	staticcheck -tags faults ./internal/faults ./internal/manager ./internal/proc ./internal/daemon
+
+# govulncheck reads the Go vulnerability database over the network. Where
+# it cannot be reached the check says SKIPPED (and why) rather than failing;
+# GOVULNDB=file:///path points it at a local copy.
+GOVULNDB ?= https://vuln.go.dev
+vulncheck: lint-tools
+	@if command -v curl >/dev/null && ! curl -fsS --max-time 10 -o /dev/null $(GOVULNDB)/index/db.json 2>/tmp/procd-vulndb.$$$$; then \
+		echo "govulncheck: SKIPPED: the vulnerability database $(GOVULNDB) cannot be reached ($$(tr -d '\n' </tmp/procd-vulndb.$$$$)); set GOVULNDB=file:///path/to/a/copy to check offline"; \
+		rm -f /tmp/procd-vulndb.$$$$; \
+	else \
+		rm -f /tmp/procd-vulndb.$$$$; echo "govulncheck -db $(GOVULNDB) ./..."; govulncheck -db $(GOVULNDB) ./...; \
+	fi
 
 # The benchmark table (BENCHMARKS.md): every row beside its baseline,
 # measured in the same run, as a ratio. BENCHFLAGS passes options to
