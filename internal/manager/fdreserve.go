@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/procd/procd/internal/errdefs"
 )
 
 // fdReserve holds a few descriptors (on /dev/null) that procd gives back
@@ -57,6 +59,21 @@ func (r *fdReserve) release() bool {
 // descriptors.
 func outOfFDs(err error) bool {
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+// fdError gives a start that failed for want of descriptors, at any step
+// (the cgroup's directory descriptor, a log file, a limit file, a pipe),
+// the kind ResourceExhausted and says what to do; other errors are
+// returned as they are. startError words the exec step's own case.
+func fdError(err error) error {
+	if !outOfFDs(err) || errors.Is(err, errdefs.ErrResourceExhausted) {
+		return err
+	}
+	hint := "procd is out of file descriptors: remove finished processes, stop some, or raise procd's RLIMIT_NOFILE (LimitNOFILE=)"
+	if errors.Is(err, syscall.ENFILE) {
+		hint = "the system is out of file descriptors (fs.file-max)"
+	}
+	return errdefs.Errorf(errdefs.ErrResourceExhausted, "%w (%s)", err, hint)
 }
 
 // withFDs runs op and, if it failed for want of descriptors, gives back

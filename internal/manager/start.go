@@ -283,7 +283,7 @@ func (m *Manager) start(spec Spec, attach *AttachOptions, l *lineage) (_ Info, _
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
 			}
-			err = fmt.Errorf("start %q: %w", spec.Name, err)
+			err = fmt.Errorf("start %q: %w", spec.Name, fdError(err))
 		}
 	}()
 	res, err := m.resolve(&spec)
