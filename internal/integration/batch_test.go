@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/procd/procd/internal/testutil"
 )
 
 type batchSummary struct {
@@ -118,7 +120,7 @@ func TestBatchInterruptStopsEverything(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "two jobs running", func() bool {
+	testutil.WaitFor(t, "two jobs running", func() bool {
 		return strings.Count(d.mustCtl("ps"), "sleep 30") == 2
 	})
 	cmd.Process.Signal(syscall.SIGINT)
@@ -127,7 +129,7 @@ func TestBatchInterruptStopsEverything(t *testing.T) {
 		t.Fatalf("procctl batch after SIGINT: %v, %s", err, errb.String())
 	}
 	// Once the batch has ended in the daemon, no queued job can start.
-	eventually(t, "the batch to end", func() bool {
+	testutil.WaitFor(t, "the batch to end", func() bool {
 		var st struct {
 			Batches struct {
 				BatchesRunning string `json:"batchesRunning"`
@@ -136,7 +138,7 @@ func TestBatchInterruptStopsEverything(t *testing.T) {
 		json.Unmarshal([]byte(d.mustCtl("--json", "stats")), &st)
 		return st.Batches.BatchesRunning == "" // 0 is omitted
 	})
-	eventually(t, "no job left running", func() bool { return strings.Count(d.mustCtl("ps"), "sleep") == 0 })
+	testutil.WaitFor(t, "no job left running", func() bool { return strings.Count(d.mustCtl("ps"), "sleep") == 0 })
 	out := d.mustCtl("ps", "--all")
 	if n := strings.Count(out, "sleep 30"); n != 2 {
 		t.Fatalf("%d job processes exist; want the 2 that ran:\n%s", n, out)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/procd/procd/internal/testutil"
 )
 
 // needCgroups skips unless the daemon contains trees in cgroups.
@@ -42,7 +44,7 @@ func TestCgroupStopEndsSetsidTree(t *testing.T) {
 	id := strings.TrimSpace(d.mustCtl("start", "-q", "--", "sh", "-c",
 		`setsid sh -c "trap \"\" TERM; sleep 1000" & sleep 1000`))
 	var pids []int
-	eventually(t, "the tree to have 4 processes", func() bool { pids = treePids(t, d, id); return len(pids) == 4 })
+	testutil.WaitFor(t, "the tree to have 4 processes", func() bool { pids = treePids(t, d, id); return len(pids) == 4 })
 	d.mustCtl("stop", id)
 	for _, p := range pids {
 		if alive(p) {
@@ -95,7 +97,7 @@ func TestCgroupUsageOfATree(t *testing.T) {
 	needCgroups(t, d)
 	id := strings.TrimSpace(d.mustCtl("start", "-q", "--", filepath.Join(binDir, "alloc"), "-mib", "200", "-cpu", "200ms"))
 	var usage map[string]any
-	eventually(t, "200 MiB in use", func() bool {
+	testutil.WaitFor(t, "200 MiB in use", func() bool {
 		usage, _ = d.statusJSON(id)["usage"].(map[string]any)
 		peak, _ := strconv.ParseInt(stringOf(usage["memoryPeakBytes"]), 10, 64)
 		return peak >= 200<<20 && strings.Contains(d.mustCtl("logs", id), "allocated")
@@ -131,7 +133,7 @@ func startTrees(t *testing.T, d *daemon, n int) []int {
 	for i, id := range ids {
 		want := 2 + i%2
 		var pids []int
-		eventually(t, "tree "+id, func() bool { pids = treePids(t, d, id); return len(pids) == want })
+		testutil.WaitFor(t, "tree "+id, func() bool { pids = treePids(t, d, id); return len(pids) == want })
 		all = append(all, pids...)
 	}
 	return all
@@ -176,12 +178,12 @@ func TestKilledPgroupDaemonLeavesNoGroup(t *testing.T) {
 		id := strings.TrimSpace(d.mustCtl("start", "-q", "--timeout", "0", "--", "sh", "-c", "sleep 1000 & wait"))
 		pgid := int(d.statusJSON(id)["pgid"].(float64))
 		var members []int
-		eventually(t, "group "+id, func() bool { members = groupPids(t, pgid); return len(members) == 2 })
+		testutil.WaitFor(t, "group "+id, func() bool { members = groupPids(t, pgid); return len(members) == 2 })
 		pids = append(pids, members...)
 	}
 	d.cmd.Process.Signal(syscall.SIGKILL)
 	<-d.exited
-	eventually(t, "every process of the 20 groups to die", func() bool { return len(aliveAmong(pids)) == 0 })
+	testutil.WaitFor(t, "every process of the 20 groups to die", func() bool { return len(aliveAmong(pids)) == 0 })
 	if !strings.Contains(d.logs.String(), "killed 20 leftover process tree(s)") {
 		t.Fatalf("the guardian did not say it killed the 20 groups:\n%s", d.logs)
 	}
@@ -226,7 +228,7 @@ func TestRestartCleansLeftoversOfACrash(t *testing.T) {
 	d.cmd.Process.Signal(syscall.SIGKILL)
 	<-d.exited
 	// Pdeathsig ends the 10 leaders; their children stay until the next start.
-	eventually(t, "the leaders to die", func() bool { return len(aliveAmong(pids)) == len(pids)-10 })
+	testutil.WaitFor(t, "the leaders to die", func() bool { return len(aliveAmong(pids)) == len(pids)-10 })
 	survivors := aliveAmong(pids)
 	if len(survivors) == 0 {
 		t.Fatal("no escapee survived the crash; the test shows nothing")

@@ -255,18 +255,6 @@ func zombieChildren(pid int) []int {
 	return out
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for delay := 2 * time.Millisecond; !cond(); delay = min(2*delay, 100*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(delay)
-	}
-}
-
 // toolPath finds a pinned tool installed by `make tools` in the repository's .bin.
 func toolPath(t *testing.T, name string) string {
 	t.Helper()

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/procd/procd/internal/testutil"
 )
 
 // cgroupDirsNamed lists the directories called name in procd's place of
@@ -147,7 +149,7 @@ func TestKilledDaemonsCgroupsAreRemoved(t *testing.T) {
 	plain := strings.TrimSpace(d.mustCtl("start", "-q", "--", "sh", "-c", "setsid sleep 1000 & sleep 1000"))
 	limited := strings.TrimSpace(d.mustCtl("start", "-q", "--memory", "256M", "--pids", "64", "--cpu", "0.5", "--", "sleep", "1000"))
 	var pids []int
-	eventually(t, "both trees to run", func() bool {
+	testutil.WaitFor(t, "both trees to run", func() bool {
 		pids = append(treePids(t, d, plain), treePids(t, d, limited)...)
 		return len(pids) == 4
 	})
@@ -159,7 +161,7 @@ func TestKilledDaemonsCgroupsAreRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-d.exited
-	eventually(t, "the trees to be gone", func() bool {
+	testutil.WaitFor(t, "the trees to be gone", func() bool {
 		for _, p := range pids {
 			if alive(p) {
 				return false
@@ -167,7 +169,7 @@ func TestKilledDaemonsCgroupsAreRemoved(t *testing.T) {
 		}
 		return true
 	})
-	eventually(t, "the guardian to remove every cgroup directory of the daemon", func() bool {
+	testutil.WaitFor(t, "the guardian to remove every cgroup directory of the daemon", func() bool {
 		return len(cgroupDirsNamed(name)) == 0 && len(guardiansOf(name)) == 0
 	})
 	t.Logf("removed: %v", before)

@@ -20,13 +20,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/procd/procd/internal/testutil"
 )
 
 // logField finds the first JSON log line with msg and returns field.
 func logField(t *testing.T, d *daemon, msg, field string) any {
 	t.Helper()
 	var v any
-	eventually(t, "log line "+msg, func() bool {
+	testutil.WaitFor(t, "log line "+msg, func() bool {
 		for _, line := range strings.Split(d.logs.String(), "\n") {
 			var m map[string]any
 			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/procd/procd/internal/testutil"
 )
 
 // Must-show 2: output and exit code pass through run.
@@ -57,7 +59,7 @@ func TestSignalExitIsReportedSeparately(t *testing.T) {
 func pidsFromLogs(t *testing.T, d *daemon, id string, want int) []int {
 	t.Helper()
 	var pids []int
-	eventually(t, fmt.Sprintf("%d pids in the output of %s", want, id), func() bool {
+	testutil.WaitFor(t, fmt.Sprintf("%d pids in the output of %s", want, id), func() bool {
 		pids = pids[:0]
 		for _, f := range strings.Fields(d.mustCtl("logs", id)) {
 			n, err := strconv.Atoi(f)
@@ -259,7 +261,7 @@ func startWatch(t *testing.T, d *daemon, args ...string) *watcher {
 		io.Copy(io.Discard, out)
 	}()
 	// The subscription is live once the daemon counts it.
-	eventually(t, "the watcher to subscribe", func() bool {
+	testutil.WaitFor(t, "the watcher to subscribe", func() bool {
 		return strings.Contains(d.mustCtl("stats"), "1 subscriber(s)")
 	})
 	return w
@@ -331,7 +333,7 @@ func TestKilledDaemonTakesItsChildrenAndSocketIsReplaced(t *testing.T) {
 	pid := int(d.statusJSON(id)["pid"].(float64))
 	d.cmd.Process.Kill()
 	<-d.exited
-	eventually(t, "the child to die with the daemon", func() bool { return !alive(pid) })
+	testutil.WaitFor(t, "the child to die with the daemon", func() bool { return !alive(pid) })
 	if _, err := os.Stat(d.socket); err != nil {
 		t.Fatalf("expected a stale socket to be left: %v", err)
 	}
@@ -344,7 +346,7 @@ func TestShutdownStopsProcessesAndSecondSignalKills(t *testing.T) {
 	id := strings.TrimSpace(d.mustCtl("start", "-q", "--", "sh", "-c", `trap "" TERM; sleep 300`))
 	pid := int(d.statusJSON(id)["pid"].(float64))
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	eventually(t, "the shutdown to begin", func() bool { return strings.Contains(d.logs.String(), "stopping processes for shutdown") })
+	testutil.WaitFor(t, "the shutdown to begin", func() bool { return strings.Contains(d.logs.String(), "stopping processes for shutdown") })
 	t0 := time.Now()
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -183,7 +184,7 @@ func TestStalledAttachHoldsTheChildBackAndLosesNothing(t *testing.T) {
 	baseRSS := vmRSS(procdPID)
 	os.WriteFile(gate, nil, 0o600) // attached: let it write, and read nothing for 5 s
 	stallEnd := time.Now().Add(5 * time.Second)
-	eventually(t, "cat blocked in write", func() bool { return stalled(pid) })
+	testutil.WaitFor(t, "cat blocked in write", func() bool { return stalled(pid) })
 	var maxRSS int64
 	for time.Now().Before(stallEnd) {
 		maxRSS = max(maxRSS, vmRSS(procdPID))
@@ -277,7 +278,7 @@ func TestVanishedClientLeavesNothingRunning(t *testing.T) {
 		return c
 	}
 	findRunning := func(name string) (id string, pid int) {
-		eventually(t, name+" running", func() bool {
+		testutil.WaitFor(t, name+" running", func() bool {
 			var ps []struct {
 				ID   string `json:"id"`
 				PID  int    `json:"pid"`
@@ -306,7 +307,7 @@ func TestVanishedClientLeavesNothingRunning(t *testing.T) {
 	c := client(procctl + " run -i --name srv-eof --timeout 0 -- sh -c 'cat >/dev/null; echo eof > " + eof + "'")
 	id, _ := findRunning("srv-eof")
 	killed := killGroup(c)
-	eventually(t, "the server saw end of input", func() bool { _, err := os.Stat(eof); return err == nil })
+	testutil.WaitFor(t, "the server saw end of input", func() bool { _, err := os.Stat(eof); return err == nil })
 	if took := time.Since(killed); took > time.Second {
 		t.Errorf("end of input reached the server %v after the client died, want within 1 s", took)
 	}
@@ -333,9 +334,9 @@ func TestVanishedClientLeavesNothingRunning(t *testing.T) {
 		"sh", "-c", "cat >/dev/null; echo eof > "+eof2+"; exec sleep 1000"))
 	c = client(procctl + " attach " + id)
 	grpcc := dialDaemon(t, d)
-	eventually(t, "attach holds stdin", func() bool { return heldStdin(t, grpcc, id) })
+	testutil.WaitFor(t, "attach holds stdin", func() bool { return heldStdin(t, grpcc, id) })
 	killGroup(c)
-	eventually(t, "the started process saw end of input", func() bool { _, err := os.Stat(eof2); return err == nil })
+	testutil.WaitFor(t, "the started process saw end of input", func() bool { _, err := os.Stat(eof2); return err == nil })
 	if st := d.statusJSON(id); st["state"] != "PROCESS_STATE_RUNNING" {
 		t.Errorf("the started process is %v after its attach vanished, want RUNNING", st["state"])
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/procattr"
+	"github.com/procd/procd/internal/testutil"
 	"github.com/procd/procd/internal/watchdog"
 )
 
@@ -131,7 +132,7 @@ func TestCgroupMemoryLimitOOMAndUsage(t *testing.T) {
 	if !fin.Exit.OOMKilled || fin.Exit.Signal != syscall.SIGKILL {
 		t.Fatalf("exit %+v, want an OOM kill", fin.Exit)
 	}
-	if evs, _ := sub2.Next(ctxFor(t), nil); len(evs) != 1 {
+	if evs, _ := sub2.Next(testutil.Context(t), nil); len(evs) != 1 {
 		t.Fatalf("no oom_killed event")
 	}
 
@@ -223,7 +224,7 @@ func TestCgroupCPUSourceCountsOrphans(t *testing.T) {
 	if got, _ := m.Get(Ref{ID: orphaned.ID}); got.State != Running {
 		t.Fatalf("a tree whose orphan is busy was ended: %+v", got.Exit)
 	}
-	if _, err := m.Stop(ctxFor(t), Ref{ID: orphaned.ID}, nil, StopOptions{}); err != nil {
+	if _, err := m.Stop(testutil.Context(t), Ref{ID: orphaned.ID}, nil, StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -307,7 +308,7 @@ func TestCgroupSetupSweepsLeftovers(t *testing.T) {
 	}
 	select {
 	case <-exited:
-	case <-ctxFor(t).Done():
+	case <-testutil.Context(t).Done():
 		t.Fatal("the leftover was not killed by the sweep")
 	}
 	if st, _ := p.Reap(); st.Signal != syscall.SIGKILL {

@@ -22,6 +22,7 @@ import (
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/output"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/testutil"
 )
 
 var rt *proc.Runtime
@@ -53,13 +54,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// ctxFor bounds a test's waits: a test that would hang fails instead.
-func ctxFor(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func newManager(t *testing.T, cfg Config) (*Manager, *events.Bus) {
 	t.Helper()
 	bus := events.NewBus(4096, nil)
@@ -69,7 +63,7 @@ func newManager(t *testing.T, cfg Config) (*Manager, *events.Bus) {
 		defer cancel()
 		m.Shutdown(ctx)
 		bus.Close()
-		assertNoZombies(t)
+		testutil.AssertNoZombies(t)
 	})
 	return m, bus
 }
@@ -103,7 +97,7 @@ func readAll(t *testing.T, rd *output.Reader) map[StreamID][]byte {
 	t.Helper()
 	out := map[StreamID][]byte{}
 	for {
-		ch, err := rd.Next(ctxFor(t), 64<<10)
+		ch, err := rd.Next(testutil.Context(t), 64<<10)
 		if errors.Is(err, io.EOF) {
 			return out
 		}
@@ -122,34 +116,6 @@ func stdout(t *testing.T, m *Manager, id string) string {
 	}
 	defer rd.Close()
 	return string(readAll(t, rd)[Stdout])
-}
-
-// assertNoZombies fails if the test process has a zombie child outside its
-// own process group: every child procd started or inherited was reaped.
-func assertNoZombies(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var zombies []string
-		tasks, _ := os.ReadDir("/proc/self/task")
-		for _, task := range tasks {
-			b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
-			for _, f := range strings.Fields(string(b)) {
-				st, _ := os.ReadFile("/proc/" + f + "/stat")
-				if i := bytes.LastIndexByte(st, ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
-					zombies = append(zombies, f)
-				}
-			}
-		}
-		if len(zombies) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("zombie children left: %v", zombies)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func alive(pid int) bool {
@@ -194,7 +160,7 @@ func TestExitCodeOutputAndEventOrder(t *testing.T) {
 	}
 	var types []events.Type
 	for len(types) < 2 {
-		evs, err := sub.Next(ctxFor(t), nil)
+		evs, err := sub.Next(testutil.Context(t), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +222,7 @@ func TestStopKillsTreeIgnoringTerm(t *testing.T) {
 	}
 	var types []events.Type
 	for len(types) < 3 {
-		evs, _ := sub.Next(ctxFor(t), nil)
+		evs, _ := sub.Next(testutil.Context(t), nil)
 		for _, e := range evs {
 			types = append(types, e.Type)
 		}
@@ -433,7 +399,7 @@ func TestHugeOutputKeepsTailAndCountsDrops(t *testing.T) {
 	if out := stdout(t, m, lines.ID); !strings.HasSuffix(out, "a\nLAST") {
 		t.Fatalf("lines tail %q", out[len(out)-8:])
 	}
-	evs, _ := sub.Next(ctxFor(t), make([]events.Event, 0, 8))
+	evs, _ := sub.Next(testutil.Context(t), make([]events.Event, 0, 8))
 	if len(evs) == 0 || evs[0].Stream != "stdout" {
 		t.Fatalf("no output_dropped event: %+v", evs)
 	}
@@ -493,7 +459,7 @@ func TestRetentionRemoveAndCleanup(t *testing.T) {
 	if len(l) != 2 || l[0].ID != ids[2] || l[1].ID != ids[3] {
 		t.Fatalf("retained %+v", l)
 	}
-	evs, _ := sub.Next(ctxFor(t), make([]events.Event, 0, 8))
+	evs, _ := sub.Next(testutil.Context(t), make([]events.Event, 0, 8))
 	if len(evs) == 0 || evs[0].ProcessID != ids[0] {
 		t.Fatalf("removed events %+v", evs)
 	}
@@ -655,7 +621,7 @@ func TestOutputDroppedNeverPrecedesStarted(t *testing.T) {
 		wait(t, m, info.ID)
 		var evs []events.Event
 		for len(evs) == 0 || evs[len(evs)-1].Type != events.Exited {
-			got, err := sub.Next(ctxFor(t), make([]events.Event, 0, 16))
+			got, err := sub.Next(testutil.Context(t), make([]events.Event, 0, 16))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/testutil"
 )
 
 // freePort returns a loopback port nothing listens on (for now).
@@ -33,7 +34,7 @@ func freePort(t *testing.T) string {
 
 func waitReady(t *testing.T, m *Manager, id string) Info {
 	t.Helper()
-	info, timedOut, err := m.WaitReady(ctxFor(t), Ref{ID: id}, 20*time.Second)
+	info, timedOut, err := m.WaitReady(testutil.Context(t), Ref{ID: id}, 20*time.Second)
 	if err != nil || timedOut {
 		t.Fatalf("wait ready %s: %v (timed out %v)", id, err, timedOut)
 	}
@@ -44,7 +45,7 @@ func waitReady(t *testing.T, m *Manager, id string) Info {
 func nextOf(t *testing.T, sub *events.Subscription, id string, typ events.Type) events.Event {
 	t.Helper()
 	for {
-		evs, err := sub.Next(ctxFor(t), nil)
+		evs, err := sub.Next(testutil.Context(t), nil)
 		if err != nil {
 			t.Fatalf("waiting for %v: %v", typ, err)
 		}
@@ -71,7 +72,7 @@ func TestReadyTCPStartingUntilThePortAccepts(t *testing.T) {
 		t.Fatalf("addr %q, want the bare port on 127.0.0.1", info.Ready.Readiness.Addr)
 	}
 	// Still starting while nothing listens, with the failures counted.
-	waitFor(t, "failed probe attempts", func() bool { return mustGet(t, m, info.ID).Ready.Attempts >= 2 })
+	testutil.WaitFor(t, "failed probe attempts", func() bool { return mustGet(t, m, info.ID).Ready.Attempts >= 2 })
 	if got := mustGet(t, m, info.ID); got.State != Starting || got.Ready.LastError == "" {
 		t.Fatalf("state %v, last error %q; want STARTING with the refusal", got.State, got.Ready.LastError)
 	}
@@ -87,7 +88,7 @@ func TestReadyTCPStartingUntilThePortAccepts(t *testing.T) {
 	if e := nextOf(t, sub, info.ID, events.Ready); !strings.Contains(e.Detail, "accepted a connection") {
 		t.Fatalf("READY detail %q", e.Detail)
 	}
-	m.Stop(ctxFor(t), Ref{ID: info.ID}, nil, StopOptions{})
+	m.Stop(testutil.Context(t), Ref{ID: info.ID}, nil, StopOptions{})
 }
 
 func mustGet(t *testing.T, m *Manager, id string) Info {
@@ -115,7 +116,7 @@ func TestReadyHTTPWants2xx(t *testing.T) {
 	if got.State != Running || got.Ready.Attempts != 4 {
 		t.Fatalf("state %v after %d attempts; want RUNNING after 4 (three 503s)", got.State, got.Ready.Attempts)
 	}
-	m.Stop(ctxFor(t), Ref{ID: info.ID}, nil, StopOptions{})
+	m.Stop(testutil.Context(t), Ref{ID: info.ID}, nil, StopOptions{})
 }
 
 // An exec check runs until it exits 0; a log check matches a line.
@@ -124,7 +125,7 @@ func TestReadyExecAndLog(t *testing.T) {
 	flag := filepath.Join(t.TempDir(), "up")
 	ex := mustStart(t, m, Spec{Command: []string{"sleep", "100"},
 		Ready: Readiness{Kind: ReadyExec, Command: []string{"test", "-e", flag}, Interval: 20 * time.Millisecond}})
-	waitFor(t, "failed exec probes", func() bool { return mustGet(t, m, ex.ID).Ready.Attempts >= 2 })
+	testutil.WaitFor(t, "failed exec probes", func() bool { return mustGet(t, m, ex.ID).Ready.Attempts >= 2 })
 	if got := mustGet(t, m, ex.ID); got.State != Starting || !strings.Contains(got.Ready.LastError, "exit") {
 		t.Fatalf("state %v, last error %q; want STARTING, the probe's exit", got.State, got.Ready.LastError)
 	}
@@ -139,7 +140,7 @@ func TestReadyExecAndLog(t *testing.T) {
 	if got.State != Running || got.Ready.Took < 300*time.Millisecond {
 		t.Fatalf("log: state %v after %v; want RUNNING after the stderr line", got.State, got.Ready.Took)
 	}
-	m.Stop(ctxFor(t), Ref{}, &Selector{All: true}, StopOptions{})
+	m.Stop(testutil.Context(t), Ref{}, &Selector{All: true}, StopOptions{})
 }
 
 // A process never ready is stopped at its start-up timeout, with the stop
@@ -196,16 +197,16 @@ func TestStopWhileStartingEndsProbing(t *testing.T) {
 	s := Spec{Command: []string{"sleep", "100"},
 		Ready: Readiness{Kind: ReadyExec, Command: []string{"sh", "-c", "sleep 100 & sleep 100"}, AttemptTimeout: time.Minute}}
 	info := mustStart(t, m, s)
-	waitFor(t, "the probe running", func() bool { return len(probeProcesses(t)) > 0 })
+	testutil.WaitFor(t, "the probe running", func() bool { return len(probeProcesses(t)) > 0 })
 	began := time.Now()
-	res, _ := m.Stop(ctxFor(t), Ref{ID: info.ID}, nil, StopOptions{})
+	res, _ := m.Stop(testutil.Context(t), Ref{ID: info.ID}, nil, StopOptions{})
 	if took := time.Since(began); took > 5*time.Second {
 		t.Fatalf("stop took %v", took)
 	}
 	if res[0].Info.Exit.Reason != ReasonStopped {
 		t.Fatalf("exit %+v", res[0].Info.Exit)
 	}
-	waitFor(t, "the probe's group gone", func() bool { return len(probeProcesses(t)) == 0 })
+	testutil.WaitFor(t, "the probe's group gone", func() bool { return len(probeProcesses(t)) == 0 })
 }
 
 // probeProcesses lists this test's exec probes still alive ("sleep 100"
@@ -267,7 +268,7 @@ func TestWaitReadyReturnsWhenTheProcessEnds(t *testing.T) {
 	if now.State != Running || now.Ready.ReadyAt.IsZero() {
 		t.Fatalf("default readiness: state %v ready at %v", now.State, now.Ready.ReadyAt)
 	}
-	m.Stop(ctxFor(t), Ref{ID: now.ID}, nil, StopOptions{})
+	m.Stop(testutil.Context(t), Ref{ID: now.ID}, nil, StopOptions{})
 }
 
 func TestReadinessValidation(t *testing.T) {
@@ -291,17 +292,5 @@ func TestReadinessValidation(t *testing.T) {
 		if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v; want INVALID_ARGUMENT with %q", tc.r, err, tc.want)
 		}
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/procd/procd/internal/errdefs"
+	"github.com/procd/procd/internal/testutil"
 )
 
 // ioWchar is how many bytes pid has written, from /proc/PID/io.
@@ -32,18 +33,6 @@ func ioWchar(t *testing.T, pid int) int64 {
 	}
 	t.Fatalf("no wchar in /proc/%d/io", pid)
 	return 0
-}
-
-// waitUntil polls cond until it holds, failing the test after 20 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for delay := time.Millisecond; !cond(); delay = min(2*delay, 20*time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(delay)
-	}
 }
 
 func TestSessionHoldsTheProcessBackAndLosesNothing(t *testing.T) {
@@ -66,7 +55,7 @@ func TestSessionHoldsTheProcessBackAndLosesNothing(t *testing.T) {
 
 	// The session reads nothing yet: cat fills the window and a pipe, then
 	// blocks in write(2), and procd captures no more.
-	waitUntil(t, "cat blocks", func() bool {
+	testutil.WaitFor(t, "cat blocks", func() bool {
 		w := ioWchar(t, info.PID)
 		time.Sleep(50 * time.Millisecond) // progress over an interval is what "blocked" means
 		return w == ioWchar(t, info.PID) && w > 0
@@ -85,7 +74,7 @@ func TestSessionHoldsTheProcessBackAndLosesNothing(t *testing.T) {
 	sum := sha256.New()
 	n := 0
 	for {
-		ch, err := sess.Next(ctxFor(t), 64<<10)
+		ch, err := sess.Next(testutil.Context(t), 64<<10)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -122,7 +111,7 @@ func TestLossyAttachNeverSlowsTheProcess(t *testing.T) {
 	if final.Stdout.Total != 5000000 {
 		t.Fatalf("captured %d, want 5000000", final.Stdout.Total)
 	}
-	ch, err := sess.Next(ctxFor(t), 1<<20)
+	ch, err := sess.Next(testutil.Context(t), 1<<20)
 	if err != nil || ch.Skipped == 0 {
 		t.Fatalf("first chunk skipped %d (%v): a lossy reader is told what it missed", ch.Skipped, err)
 	}
@@ -137,7 +126,7 @@ func TestSessionEndClosesStdinItHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sess.Write(ctxFor(t), []byte("hello\n")); err != nil {
+	if _, err := sess.Write(testutil.Context(t), []byte("hello\n")); err != nil {
 		t.Fatal(err)
 	}
 	sess.End() // a client gone without closing stdin
@@ -155,10 +144,10 @@ func TestReleasedStdinStaysOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first.Write(ctxFor(t), []byte("x\n"))
+	first.Write(testutil.Context(t), []byte("x\n"))
 	first.ReleaseStdin()
 	first.End()
-	if _, err := m.WriteInput(ctxFor(t), Ref{ID: info.ID}, []byte("y\n"), true); err != nil {
+	if _, err := m.WriteInput(testutil.Context(t), Ref{ID: info.ID}, []byte("y\n"), true); err != nil {
 		t.Fatalf("stdin was closed although released: %v", err)
 	}
 	wait(t, m, info.ID)

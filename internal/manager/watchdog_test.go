@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/testutil"
 	"github.com/procd/procd/internal/watchdog"
 )
 
@@ -76,7 +77,7 @@ func TestHungProcessIsStoppedAfterTimeoutPlusBuffer(t *testing.T) {
 	}
 	var types []events.Type
 	for len(types) == 0 || types[len(types)-1] != events.Exited {
-		evs, _ := sub.Next(ctxFor(t), nil)
+		evs, _ := sub.Next(testutil.Context(t), nil)
 		for _, e := range evs {
 			types = append(types, e.Type)
 		}
@@ -103,7 +104,7 @@ func TestNoAutoKillForceKillsAfterMaxHangTime(t *testing.T) {
 	s.Watchdog.AutoKill = new(bool)
 	s.Watchdog.MaxHangTime = dur(time.Second)
 	info := mustStart(t, m, s)
-	if _, err := sub.Next(ctxFor(t), nil); err != nil { // hung at 300 ms...
+	if _, err := sub.Next(testutil.Context(t), nil); err != nil { // hung at 300 ms...
 		t.Fatal(err)
 	}
 	if got, _ := m.Get(Ref{ID: info.ID}); got.State != Running || !got.Watchdog.Hung { // ...but not killed

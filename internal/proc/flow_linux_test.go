@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/procd/procd/internal/testutil"
 )
 
 // flowSink is a FlowSink whose room the test hands out.
@@ -90,7 +92,7 @@ func TestFlowSinkHoldsTheWriterBackWithoutLosingAByte(t *testing.T) {
 	for granted := step; ; granted += step {
 		// The reader takes exactly what it was given, then the child
 		// blocks in write(2): nothing is read past the room.
-		waitFor(t, func() [2]int {
+		testutil.WaitForValue(t, "the reader to take its room and the child to block", func() [2]int {
 			b := 0
 			if blockedInWrite(p.Pid()) {
 				b = 1

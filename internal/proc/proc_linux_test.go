@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/procd/procd/internal/procattr"
+	"github.com/procd/procd/internal/testutil"
 )
 
 var rt *Runtime
@@ -169,7 +170,7 @@ func TestLeftoversIgnoringTermAreFoundAndKilledAfterLeaderExit(t *testing.T) {
 	out := newBuffer()
 	p, exited := start(t, `trap "" TERM; sleep 300 & echo $!; exit 0`, out, nil)
 	waitClosed(t, exited, "leader exit")
-	members := waitFor(t, func() []int { return rt.GroupMembers(p.Pgid()) }, func(m []int) bool { return len(m) == 1 })
+	members := testutil.WaitForValue(t, "the group to hold one member", func() []int { return rt.GroupMembers(p.Pgid()) }, func(m []int) bool { return len(m) == 1 })
 	child, _ := strconv.Atoi(strings.TrimSpace(out.String()))
 	if members[0] != child {
 		t.Fatalf("members = %v, want the sleep %d", members, child)
@@ -185,8 +186,8 @@ func TestLeftoversIgnoringTermAreFoundAndKilledAfterLeaderExit(t *testing.T) {
 	if err := p.SignalGroup(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() []int { return rt.GroupMembers(p.Pgid()) }, func(m []int) bool { return len(m) == 0 })
-	waitFor(t, func() int64 { return rt.OrphansReaped() }, func(n int64) bool { return n > before })
+	testutil.WaitForValue(t, "the group to empty", func() []int { return rt.GroupMembers(p.Pgid()) }, func(m []int) bool { return len(m) == 0 })
+	testutil.WaitForValue(t, "the orphan to be reaped", func() int64 { return rt.OrphansReaped() }, func(n int64) bool { return n > before })
 	if _, err := os.Stat("/proc/" + strconv.Itoa(child)); err == nil {
 		t.Fatalf("orphan %d still in the process table (zombie not reaped)", child)
 	}
@@ -272,21 +273,6 @@ func TestInstantExitsAreNeverStolenByTheReaper(t *testing.T) {
 	}
 }
 
-func waitFor[T any](t *testing.T, get func() T, ok func(T) bool) T {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		v := get()
-		if ok(v) {
-			return v
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met; last value %v", v)
-		}
-		time.Sleep(delay)
-	}
-}
-
 func TestLookPath(t *testing.T) {
 	dir := t.TempDir()
 	exe := dir + "/tool"
@@ -329,7 +315,7 @@ func TestPdeathsigIsNotTiedToTheCallersThread(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		p.SignalGroup(syscall.SIGKILL)
-		waitFor(t, p.Exited, func(b bool) bool { return b })
+		testutil.WaitForValue(t, "the process to exit", p.Exited, func(b bool) bool { return b })
 		p.Reap()
 		p.Release()
 	})
@@ -401,7 +387,7 @@ func TestTerminal(t *testing.T) {
 	}
 	exited := make(chan struct{})
 	rt.Watch(p, func() { close(exited) })
-	waitFor(t, out.String, func(s string) bool { return strings.Contains(s, "30 100") })
+	testutil.WaitForValue(t, "the window size to be seen", out.String, func(s string) bool { return strings.Contains(s, "30 100") })
 	// The shell waits in read: alive, so its session can be asked for.
 	if sid, err := unix.Getsid(p.Pid()); err != nil || sid != p.Pid() {
 		t.Fatalf("session %d (%v), want the process's own", sid, err)

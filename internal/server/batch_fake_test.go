@@ -15,6 +15,7 @@ import (
 	"github.com/procd/procd/internal/executor"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/server"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -81,7 +82,7 @@ func TestRunBatchStalledReaderIsBounded(t *testing.T) {
 		req.Jobs = append(req.Jobs, &pb.ProcessSpec{Command: []string{"fuzz", "--seed", "42"}})
 	}
 	before := heapInUse()
-	stream, err := pb.NewBatchServiceClient(conn).RunBatch(ctxFor(t), req)
+	stream, err := pb.NewBatchServiceClient(conn).RunBatch(testutil.Context(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}

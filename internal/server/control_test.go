@@ -16,6 +16,7 @@ import (
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/server"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -31,7 +32,7 @@ func ids(ps []*pb.Process) []string {
 // cleanup and the counters, over the wire.
 func TestSignalStopCleanupAndStats(t *testing.T) {
 	h := newHarness(t, manager.Config{}, nil, false)
-	ctx := ctxFor(t)
+	ctx := testutil.Context(t)
 	a := h.start(t, &pb.ProcessSpec{Command: []string{"sleep", "300"}, Name: "a", Labels: map[string]string{"campaign": "x"}})
 	b := h.start(t, &pb.ProcessSpec{Command: []string{"sleep", "300"}, Name: "b"})
 	c := h.start(t, &pb.ProcessSpec{Command: []string{"true"}, Name: "c"})
@@ -151,7 +152,7 @@ func TestSignalStopCleanupAndStats(t *testing.T) {
 // Every error kind of the core reaches the client as its own code.
 func TestErrorKindsMapToCodes(t *testing.T) {
 	h := newHarness(t, manager.Config{MaxProcesses: 1}, nil, false)
-	ctx := ctxFor(t)
+	ctx := testutil.Context(t)
 	h.start(t, &pb.ProcessSpec{Command: []string{"sleep", "300"}})
 	start := func(cmd ...string) error {
 		_, err := h.c.StartProcess(ctx, &pb.StartProcessRequest{Spec: &pb.ProcessSpec{Command: cmd}})
@@ -184,7 +185,7 @@ func TestPanicsAreRecovered(t *testing.T) {
 		closeLog()
 	})
 	c := pb.NewProcessServiceClient(conn)
-	ctx := ctxFor(t)
+	ctx := testutil.Context(t)
 	for range 2 {
 		_, err := c.GetProcess(ctx, &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Id{Id: "p-1"}})
 		wantStatus(t, "unary handler panic", err, codes.Internal, "/procd.v1.ProcessService/GetProcess", "recovered")

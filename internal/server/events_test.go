@@ -17,6 +17,7 @@ import (
 
 	"github.com/procd/procd/internal/events"
 	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -77,14 +78,14 @@ func startedIDs(evs []*pb.Event) []string {
 // duplicate, and then live events continue seamlessly.
 func TestWatchEventsResume(t *testing.T) {
 	h := newHarness(t, manager.Config{}, nil, false)
-	ctx, cancel := context.WithCancel(ctxFor(t))
+	ctx, cancel := context.WithCancel(testutil.Context(t))
 	s, err := h.c.WatchEvents(ctx, &pb.WatchEventsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Without after_seq only new events come: wait until the server has
 	// subscribed before publishing any.
-	waitFor(t, "the subscription", func() bool { return h.bus.Stats().Subscribers == 1 })
+	testutil.WaitFor(t, "the subscription", func() bool { return h.bus.Stats().Subscribers == 1 })
 	first := h.startAndWait(t, 3)
 	last := h.stats(t).GetEvents().GetLastSeq()
 	got := recvThrough(t, s, last)
@@ -101,14 +102,14 @@ func TestWatchEventsResume(t *testing.T) {
 		}
 	}
 	cancel()
-	waitFor(t, "the first subscription to end", func() bool { return h.bus.Stats().Subscribers == 0 })
+	testutil.WaitFor(t, "the first subscription to end", func() bool { return h.bus.Stats().Subscribers == 0 })
 
 	missed := h.startAndWait(t, 2)
 	last2 := h.stats(t).GetEvents().GetLastSeq()
 	if last2 <= last {
 		t.Fatalf("no events published while disconnected (last seq %d, then %d)", last, last2)
 	}
-	s, err = h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &last})
+	s, err = h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &last})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestWatchEventsResumeOutOfRange(t *testing.T) {
 		t.Fatalf("event stats %v", ev)
 	}
 	recvErr := func(after uint64) error {
-		s, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &after})
+		s, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &after})
 		if err != nil {
 			return err
 		}
@@ -149,7 +150,7 @@ func TestWatchEventsResumeOutOfRange(t *testing.T) {
 	wantStatus(t, "after_seq beyond the last", recvErr(last+1000), codes.OutOfRange, strconv.FormatUint(last+1000, 10), fmt.Sprintf("seq %d", last))
 
 	after := oldest - 1
-	s, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &after})
+	s, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &after})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,15 +168,15 @@ func TestWatchEventsSlowSubscriber(t *testing.T) {
 	// how much the stalled client's transport buffers for it.
 	stalledConn := h.dial(t, grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
 	zero := uint64(0)
-	stalled, err := pb.NewProcessServiceClient(stalledConn).WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &zero})
+	stalled, err := pb.NewProcessServiceClient(stalledConn).WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &zero})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &zero})
+	reader, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &zero})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "both subscriptions", func() bool { return bus.Stats().Subscribers == 2 })
+	testutil.WaitFor(t, "both subscriptions", func() bool { return bus.Stats().Subscribers == 2 })
 
 	var (
 		mu      sync.Mutex
@@ -283,7 +284,7 @@ func TestWatchEventsSlowSubscriber(t *testing.T) {
 		t.Fatalf("event stats %v", st)
 	}
 	// The resume point it was given is long gone from the ring.
-	s, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &resume})
+	s, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &resume})
 	if err == nil {
 		_, err = s.Recv()
 	}
@@ -301,7 +302,7 @@ func TestWatchEventsFilters(t *testing.T) {
 	h.wait(t, second.GetId())
 	h.wait(t, first.GetId())
 	zero := uint64(0)
-	s, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{
+	s, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{
 		AfterSeq: &zero,
 		Types:    []pb.EventType{pb.EventType_EVENT_TYPE_EXITED},
 		Labels:   map[string]string{"target": "png"},
@@ -324,7 +325,7 @@ func TestWatchEventsFilters(t *testing.T) {
 			t.Fatalf("filtered event %v; want the exit of %s", e, want.GetId())
 		}
 	}
-	byName, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &zero, Names: []string{"plain"}, ProcessIds: []string{second.GetId()}})
+	byName, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &zero, Names: []string{"plain"}, ProcessIds: []string{second.GetId()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +350,7 @@ func TestWatchEventsFilters(t *testing.T) {
 func TestOutputDroppedEventFollowsStarted(t *testing.T) {
 	h := newHarness(t, manager.Config{RingSize: 1}, nil, false)
 	zero := uint64(0)
-	s, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &zero})
+	s, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &zero})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +364,7 @@ func TestOutputDroppedEventFollowsStarted(t *testing.T) {
 	for range workers {
 		wg.Go(func() {
 			for range each {
-				resp, err := h.c.StartProcess(ctxFor(t), &pb.StartProcessRequest{Spec: &pb.ProcessSpec{Command: []string{"head", "-c", "65536", "/dev/zero"}}})
+				resp, err := h.c.StartProcess(testutil.Context(t), &pb.StartProcessRequest{Spec: &pb.ProcessSpec{Command: []string{"head", "-c", "65536", "/dev/zero"}}})
 				if err != nil {
 					t.Errorf("start: %v", err)
 					return
@@ -415,7 +416,7 @@ func TestWatchEventsBatch(t *testing.T) {
 	h.startAndWait(t, 5)
 	last := h.stats(t).GetEvents().GetLastSeq()
 	zero := uint64(0)
-	s, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &zero, Batch: true})
+	s, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &zero, Batch: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +452,7 @@ func TestWatchEventsBatch(t *testing.T) {
 func TestWatchEventsHeadersMeanSubscribed(t *testing.T) {
 	h := newHarness(t, manager.Config{}, nil, false)
 	for range 20 {
-		ctx, cancel := context.WithCancel(ctxFor(t))
+		ctx, cancel := context.WithCancel(testutil.Context(t))
 		s, err := h.c.WatchEvents(ctx, &pb.WatchEventsRequest{Types: []pb.EventType{pb.EventType_EVENT_TYPE_STARTED}})
 		if err != nil {
 			t.Fatal(err)

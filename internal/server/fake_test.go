@@ -14,6 +14,7 @@ import (
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/procattr"
 	"github.com/procd/procd/internal/server"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -76,7 +77,7 @@ func TestStartProcessThroughAFake(t *testing.T) {
 		Exit: &manager.Exit{Reason: manager.ReasonHung, Code: -1, Signal: syscall.SIGKILL},
 	}}
 	c := fakeServer(t, fake)
-	resp, err := c.StartProcess(ctxFor(t), &pb.StartProcessRequest{Spec: &pb.ProcessSpec{
+	resp, err := c.StartProcess(testutil.Context(t), &pb.StartProcessRequest{Spec: &pb.ProcessSpec{
 		Command: []string{"fuzz", "-x"}, Name: "fuzz", StopSignal: "hup", KillMode: pb.KillMode_KILL_MODE_LEADER,
 		Rlimits: []*pb.Rlimit{{Name: "nofile", Soft: 64, Hard: 128}},
 		Tty:     true, WindowSize: &pb.WindowSize{Rows: 30, Cols: 100},
@@ -108,16 +109,16 @@ func TestStartProcessThroughAFake(t *testing.T) {
 	}
 
 	// A request the server cannot convert never reaches Start, but is counted.
-	_, err = c.StartProcess(ctxFor(t), &pb.StartProcessRequest{Spec: &pb.ProcessSpec{Command: []string{"x"}, StopSignal: "SIGBOGUS"}})
+	_, err = c.StartProcess(testutil.Context(t), &pb.StartProcessRequest{Spec: &pb.ProcessSpec{Command: []string{"x"}, StopSignal: "SIGBOGUS"}})
 	wantStatus(t, "bad signal", err, codes.InvalidArgument, "spec.stop_signal", "SIGBOGUS")
 	if len(fake.specs) != 1 || fake.failed != 1 {
 		t.Errorf("after a bad request: %d starts, %d failures counted; want 1, 1", len(fake.specs), fake.failed)
 	}
 
 	// Core errors map to their codes in one place.
-	_, err = c.GetProcess(ctxFor(t), &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Id{Id: "p-8"}})
+	_, err = c.GetProcess(testutil.Context(t), &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Id{Id: "p-8"}})
 	wantStatus(t, "unknown id", err, codes.NotFound, `"p-8"`)
 	// A call the fake does not implement is a recovered panic, not a crash.
-	_, err = c.RemoveProcess(ctxFor(t), &pb.RemoveProcessRequest{Target: &pb.RemoveProcessRequest_Id{Id: "p-7"}})
+	_, err = c.RemoveProcess(testutil.Context(t), &pb.RemoveProcessRequest{Target: &pb.RemoveProcessRequest_Id{Id: "p-7"}})
 	wantStatus(t, "unimplemented fake", err, codes.Internal, "RemoveProcess")
 }

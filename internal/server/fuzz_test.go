@@ -14,6 +14,7 @@ import (
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/procattr"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -84,7 +85,7 @@ func FuzzStartProcessRequest(f *testing.F) {
 				}
 			}
 		}
-		resp, err := h.c.StartProcess(ctxFor(t), req)
+		resp, err := h.c.StartProcess(testutil.Context(t), req)
 		if err != nil {
 			checkCode(t, "start", err)
 			return
@@ -93,7 +94,7 @@ func FuzzStartProcessRequest(f *testing.F) {
 		if x := fin.GetExit(); (x.ExitCode == nil) == (x.SignalNumber == nil) {
 			t.Fatalf("exit status sets exactly one of code and signal: %v", x)
 		}
-		if _, err := h.c.RemoveProcess(ctxFor(t), &pb.RemoveProcessRequest{Target: &pb.RemoveProcessRequest_Id{Id: fin.GetId()}}); err != nil {
+		if _, err := h.c.RemoveProcess(testutil.Context(t), &pb.RemoveProcessRequest{Target: &pb.RemoveProcessRequest_Id{Id: fin.GetId()}}); err != nil {
 			t.Fatalf("remove: %v", err)
 		}
 	})
@@ -124,7 +125,7 @@ func FuzzSendSignal(f *testing.F) {
 			t.Fatalf("ParseSignal(%q) = %d", s, sig)
 		}
 
-		resp, err := h.c.SendSignal(ctxFor(t), &pb.SendSignalRequest{Target: &pb.SendSignalRequest_Id{Id: p.GetId()}, Signal: s})
+		resp, err := h.c.SendSignal(testutil.Context(t), &pb.SendSignalRequest{Target: &pb.SendSignalRequest_Id{Id: p.GetId()}, Signal: s})
 		if s != strings.ToValidUTF8(s, "") {
 			// proto3 strings must be UTF-8: the client refuses to marshal.
 			if err == nil {

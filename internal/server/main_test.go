@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/proc"
 	"github.com/procd/procd/internal/server"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -90,7 +90,7 @@ func newHarness(tb testing.TB, cfg manager.Config, bus *events.Bus, quiet bool) 
 		h.m.Shutdown(ctx)
 		bus.Close()
 		closeLog()
-		assertNoZombies(tb)
+		testutil.AssertNoZombies(tb)
 	})
 	return h
 }
@@ -166,17 +166,9 @@ func (w *tbWriter) close() {
 	w.mu.Unlock()
 }
 
-// ctxFor returns a context that bounds one step of a test: reached only
-// when something is broken.
-func ctxFor(tb testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	tb.Cleanup(cancel)
-	return ctx
-}
-
 func (h *harness) start(tb testing.TB, spec *pb.ProcessSpec) *pb.Process {
 	tb.Helper()
-	resp, err := h.c.StartProcess(ctxFor(tb), &pb.StartProcessRequest{Spec: spec})
+	resp, err := h.c.StartProcess(testutil.Context(tb), &pb.StartProcessRequest{Spec: spec})
 	if err != nil {
 		tb.Fatalf("start %q: %v", spec.GetCommand(), err)
 	}
@@ -191,7 +183,7 @@ func (h *harness) sh(tb testing.TB, script string) *pb.Process {
 // wait waits for the final record of a process.
 func (h *harness) wait(tb testing.TB, id string) *pb.Process {
 	tb.Helper()
-	resp, err := h.c.WaitForProcess(ctxFor(tb), &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: id}})
+	resp, err := h.c.WaitForProcess(testutil.Context(tb), &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: id}})
 	if err != nil {
 		tb.Fatalf("wait %s: %v", id, err)
 	}
@@ -203,23 +195,11 @@ func (h *harness) wait(tb testing.TB, id string) *pb.Process {
 
 func (h *harness) stats(tb testing.TB) *pb.GetStatsResponse {
 	tb.Helper()
-	st, err := h.c.GetStats(ctxFor(tb), &pb.GetStatsRequest{})
+	st, err := h.c.GetStats(testutil.Context(tb), &pb.GetStatsRequest{})
 	if err != nil {
 		tb.Fatalf("stats: %v", err)
 	}
 	return st
-}
-
-// waitFor polls cond until it holds, failing after a generous deadline.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // wantStatus checks that err is a gRPC status with code and a message
@@ -239,34 +219,6 @@ func wantStatus(tb testing.TB, what string, err error, code codes.Code, parts ..
 		if !strings.Contains(st.Message(), p) {
 			tb.Errorf("%s: message %q does not contain %q", what, st.Message(), p)
 		}
-	}
-}
-
-// assertNoZombies fails if the test process has a zombie child: every
-// child procd started was reaped.
-func assertNoZombies(tb testing.TB) {
-	tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var zombies []string
-		tasks, _ := os.ReadDir("/proc/self/task")
-		for _, task := range tasks {
-			b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
-			for _, f := range strings.Fields(string(b)) {
-				st, _ := os.ReadFile("/proc/" + f + "/stat")
-				if i := bytes.LastIndexByte(st, ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
-					zombies = append(zombies, f)
-				}
-			}
-		}
-		if len(zombies) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Errorf("zombie children left: %v", zombies)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

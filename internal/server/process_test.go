@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -25,7 +26,7 @@ func TestErrorCodesOverTheWire(t *testing.T) {
 	byID := func(id string) *pb.SendSignalRequest {
 		return &pb.SendSignalRequest{Target: &pb.SendSignalRequest_Id{Id: id}}
 	}
-	ctx := ctxFor(t)
+	ctx := testutil.Context(t)
 	for _, tc := range []struct {
 		name  string
 		call  func() error
@@ -170,7 +171,7 @@ func TestExitCodeAndSignalRoundTrip(t *testing.T) {
 	if fin.GetStdout().GetTotalBytes() != 3 || fin.GetStderr().GetTotalBytes() != 4 || fin.GetFinishedAt() == nil {
 		t.Fatalf("final record %v", fin)
 	}
-	got, err := h.c.GetProcess(ctxFor(t), &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Pid{Pid: p.GetPid()}})
+	got, err := h.c.GetProcess(testutil.Context(t), &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Pid{Pid: p.GetPid()}})
 	if err != nil || got.GetProcess().GetId() != p.GetId() || got.GetProcess().GetExit().GetExitCode() != 3 {
 		t.Fatalf("get by pid %d: %v %v", p.GetPid(), got, err)
 	}
@@ -188,7 +189,7 @@ func TestWaitForProcessTimeout(t *testing.T) {
 	h := newHarness(t, manager.Config{}, nil, false)
 	run := h.start(t, &pb.ProcessSpec{Command: []string{"sleep", "300"}})
 	t0 := time.Now()
-	resp, err := h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{
+	resp, err := h.c.WaitForProcess(testutil.Context(t), &pb.WaitForProcessRequest{
 		Target: &pb.WaitForProcessRequest_Id{Id: run.GetId()}, Timeout: durationpb.New(100 * time.Millisecond)})
 	if err != nil {
 		t.Fatalf("wait with timeout: %v", err)
@@ -203,7 +204,7 @@ func TestWaitForProcessTimeout(t *testing.T) {
 	done := h.start(t, &pb.ProcessSpec{Command: []string{"true"}})
 	h.wait(t, done.GetId())
 	t0 = time.Now()
-	resp, err = h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{
+	resp, err = h.c.WaitForProcess(testutil.Context(t), &pb.WaitForProcessRequest{
 		Target: &pb.WaitForProcessRequest_Pid{Pid: done.GetPid()}, Timeout: durationpb.New(15 * time.Second)})
 	if err != nil || resp.GetTimedOut() || resp.GetProcess().GetId() != done.GetId() || resp.GetProcess().GetExit().GetExitCode() != 0 {
 		t.Fatalf("wait on a finished process: %v %v", resp, err)
@@ -213,12 +214,12 @@ func TestWaitForProcessTimeout(t *testing.T) {
 	}
 
 	// A zero timeout polls: the live record at once, or the final one.
-	resp, err = h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{
+	resp, err = h.c.WaitForProcess(testutil.Context(t), &pb.WaitForProcessRequest{
 		Target: &pb.WaitForProcessRequest_Id{Id: run.GetId()}, Timeout: durationpb.New(0)})
 	if err != nil || !resp.GetTimedOut() || resp.GetProcess().GetState() != pb.ProcessState_PROCESS_STATE_RUNNING {
 		t.Fatalf("poll of a running process: %v %v", resp, err)
 	}
-	resp, err = h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{
+	resp, err = h.c.WaitForProcess(testutil.Context(t), &pb.WaitForProcessRequest{
 		Target: &pb.WaitForProcessRequest_Id{Id: done.GetId()}, Timeout: durationpb.New(0)})
 	if err != nil || resp.GetTimedOut() || resp.GetProcess().GetExit().GetExitCode() != 0 {
 		t.Fatalf("poll of a finished process: %v %v", resp, err)
@@ -257,7 +258,7 @@ func readAll(t *testing.T, s pb.ProcessService_ReadOutputClient, from int64) map
 func TestReadOutputFollowReturnsEverything(t *testing.T) {
 	h := newHarness(t, manager.Config{}, nil, false)
 	p := h.sh(t, "seq 1 50000; seq 1 1000 >&2")
-	s, err := h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Follow: true})
+	s, err := h.c.ReadOutput(testutil.Context(t), &pb.ReadOutputRequest{Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestReadOutputFollowReturnsEverything(t *testing.T) {
 
 	// Resuming from an offset returns exactly the rest.
 	const off = 100000
-	s, err = h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{
+	s, err = h.c.ReadOutput(testutil.Context(t), &pb.ReadOutputRequest{
 		Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Stream: pb.Stream_STREAM_STDOUT, Offset: off})
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +292,7 @@ func TestReadOutputFollowReturnsEverything(t *testing.T) {
 	// Past the end reads as end of file (the proto's contract), even with
 	// follow once the process has exited: no error, no data, no hang.
 	for _, follow := range []bool{false, true} {
-		s, err = h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{
+		s, err = h.c.ReadOutput(testutil.Context(t), &pb.ReadOutputRequest{
 			Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Offset: int64(len(want)) + 1, Follow: follow})
 		if err != nil {
 			t.Fatal(err)
@@ -323,7 +324,7 @@ func TestReadOutputSkippedBytesAndTail(t *testing.T) {
 	id := &pb.ReadOutputRequest_Id{Id: p.GetId()}
 
 	for _, follow := range []bool{false, true} {
-		s, err := h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{Target: id, Stream: pb.Stream_STREAM_STDOUT, Follow: follow})
+		s, err := h.c.ReadOutput(testutil.Context(t), &pb.ReadOutputRequest{Target: id, Stream: pb.Stream_STREAM_STDOUT, Follow: follow})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -350,7 +351,7 @@ func TestReadOutputSkippedBytesAndTail(t *testing.T) {
 	}
 
 	tail := int64(10)
-	s, err := h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{Target: id, TailBytes: &tail})
+	s, err := h.c.ReadOutput(testutil.Context(t), &pb.ReadOutputRequest{Target: id, TailBytes: &tail})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +378,7 @@ func TestReadOutputSkippedBytesAndTail(t *testing.T) {
 		t.Fatalf("output stats %v", st)
 	}
 	zero := uint64(0)
-	ev, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &zero, Types: []pb.EventType{pb.EventType_EVENT_TYPE_OUTPUT_DROPPED}})
+	ev, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &zero, Types: []pb.EventType{pb.EventType_EVENT_TYPE_OUTPUT_DROPPED}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +387,7 @@ func TestReadOutputSkippedBytesAndTail(t *testing.T) {
 	}
 
 	neg := int64(-1)
-	s, err = h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{Target: id, TailBytes: &neg})
+	s, err = h.c.ReadOutput(testutil.Context(t), &pb.ReadOutputRequest{Target: id, TailBytes: &neg})
 	if err == nil {
 		_, err = s.Recv()
 	}
@@ -403,7 +404,7 @@ func TestReadOutputFollowLive(t *testing.T) {
 	p := h.sh(t, `for i in 1 2 3; do echo line$i; sleep 0.05; done
 while [ ! -e `+gate+` ]; do sleep 0.01; done
 echo line4; sleep 0.05; echo line5`)
-	s, err := h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Stream: pb.Stream_STREAM_STDOUT, Follow: true})
+	s, err := h.c.ReadOutput(testutil.Context(t), &pb.ReadOutputRequest{Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Stream: pb.Stream_STREAM_STDOUT, Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +428,7 @@ echo line4; sleep 0.05; echo line5`)
 			if strings.Contains(string(got), "line4") {
 				t.Fatalf("line4 came before the gate was opened: %q", got)
 			}
-			info, err := h.c.GetProcess(ctxFor(t), &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Id{Id: p.GetId()}})
+			info, err := h.c.GetProcess(testutil.Context(t), &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Id{Id: p.GetId()}})
 			if err != nil || info.GetProcess().GetState() != pb.ProcessState_PROCESS_STATE_RUNNING {
 				t.Fatalf("process not running while gated: %v %v", info, err)
 			}
@@ -456,7 +457,7 @@ func TestReadOutputFollowEndsOnlyAfterExit(t *testing.T) {
 	h := newHarness(t, manager.Config{}, nil, false)
 	gate := filepath.Join(t.TempDir(), "gate")
 	p := h.sh(t, `echo a; exec >/dev/null 2>&1; while [ ! -e `+gate+` ]; do sleep 0.01; done`)
-	s, err := h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Follow: true})
+	s, err := h.c.ReadOutput(testutil.Context(t), &pb.ReadOutputRequest{Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +475,7 @@ func TestReadOutputFollowEndsOnlyAfterExit(t *testing.T) {
 	}()
 	select {
 	case err := <-ended:
-		info, gerr := h.c.GetProcess(ctxFor(t), &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Id{Id: p.GetId()}})
+		info, gerr := h.c.GetProcess(testutil.Context(t), &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Id{Id: p.GetId()}})
 		if gerr != nil {
 			t.Fatal(gerr)
 		}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -26,12 +27,12 @@ func TestReadinessOverTheWire(t *testing.T) {
 		p.GetStartupTimeout().AsDuration() != time.Minute || p.GetReady().GetInterval().AsDuration() != manager.DefaultReadyInterval {
 		t.Fatalf("started: %v", p)
 	}
-	poll, err := h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{
+	poll, err := h.c.WaitForProcess(testutil.Context(t), &pb.WaitForProcessRequest{
 		Target: &pb.WaitForProcessRequest_Id{Id: p.GetId()}, UntilReady: true, Timeout: durationpb.New(0)})
 	if err != nil || !poll.GetTimedOut() {
 		t.Fatalf("poll while starting: %v %v", poll, err)
 	}
-	resp, err := h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{
+	resp, err := h.c.WaitForProcess(testutil.Context(t), &pb.WaitForProcessRequest{
 		Target: &pb.WaitForProcessRequest_Id{Id: p.GetId()}, UntilReady: true})
 	got := resp.GetProcess()
 	if err != nil || resp.GetTimedOut() || got.GetState() != pb.ProcessState_PROCESS_STATE_RUNNING || got.GetReadyAt() == nil {
@@ -52,7 +53,7 @@ func TestReadinessOverTheWire(t *testing.T) {
 		{&pb.ProcessSpec{Command: []string{"true"}, Ready: &pb.ReadinessProbe{Http: "http://10.0.0.1/"}}, "not loopback"},
 		{&pb.ProcessSpec{Command: []string{"true"}, Ready: &pb.ReadinessProbe{Tcp: "80", Interval: durationpb.New(-time.Second)}}, "spec.ready.interval"},
 	} {
-		_, err := h.c.StartProcess(ctxFor(t), &pb.StartProcessRequest{Spec: tc.spec})
+		_, err := h.c.StartProcess(testutil.Context(t), &pb.StartProcessRequest{Spec: tc.spec})
 		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v; want INVALID_ARGUMENT with %q", tc.spec.GetReady(), err, tc.want)
 		}

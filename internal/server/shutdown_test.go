@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -20,7 +21,7 @@ const serviceName = "procd.v1.ProcessService"
 
 func checkHealth(t *testing.T, h *harness, service string) healthpb.HealthCheckResponse_ServingStatus {
 	t.Helper()
-	resp, err := healthpb.NewHealthClient(h.conn).Check(ctxFor(t), &healthpb.HealthCheckRequest{Service: service})
+	resp, err := healthpb.NewHealthClient(h.conn).Check(testutil.Context(t), &healthpb.HealthCheckRequest{Service: service})
 	if err != nil {
 		t.Fatalf("health check %q: %v", service, err)
 	}
@@ -32,7 +33,7 @@ func checkHealth(t *testing.T, h *harness, service string) healthpb.HealthCheckR
 func TestBeginShutdownEndsStreamsAndHealth(t *testing.T) {
 	h := newHarness(t, manager.Config{}, nil, false)
 	p := h.sh(t, "echo ready; exec sleep 300")
-	out, err := h.c.ReadOutput(ctxFor(t), &pb.ReadOutputRequest{Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Follow: true})
+	out, err := h.c.ReadOutput(testutil.Context(t), &pb.ReadOutputRequest{Target: &pb.ReadOutputRequest_Id{Id: p.GetId()}, Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestBeginShutdownEndsStreamsAndHealth(t *testing.T) {
 	}
 	// A watch stream with events still flowing after the shutdown began.
 	zero := uint64(0)
-	watch, err := h.c.WatchEvents(ctxFor(t), &pb.WatchEventsRequest{AfterSeq: &zero})
+	watch, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &zero})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestBeginShutdownEndsStreamsAndHealth(t *testing.T) {
 	}
 	waitErr := make(chan error, 1)
 	go func() {
-		_, err := h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: p.GetId()}})
+		_, err := h.c.WaitForProcess(testutil.Context(t), &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: p.GetId()}})
 		waitErr <- err
 	}()
 
@@ -69,7 +70,7 @@ func TestBeginShutdownEndsStreamsAndHealth(t *testing.T) {
 	}
 	wantStatus(t, "watch stream after BeginShutdown", err, codes.Unavailable, "shutting down")
 	wantStatus(t, "wait started around BeginShutdown", <-waitErr, codes.Unavailable, "shutting down")
-	_, err = h.c.WaitForProcess(ctxFor(t), &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: p.GetId()}})
+	_, err = h.c.WaitForProcess(testutil.Context(t), &pb.WaitForProcessRequest{Target: &pb.WaitForProcessRequest_Id{Id: p.GetId()}})
 	wantStatus(t, "wait after BeginShutdown", err, codes.Unavailable, "shutting down")
 	for _, svc := range []string{"", serviceName} {
 		if st := checkHealth(t, h, svc); st != healthpb.HealthCheckResponse_NOT_SERVING {
@@ -111,10 +112,10 @@ func TestHealthAndReflection(t *testing.T) {
 			t.Errorf("health of %q: %v", svc, st)
 		}
 	}
-	_, err := healthpb.NewHealthClient(h.conn).Check(ctxFor(t), &healthpb.HealthCheckRequest{Service: "no.such.Service"})
+	_, err := healthpb.NewHealthClient(h.conn).Check(testutil.Context(t), &healthpb.HealthCheckRequest{Service: "no.such.Service"})
 	wantStatus(t, "health of an unknown service", err, codes.NotFound)
 
-	rc, err := reflectionpb.NewServerReflectionClient(h.conn).ServerReflectionInfo(ctxFor(t))
+	rc, err := reflectionpb.NewServerReflectionClient(h.conn).ServerReflectionInfo(testutil.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}

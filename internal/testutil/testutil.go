@@ -1,0 +1,89 @@
+// Package testutil holds what procd's tests share: bounded contexts,
+// waiting on a condition with a deadline (never a bare sleep), and the
+// zombie check every test that starts real processes ends with. Only test
+// files import it (internal/archtest keeps it out of the binaries).
+//
+// The deadlines are generous on purpose: they are reached only when
+// something is broken, and the tests run under -race on a loaded 2-core
+// machine beside other test binaries.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Deadline bounds every wait here: reached only when something is broken.
+const Deadline = 30 * time.Second
+
+// Context returns a context that bounds one step of a test, cancelled when
+// the test ends.
+func Context(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// WaitFor polls cond, backing off from 1 ms to 20 ms, until it holds;
+// the test fails (naming what it waited for) after Deadline.
+func WaitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	if !poll(Deadline, cond) {
+		tb.Fatalf("timed out after %v waiting for %s", Deadline, what)
+	}
+}
+
+// WaitForValue polls get until ok accepts its value, and returns it; the
+// test fails with the last value after Deadline.
+func WaitForValue[T any](tb testing.TB, what string, get func() T, ok func(T) bool) T {
+	tb.Helper()
+	var v T
+	if !poll(Deadline, func() bool { v = get(); return ok(v) }) {
+		tb.Fatalf("timed out after %v waiting for %s; last value %v", Deadline, what, v)
+	}
+	return v
+}
+
+// poll reports whether cond held before d passed.
+func poll(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for delay := time.Millisecond; !cond(); delay = min(2*delay, 20*time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(delay)
+	}
+	return true
+}
+
+// Zombies lists the test process's children that are zombies (exited and
+// not reaped).
+func Zombies() []string {
+	var zombies []string
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
+		for _, f := range strings.Fields(string(b)) {
+			st, _ := os.ReadFile("/proc/" + f + "/stat")
+			if i := bytes.LastIndexByte(st, ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
+				zombies = append(zombies, f)
+			}
+		}
+	}
+	return zombies
+}
+
+// AssertNoZombies fails the test if a child of the test process is still
+// a zombie after a few seconds: every process it started, or inherited as
+// a subreaper, was reaped.
+func AssertNoZombies(tb testing.TB) {
+	tb.Helper()
+	var left []string
+	if !poll(5*time.Second, func() bool { left = Zombies(); return len(left) == 0 }) {
+		tb.Errorf("zombie children left: %v", left)
+	}
+}
