@@ -79,9 +79,10 @@ func TestCgroupStopKillsSetsidEscapees(t *testing.T) {
 	f := t.TempDir() + "/pid"
 	info := mustStart(t, m, sh(`setsid sh -c 'trap "" TERM; echo $$ > `+f+`; exec sleep 1000' & while [ ! -s `+f+` ]; do sleep 0.01; done; cat `+f+`; sleep 1000`))
 	var esc []int
-	for deadline := time.Now().Add(5 * time.Second); len(esc) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	testutil.WaitFor(t, "the escapee's pid", func() bool {
 		esc = pids(t, stdout(t, m, info.ID))
-	}
+		return len(esc) > 0
+	})
 	if len(esc) != 1 {
 		t.Fatalf("escapee pid not printed")
 	}
@@ -137,11 +138,7 @@ func TestCgroupMemoryLimitOOMAndUsage(t *testing.T) {
 	}
 
 	big := mustStart(t, m, allocSpec(200))
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout(t, m, big.ID), "allocated"); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("allocation did not finish")
-		}
-	}
+	testutil.WaitFor(t, "the allocation to finish", func() bool { return strings.Contains(stdout(t, m, big.ID), "allocated") })
 	got, _ := m.Get(Ref{ID: big.ID})
 	if got.Usage.MemPeak < 200<<20 || got.Usage.MemCurrent < 200<<20 || got.Usage.CPU <= 0 {
 		t.Fatalf("usage %+v, want at least 200 MiB and some CPU", got.Usage)
@@ -199,13 +196,10 @@ func TestCgroupKillModeLeaderLeavesDescendants(t *testing.T) {
 		t.Fatalf("cgroup %s holds %d processes (%v); want the descendant", fin.Cgroup, n, err)
 	}
 	syscall.Kill(kid, syscall.SIGKILL)
-	deadline := time.Now().Add(10 * time.Second)
-	for _, err := os.Stat(fin.Cgroup); err == nil; _, err = os.Stat(fin.Cgroup) {
-		if time.Now().After(deadline) {
-			t.Fatalf("cgroup %s still there 10 s after its last process died", fin.Cgroup)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "cgroup "+fin.Cgroup+" to be removed after its last process died", func() bool {
+		_, err := os.Stat(fin.Cgroup)
+		return err != nil
+	})
 }
 
 // With cgroups the cpu activity source counts the whole tree: a busy

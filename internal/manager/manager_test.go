@@ -192,11 +192,10 @@ func TestStopKillsTreeIgnoringTerm(t *testing.T) {
 	m, bus := newManager(t, Config{})
 	info := mustStart(t, m, sh(`trap "" TERM; sleep 300 & echo $!; sleep 300 & echo $!; wait`))
 	var kids []int
-	deadline := time.Now().Add(5 * time.Second)
-	for len(kids) < 2 && time.Now().Before(deadline) {
+	testutil.WaitFor(t, "both children's pids", func() bool {
 		kids = pids(t, stdout(t, m, info.ID))
-		time.Sleep(5 * time.Millisecond)
-	}
+		return len(kids) >= 2
+	})
 	if len(kids) != 2 {
 		t.Fatalf("children not started: %v", kids)
 	}
@@ -239,8 +238,8 @@ func TestStopKillsTreeIgnoringTerm(t *testing.T) {
 
 func TestStopGracefulProcessExitsWithoutEscalation(t *testing.T) {
 	m, _ := newManager(t, Config{})
-	info := mustStart(t, m, sh(`trap 'exit 7' TERM; while :; do sleep 0.05; done`))
-	time.Sleep(50 * time.Millisecond) // let the shell install its trap (no condition to wait on)
+	info := mustStart(t, m, sh(`trap 'exit 7' TERM; echo trapped; while :; do sleep 0.05; done`))
+	testutil.WaitFor(t, "the shell to install its trap", func() bool { return strings.Contains(stdout(t, m, info.ID), "trapped") })
 	res, _ := m.Stop(context.Background(), Ref{ID: info.ID}, nil, StopOptions{})
 	if e := res[0].Info.Exit; e.Code != 7 || e.Reason != ReasonStopped {
 		t.Fatalf("exit %+v", e)
@@ -434,9 +433,7 @@ func TestSignals(t *testing.T) {
 	}
 	// A handled non-terminating signal does not make the exit a stop.
 	c := mustStart(t, m, sh(`trap 'echo got; exit 0' USR1; echo ready; while :; do sleep 0.05; done`))
-	for !strings.Contains(stdout(t, m, c.ID), "ready") {
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the shell to install its trap", func() bool { return strings.Contains(stdout(t, m, c.ID), "ready") })
 	if res, _ := m.Signal(Ref{ID: c.ID}, nil, syscall.SIGUSR1, true); !res[0].Delivered {
 		t.Fatalf("usr1 %+v", res)
 	}
@@ -486,16 +483,10 @@ func TestRetentionByAge(t *testing.T) {
 	m, _ := newManager(t, Config{RetainAge: 100 * time.Millisecond})
 	info := mustStart(t, m, sh("exit 0"))
 	wait(t, m, info.ID)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := m.Get(Ref{ID: info.ID}); errors.Is(err, errdefs.ErrNotFound) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("record not dropped after its retention age")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the record to be dropped after its retention age", func() bool {
+		_, err := m.Get(Ref{ID: info.ID})
+		return errors.Is(err, errdefs.ErrNotFound)
+	})
 }
 
 func TestProcessLimit(t *testing.T) {
@@ -542,9 +533,10 @@ func TestPitfall1EscalationOutlivesTheLeader(t *testing.T) {
 	m, _ := newManager(t, Config{})
 	info := mustStart(t, m, sh(`sh -c 'trap "" TERM; echo $$; exec sleep 300' & wait`))
 	var kid []int
-	for deadline := time.Now().Add(5 * time.Second); len(kid) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	testutil.WaitFor(t, "the child's pid", func() bool {
 		kid = pids(t, stdout(t, m, info.ID))
-	}
+		return len(kid) > 0
+	})
 	if len(kid) != 1 {
 		t.Fatalf("child pid not printed: %v", kid)
 	}
