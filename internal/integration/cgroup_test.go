@@ -317,7 +317,7 @@ func TestCgroupPooledTreeSaysMemoryIsNotMeasured(t *testing.T) {
 	}
 	d.mustCtl("stop", id)
 	limited := strings.TrimSpace(d.mustCtl("start", "-q", "--memory", "64M", "--", "sleep", "1000"))
-	eventually(t, "memory measured under a limit", func() bool {
+	testutil.WaitFor(t, "memory measured under a limit", func() bool {
 		return strings.Contains(d.mustCtl("status", limited), "memory now ")
 	})
 	d.mustCtl("stop", limited)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/procd/procd/internal/testutil"
 )
 
 // runRecord is one run of a status's runs.
@@ -94,7 +96,7 @@ func TestStopDuringBackoffCancelsTheRestart(t *testing.T) {
 	id := strings.TrimSpace(d.mustCtl("start", "-q", "--restart", "always", "--restart-delay", "1s",
 		"--restart-jitter", "0", "--", "sh", "-c", "exit 1"))
 	var next time.Time
-	eventually(t, "BACKOFF", func() bool {
+	testutil.WaitFor(t, "BACKOFF", func() bool {
 		st := d.statusJSON(id)
 		if st["state"] != "PROCESS_STATE_BACKOFF" {
 			return false

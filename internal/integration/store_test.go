@@ -24,6 +24,7 @@ import (
 
 	"github.com/procd/procd/internal/manager"
 	"github.com/procd/procd/internal/store"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -36,7 +37,7 @@ func storeSynced(t *testing.T, d *daemon, c pb.ProcessServiceClient) {
 	t.Helper()
 	mark := len(d.logs.String())
 	startWait(t, c, &pb.ProcessSpec{Command: []string{"true"}, Name: "sync-mark"})
-	eventually(t, "the state store to commit everything", func() bool {
+	testutil.WaitFor(t, "the state store to commit everything", func() bool {
 		return committed.MatchString(d.logs.String()[mark:])
 	})
 }
@@ -110,7 +111,7 @@ func TestRecordsSurviveACrashOfProcd(t *testing.T) {
 
 	d.cmd.Process.Signal(syscall.SIGKILL)
 	<-d.exited
-	eventually(t, "the guardian to end the 50 trees", func() bool {
+	testutil.WaitFor(t, "the guardian to end the 50 trees", func() bool {
 		for _, pid := range running {
 			if alive(pid) {
 				return false

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/testutil"
 )
 
 // memStore is a RecordStore in memory; commit runs the pending encoders,
@@ -83,9 +84,9 @@ func TestRecoverAfterCrash(t *testing.T) {
 	want := wait(t, m1, done.ID)
 	live := mustStart(t, m1, sh("sleep 300"))
 	stopping := mustStart(t, m1, Spec{Command: []string{"sh", "-c", `trap "" TERM; echo ready; sleep 300`}, Grace: time.Minute})
-	waitUntil(t, "the TERM trap", func() bool { return strings.Contains(stdout(t, m1, stopping.ID), "ready") })
-	go m1.Stop(ctxFor(t), Ref{ID: stopping.ID}, nil, StopOptions{})
-	waitUntil(t, "the stop to begin", func() bool { info, _ := m1.Get(Ref{ID: stopping.ID}); return info.State == Stopping })
+	testutil.WaitFor(t, "the TERM trap", func() bool { return strings.Contains(stdout(t, m1, stopping.ID), "ready") })
+	go m1.Stop(testutil.Context(t), Ref{ID: stopping.ID}, nil, StopOptions{})
+	testutil.WaitFor(t, "the stop to begin", func() bool { info, _ := m1.Get(Ref{ID: stopping.ID}); return info.State == Stopping })
 	removed := mustStart(t, m1, sh("true"))
 	wait(t, m1, removed.ID)
 	if _, err := m1.Remove(Ref{ID: removed.ID}); err != nil {
@@ -93,7 +94,7 @@ func TestRecoverAfterCrash(t *testing.T) {
 	}
 	vals := st.commit() // the daemon dies here
 	var now time.Duration
-	m1.Stop(ctxFor(t), Ref{ID: stopping.ID}, nil, StopOptions{Grace: &now})
+	m1.Stop(testutil.Context(t), Ref{ID: stopping.ID}, nil, StopOptions{Grace: &now})
 
 	// A crash leaves the reserved ceiling as the last id that may be used.
 	m2, _ := newManager(t, Config{Store: st})
@@ -124,7 +125,7 @@ func TestRecoverAfterCrash(t *testing.T) {
 		t.Fatalf("removed record %s came back", removed.ID)
 	}
 	// A lost record is final: stop returns it, signals and removal work on it.
-	res, err := m2.Stop(ctxFor(t), Ref{ID: live.ID}, nil, StopOptions{})
+	res, err := m2.Stop(testutil.Context(t), Ref{ID: live.ID}, nil, StopOptions{})
 	if err != nil || res[0].Info.State != Lost {
 		t.Fatalf("stop of a lost process: %+v %v", res, err)
 	}
@@ -157,7 +158,7 @@ func TestRecoverAfterCleanShutdown(t *testing.T) {
 	bus1 := events.NewBus(64, nil)
 	m1 := New(Config{Store: st}, rt, bus1, nil)
 	live := mustStart(t, m1, sh("sleep 300"))
-	m1.Shutdown(ctxFor(t))
+	m1.Shutdown(testutil.Context(t))
 	bus1.Close()
 	vals := st.commit()
 

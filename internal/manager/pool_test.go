@@ -15,6 +15,7 @@ import (
 
 	"github.com/procd/procd/internal/cgroup"
 	"github.com/procd/procd/internal/proc"
+	"github.com/procd/procd/internal/testutil"
 )
 
 // pooledManager is a cgroup manager whose trees without limits take
@@ -88,7 +89,7 @@ func TestPooledCgroupNeverHoldsAnEarlierTree(t *testing.T) {
 			t.Fatalf("cgroup %s of %s holds %v, want only its leader %d", in.Cgroup, in.ID, got, in.PID)
 		}
 	}
-	if _, err := m.Stop(ctxFor(t), Ref{}, &Selector{All: true}, StopOptions{}); err != nil {
+	if _, err := m.Stop(testutil.Context(t), Ref{}, &Selector{All: true}, StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Once its last process is gone, the populated cgroup is removed, not
@@ -195,7 +196,7 @@ func TestPooledCgroupsOnlyWithoutLimits(t *testing.T) {
 	if strings.HasPrefix(limitedName(limited.Cgroup), "pool-") || !strings.HasPrefix(limitedName(plain.Cgroup), "pool-") {
 		t.Fatalf("limited tree in %s, plain tree in %s; want a fresh one and a pooled one", limited.Cgroup, plain.Cgroup)
 	}
-	m.Stop(ctxFor(t), Ref{}, &Selector{All: true}, StopOptions{})
+	m.Stop(testutil.Context(t), Ref{}, &Selector{All: true}, StopOptions{})
 }
 
 func limitedName(dir string) string { return dir[strings.LastIndexByte(dir, '/')+1:] }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/procd/procd/internal/errdefs"
 	"github.com/procd/procd/internal/events"
+	"github.com/procd/procd/internal/testutil"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -122,7 +123,7 @@ func restarting(s Spec, delay, maxDelay time.Duration, limit int) Spec {
 func nextEvent(t *testing.T, sub *events.Subscription, types ...events.Type) events.Event {
 	t.Helper()
 	for {
-		evs, err := sub.Next(ctxFor(t), make([]events.Event, 0, 1))
+		evs, err := sub.Next(testutil.Context(t), make([]events.Event, 0, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +214,7 @@ func TestStopDuringBackoffCancelsTheRestart(t *testing.T) {
 	if got, _ := m.Get(Ref{ID: info.ID}); got.State != Backoff || got.Restart.NextAt.IsZero() {
 		t.Fatalf("during backoff: state %v, next at %v", got.State, got.Restart.NextAt)
 	}
-	res, err := m.Stop(ctxFor(t), Ref{ID: info.ID}, nil, StopOptions{})
+	res, err := m.Stop(testutil.Context(t), Ref{ID: info.ID}, nil, StopOptions{})
 	if err != nil || res[0].Err != nil {
 		t.Fatal(err, res)
 	}
@@ -239,7 +240,7 @@ func TestStopOfARunningProcessIsNotRestarted(t *testing.T) {
 	s := sh("sleep 30")
 	s.Restart = RestartPolicy{Mode: RestartAlways, Delay: 10 * time.Millisecond}
 	info := mustStart(t, m, s)
-	res, err := m.Stop(ctxFor(t), Ref{ID: info.ID}, nil, StopOptions{})
+	res, err := m.Stop(testutil.Context(t), Ref{ID: info.ID}, nil, StopOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +348,7 @@ func TestShutdownCancelsPendingRestarts(t *testing.T) {
 	info := mustStart(t, m, restarting(sh("exit 1"), 10*time.Second, 10*time.Second, 5))
 	nextEvent(t, sub, events.Restarting)
 	start := time.Now()
-	m.Shutdown(ctxFor(t))
+	m.Shutdown(testutil.Context(t))
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("shutdown took %v", d)
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/procd/procd/internal/manager"
+	"github.com/procd/procd/internal/testutil"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -18,7 +19,7 @@ import (
 // the stats' counters.
 func TestRestartPolicyOverTheWire(t *testing.T) {
 	h := newHarness(t, manager.Config{}, nil, false)
-	ctx := ctxFor(t)
+	ctx := testutil.Context(t)
 	zero, limit := 0.0, int32(2)
 	spec := &pb.ProcessSpec{Command: []string{"sh", "-c", "exit 3"}, Restart: &pb.RestartPolicy{
 		Mode: pb.RestartMode_RESTART_MODE_ON_FAILURE, On: []pb.RestartFailure{pb.RestartFailure_RESTART_FAILURE_NONZERO},
