@@ -128,7 +128,7 @@ breaking: tools
 # Both build tag sets: release code, and the fault-injection build.
 staticcheck: lint-tools
 	staticcheck ./...
-	staticcheck -tags faults ./internal/faults ./internal/manager ./internal/proc ./internal/daemon
+	staticcheck -tags faults ./internal/faults ./internal/output ./internal/manager ./internal/proc ./internal/daemon
 
 # govulncheck reads the Go vulnerability database over the network. Where
 # it cannot be reached the check says SKIPPED (and why) rather than failing;

@@ -356,44 +356,6 @@ func p4Capture(cfg Config, t *Table) error {
 	return nil
 }
 
-// sessionCapture starts args through Attach (a lossless session, as
-// procctl run does), reads every byte, and returns the time from the
-// request to the final record.
-func sessionCapture(c pb.ProcessServiceClient, args []string, size int64) (time.Duration, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := c.Attach(ctx)
-	if err != nil {
-		return 0, err
-	}
-	t0 := time.Now()
-	spec := &pb.ProcessSpec{Command: args, BindToSession: true}
-	if err := st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: &pb.AttachStart{Target: &pb.AttachStart_Spec{Spec: spec}}}}); err != nil {
-		return 0, err
-	}
-	st.CloseSend()
-	var got int64
-	for {
-		m, err := st.Recv()
-		if err != nil {
-			return 0, fmt.Errorf("session: %w after %d bytes", err, got)
-		}
-		if o := m.GetOutput(); o != nil {
-			if o.GetSkippedBytes() != 0 || o.GetOffset() != got {
-				return 0, fmt.Errorf("session: a chunk at %d skipping %d after %d bytes", o.GetOffset(), o.GetSkippedBytes(), got)
-			}
-			got += int64(len(o.GetData()))
-		}
-		if m.GetExit() != nil {
-			break
-		}
-	}
-	if got != size {
-		return 0, fmt.Errorf("session got %d bytes of %d", got, size)
-	}
-	return time.Since(t0), nil
-}
-
 // P5: procctl batch of `true` jobs at concurrency 8, against xargs -P 8 and
 // GNU parallel -j 8.
 func p5Batch(cfg Config, t *Table) error {
