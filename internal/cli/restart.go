@@ -114,7 +114,11 @@ func printRestart(tw io.Writer, p *pb.Process) {
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	if r != nil {
 		row("restart", policySummary(r.GetPolicy()))
-		row("attempt", fmt.Sprintf("%d (%d restarts, %d within the window)", p.GetAttempt(), r.GetRestarts(), r.GetRecentRestarts()))
+		att := fmt.Sprintf("%d (%d restarts", p.GetAttempt(), r.GetRestarts())
+		if p.GetState() == pb.ProcessState_PROCESS_STATE_BACKOFF {
+			att += ", the next one pending" // counted in the window already
+		}
+		row("attempt", att+fmt.Sprintf("; %d within the window)", r.GetRecentRestarts()))
 		if p.GetState() == pb.ProcessState_PROCESS_STATE_BACKOFF && r.GetNextRestartAt() != nil {
 			at := r.GetNextRestartAt().AsTime()
 			row("next restart", fmt.Sprintf("in %v (at %s; delay %v)", roundDuration(max(time.Until(at), 0)),

@@ -78,7 +78,7 @@ func TestStatusShowsRunsAndRestartState(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"restart:\ton-failure (hung), delay 100ms ×2 up to 1s, jitter 0, at most 5 restarts per 1m0s, reset after 1m0s",
-		"attempt:\t2 (1 restarts, 1 within the window)",
+		"attempt:\t2 (1 restarts, the next one pending; 1 within the window)",
 		"next restart:\tin 0s",
 		"delay 200ms",
 		"ran 500ms, exit 1, EXITED",
