@@ -70,6 +70,13 @@ func TestBenchmarkProgramSmoke(t *testing.T) {
 			t.Fatalf("P1 row %q missing from the table:\n%s", want, table)
 		}
 	}
+	// P2 is measured to each process's death (the bench's own pidfds),
+	// and P6 says how many events each batch message carried.
+	for _, want := range []string{"process dead (pidfd)", "P6 batch:", "events per message"} {
+		if !strings.Contains(table, want) {
+			t.Fatalf("%q missing from the table:\n%s", want, table)
+		}
+	}
 	for _, line := range strings.Split(table, "\n") {
 		if strings.Contains(line, "fd ceiling") && (!strings.Contains(line, "ResourceExhausted") || !strings.HasSuffix(strings.TrimSpace(line), "yes")) {
 			t.Fatalf("at the descriptor ceiling: %s", line)
