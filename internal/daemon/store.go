@@ -64,14 +64,18 @@ func (d *Daemon) recoverRecords() error {
 	if err != nil {
 		return err
 	}
-	if rec.Finished+len(rec.Lost)+rec.Dropped > 0 || c.Last > 0 {
+	if rec.Finished+len(rec.Lost)+len(rec.Resumed)+rec.Dropped > 0 || c.Last > 0 {
 		d.log.Info("records of the earlier run read back", zap.Bool("clean-stop", c.Clean),
-			zap.Int("finished", rec.Finished), zap.Int("lost", len(rec.Lost)), zap.Int("dropped", rec.Dropped),
-			zap.Uint64("last-id", c.Last))
+			zap.Int("finished", rec.Finished), zap.Int("lost", len(rec.Lost)), zap.Int("restarted", len(rec.Resumed)),
+			zap.Int("dropped", rec.Dropped), zap.Uint64("last-id", c.Last))
 	}
 	if len(rec.Lost) > 0 {
 		d.log.Warn("processes that were running when procd died are LOST (their trees were ended)",
-			zap.Strings("process-ids", rec.Lost))
+			zap.Strings("process-ids", rec.Lost), zap.Strings("restart-failed", rec.ResumeFailed))
+	}
+	if len(rec.Resumed) > 0 {
+		d.log.Info("processes with a restart policy that were running when procd died run again",
+			zap.Strings("process-ids", rec.Resumed))
 	}
 	return nil
 }

@@ -97,14 +97,24 @@ func TestRecordsSurviveACrashOfProcd(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	running := map[string]int{}
+	// 50 running, the first 10 with a restart policy (and a command of
+	// their own, to count them on the machine).
+	running, restarting := map[string]int{}, map[string]int{}
 	for i := range 50 {
-		s, err := c.StartProcess(ctxTimeout(t), &pb.StartProcessRequest{Spec: &pb.ProcessSpec{
-			Command: []string{"sleep", "300"}, Name: "live", Labels: map[string]string{"i": strconv.Itoa(i)}}})
+		spec := &pb.ProcessSpec{Command: []string{"sleep", "300"}, Name: "live", Labels: map[string]string{"i": strconv.Itoa(i)}}
+		if i < 10 {
+			spec.Command = []string{"sleep", restartArg}
+			spec.Restart = &pb.RestartPolicy{Mode: pb.RestartMode_RESTART_MODE_ALWAYS}
+		}
+		s, err := c.StartProcess(ctxTimeout(t), &pb.StartProcessRequest{Spec: spec})
 		if err != nil {
 			t.Fatal(err)
 		}
-		running[s.GetProcess().GetId()] = int(s.GetProcess().GetPid())
+		if i < 10 {
+			restarting[s.GetProcess().GetId()] = int(s.GetProcess().GetPid())
+		} else {
+			running[s.GetProcess().GetId()] = int(s.GetProcess().GetPid())
+		}
 	}
 	storeSynced(t, d, c)
 	before := lastSeq(t, c)
@@ -117,7 +127,7 @@ func TestRecordsSurviveACrashOfProcd(t *testing.T) {
 				return false
 			}
 		}
-		return true
+		return len(pidsOf(t, "sleep", restartArg)) == 0
 	})
 
 	d.start("--state-dir", state, "--retain-finished", "1000")
@@ -152,6 +162,25 @@ func TestRecordsSurviveACrashOfProcd(t *testing.T) {
 			t.Fatalf("record of running %s after the crash: %v", id, p)
 		case alive(pid):
 			t.Fatalf("LOST process %s (pid %d) is alive", id, pid)
+		}
+	}
+	// The 10 with a restart policy run again, once each, as their second run.
+	checkRestarted10 := func(got map[string]*pb.Process, crash int) {
+		t.Helper()
+		for id, pid := range restarting {
+			p := got[id]
+			if p.GetState() != pb.ProcessState_PROCESS_STATE_RUNNING || p.GetAttempt() < 2 || int(p.GetPid()) == pid || !alive(int(p.GetPid())) {
+				t.Fatalf("crash %d: process %s with a restart policy after the restart: %v", crash, id, p)
+			}
+		}
+		if pids := pidsOf(t, "sleep", restartArg); len(pids) != 10 {
+			t.Fatalf("crash %d: %d processes with a restart policy run, want 10: %v", crash, len(pids), pids)
+		}
+	}
+	checkRestarted10(got, 1)
+	for id, p := range got {
+		if _, ok := restarting[id]; ok && p.GetAttempt() != 2 {
+			t.Fatalf("%s is at run %d after one crash, want 2", id, p.GetAttempt())
 		}
 	}
 	// A LOST record is final: waits return it at once, polled or not.
@@ -194,8 +223,8 @@ func TestRecordsSurviveACrashOfProcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.GetEvent().GetSeq() != first || ev.GetEvent().GetProcessId() != next.GetId() {
-		t.Fatalf("first event after the crash: %v, want seq %d for %s", ev.GetEvent(), first, next.GetId())
+	if ev.GetEvent().GetSeq() != first {
+		t.Fatalf("first event after the crash: %v, want seq %d", ev.GetEvent(), first)
 	}
 	old := before - 1
 	ws2, err := c.WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: &old})
@@ -209,6 +238,48 @@ func TestRecordsSurviveACrashOfProcd(t *testing.T) {
 	if n, _ := strconv.Atoi(strings.TrimPrefix(next.GetId(), "p-")); n <= 251 {
 		t.Fatalf("first id after the crash is %s", next.GetId())
 	}
+
+	// A crash-looping procd: killed again at once, and again restarted.
+	// The processes with a restart policy still run once each.
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	eventually(t, "the guardian to end the restarted trees", func() bool { return len(pidsOf(t, "sleep", restartArg)) == 0 })
+	d.start("--state-dir", state, "--retain-finished", "1000")
+	c = dialDaemon(t, d)
+	list, err = c.ListProcesses(ctxTimeout(t), &pb.ListProcessesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(got)
+	for _, p := range list.GetProcesses() {
+		got[p.GetId()] = p
+	}
+	checkRestarted10(got, 2)
+}
+
+// restartArg makes the processes with a restart policy of the crash test
+// countable on the machine.
+var restartArg = strconv.Itoa(3000 + os.Getpid()%1000)
+
+// pidsOf lists the live processes whose command line is exactly args.
+func pidsOf(t *testing.T, args ...string) []int {
+	t.Helper()
+	want := strings.Join(args, "\x00") + "\x00"
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && string(b) == want && alive(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // After a clean stop, the records show the processes procd stopped, with

@@ -37,11 +37,14 @@ const recordKeyPrefix = "record/"
 const savedVersion = 1
 
 // saved is a record as the store holds it: its snapshot, in the core's own
-// numbers (which is why States and Reasons are never renumbered).
+// numbers (which is why States and Reasons are never renumbered), and for
+// a process with a restart policy its spec, to start it again after the
+// daemon restarts.
 type saved struct {
 	Version int    `json:"v"`
 	Seq     uint64 `json:"seq"`
 	Info    Info   `json:"info"`
+	Spec    *Spec  `json:"spec,omitempty"`
 }
 
 // journal is the manager's side of the store.
@@ -68,7 +71,12 @@ func (m *Manager) forget(r *record) {
 }
 
 func (m *Manager) encodeRecord(r *record) []byte {
-	b, err := json.Marshal(saved{Version: savedVersion, Seq: r.seq, Info: m.info(r)})
+	sv := saved{Version: savedVersion, Seq: r.seq, Info: m.info(r)}
+	if r.spec.Restart.Mode != RestartNever {
+		spec := r.spec
+		sv.Spec = &spec
+	}
+	b, err := json.Marshal(sv)
 	if err != nil {
 		m.log.Error("cannot encode a record for the state store", zap.String("process-id", r.id), zap.Error(err))
 		return nil

@@ -5,6 +5,7 @@ package manager
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -215,4 +216,55 @@ func idNumber(t *testing.T, id string) int {
 		t.Fatalf("id %q: %v", id, err)
 	}
 	return n
+}
+
+// A process with a restart policy that was running when the daemon died
+// runs again, once, as the next run under its id; one that was being
+// stopped stays LOST. A second crash starts it once more, never twice.
+func TestRecoverResumesRestartPolicies(t *testing.T) {
+	st := newMemStore()
+	always := RestartPolicy{Mode: RestartAlways}
+	m1, _ := newManager(t, Config{Store: st})
+	live := mustStart(t, m1, Spec{Command: []string{"sleep", "300"}, Name: "live", Restart: always})
+	stopping := mustStart(t, m1, Spec{Command: []string{"sh", "-c", `trap "" TERM; echo ready; sleep 300`}, Grace: time.Minute, Restart: always})
+	waitUntil(t, "the TERM trap", func() bool { return strings.Contains(stdout(t, m1, stopping.ID), "ready") })
+	go m1.Stop(ctxFor(t), Ref{ID: stopping.ID}, nil, StopOptions{})
+	waitUntil(t, "the stop to begin", func() bool { info, _ := m1.Get(Ref{ID: stopping.ID}); return info.State == Stopping })
+	vals := st.commit() // the daemon dies here
+	var now time.Duration
+	m1.Stop(ctxFor(t), Ref{ID: stopping.ID}, nil, StopOptions{Grace: &now})
+
+	prevPID := live.PID
+	for attempt := 2; attempt <= 3; attempt++ {
+		m, _ := newManager(t, Config{Store: st})
+		rec, err := m.Recover(valuesOf(vals), st.ceilings[IDCounter], st.ceilings[IDCounter])
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantLost := []string{stopping.ID} // found lost at the first restart, LOST since
+		if attempt > 2 {
+			wantLost = nil
+		}
+		if !slices.Equal(rec.Resumed, []string{live.ID}) || !slices.Equal(rec.Lost, wantLost) {
+			t.Fatalf("crash %d: resumed %v, lost %v; want %s resumed and %v lost", attempt-1, rec.Resumed, rec.Lost, live.ID, wantLost)
+		}
+		if info, _ := m.Get(Ref{ID: stopping.ID}); info.State != Lost || info.LastState != Stopping {
+			t.Fatalf("crash %d: the process being stopped: %v from %v, want LOST from STOPPING", attempt-1, info.State, info.LastState)
+		}
+		got, err := m.Get(Ref{ID: live.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != Running || got.Attempt != attempt || got.PID == prevPID || !alive(got.PID) || len(got.Runs) != attempt {
+			t.Fatalf("crash %d: resumed process %+v, want run %d with a new pid", attempt-1, got, attempt)
+		}
+		if lost := got.Runs[attempt-2]; lost.PID != prevPID || lost.FinishedAt.IsZero() || lost.Exit != nil {
+			t.Fatalf("crash %d: the lost run in the history: %+v", attempt-1, lost)
+		}
+		if n := len(m.List(ListFilter{})); n != 2 {
+			t.Fatalf("crash %d: %d records, want 2 (one per id)", attempt-1, n)
+		}
+		prevPID = got.PID
+		vals = st.commit() // and dies again
+	}
 }

@@ -114,7 +114,9 @@ func (r *Readiness) validate() error {
 	}
 	switch r.Kind {
 	case ReadyAtStart:
-		if given > 0 || r.StartupTimeout != nil {
+		// A zero startup timeout is what normalise gives: a spec kept in
+		// the state store validates again when it is resumed.
+		if given > 0 || r.StartupTimeout != nil && *r.StartupTimeout != 0 {
 			return bad("a probe or startup timeout is given without a readiness check")
 		}
 		return nil
