@@ -100,16 +100,21 @@ func (a *app) waitReady(ctx context.Context, p *pb.Process) (*pb.Process, error)
 	}
 	got := resp.GetProcess()
 	if got.GetReadyAt() == nil {
-		reason := stateName(got.GetState())
-		if e := got.GetExit(); e != nil {
-			reason = reasonName(e.GetReason()) + ", " + exitSummary(e)
-		}
-		if msg := got.GetReadyError(); msg != "" {
-			reason += "; last probe: " + msg
-		}
-		return got, fmt.Errorf("%s ended before it was ready (%s)", got.GetId(), reason)
+		return got, fmt.Errorf("%s ended before it was ready (%s)", got.GetId(), notReadyReason(got))
 	}
 	return got, nil
+}
+
+// notReadyReason says how a process that was never ready ended.
+func notReadyReason(p *pb.Process) string {
+	reason := stateName(p.GetState())
+	if e := p.GetExit(); e != nil {
+		reason = reasonName(e.GetReason()) + ", " + exitSummary(e)
+	}
+	if msg := p.GetReadyError(); msg != "" {
+		reason += "; last probe: " + msg
+	}
+	return reason
 }
 
 // readySummary is the status line for a process's readiness.

@@ -14,14 +14,17 @@ import (
 
 func (a *app) waitCmd() *cobra.Command {
 	var timeout config.Duration
+	var untilReady bool
 	cmd := &cobra.Command{
-		Use:   "wait [--timeout D] ID|PID",
+		Use:   "wait [--timeout D] [--ready] ID|PID",
 		Short: "wait for a process to end and exit with its code",
 		Long: `wait blocks until the process and its tree are gone, then exits with the
 process's exit code (128+N when signal N killed it). A process with a restart
 policy is waited for across its restarts, until it is final (EXITED, or FAILED
 when the policy gave up); the code is then its last run's. With --timeout it gives up
-after that long, prints the live record's state and exits 124.`,
+after that long, prints the live record's state and exits 124. With --ready it
+returns as soon as the process is ready (see start --ready), exiting 0, or 1 if
+the process ended before it was ready.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, pid, err := parseRef(args[0])
@@ -32,7 +35,7 @@ after that long, prints the live record's state and exits 124.`,
 			if err != nil {
 				return err
 			}
-			req := &pb.WaitForProcessRequest{}
+			req := &pb.WaitForProcessRequest{UntilReady: untilReady}
 			if id != "" {
 				req.Target = &pb.WaitForProcessRequest_Id{Id: id}
 			} else {
@@ -57,6 +60,12 @@ after that long, prints the live record's state and exits 124.`,
 				}
 				return &exitError{client.ExitTimeout}
 			}
+			if untilReady {
+				if p := resp.GetProcess(); p.GetReadyAt() == nil {
+					return fmt.Errorf("%s ended before it was ready (%s)", p.GetId(), notReadyReason(p))
+				}
+				return nil
+			}
 			if code := exitCodeOf(resp.GetProcess()); code != 0 {
 				return &exitError{code}
 			}
@@ -64,6 +73,7 @@ after that long, prints the live record's state and exits 124.`,
 		},
 	}
 	cmd.Flags().Var(&timeout, "timeout", "give up after this long and exit 124 (e.g. 30s)")
+	cmd.Flags().BoolVar(&untilReady, "ready", false, "return once the process is ready (exit 1 if it ends first)")
 	return cmd
 }
 

@@ -53,6 +53,9 @@ func TestReadiness(t *testing.T) {
 		if out := d.mustCtl("status", id); !strings.Contains(out, "ready after") {
 			t.Fatalf("status shows no readiness:\n%s", out)
 		}
+		if r := d.ctl("wait", "--ready", id); r.code != 0 {
+			t.Fatalf("wait --ready on a ready process: %v", r)
+		}
 		d.mustCtl("stop", id)
 	})
 	t.Run("never listens", func(t *testing.T) {
@@ -67,6 +70,10 @@ func TestReadiness(t *testing.T) {
 		ps := d.mustCtl("ps", "--all", "--name", "mute")
 		if !strings.Contains(ps, "STARTUP_TIMEOUT") {
 			t.Fatalf("ps:\n%s", ps)
+		}
+		id := strings.Fields(ps[strings.Index(ps, "\n")+1:])[0]
+		if r := d.ctl("wait", "--ready", id); r.code != 1 || !strings.Contains(r.stderr, "ended before it was ready (STARTUP_TIMEOUT") {
+			t.Fatalf("wait --ready on a process that timed out: %v", r)
 		}
 	})
 	t.Run("silent start-up", func(t *testing.T) {
