@@ -13,7 +13,7 @@ func (a *app) psCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "ps",
 		Aliases: []string{"list"},
-		Short:   "list processes (running ones; --all includes finished)",
+		Short:   "list processes (live ones: starting, running, stopping, or waiting to restart; --all includes finished)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := parseKV("label", labels)
@@ -22,7 +22,8 @@ func (a *app) psCmd() *cobra.Command {
 			}
 			req := &pb.ListProcessesRequest{Name: name, Labels: l}
 			if !all {
-				req.States = []pb.ProcessState{pb.ProcessState_PROCESS_STATE_RUNNING, pb.ProcessState_PROCESS_STATE_STOPPING}
+				req.States = []pb.ProcessState{pb.ProcessState_PROCESS_STATE_STARTING, pb.ProcessState_PROCESS_STATE_RUNNING,
+					pb.ProcessState_PROCESS_STATE_STOPPING, pb.ProcessState_PROCESS_STATE_BACKOFF}
 			}
 			c, err := a.dial()
 			if err != nil {

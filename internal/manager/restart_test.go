@@ -404,3 +404,30 @@ func TestResumeContinuesALineage(t *testing.T) {
 		t.Fatalf("next id %s", next.ID)
 	}
 }
+
+// A crash loop's FAILED record is final: read back from the state store it
+// stays FAILED with its runs (not LOST), and Stop and Wait on it return at
+// once.
+func TestFailedRecordSurvivesRecover(t *testing.T) {
+	st := newMemStore()
+	bus1 := events.NewBus(64, nil)
+	m1 := New(Config{Store: st}, rt, bus1, nil)
+	fin := wait(t, m1, mustStart(t, m1, restarting(sh("exit 4"), time.Millisecond, time.Millisecond, 1)).ID)
+	m1.Shutdown(ctxFor(t))
+	bus1.Close()
+	vals := st.commit()
+
+	m2, _ := newManager(t, Config{Store: st})
+	if _, err := m2.Recover(valuesOf(vals), m1.LastID(), st.ceilings[IDCounter]); err != nil {
+		t.Fatal(err)
+	}
+	got := wait(t, m2, fin.ID)
+	if got.State != Failed || got.Exit.Reason != ReasonCrashLoop || len(got.Runs) != 2 || got.Runs[1].Exit.Code != 4 ||
+		got.Restart == nil || got.Restart.Attempt != 2 {
+		t.Fatalf("read back: %v %+v runs %+v restart %+v", got.State, got.Exit, got.Runs, got.Restart)
+	}
+	res, err := m2.Stop(ctxFor(t), Ref{ID: fin.ID}, nil, StopOptions{})
+	if err != nil || res[0].Info.State != Failed {
+		t.Fatalf("stop of a restored record: %v %+v", err, res)
+	}
+}
