@@ -433,16 +433,36 @@ func (m *Manager) WaitReady(ctx context.Context, ref Ref, timeout time.Duration)
 		defer t.Stop()
 		expire = t.C
 	}
-	select {
-	case <-r.rd.ch:
-		return m.info(r), false, nil
-	case <-r.done:
-		return m.info(r), false, nil
-	case <-expire:
-		return m.info(r), true, nil
-	case <-ctx.Done():
-		return Info{}, false, ctx.Err()
+	for {
+		run, next := m.currentRun(r)
+		select {
+		case <-run.rd.ch:
+			return m.info(run), false, nil
+		case <-run.done:
+			return m.info(m.latest(run)), false, nil
+		case <-next:
+			// The run ended and its restart policy started another: wait
+			// for that one to be ready.
+		case <-expire:
+			return m.info(run), true, nil
+		case <-ctx.Done():
+			return Info{}, false, ctx.Err()
+		}
 	}
+}
+
+// currentRun is the newest run of r's lineage and a channel closed when a
+// newer one starts (nil, never closed, for a record without a lineage).
+func (m *Manager) currentRun(r *record) (*record, <-chan struct{}) {
+	if r.lin == nil {
+		return r, nil
+	}
+	r.lin.mu.Lock()
+	defer r.lin.mu.Unlock()
+	if r.lin.current == nil {
+		return r, nil
+	}
+	return r.lin.current, r.lin.newRun
 }
 
 // readyInfo snapshots r's readiness; r.mu is held.

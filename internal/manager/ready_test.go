@@ -255,6 +255,23 @@ func TestExecProbeInputLimits(t *testing.T) {
 	}
 }
 
+// WaitReady follows a restart: a first run that fails before it is ready
+// and a second that becomes ready end the wait at the second's readiness;
+// a start-up timeout is a failure the restart policy counts.
+func TestWaitReadyFollowsARestart(t *testing.T) {
+	m, _ := newManager(t, Config{})
+	flag := filepath.Join(t.TempDir(), "second")
+	s := Spec{Command: []string{"sh", "-c", "if [ -e " + flag + " ]; then echo up; sleep 60; else touch " + flag + "; exit 1; fi"},
+		Ready:   Readiness{Kind: ReadyLog, Pattern: "^up$"},
+		Restart: RestartPolicy{Mode: RestartOnFailure, Delay: 50 * time.Millisecond}}
+	info := mustStart(t, m, s)
+	got := waitReady(t, m, info.ID)
+	if got.State != Running || got.Ready.ReadyAt.IsZero() || got.ID != info.ID || got.PID == info.PID {
+		t.Fatalf("after the restart: state %v ready %v id %s pid %d (first pid %d)", got.State, got.Ready.ReadyAt, got.ID, got.PID, info.PID)
+	}
+	m.Stop(ctxFor(t), Ref{ID: info.ID}, nil, StopOptions{})
+}
+
 // A process that exits while starting ends the wait for readiness.
 func TestWaitReadyReturnsWhenTheProcessEnds(t *testing.T) {
 	m, _ := newManager(t, Config{})

@@ -436,6 +436,10 @@ func (m *Manager) register(r *record, p *proc.Process, beforeWatch func()) {
 	}
 	prev := r.lin.current
 	r.lin.current = r // l.mu is held by the restart, or no one else knows the lineage yet
+	if r.lin.newRun != nil {
+		close(r.lin.newRun) // WaitReady follows a restart to its next run
+	}
+	r.lin.newRun = make(chan struct{})
 	r.lin.beginRun(r)
 	m.mu.Lock()
 	if prev != nil && m.byPID[prev.pid] == prev {

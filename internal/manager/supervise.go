@@ -39,10 +39,11 @@ type lineage struct {
 	policy RestartPolicy // resolved
 	keep   int           // runs kept in the history
 
-	mu      sync.Mutex // control; taken before hmu, and held across a restart's start
-	current *record    // the newest run (set by register)
-	halt    Reason     // why restarts were halted; 0: they were not
-	pending bool       // a restart is scheduled (the current run is BACKOFF)
+	mu      sync.Mutex    // control; taken before hmu, and held across a restart's start
+	current *record       // the newest run (set by register)
+	newRun  chan struct{} // closed when a newer run than current registers
+	halt    Reason        // why restarts were halted; 0: they were not
+	pending bool          // a restart is scheduled (the current run is BACKOFF)
 	timer   *time.Timer
 
 	hmu   sync.Mutex
