@@ -30,6 +30,10 @@ func (s *batchService) RunBatch(req *pb.RunBatchRequest, stream pb.BatchService_
 		if err != nil {
 			return errdefs.Errorf(errdefs.ErrInvalidArgument, "job %d: %v", i, err)
 		}
+		if spec.Restart.Mode != manager.RestartNever {
+			return errdefs.Errorf(errdefs.ErrInvalidArgument,
+				"job %d: a batch job cannot have a restart policy (the batch's retry policy retries its jobs)", i)
+		}
 		spec.Caller = callerOf(stream.Context())
 		jobs[i] = spec
 	}

@@ -66,4 +66,15 @@ func TestRestartPolicyOverTheWire(t *testing.T) {
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "spec.restart.mode") {
 		t.Fatalf("bad mode: %v", err)
 	}
+
+	stream, err := pb.NewBatchServiceClient(h.conn).RunBatch(ctx, &pb.RunBatchRequest{Jobs: []*pb.ProcessSpec{
+		{Command: []string{"true"}},
+		{Command: []string{"true"}, Restart: &pb.RestartPolicy{Mode: pb.RestartMode_RESTART_MODE_ALWAYS}},
+	}})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "job 1: a batch job cannot have a restart policy") {
+		t.Fatalf("batch job with a restart policy: %v", err)
+	}
 }
