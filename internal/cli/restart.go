@@ -147,6 +147,11 @@ func runSummary(run *pb.ProcessRun, before []*pb.ProcessRun) string {
 		return s + ", running"
 	}
 	ran := run.GetFinishedAt().AsTime().Sub(start)
+	if run.GetExit() == nil {
+		// Lost: procd died during the run, and a restarted procd found it
+		// gone (its guardian ended the tree) at finished_at.
+		return s + fmt.Sprintf(", lost when procd died (found gone after at most %v)", roundDuration(ran))
+	}
 	return s + fmt.Sprintf(", ran %v, %s, %s", roundDuration(ran), exitSummary(run.GetExit()), reasonName(run.GetExit().GetReason()))
 }
 

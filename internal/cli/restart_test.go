@@ -89,3 +89,14 @@ func TestStatusShowsRunsAndRestartState(t *testing.T) {
 		}
 	}
 }
+
+// A run procd lost (it died meanwhile; the run has an end but no exit) is
+// said to be lost, not printed as an exit it never had.
+func TestRunSummaryOfALostRun(t *testing.T) {
+	start := time.Date(2026, 12, 2, 9, 53, 10, 0, time.UTC)
+	lost := &pb.ProcessRun{Attempt: 1, Pid: 42, StartedAt: timestamppb.New(start), FinishedAt: timestamppb.New(start.Add(4 * time.Second))}
+	got := runSummary(lost, nil)
+	if !strings.Contains(got, "lost when procd died") || strings.Contains(got, "UNSPECIFIED") {
+		t.Fatalf("lost run: %q", got)
+	}
+}
