@@ -289,6 +289,8 @@ func TestRecordsSurviveACleanRestart(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	d := startDaemon(t, "--state-dir", state)
 	id := strings.TrimSpace(d.mustCtl("start", "-q", "sleep", "300"))
+	arg := strconv.Itoa(5000 + os.Getpid()%1000)
+	server := strings.TrimSpace(d.mustCtl("start", "-q", "--restart", "always", "--", "sleep", arg))
 	c := dialDaemon(t, d)
 	before := lastSeq(t, c)
 	d.stop()
@@ -298,6 +300,10 @@ func TestRecordsSurviveACleanRestart(t *testing.T) {
 	exit, _ := st["exit"].(map[string]any)
 	if st["state"] != "PROCESS_STATE_EXITED" || exit["reason"] != "EXIT_REASON_DAEMON_SHUTDOWN" || st["restored"] != true {
 		t.Fatalf("record of a process stopped by the shutdown: %v", st)
+	}
+	// One with a restart policy runs again: the shutdown stopped it, not the user.
+	if st := d.statusJSON(server); st["state"] != "PROCESS_STATE_RUNNING" || st["attempt"] != float64(2) || len(pidsOf(t, "sleep", arg)) != 1 {
+		t.Fatalf("process with a restart policy after a clean restart: %v (%d running)", st, len(pidsOf(t, "sleep", arg)))
 	}
 	// The shutdown's own events (signal, exit) came after before; a
 	// subscriber that saw them all resumes from the last one.
@@ -323,7 +329,7 @@ func TestRecordsSurviveACleanRestart(t *testing.T) {
 	if ev.GetEvent().GetSeq() != last+1 || ev.GetEvent().GetProcessId() != next {
 		t.Fatalf("first event after a clean restart: %v, want seq %d", ev.GetEvent(), last+1)
 	}
-	if want := "p-" + strconv.Itoa(mustAtoi(t, strings.TrimPrefix(id, "p-"))+1); next != want {
+	if want := "p-" + strconv.Itoa(mustAtoi(t, strings.TrimPrefix(server, "p-"))+1); next != want {
 		t.Fatalf("first id after a clean restart is %s, want %s", next, want)
 	}
 }

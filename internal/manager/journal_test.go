@@ -159,6 +159,11 @@ func TestRecoverAfterCleanShutdown(t *testing.T) {
 	bus1 := events.NewBus(64, nil)
 	m1 := New(Config{Store: st}, rt, bus1, nil)
 	live := mustStart(t, m1, sh("sleep 300"))
+	stopped := mustStart(t, m1, Spec{Command: []string{"sleep", "300"}, Restart: RestartPolicy{Mode: RestartAlways}})
+	server := mustStart(t, m1, Spec{Command: []string{"sleep", "300"}, Restart: RestartPolicy{Mode: RestartAlways}})
+	if _, err := m1.Stop(testutil.Context(t), Ref{ID: stopped.ID}, nil, StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	m1.Shutdown(testutil.Context(t))
 	bus1.Close()
 	vals := st.commit()
@@ -174,8 +179,16 @@ func TestRecoverAfterCleanShutdown(t *testing.T) {
 	if got.State != Exited || got.Exit == nil || got.Exit.Reason != ReasonShutdown {
 		t.Fatalf("record of a process stopped at shutdown: %+v", got)
 	}
+	// With a restart policy, what the shutdown stopped runs again; what
+	// the user stopped does not.
+	if got, _ := m2.Get(Ref{ID: server.ID}); got.State != Running || got.Attempt != 2 || got.Runs[0].Exit.Reason != ReasonShutdown {
+		t.Fatalf("process with a restart policy stopped by the shutdown, after the restart: %+v", got)
+	}
+	if got, _ := m2.Get(Ref{ID: stopped.ID}); got.State != Exited || got.Exit.Reason != ReasonStopped {
+		t.Fatalf("process with a restart policy stopped by the user, after the restart: %+v", got)
+	}
 	next := mustStart(t, m2, sh("true"))
-	if idNumber(t, next.ID) != idNumber(t, live.ID)+1 {
+	if idNumber(t, next.ID) != idNumber(t, server.ID)+1 {
 		t.Fatalf("first id after a clean restart is %s, after %s", next.ID, live.ID)
 	}
 	wait(t, m2, next.ID)

@@ -17,11 +17,12 @@ type Recovered struct {
 	Finished int      // records of processes that had ended
 	Lost     []string // ids of processes running when the daemon died, now LOST
 	// Resumed are the ids of processes with a restart policy that were
-	// running (or waiting to restart) when the daemon died: each was
-	// started again, once, as the next run of its logical process.
+	// running (or waiting to restart) when the daemon died, or that its
+	// shutdown stopped: each was started again, once, as the next run of
+	// its logical process.
 	Resumed []string
-	// ResumeFailed are those that could not start again: LOST, with the
-	// error in their restart state (and in Lost).
+	// ResumeFailed are those that could not start again: kept as they
+	// were (LOST ones also in Lost), with the error in their restart state.
 	ResumeFailed []string
 	Dropped      int // records past the retention limits, or unreadable
 }
@@ -45,7 +46,8 @@ type resumable struct {
 // go on): one run per daemon start however often the daemon crashes, since
 // an id has one record. One that was stopping is not: a stop (the user's,
 // the watchdog's or the shutdown's) was under way, and a restart never
-// resurrects what was being stopped. Call Recover once, after New and
+// resurrects what was being stopped. One the daemon's shutdown stopped
+// runs again too: the daemon stopped it, not the user. Call Recover once, after New and
 // before the first Start.
 func (m *Manager) Recover(values func(fn func(key string, value []byte) error) error, lastID, idCeiling uint64) (Recovered, error) {
 	now := time.Now()
@@ -65,12 +67,16 @@ func (m *Manager) Recover(values func(fn func(key string, value []byte) error) e
 	out.Dropped += m.adopt(rs, now)
 	for _, x := range resume {
 		if err := m.resumeLost(x); err != nil {
-			m.log.Warn("a process with a restart policy could not start again; it is LOST",
-				zap.String("process-id", x.r.id), zap.Error(err))
+			m.log.Warn("a process with a restart policy could not start again after the daemon restarted",
+				zap.String("process-id", x.r.id), zap.String("state", x.r.state.String()), zap.Error(err))
 			if ri := x.r.frozen.Restart; ri != nil {
 				ri.Error = err.Error()
 			}
-			out.Lost = append(out.Lost, x.r.id)
+			if x.r.state == Lost {
+				out.Lost = append(out.Lost, x.r.id)
+			} else {
+				out.Finished++
+			}
 			out.ResumeFailed = append(out.ResumeFailed, x.r.id)
 			out.Dropped += m.adopt([]*record{x.r}, now)
 			continue
@@ -93,7 +99,7 @@ func (m *Manager) readBack(values func(fn func(key string, value []byte) error) 
 		case err != nil:
 			m.log.Warn("dropping an unreadable record from the state store", zap.String("key", key), zap.Error(err))
 			bad = append(bad, key)
-		case lost && spec != nil && spec.Restart.Mode != RestartNever && r.frozen.LastState != Stopping:
+		case spec != nil && spec.Restart.Mode != RestartNever && resumes(r.frozen, lost):
 			resume = append(resume, resumable{r: r, spec: *spec})
 		default:
 			rs = append(rs, r)
@@ -135,6 +141,16 @@ func (m *Manager) adopt(rs []*record, now time.Time) int {
 	return len(m.trimLocked(now))
 }
 
+// resumes says whether a process with a restart policy runs again after
+// the daemon restarts: one the daemon lost, unless it was being stopped,
+// and one the daemon's own shutdown stopped (the user did not).
+func resumes(info *Info, lost bool) bool {
+	if lost {
+		return info.LastState != Stopping
+	}
+	return info.State == Exited && info.Exit != nil && info.Exit.Reason == ReasonShutdown
+}
+
 // resumeLost starts the next run of a lost process with a restart policy.
 // The run the daemon lost ended at an unknown instant: its entry in the
 // history says when it was found lost, and has no exit.
@@ -143,7 +159,7 @@ func (m *Manager) resumeLost(x resumable) error {
 	if ri := x.r.frozen.Restart; ri != nil {
 		st = ri.RestartState
 	}
-	if n := len(st.Runs); n > 0 && st.Runs[n-1].FinishedAt.IsZero() {
+	if n := len(st.Runs); n > 0 && st.Runs[n-1].FinishedAt.IsZero() && x.r.state == Lost {
 		st.Runs[n-1].FinishedAt = x.r.frozen.LostAt
 	}
 	_, err := m.Resume(x.r.id, x.spec, st)
