@@ -143,6 +143,13 @@ func TestCgroupMemoryLimitOOMAndUsage(t *testing.T) {
 	if got.Usage.MemPeak < 200<<20 || got.Usage.MemCurrent < 200<<20 || got.Usage.CPU <= 0 {
 		t.Fatalf("usage %+v, want at least 200 MiB and some CPU", got.Usage)
 	}
+	// A listing reads the cgroup only when asked (procctl top asks).
+	if l := m.List(ListFilter{Usage: true}); len(l) != 2 || l[1].Usage.MemCurrent < 200<<20 || l[1].Usage.CPU <= 0 {
+		t.Fatalf("List with Usage: %+v, want the live tree's usage", l)
+	}
+	if l := m.List(ListFilter{}); len(l) != 2 || l[1].Usage != (TreeUsage{}) {
+		t.Fatalf("List without Usage read the cgroup: %+v", l[1].Usage)
+	}
 	res, _ := m.Stop(context.Background(), Ref{ID: big.ID}, nil, StopOptions{})
 	if u := res[0].Info.Exit.Tree; u.MemPeak < 200<<20 || u.CPU <= 0 {
 		t.Fatalf("final tree usage %+v", u)

@@ -373,7 +373,7 @@ func (m *Manager) List(f ListFilter) []Info {
 		if !r.matches(f.Name, f.Labels) {
 			continue
 		}
-		info := m.info(r)
+		info := m.snapshot(r, f.Usage)
 		if len(f.States) > 0 && !slices.Contains(f.States, info.State) {
 			continue
 		}

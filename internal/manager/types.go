@@ -354,6 +354,9 @@ type ListFilter struct {
 	States []State
 	Name   string
 	Labels map[string]string
+	// Usage fills each live record's tree usage from its cgroup (a few
+	// file reads per process), as Get does; without it Usage is zero.
+	Usage bool
 }
 
 // SignalResult is the outcome of a signal for one process.

@@ -126,7 +126,7 @@ func (s *processService) ListProcesses(_ context.Context, req *pb.ListProcessesR
 	if err != nil {
 		return nil, err
 	}
-	infos := s.m.List(manager.ListFilter{States: states, Name: req.GetName(), Labels: req.GetLabels()})
+	infos := s.m.List(manager.ListFilter{States: states, Name: req.GetName(), Labels: req.GetLabels(), Usage: req.GetUsage()})
 	now := time.Now()
 	resp := &pb.ListProcessesResponse{Processes: make([]*pb.Process, len(infos))}
 	for i := range infos {

@@ -3619,9 +3619,13 @@ func (x *Selector) GetIds() []string {
 type ListProcessesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// States to include; empty means all states.
-	States        []ProcessState    `protobuf:"varint,1,rep,packed,name=states,proto3,enum=procd.v1.ProcessState" json:"states,omitempty"`
-	Name          string            `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	States []ProcessState    `protobuf:"varint,1,rep,packed,name=states,proto3,enum=procd.v1.ProcessState" json:"states,omitempty"`
+	Name   string            `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Fill each live process's tree usage (CPU so far, current memory) from
+	// its cgroup, as GetProcess does. It costs a few file reads per process,
+	// so a plain listing leaves it out; a live view (procctl top) asks.
+	Usage         bool `protobuf:"varint,4,opt,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3675,6 +3679,13 @@ func (x *ListProcessesRequest) GetLabels() map[string]string {
 		return x.Labels
 	}
 	return nil
+}
+
+func (x *ListProcessesRequest) GetUsage() bool {
+	if x != nil {
+		return x.Usage
+	}
+	return false
 }
 
 // ListProcessesResponse lists the matching records, oldest first.
@@ -6777,11 +6788,12 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"\x03ids\x18\x04 \x03(\tR\x03ids\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd9\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xef\x01\n" +
 	"\x14ListProcessesRequest\x12.\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x16.procd.v1.ProcessStateR\x06states\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12B\n" +
-	"\x06labels\x18\x03 \x03(\v2*.procd.v1.ListProcessesRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x03 \x03(\v2*.procd.v1.ListProcessesRequest.LabelsEntryR\x06labels\x12\x14\n" +
+	"\x05usage\x18\x04 \x01(\bR\x05usage\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"H\n" +

@@ -372,7 +372,7 @@ class JobResult(_message.Message):
     def __init__(self, index: _Optional[int] = ..., outcome: _Optional[_Union[JobOutcome, str]] = ..., attempts: _Optional[int] = ..., process_id: _Optional[str] = ..., pid: _Optional[int] = ..., exit: _Optional[_Union[ExitStatus, _Mapping]] = ..., error: _Optional[str] = ..., duration: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ListProcessesRequest(_message.Message):
-    __slots__ = ["labels", "name", "states"]
+    __slots__ = ["labels", "name", "states", "usage"]
     class LabelsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -383,10 +383,12 @@ class ListProcessesRequest(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     labels: _containers.ScalarMap[str, str]
     name: str
     states: _containers.RepeatedScalarFieldContainer[ProcessState]
-    def __init__(self, states: _Optional[_Iterable[_Union[ProcessState, str]]] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    usage: bool
+    def __init__(self, states: _Optional[_Iterable[_Union[ProcessState, str]]] = ..., name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., usage: bool = ...) -> None: ...
 
 class ListProcessesResponse(_message.Message):
     __slots__ = ["processes"]
