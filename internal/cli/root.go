@@ -151,7 +151,7 @@ On the Unix socket procd knows you by your uid and groups; no flag is needed.
 	for _, c := range []*cobra.Command{
 		a.startCmd(), a.runCmd(), a.waitCmd(), a.statusCmd(), a.psCmd(), a.signalCmd(), a.killCmd(),
 		a.stopCmd(), a.heartbeatCmd(), a.rmCmd(), a.logsCmd(), a.watchCmd(), a.statsCmd(), a.versionCmd(),
-		a.batchCmd(), a.attachCmd(),
+		a.batchCmd(), a.attachCmd(), a.topCmd(),
 	} {
 		wrapArgs(c)
 		root.AddCommand(c)
