@@ -16,7 +16,7 @@ func RunPlain(ctx context.Context, svc Service, o Options, w io.Writer) error {
 	}
 	f, _ := parseFilter(o.Filter)
 	col, _ := columnByKey(o.Sort)
-	var s sampler
+	s := sampler{window: o.Interval}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	for n := 1; ; n++ {

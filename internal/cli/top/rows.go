@@ -51,42 +51,57 @@ type sample struct {
 }
 
 // sampler turns successive listings into rows, remembering each process's
-// previous sample so that CPU and output are rates over the last interval.
+// recent samples so that CPU and output are rates over about one window
+// (the refresh interval): refreshes that an event brings a few
+// milliseconds apart would otherwise give rates of noise.
 type sampler struct {
-	prev map[string]sample
+	window time.Duration
+	hist   map[string][]sample // per process, oldest first
 }
 
 // rows converts a snapshot. A process seen for the first time gets its
 // average since start (what ps shows), so a single refresh has figures.
 func (s *sampler) rows(snap snapshot) []row {
-	next := make(map[string]sample, len(snap.procs))
+	next := make(map[string][]sample, len(snap.procs))
 	out := make([]row, 0, len(snap.procs))
 	for i, p := range snap.procs {
 		u := p.GetUsage()
 		cur := sample{at: snap.at, cpu: u.GetCpu().AsDuration(), out: p.GetStdout().GetTotalBytes() + p.GetStderr().GetTotalBytes()}
-		next[p.GetId()] = cur
+		hist, base := s.base(p.GetId(), cur)
+		next[p.GetId()] = hist
 		r := row{p: p, order: i, cpu: -1, mem: -1}
-		live := p.GetState() != pb.ProcessState_PROCESS_STATE_EXITED
-		prev, seen := s.prev[p.GetId()]
-		elapsed := p.GetDuration().AsDuration()
-		if seen && cur.at.After(prev.at) {
-			elapsed = cur.at.Sub(prev.at)
-		} else {
-			prev = sample{}
+		elapsed := cur.at.Sub(base.at)
+		if base.at.IsZero() {
+			elapsed = p.GetDuration().AsDuration()
 		}
-		if elapsed > 0 && live {
-			if p.GetCgroup() != "" && u != nil {
-				r.cpu = 100 * float64(cur.cpu-prev.cpu) / float64(elapsed)
+		hasUsage := p.GetCgroup() != "" && u != nil
+		if elapsed > 0 && p.GetState() != pb.ProcessState_PROCESS_STATE_EXITED {
+			if hasUsage {
+				r.cpu = 100 * float64(cur.cpu-base.cpu) / float64(elapsed)
+				r.mem = u.GetMemoryCurrentBytes()
 			}
-			r.rate = float64(cur.out-prev.out) / elapsed.Seconds()
-		}
-		if p.GetCgroup() != "" && u != nil && live {
-			r.mem = u.GetMemoryCurrentBytes()
+			r.rate = float64(cur.out-base.out) / elapsed.Seconds()
 		}
 		out = append(out, r)
 	}
-	s.prev = next
+	s.hist = next
 	return out
+}
+
+// base adds cur to the process's history and picks the sample to measure
+// from: the newest one at least a window old, else the oldest one, else
+// (first sight) the zero sample, meaning "since start".
+func (s *sampler) base(id string, cur sample) (hist []sample, base sample) {
+	hist = s.hist[id]
+	for i := len(hist) - 1; i >= 0; i-- {
+		if cur.at.Sub(hist[i].at) >= s.window {
+			return append(hist[i:], cur), hist[i]
+		}
+	}
+	if len(hist) > 0 && cur.at.After(hist[0].at) {
+		return append(hist, cur), hist[0]
+	}
+	return []sample{cur}, sample{}
 }
 
 // column is one column of the table.
@@ -116,7 +131,7 @@ var columns = []column{
 		less: func(a, b *row) bool { return a.mem < b.mem }},
 	{key: "idle", title: "IDLE", right: true, desc: true, text: idleText,
 		less: func(a, b *row) bool { return idle(a) < idle(b) }},
-	{key: "watchdog", title: "WATCHDOG", desc: true, text: (*row).mark,
+	{key: "watchdog", title: "HANG", desc: true, text: (*row).mark,
 		less: func(a, b *row) bool { return markRank(a) < markRank(b) }},
 	{key: "restarts", title: "RESTARTS", right: true, desc: true, text: restartsText,
 		less: func(a, b *row) bool { x, _ := restarts(a.p); y, _ := restarts(b.p); return x < y }},
@@ -166,17 +181,21 @@ func cmpDir(c int, desc bool) int {
 	return c
 }
 
+// stateText is the state, and for a finished process how it ended: its
+// exit code or signal when it exited on its own, else why it was ended
+// (stopped, hung, deadline…).
 func stateText(r *row) string {
 	s := strings.ToLower(strings.TrimPrefix(r.p.GetState().String(), "PROCESS_STATE_"))
-	if e := r.p.GetExit(); e != nil {
-		switch {
-		case e.SignalNumber != nil:
-			s += " " + e.GetSignal()
-		default:
-			s += fmt.Sprintf(" %d", e.GetExitCode())
-		}
+	e := r.p.GetExit()
+	switch {
+	case e == nil:
+		return s
+	case e.GetReason() != pb.ExitReason_EXIT_REASON_EXITED:
+		return s + " " + strings.ToLower(strings.TrimPrefix(e.GetReason().String(), "EXIT_REASON_"))
+	case e.SignalNumber != nil:
+		return s + " " + e.GetSignal()
 	}
-	return s
+	return s + " " + strconv.Itoa(int(e.GetExitCode()))
 }
 
 func idle(r *row) time.Duration {

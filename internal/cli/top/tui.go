@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -102,8 +103,9 @@ func newModel(ctx context.Context, svc Service, o Options) *model {
 	in := textinput.New()
 	in.Prompt = "filter: "
 	in.Placeholder = "key=value state:hung word (enter applies, esc cancels)"
+	in.Cursor.SetMode(cursor.CursorStatic) // a blinking one redraws twice a second for nothing
 	return &model{ctx: ctx, svc: svc, opts: o, keys: newKeyMap(), help: help.New(), input: in,
-		filter: f, sortCol: col, reverse: o.Reverse, finished: o.All}
+		filter: f, sortCol: col, reverse: o.Reverse, finished: o.All, sampler: sampler{window: o.Interval}}
 }
 
 func (m *model) Init() tea.Cmd { return tea.Batch(m.fetchCmd(), m.tickCmd()) }
@@ -248,7 +250,7 @@ func (m *model) onKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Sort, k.Reverse, k.SortCPU, k.SortMem):
 		m.resort(msg)
 	case key.Matches(msg, k.Filter):
-		m.mode = filtering
+		m.mode, m.status = filtering, ""
 		m.input.SetValue(m.filter.String())
 		m.input.CursorEnd()
 		return m.input.Focus()
@@ -318,7 +320,7 @@ func (m *model) onFilterKey(msg tea.KeyMsg) tea.Cmd {
 		m.status = ""
 		return m.setFilter(f)
 	case tea.KeyEsc:
-		m.mode = normal
+		m.mode, m.status = normal, ""
 		m.input.Blur()
 		return nil
 	}

@@ -37,7 +37,11 @@ func (m *model) footer() []string {
 	var status string
 	switch {
 	case m.mode == filtering:
-		status = m.input.View()
+		hint := faintStyle.Render("key=value (label)  state:running|stopping|exited|slow|hung  word (id or name) · enter · esc")
+		if m.status != "" {
+			hint = hungStyle.Render(m.status)
+		}
+		return []string{m.input.View(), hint}
 	case m.mode == confirming:
 		status = promptStyle.Render(m.prompt())
 	case m.fetchErr != "":
@@ -61,9 +65,9 @@ func (m *model) bodyHeight() int {
 func (m *model) prompt() string {
 	a := m.pending
 	if a.kill {
-		return fmt.Sprintf("Kill %s (%s, pid %d) and its process group with SIGKILL? [y/N]", a.id, a.name, a.pid)
+		return fmt.Sprintf("Kill %s (%s, pid %d)? [y/N]  SIGKILL to its process group", a.id, a.name, a.pid)
 	}
-	return fmt.Sprintf("Stop %s (%s, pid %d): its stop signal, then SIGKILL after its grace? [y/N]", a.id, a.name, a.pid)
+	return fmt.Sprintf("Stop %s (%s, pid %d)? [y/N]  its stop signal, then SIGKILL after its grace", a.id, a.name, a.pid)
 }
 
 func (m *model) View() string {
