@@ -171,12 +171,17 @@ func TestTopInTmux(t *testing.T) {
 	tm.keys("x")
 	tm.waitScreen("the stop confirmation", func(s string) bool { return strings.Contains(s, "Stop "+idle) })
 	tm.keys("y")
-	tm.waitScreen("the stop's outcome", func(s string) bool { return strings.Contains(s, idle+" (idle, pid") && strings.Contains(s, "stopped: SIGTERM, stopped") })
+	tm.waitScreen("the stop's outcome", func(s string) bool {
+		return strings.Contains(s, idle+" (idle, pid") && strings.Contains(s, "stopped: SIGTERM, stopped")
+	})
 	if st := d.statusJSON(idle); st["state"] != "PROCESS_STATE_EXITED" || st["exit"].(map[string]any)["reason"] != "EXIT_REASON_STOPPED" {
 		t.Fatalf("%s after x and y: %v", idle, st)
 	}
 
-	tm.keys("Escape", "/", "role=chat", "Enter")
+	// Escape alone: an escape followed at once by a key reads as Alt+key.
+	tm.keys("Escape")
+	tm.waitScreen("the filter cleared", func(s string) bool { return strings.Contains(s, "sort: cpu ↓  3 of 3 shown") })
+	tm.keys("/", "role=chat", "Enter")
 	tm.waitScreen("the filter role=chat", func(s string) bool {
 		return strings.HasPrefix(rowOf(s, chatty), "> ") && strings.Contains(s, "1 of 3 shown")
 	})

@@ -225,6 +225,15 @@ func (m *model) scroll() {
 }
 
 func (m *model) onKey(msg tea.KeyMsg) tea.Cmd {
+	// Keys typed faster than the view reads them (or sent by a script)
+	// arrive as one message of many runes: each is a key of its own.
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+		var cmds []tea.Cmd
+		for _, r := range msg.Runes {
+			cmds = append(cmds, m.onKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+		}
+		return tea.Batch(cmds...)
+	}
 	switch m.mode {
 	case filtering:
 		return m.onFilterKey(msg)

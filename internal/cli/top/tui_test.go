@@ -143,3 +143,14 @@ func TestModelScrolls(t *testing.T) {
 		t.Fatalf("view has %d lines, want the terminal's 14:\n%s", n, m.View())
 	}
 }
+
+// Keys that arrive together ("/role=x" typed by a script) are each a key.
+func TestModelKeysInOneMessage(t *testing.T) {
+	f := &fake{procs: table()}
+	m := newTestModel(t, f, Options{})
+	run(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/campaign=b")})
+	run(m, press("enter"))
+	if v := m.View(); !strings.Contains(v, "filter: campaign=b  1 of 3 shown") {
+		t.Fatalf("typed at once, /campaign=b did not filter:\n%s", v)
+	}
+}
