@@ -31,7 +31,7 @@ On a terminal it is interactive:
   ↑ ↓ pgup pgdn home end   select a process
   s / r                    sort by the next column / reverse the order
   P / M                    sort by CPU / by memory
-  /                        filter: key=value (a label), state:running|stopping|exited|slow|hung,
+  /                        filter: key=value (a label), state:running|slow|hung|stopping|exited
                            or a word of the id or name; terms are ANDed
   f / esc                  filter by the next state / clear the filter
   a                        show finished processes too
@@ -85,7 +85,7 @@ When stdout is not a terminal (or with --plain) it prints a plain table per refr
 	f.BoolVar(&o.Reverse, "reverse", false, "reverse the sort order")
 	f.BoolVarP(&o.All, "all", "a", false, "include finished processes")
 	f.StringArrayVarP(&labels, "label", "l", nil, "only processes with this label key=value (repeatable)")
-	f.StringVar(&state, "state", "", "only processes in this state: running, stopping, exited, slow or hung")
+	f.StringVar(&state, "state", "", "only processes in this state: running, slow (hung ones too), hung, stopping or exited")
 	f.StringVar(&filter, "filter", "", "initial filter, as typed after / (e.g. 'campaign=a state:hung fuzz')")
 	return cmd
 }

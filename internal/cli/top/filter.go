@@ -8,7 +8,8 @@ import (
 )
 
 // states a filter can name: the process states and the watchdog's marks.
-var states = []string{"running", "stopping", "exited", "slow", "hung"}
+// A hung process is slow too (as the daemon counts them).
+var states = []string{"running", "slow", "hung", "stopping", "exited"}
 
 // filter selects rows. Its text is space-separated terms, all of which
 // must match: key=value (a label), state:S (one of states), or a word
@@ -70,7 +71,7 @@ func (f filter) match(r *row) bool {
 	switch f.state {
 	case "":
 	case "slow", "hung":
-		if !strings.EqualFold(r.mark(), f.state) {
+		if m := r.mark(); m != "HUNG" && (f.state == "hung" || m != "slow") {
 			return false
 		}
 	default:

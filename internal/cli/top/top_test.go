@@ -146,7 +146,7 @@ func TestFilter(t *testing.T) {
 	rows := s.rows(snapshot{at: time.Now(), procs: table()})
 	for _, c := range []struct{ text, want string }{
 		{"", "p-1 p-2 p-3"}, {"campaign=a", "p-1 p-2"}, {"campaign=a target=png", "p-2"},
-		{"state:hung", "p-3"}, {"state:running", "p-1 p-2 p-3"}, {"state:exited", ""},
+		{"state:hung", "p-3"}, {"state:slow", "p-3"}, {"state:running", "p-1 p-2 p-3"}, {"state:exited", ""},
 		{"FUZZ", "p-2"}, {"p-1", "p-1"}, {"campaign=b idle", ""},
 	} {
 		f, err := parseFilter(c.text)

@@ -37,7 +37,7 @@ func (m *model) footer() []string {
 	var status string
 	switch {
 	case m.mode == filtering:
-		hint := faintStyle.Render("key=value (label)  state:running|stopping|exited|slow|hung  word (id or name) · enter · esc")
+		hint := faintStyle.Render("key=value (label)  state:running|slow|hung|stopping|exited  word (id or name) · enter · esc")
 		if m.status != "" {
 			hint = hungStyle.Render(m.status)
 		}
