@@ -25,14 +25,16 @@ func (a *app) topCmd() *cobra.Command {
 core and memory of the whole tree (with cgroup containment), time since the last
 activity and the watchdog's mark (ok, slow, HUNG), restarts, and output per second.
 It refreshes every interval and at once when a process starts, ends, or turns slow
-or hung. Finished processes are left out unless --all (or the state:exited filter).
+or hung. Finished processes (exited, failed, lost) are left out unless --all (or a
+state filter that names them).
 
 On a terminal it is interactive:
   ↑ ↓ pgup pgdn home end   select a process
   s / r                    sort by the next column / reverse the order
   P / M                    sort by CPU / by memory
-  /                        filter: key=value (a label), state:running|slow|hung|stopping|exited
-                           or a word of the id or name; terms are ANDed
+  /                        filter: key=value (a label), state:S, or a word of the id or
+                           name; terms are ANDed. S: running, slow (hung ones too), hung,
+                           starting, stopping, backoff, exited, failed, lost
   f / esc                  filter by the next state / clear the filter
   a                        show finished processes too
   x / k                    stop (stop signal, grace, SIGKILL) / kill (SIGKILL) the selected
@@ -85,7 +87,7 @@ When stdout is not a terminal (or with --plain) it prints a plain table per refr
 	f.BoolVar(&o.Reverse, "reverse", false, "reverse the sort order")
 	f.BoolVarP(&o.All, "all", "a", false, "include finished processes")
 	f.StringArrayVarP(&labels, "label", "l", nil, "only processes with this label key=value (repeatable)")
-	f.StringVar(&state, "state", "", "only processes in this state: running, slow (hung ones too), hung, stopping or exited")
+	f.StringVar(&state, "state", "", "only processes in this state: running, slow (hung ones too), hung, starting, stopping, backoff, exited, failed or lost")
 	f.StringVar(&filter, "filter", "", "initial filter, as typed after / (e.g. 'campaign=a state:hung fuzz')")
 	return cmd
 }

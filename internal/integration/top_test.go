@@ -235,6 +235,20 @@ func TestTopPlainOverTCP(t *testing.T) {
 			t.Fatalf("%s shown through the filter:\n%s", other, f)
 		}
 	}
+	// A process that procd restarts shows its count (issue 17's RestartStatus).
+	crasher := strings.TrimSpace(d.mustCtl("start", "-q", "--name", "crasher", "-l", "campaign=c", "--restart", "always",
+		"--restart-delay", "50ms", "--restart-max", "0", "--", "sh", "-c", "sleep 0.1; exit 1"))
+	var last string
+	eventually(t, crasher+" shown with 2 restarts or more", func() bool {
+		last = d.mustCtl("top", "--once", "-l", "campaign=c")
+		for _, l := range strings.Split(last, "\n") {
+			if f := strings.Fields(l); len(f) >= 10 && f[0] == crasher {
+				n, err := strconv.Atoi(f[8])
+				return err == nil && n >= 2
+			}
+		}
+		return false
+	})
 	if r := d.ctl("--addr", addr, "--token-file", token, "top", "--once", "--sort", "colour"); r.code != 64 || !strings.Contains(r.stderr, `sort column "colour"`) {
 		t.Errorf("bad sort column: %v", r)
 	}

@@ -8,8 +8,9 @@ import (
 )
 
 // states a filter can name: the process states and the watchdog's marks.
-// A hung process is slow too (as the daemon counts them).
-var states = []string{"running", "slow", "hung", "stopping", "exited"}
+// A hung process is slow too (as the daemon counts them). The last three
+// are final: the view fetches them only when asked.
+var states = []string{"running", "slow", "hung", "starting", "stopping", "backoff", "exited", "failed", "lost"}
 
 // filter selects rows. Its text is space-separated terms, all of which
 // must match: key=value (a label), state:S (one of states), or a word
@@ -60,7 +61,7 @@ func (f filter) String() string {
 
 // finished reports whether the filter asks for finished records, which the
 // view otherwise does not fetch.
-func (f filter) finished() bool { return f.state == "exited" }
+func (f filter) finished() bool { return slices.Index(states, f.state) >= slices.Index(states, "exited") }
 
 func (f filter) match(r *row) bool {
 	for k, v := range f.labels {

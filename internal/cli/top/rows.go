@@ -21,12 +21,28 @@ type row struct {
 	rate  float64 // output bytes per second, both streams
 }
 
+// finished reports whether a process is final: it will not run again.
+func finished(p *pb.Process) bool {
+	switch p.GetState() {
+	case pb.ProcessState_PROCESS_STATE_EXITED, pb.ProcessState_PROCESS_STATE_FAILED, pb.ProcessState_PROCESS_STATE_LOST:
+		return true
+	}
+	return false
+}
+
+// live states are those a live view lists by default: a process waiting
+// to restart (BACKOFF) is still the campaign's.
+var liveStates = []pb.ProcessState{
+	pb.ProcessState_PROCESS_STATE_STARTING, pb.ProcessState_PROCESS_STATE_RUNNING,
+	pb.ProcessState_PROCESS_STATE_STOPPING, pb.ProcessState_PROCESS_STATE_BACKOFF,
+}
+
 // Mark is the watchdog's verdict on a row: "HUNG", "slow", "ok", or "-"
-// when no hang detection applies (or the process has finished).
+// when no hang detection applies (or the process is not running).
 func (r *row) mark() string {
 	w := r.p.GetWatchdog()
 	switch {
-	case r.p.GetState() == pb.ProcessState_PROCESS_STATE_EXITED:
+	case finished(r.p) || r.p.GetState() == pb.ProcessState_PROCESS_STATE_BACKOFF:
 		return "-"
 	case w.GetHung():
 		return "HUNG"
@@ -38,10 +54,14 @@ func (r *row) mark() string {
 	return "-"
 }
 
-// restarts is how often procd restarted the process. The restart policy
-// (issue 17) is to put its count on the record; until it does the column
-// reads "-", and this is the one place to wire it.
-func restarts(*pb.Process) (n int, ok bool) { return 0, false }
+// restarts is how often procd restarted the process under its restart
+// policy; ok is false for a process without one.
+func restarts(p *pb.Process) (n int, ok bool) {
+	if r := p.GetRestart(); r != nil {
+		return int(r.GetRestarts()), true
+	}
+	return 0, false
+}
 
 // sample is what a rate is computed from.
 type sample struct {
@@ -75,7 +95,7 @@ func (s *sampler) rows(snap snapshot) []row {
 			elapsed = p.GetDuration().AsDuration()
 		}
 		hasUsage := p.GetCgroup() != "" && u != nil
-		if elapsed > 0 && p.GetState() != pb.ProcessState_PROCESS_STATE_EXITED {
+		if elapsed > 0 && !finished(p) {
 			if hasUsage {
 				r.cpu = 100 * float64(cur.cpu-base.cpu) / float64(elapsed)
 				r.mem = u.GetMemoryCurrentBytes()
@@ -183,12 +203,12 @@ func cmpDir(c int, desc bool) int {
 
 // stateText is the state, and for a finished process how it ended: its
 // exit code or signal when it exited on its own, else why it was ended
-// (stopped, hung, deadline…).
+// (stopped, hung, deadline, crash_loop…).
 func stateText(r *row) string {
 	s := strings.ToLower(strings.TrimPrefix(r.p.GetState().String(), "PROCESS_STATE_"))
 	e := r.p.GetExit()
 	switch {
-	case e == nil:
+	case e == nil || !finished(r.p):
 		return s
 	case e.GetReason() != pb.ExitReason_EXIT_REASON_EXITED:
 		return s + " " + strings.ToLower(strings.TrimPrefix(e.GetReason().String(), "EXIT_REASON_"))
@@ -199,7 +219,7 @@ func stateText(r *row) string {
 }
 
 func idle(r *row) time.Duration {
-	if r.p.GetState() == pb.ProcessState_PROCESS_STATE_EXITED {
+	if finished(r.p) || r.p.GetState() == pb.ProcessState_PROCESS_STATE_BACKOFF {
 		return -1
 	}
 	return r.p.GetWatchdog().GetIdle().AsDuration()

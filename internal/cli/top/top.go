@@ -105,7 +105,7 @@ func fetch(ctx context.Context, svc Service, o *Options, finished bool) (snapsho
 	defer cancel()
 	req := &pb.ListProcessesRequest{Usage: true}
 	if !finished {
-		req.States = []pb.ProcessState{pb.ProcessState_PROCESS_STATE_RUNNING, pb.ProcessState_PROCESS_STATE_STOPPING}
+		req.States = liveStates
 	}
 	list, err := svc.ListProcesses(ctx, req)
 	if err != nil {
@@ -124,6 +124,7 @@ var watchedEvents = []pb.EventType{
 	pb.EventType_EVENT_TYPE_STARTED, pb.EventType_EVENT_TYPE_EXITED, pb.EventType_EVENT_TYPE_SLOW,
 	pb.EventType_EVENT_TYPE_HUNG, pb.EventType_EVENT_TYPE_RECOVERED, pb.EventType_EVENT_TYPE_REMOVED,
 	pb.EventType_EVENT_TYPE_ESCALATED, pb.EventType_EVENT_TYPE_DEADLINE, pb.EventType_EVENT_TYPE_OOM_KILLED,
+	pb.EventType_EVENT_TYPE_READY, pb.EventType_EVENT_TYPE_RESTARTING,
 }
 
 // watch delivers batches of events to send until ctx ends. When the stream

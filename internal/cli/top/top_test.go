@@ -229,8 +229,8 @@ func TestRunPlain(t *testing.T) {
 			t.Errorf("frame lacks %q:\n%s", want, frames[1])
 		}
 	}
-	if req := f.lists[0]; !req.GetUsage() || len(req.GetStates()) != 2 {
-		t.Errorf("list request %v, want usage and running/stopping only", req)
+	if req := f.lists[0]; !req.GetUsage() || len(req.GetStates()) != len(liveStates) {
+		t.Errorf("list request %v, want usage and the live states only", req)
 	}
 
 	f.listErr = errors.New("procd is gone")
@@ -281,4 +281,39 @@ func press(s string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyEsc}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+// Restart policies: the count, a process waiting to restart (live), and
+// one given up on (final).
+func TestRestartsAndStates(t *testing.T) {
+	backoff := proc("p-1", "crasher", 1, 0, 0, 0, nil)
+	backoff.State = pb.ProcessState_PROCESS_STATE_BACKOFF
+	backoff.Restart = &pb.RestartStatus{Restarts: 3}
+	backoff.Exit = &pb.ExitStatus{Reason: pb.ExitReason_EXIT_REASON_EXITED, ExitCode: new(int32(1))}
+	failed := proc("p-2", "gave-up", 2, 0, 0, 0, nil)
+	failed.State = pb.ProcessState_PROCESS_STATE_FAILED
+	failed.Restart = &pb.RestartStatus{Restarts: 5}
+	failed.Exit = &pb.ExitStatus{Reason: pb.ExitReason_EXIT_REASON_CRASH_LOOP, ExitCode: new(int32(1))}
+	plain := proc("p-3", "no-policy", 3, 0, 0, 0, nil)
+	s := sampler{window: time.Second}
+	rows := s.rows(snapshot{at: time.Now(), procs: []*pb.Process{backoff, failed, plain}})
+	for i, want := range []struct{ state, restarts, mark string }{
+		{"backoff", "3", "-"}, {"failed crash_loop", "5", "-"}, {"running", "-", "ok"},
+	} {
+		if got := stateText(&rows[i]); got != want.state {
+			t.Errorf("row %d: state %q, want %q", i, got, want.state)
+		}
+		if got := restartsText(&rows[i]); got != want.restarts {
+			t.Errorf("row %d: restarts %q, want %q", i, got, want.restarts)
+		}
+		if got := rows[i].mark(); got != want.mark {
+			t.Errorf("row %d: mark %q, want %q", i, got, want.mark)
+		}
+	}
+	if f, _ := parseFilter("state:failed"); !f.finished() {
+		t.Error("state:failed does not fetch final records")
+	}
+	if f, _ := parseFilter("state:backoff"); f.finished() {
+		t.Error("state:backoff asks for final records")
+	}
 }

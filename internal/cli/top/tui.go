@@ -358,7 +358,7 @@ func (m *model) confirm(kill bool) {
 		return
 	}
 	p := m.rows[i].p
-	if p.GetState() == pb.ProcessState_PROCESS_STATE_EXITED {
+	if finished(p) {
 		m.status = p.GetId() + " has already finished"
 		return
 	}

@@ -37,7 +37,7 @@ func (m *model) footer() []string {
 	var status string
 	switch {
 	case m.mode == filtering:
-		hint := faintStyle.Render("key=value (label)  state:running|slow|hung|stopping|exited  word (id or name) · enter · esc")
+		hint := faintStyle.Render("key=value (label)  state:running|slow|hung|…|exited|failed  word (id or name) · enter · esc")
 		if m.status != "" {
 			hint = hungStyle.Render(m.status)
 		}
@@ -123,7 +123,7 @@ func (m *model) styleRow(r *row, text string, w int) string {
 	}
 	text = noMark + text
 	switch {
-	case r.p.GetState() == pb.ProcessState_PROCESS_STATE_EXITED:
+	case finished(r.p):
 		return finishedStyle.Render(text)
 	case r.mark() == "HUNG":
 		return hungStyle.Render(text)
