@@ -61,7 +61,9 @@ func (f filter) String() string {
 
 // finished reports whether the filter asks for finished records, which the
 // view otherwise does not fetch.
-func (f filter) finished() bool { return slices.Index(states, f.state) >= slices.Index(states, "exited") }
+func (f filter) finished() bool {
+	return slices.Index(states, f.state) >= slices.Index(states, "exited")
+}
 
 func (f filter) match(r *row) bool {
 	for k, v := range f.labels {
