@@ -64,7 +64,7 @@ func (s *processService) Attach(stream pb.ProcessService_AttachServer) error {
 	input := make(chan struct{})
 	go func() {
 		defer close(input)
-		if err := s.attachInput(ctx, msgs, sess, send); err != nil {
+		if err := s.attachInput(ctx, msgs, sess, lp != nil && lp.stdinTaken, send); err != nil {
 			cancel(err) // ends the output side too
 		}
 	}()
@@ -124,6 +124,7 @@ func (s *processService) openSession(stream pb.ProcessService_AttachServer, star
 	}
 	if lp != nil && lp.stdin != nil {
 		opts.Stdin, opts.StdinFile = false, lp.stdin
+		lp.stdinTaken = true
 	}
 	if spec == nil {
 		sess, err := s.m.Attach(manager.Ref{ID: start.GetId(), PID: int(start.GetPid())}, opts)
@@ -225,7 +226,8 @@ func (s *processService) attachOutput(ctx context.Context, sess *manager.Session
 // when the client has finished sending (after closing the stdin it holds:
 // end of input, as when a pipe's writer closes it) or ctx ends, and an
 // error that ends the attach otherwise.
-func (s *processService) attachInput(ctx context.Context, msgs <-chan received, sess *manager.Session, send func(*pb.AttachResponse) error) error {
+func (s *processService) attachInput(ctx context.Context, msgs <-chan received, sess *manager.Session, stdinHandedOver bool,
+	send func(*pb.AttachResponse) error) error {
 	for {
 		var r received
 		select {
@@ -240,6 +242,13 @@ func (s *processService) attachInput(ctx context.Context, msgs <-chan received, 
 		}
 		if err != nil {
 			return err
+		}
+		switch msg.GetKind().(type) {
+		case *pb.AttachRequest_Stdin, *pb.AttachRequest_CloseStdin, *pb.AttachRequest_ReleaseStdin:
+			if stdinHandedOver {
+				return errdefs.Errorf(errdefs.ErrFailedPrecondition,
+					"the stdin of %s was handed over as a local pipe (local_pipes.stdin): write to that pipe, and close it for end of input", sess.ID())
+			}
 		}
 		switch k := msg.GetKind().(type) {
 		case *pb.AttachRequest_Stdin:

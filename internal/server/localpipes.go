@@ -14,9 +14,13 @@ import (
 // (AttachStart.local_pipes): the process's stdin, if handed over, and the
 // write ends stdout and stderr go to instead of the stream.
 type localPipes struct {
-	stdin *os.File    // closed once the process has its copy
-	out   [2]*os.File // stdout, stderr
-	once  sync.Once
+	stdin *os.File // closed once the process has its copy
+	// stdinTaken: the process reads the client's pipe; stdin messages on
+	// the stream are refused.
+	stdinTaken bool
+	out        [2]*os.File // stdout, stderr
+	once       sync.Once
+	release    func() // returns the session's place in the fast path's budget
 }
 
 // closeOutputs closes procd's write ends: the client reads end of file, and
@@ -37,6 +41,10 @@ func (lp *localPipes) close() {
 		lp.stdin = nil
 	}
 	lp.closeOutputs()
+	if lp.release != nil {
+		lp.release()
+		lp.release = nil
+	}
 }
 
 // pipeOutput is attachOutput for the fast path: the session's output goes
