@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	// The fault-injection tier needs the injector, which only builds
 	// with the tag (release builds leave it out: TestReleaseBinaryHasNoFaults).
-	build := exec.Command("go", "build", "-tags", "faults", "-o", dir+"/", "../../cmd/procd", "../../cmd/procctl", "../../cmd/procd-bench", "./testdata/notifier", "./testdata/alloc", "./testdata/echo")
+	build := exec.Command("go", "build", "-tags", "faults", "-o", dir+"/", "../../cmd/procd", "../../cmd/procctl", "../../cmd/procd-bench", "./testdata/notifier", "./testdata/alloc", "./testdata/echo", "./testdata/pipepeer")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building procd and procctl:", err)

@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,5 +78,63 @@ func TestRunHandsItsPipesOverLocallyAndStreamsOverTCP(t *testing.T) {
 				t.Fatalf("procctl run -i over %s: %v, then %q (stderr %q)", via.name, err, rest, stderr.String())
 			}
 		})
+	}
+}
+
+// procd takes a caller's pipes with the caller's own rights, not root's
+// (issue 18's review): a caller that made itself non-dumpable after it
+// connected lets no one of its uid take its descriptors, so procd is
+// refused and the session runs on the stream; root's CAP_SYS_PTRACE would
+// have taken them. The same caller, dumpable, is on the fast path.
+func TestLocalPipesAreTakenWithTheCallersRights(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	const uid = "65534"
+	d := startDaemon(t, "--socket-mode", "0666", "--allow-uid", uid)
+	os.Chmod(d.dir, 0o755)
+	os.Chmod(binDir, 0o755)
+	for _, c := range []struct{ mode, want string }{
+		{"dumpable", "taken\nfrom-the-process\n"},
+		{"nondumpable", "refused: take the caller's fd"},
+	} {
+		out, err := exec.Command(setpriv, "--reuid="+uid, "--regid="+uid, "--clear-groups",
+			filepath.Join(binDir, "pipepeer"), d.socket, c.mode).CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), c.want) {
+			t.Errorf("pipepeer %s as uid %s: %v, printed %q, want it to start with %q", c.mode, uid, err, out, c.want)
+		}
+		if c.mode == "nondumpable" && !strings.Contains(string(out), "from-the-process") {
+			t.Errorf("the refused session did not fall back to the stream: %q", out)
+		}
+	}
+}
+
+// A caller that clears O_NONBLOCK on its copy of a pipe procd took, then
+// never reads, holds back only its own process: procd writes through an
+// open file description of its own, so nothing else waits (issue 18's
+// review: a shared description let one client block procd's capture loop).
+func TestABlockingClientPipeStallsOnlyItsProcess(t *testing.T) {
+	d := startDaemon(t)
+	peer := exec.Command(filepath.Join(binDir, "pipepeer"), d.socket, "blocking")
+	stdout, _ := peer.StdoutPipe()
+	if err := peer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { peer.Process.Kill(); peer.Wait() }()
+	r := bufio.NewReader(stdout)
+	if line, _ := r.ReadString('\n'); line != "taken\n" {
+		t.Fatalf("pipepeer: %q", line)
+	}
+	if line, _ := r.ReadString('\n'); line != "holding\n" {
+		t.Fatalf("pipepeer: %q", line)
+	}
+	// The held process fills the client's pipe and the window; meanwhile
+	// every other process's output and exit still flow.
+	for i := range 3 {
+		res := d.ctl("--rpc-timeout", "20s", "run", "--", "echo", fmt.Sprint("still-", i))
+		if res.code != 0 || res.stdout != fmt.Sprintf("still-%d\n", i) {
+			t.Fatalf("procctl run beside a stalled client: %v", res)
+		}
 	}
 }
