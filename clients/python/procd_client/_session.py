@@ -116,8 +116,17 @@ class Session:
         return await asyncio.shield(self._task)
 
     async def close(self) -> None:
-        """Ends the session: a process still running is stopped by procd
-        (CLIENT_GONE) after its grace period, as when a client dies."""
+        """Ends the session as a client's death would: stdin is closed (end
+        of input: a stdio server exits on its own), the pipes are let go,
+        and a process still running after its grace period is stopped by
+        procd (CLIENT_GONE)."""
+        if self.stdin is not None and not self.stdin.is_closing():
+            self.stdin.close()
+        for t in list(self._closing):
+            try:
+                await t
+            except BaseException:  # noqa: BLE001 - closing
+                pass
         if self._call is not None and self._task is not None and not self._task.done():
             self._call.cancel()
         if self._task is not None:

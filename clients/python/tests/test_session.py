@@ -74,6 +74,21 @@ class Sessions(ProcdTestCase):
         status = await manager.get_process_details(s.id)
         self.assertEqual(status["exit"]["reason"], "CLIENT_GONE")
 
+    async def test_closing_the_session_ends_input(self):
+        # A stdio server exits at end of input: close() must not leave it
+        # to be stopped as CLIENT_GONE, on either path.
+        manager = self.manager()
+        for local in (True, False):
+            s = await manager.open_session(ProcessConfig(command=["sh", "-c", "cat; echo stdin-eof"]), local_pipes=local)
+            await s.close()
+
+            async def finished():
+                return (await manager.get_process_details(s.id))["status"] == "finished"
+
+            await self.eventually(finished, what="the server ended")
+            status = await manager.get_process_details(s.id)
+            self.assertEqual((status["reason"], status["exit_code"]), ("EXITED", 0), f"local_pipes={local}")
+
     async def test_refused_start(self):
         manager = self.manager()
         with self.assertRaises(NotFound):
