@@ -1216,11 +1216,14 @@ func (*AttachStart_Pid) isAttachStart_Target() {}
 func (*AttachStart_Spec) isAttachStart_Target() {}
 
 // LocalPipes names pipes in the calling process's own descriptor table, by
-// number. procd takes copies of them from the caller (pidfd_getfd on the
-// peer's pidfd, which the kernel recorded when the caller connected, so it
-// cannot be another process), which needs procd to be allowed to trace the
-// caller: a root procd is; a non-root one may not be, and the session
-// falls back to the stream. Each must be a pipe.
+// number: the table of the process that connected (the kernel records it).
+// procd takes them (pidfd_getfd) with the caller's own rights, not its own:
+// as the caller's uid and gid without capabilities, so the kernel lets it
+// only where the caller itself could (its own, dumpable processes); then it
+// opens each pipe again as its own, so flags the caller sets on its copy do
+// not reach procd's. Each must be a pipe, and the three different ones.
+// When procd cannot take them (a non-root procd and another user, too many
+// sessions on local pipes) the session falls back to the stream.
 //
 // Output goes into the stdout and stderr pipes as it would into the stream:
 // every byte, in order, from the start offsets; a client that lags more
