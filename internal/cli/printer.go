@@ -164,42 +164,61 @@ func printProcess(w io.Writer, p *pb.Process) {
 		row("restored", "kept by an earlier run of procd (its output was not kept)")
 	}
 	printReady(row, p)
-	if e := p.GetExit(); e != nil {
-		row("exit", exitSummary(e))
-		row("reason", reasonName(e.GetReason()))
-		if e.GetLeftoversKilled() > 0 {
-			row("leftovers", fmt.Sprintf("%d process(es) of the tree ended after the leader exited", e.GetLeftoversKilled()))
-		}
-		if e.GetOutputTruncated() {
-			row("output", "pipes still held open by an escaped descendant; closed after the pipe wait")
-		}
-		if e.GetOomKilled() {
-			row("oom", "the kernel killed a process of the tree for memory")
-		}
-		if u := e.GetRusage(); u != nil {
-			row("resources", fmt.Sprintf("max RSS %s, user CPU %v, system CPU %v", humanBytes(u.GetMaxRssBytes()),
-				roundDuration(u.GetUserCpu().AsDuration()), roundDuration(u.GetSystemCpu().AsDuration())))
-		}
-	}
+	printExit(row, p.GetExit())
 	printRestart(tw, p)
-	if p.GetCgroup() != "" {
-		row("cgroup", p.GetCgroup())
-		u := p.GetUsage()
-		tree := fmt.Sprintf("CPU %v, peak memory %s", roundDuration(u.GetCpu().AsDuration()), humanBytes(u.GetMemoryPeakBytes()))
-		switch {
-		case u.GetMemoryPeakBytes() == 0 && u.GetMemoryCurrentBytes() == 0 && !lost:
-			// A tree in a recycled cgroup (procd's default for trees
-			// without limits) has no memory accounting of its own.
-			tree = fmt.Sprintf("CPU %v, memory not measured (procd --exact-peak-memory, or a memory limit, measures it)",
-				roundDuration(u.GetCpu().AsDuration()))
-		case p.GetExit() == nil && !lost:
-			tree += ", memory now " + humanBytes(u.GetMemoryCurrentBytes())
-		}
-		row("tree usage", tree)
-	}
+	printTree(row, p, lost)
 	if lim := limitsSummary(p); lim != "" {
 		row("limits", lim)
 	}
+	printActivity(row, p, lost)
+	tw.Flush()
+}
+
+// printExit prints the rows of an exit status, if there is one.
+func printExit(row func(k, v string), e *pb.ExitStatus) {
+	if e == nil {
+		return
+	}
+	row("exit", exitSummary(e))
+	row("reason", reasonName(e.GetReason()))
+	if e.GetLeftoversKilled() > 0 {
+		row("leftovers", fmt.Sprintf("%d process(es) of the tree ended after the leader exited", e.GetLeftoversKilled()))
+	}
+	if e.GetOutputTruncated() {
+		row("output", "pipes still held open by an escaped descendant; closed after the pipe wait")
+	}
+	if e.GetOomKilled() {
+		row("oom", "the kernel killed a process of the tree for memory")
+	}
+	if u := e.GetRusage(); u != nil {
+		row("resources", fmt.Sprintf("max RSS %s, user CPU %v, system CPU %v", humanBytes(u.GetMaxRssBytes()),
+			roundDuration(u.GetUserCpu().AsDuration()), roundDuration(u.GetSystemCpu().AsDuration())))
+	}
+}
+
+// printTree prints the cgroup of a process's tree and its usage.
+func printTree(row func(k, v string), p *pb.Process, lost bool) {
+	if p.GetCgroup() == "" {
+		return
+	}
+	row("cgroup", p.GetCgroup())
+	u := p.GetUsage()
+	tree := fmt.Sprintf("CPU %v, peak memory %s", roundDuration(u.GetCpu().AsDuration()), humanBytes(u.GetMemoryPeakBytes()))
+	switch {
+	case u.GetMemoryPeakBytes() == 0 && u.GetMemoryCurrentBytes() == 0 && !lost:
+		// A tree in a recycled cgroup (procd's default for trees
+		// without limits) has no memory accounting of its own.
+		tree = fmt.Sprintf("CPU %v, memory not measured (procd --exact-peak-memory, or a memory limit, measures it)",
+			roundDuration(u.GetCpu().AsDuration()))
+	case p.GetExit() == nil && !lost:
+		tree += ", memory now " + humanBytes(u.GetMemoryCurrentBytes())
+	}
+	row("tree usage", tree)
+}
+
+// printActivity prints the last activity, the watchdog's view and the
+// output counters.
+func printActivity(row func(k, v string), p *pb.Process, lost bool) {
 	last := p.GetLastActivity().AsTime().Local().Format(time.RFC3339Nano)
 	if src := p.GetWatchdog().GetLastActivitySource(); src != pb.ActivitySource_ACTIVITY_SOURCE_UNSPECIFIED {
 		last += " (" + sourceName(src) + ")"
@@ -231,7 +250,6 @@ func printProcess(w io.Writer, p *pb.Process) {
 		}
 		row(s.name, v)
 	}
-	tw.Flush()
 }
 
 // printTable writes process rows.
