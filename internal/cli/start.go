@@ -176,6 +176,33 @@ func serviceManagerVariable(name string) bool {
 	return false
 }
 
+// watchdog fills the spec's watchdog settings from the flags given.
+func (f *specFlags) watchdog(s *pb.ProcessSpec) error {
+	for _, d := range []struct {
+		flag string
+		v    config.Duration
+		dst  **durationpb.Duration
+	}{{"timeout", f.timeout, &s.Timeout}, {"extra-buffer", f.extraBuffer, &s.ExtraBuffer},
+		{"max-hang-time", f.maxHang, &s.MaxHangTime}, {"deadline", f.deadline, &s.Deadline}} {
+		if f.fs.Changed(d.flag) {
+			*d.dst = durationpb.New(time.Duration(d.v))
+		}
+	}
+	if f.noAutoKill {
+		off := false
+		s.AutoKill = &off
+	}
+	for _, a := range f.activity {
+		v, ok := pb.ActivitySource_value["ACTIVITY_SOURCE_"+strings.ToUpper(strings.TrimSpace(a))]
+		if !ok || v == 0 {
+			return usagef("--activity %q: use heartbeat, notify, output, cpu or file", a)
+		}
+		s.Activity = append(s.Activity, pb.ActivitySource(v))
+	}
+	s.ActivityFile = f.activityFile
+	return nil
+}
+
 func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 	env, err := parseKV("env", f.env)
 	if err != nil {
@@ -205,28 +232,9 @@ func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 	if f.grace != 0 {
 		s.Grace = durationpb.New(time.Duration(f.grace))
 	}
-	for _, d := range []struct {
-		flag string
-		v    config.Duration
-		dst  **durationpb.Duration
-	}{{"timeout", f.timeout, &s.Timeout}, {"extra-buffer", f.extraBuffer, &s.ExtraBuffer},
-		{"max-hang-time", f.maxHang, &s.MaxHangTime}, {"deadline", f.deadline, &s.Deadline}} {
-		if f.fs.Changed(d.flag) {
-			*d.dst = durationpb.New(time.Duration(d.v))
-		}
+	if err := f.watchdog(s); err != nil {
+		return nil, err
 	}
-	if f.noAutoKill {
-		off := false
-		s.AutoKill = &off
-	}
-	for _, a := range f.activity {
-		v, ok := pb.ActivitySource_value["ACTIVITY_SOURCE_"+strings.ToUpper(strings.TrimSpace(a))]
-		if !ok || v == 0 {
-			return nil, usagef("--activity %q: use heartbeat, notify, output, cpu or file", a)
-		}
-		s.Activity = append(s.Activity, pb.ActivitySource(v))
-	}
-	s.ActivityFile = f.activityFile
 	s.MemoryMax, s.PidsMax, s.CpuMax = int64(f.memory), f.pids, f.cpu
 	switch f.stdin {
 	case "null", "":
