@@ -265,16 +265,13 @@ func (s *stdio) terminal(size procattr.WindowSize, stdout Sink) error {
 	return nil
 }
 
-// fork runs the exec on the spawner thread and returns the new process.
-func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
-	path, args, viaShim, err := rt.shimmed(a)
-	if err != nil {
-		return nil, err
-	}
-	pidfd := -1
+// sysProcAttr is how the child of a is cloned: its own process group (or
+// session, on a terminal), into its cgroup, as its user, with a pidfd, and
+// killed if the daemon dies.
+func sysProcAttr(a *Attr, pidfd *int) *syscall.SysProcAttr {
 	sys := &syscall.SysProcAttr{
 		Pdeathsig: syscall.SIGKILL, // backstop if the daemon dies
-		PidFD:     &pidfd,
+		PidFD:     pidfd,
 	}
 	if c := a.Credential; c != nil {
 		sys.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: append([]uint32{}, c.Groups...)}
@@ -288,6 +285,17 @@ func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
 		sys.UseCgroupFD = true
 		sys.CgroupFD = int(a.Cgroup.Fd())
 	}
+	return sys
+}
+
+// fork runs the exec on the spawner thread and returns the new process.
+func (rt *Runtime) fork(a *Attr, io *stdio) (*Process, error) {
+	path, args, viaShim, err := rt.shimmed(a)
+	if err != nil {
+		return nil, err
+	}
+	pidfd := -1
+	sys := sysProcAttr(a, &pidfd)
 	files := io.files[:]
 	var status *os.File // the read end of the exec shim's status pipe
 	wfd := -1           // its write end
