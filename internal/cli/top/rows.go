@@ -66,6 +66,7 @@ func restarts(p *pb.Process) (n int, ok bool) {
 // sample is what a rate is computed from.
 type sample struct {
 	at  time.Time
+	pid int32 // a restart is a new run whose counters start again
 	cpu time.Duration
 	out int64
 }
@@ -86,7 +87,8 @@ func (s *sampler) rows(snap snapshot) []row {
 	out := make([]row, 0, len(snap.procs))
 	for i, p := range snap.procs {
 		u := p.GetUsage()
-		cur := sample{at: snap.at, cpu: u.GetCpu().AsDuration(), out: p.GetStdout().GetTotalBytes() + p.GetStderr().GetTotalBytes()}
+		cur := sample{at: snap.at, pid: p.GetPid(), cpu: u.GetCpu().AsDuration(),
+			out: p.GetStdout().GetTotalBytes() + p.GetStderr().GetTotalBytes()}
 		hist, base := s.base(p.GetId(), cur)
 		next[p.GetId()] = hist
 		r := row{p: p, order: i, cpu: -1, mem: -1}
@@ -98,6 +100,10 @@ func (s *sampler) rows(snap snapshot) []row {
 		if elapsed > 0 && !finished(p) {
 			if hasUsage {
 				r.cpu = 100 * float64(cur.cpu-base.cpu) / float64(elapsed)
+			}
+			// A tree in a recycled cgroup (procd's default without
+			// limits) has no memory accounting: both figures are 0.
+			if hasUsage && (u.GetMemoryCurrentBytes() > 0 || u.GetMemoryPeakBytes() > 0) {
 				r.mem = u.GetMemoryCurrentBytes()
 			}
 			r.rate = float64(cur.out-base.out) / elapsed.Seconds()
@@ -110,9 +116,12 @@ func (s *sampler) rows(snap snapshot) []row {
 
 // base adds cur to the process's history and picks the sample to measure
 // from: the newest one at least a window old, else the oldest one, else
-// (first sight) the zero sample, meaning "since start".
+// (first sight, or a new run) the zero sample, meaning "since start".
 func (s *sampler) base(id string, cur sample) (hist []sample, base sample) {
 	hist = s.hist[id]
+	if len(hist) > 0 && hist[len(hist)-1].pid != cur.pid {
+		hist = nil
+	}
 	for i := len(hist) - 1; i >= 0; i-- {
 		if cur.at.Sub(hist[i].at) >= s.window {
 			return append(hist[i:], cur), hist[i]

@@ -104,6 +104,16 @@ func TestSamplerRates(t *testing.T) {
 	if got, want := r[0].cpu, 100*0.95/1.9; got < want-0.01 || got > want+0.01 {
 		t.Fatalf("2s later: cpu %v%%, want %v%% over the last window", got, want)
 	}
+	// A restart: a new pid, and the run's counters start again.
+	p = proc("p-1", "x", 9, 100*time.Millisecond, 0, 10, nil)
+	p.Duration = durationpb.New(time.Second)
+	r = s.rows(snapshot{at: t0.Add(3 * time.Second), procs: []*pb.Process{p}})
+	if r[0].cpu != 10 || r[0].rate != 10 {
+		t.Fatalf("after a restart: cpu %v%% rate %v, want the new run's averages (10%%, 10 B/s)", r[0].cpu, r[0].rate)
+	}
+	if r[0].mem >= 0 {
+		t.Fatalf("memory %d without accounting (current and peak 0), want unknown", r[0].mem)
+	}
 	noCgroup := proc("p-2", "y", 2, 0, 0, 0, nil)
 	noCgroup.Cgroup, noCgroup.Usage = "", nil
 	if r := s.rows(snapshot{at: t0, procs: []*pb.Process{noCgroup}}); r[0].cpu >= 0 || r[0].mem >= 0 || percent(r[0].cpu) != "-" {
