@@ -97,7 +97,7 @@ func (s *sampler) rows(snap snapshot) []row {
 			elapsed = p.GetDuration().AsDuration()
 		}
 		hasUsage := p.GetCgroup() != "" && u != nil
-		if elapsed > 0 && !finished(p) {
+		if elapsed > 0 && !finished(p) && p.GetState() != pb.ProcessState_PROCESS_STATE_BACKOFF {
 			if hasUsage {
 				r.cpu = 100 * float64(cur.cpu-base.cpu) / float64(elapsed)
 			}

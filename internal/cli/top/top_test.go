@@ -320,6 +320,9 @@ func TestRestartsAndStates(t *testing.T) {
 			t.Errorf("row %d: mark %q, want %q", i, got, want.mark)
 		}
 	}
+	if rows[0].cpu >= 0 || rows[0].mem >= 0 || rows[0].rate != 0 {
+		t.Errorf("a process waiting to restart has figures: %+v", rows[0])
+	}
 	if f, _ := parseFilter("state:failed"); !f.finished() {
 		t.Error("state:failed does not fetch final records")
 	}
