@@ -11,6 +11,12 @@
 // publishes the final record: Wait, the exited event and the record all see
 // the complete output and a tree that is gone.
 //
+// Under a restart policy (Spec.Restart) each run is such a record, and the
+// runs of one process share its id (a lineage, supervise.go): a run's end
+// may lead to BACKOFF and the next run instead of the final record, which
+// comes once, EXITED or FAILED (ReasonCrashLoop). Resume starts the next
+// run of a process an earlier daemon ran.
+//
 // The package knows nothing of gRPC; internal/server converts.
 package manager
 
