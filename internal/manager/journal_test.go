@@ -125,6 +125,23 @@ func TestRecoverAfterCrash(t *testing.T) {
 	if _, err := m2.Get(Ref{ID: removed.ID}); err == nil {
 		t.Fatalf("removed record %s came back", removed.ID)
 	}
+	// Following a restored record's output ends at once: it has none.
+	rd, err := m2.OpenOutput(Ref{ID: done.ID}, OutputOptions{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan map[StreamID][]byte, 1)
+	go func() { read <- readAll(t, rd) }()
+	select {
+	case out := <-read:
+		if len(out[Stdout])+len(out[Stderr]) != 0 {
+			t.Fatalf("output of a restored record: %v", out)
+		}
+	case <-time.After(10 * time.Second):
+		rd.Close()
+		t.Fatal("following the output of a restored record did not end")
+	}
+	rd.Close()
 	// A lost record is final: stop returns it, signals and removal work on it.
 	res, err := m2.Stop(testutil.Context(t), Ref{ID: live.ID}, nil, StopOptions{})
 	if err != nil || res[0].Info.State != Lost {

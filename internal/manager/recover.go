@@ -213,6 +213,7 @@ func (m *Manager) restore(key string, value []byte, now time.Time) (_ *record, l
 		act:        watchdog.NewActivity(0, 0),
 		wdConfig:   info.Watchdog.Settings,
 		exited:     done,
+		ended:      done,
 		done:       done,
 		state:      info.State,
 		settling:   true, // nothing escalates or signals it
