@@ -113,6 +113,9 @@ func (m *Manager) closeCgroup(r *record, empty bool) cgroupFinal {
 	}
 	var u cgroup.Usage
 	recycled := false
+	r.cgMu.Lock() // waits out a signal in flight; none reaches the cgroup after this
+	r.cgGone = true
+	r.cgMu.Unlock()
 	switch {
 	case empty && r.cg.Pooled():
 		u, recycled = m.cfg.Cgroups.Release(r.cg) // checks again that it is empty and uncharged

@@ -240,3 +240,32 @@ func TestPooledCgroupHeldFilesAfterRemoval(t *testing.T) {
 		t.Fatal("a removed cgroup's directory opened for a clone")
 	}
 }
+
+// A signal to a tree whose cgroup was given back never reaches the tree
+// that took the cgroup next: a client's signal (or an escalation's kill)
+// racing with the old tree's exit would otherwise kill a stranger.
+func TestSignalAfterReleaseSparesTheNextTree(t *testing.T) {
+	m, _ := pooledManager(t, Config{Grace: 200 * time.Millisecond})
+	old := wait(t, m, mustStart(t, m, sh(`exit 0`)).ID)
+	next := mustStart(t, m, sh(`exec sleep 1000`))
+	if next.Cgroup != old.Cgroup {
+		t.Fatalf("the next tree got cgroup %s, not the recycled %s: the test needs the recycled path", next.Cgroup, old.Cgroup)
+	}
+	r, err := m.lookup(Ref{ID: old.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a signal in flight when the old tree finished would do.
+	if _, err := m.signalTree(r, syscall.SIGKILL, false); !isDone(err) {
+		t.Errorf("SIGKILL to the finished tree's cgroup: %v, want ErrProcessDone", err)
+	}
+	if _, err := m.signalTree(r, syscall.SIGTERM, false); !isDone(err) {
+		t.Errorf("SIGTERM to the finished tree's cgroup: %v, want ErrProcessDone", err)
+	}
+	if err := unix.Kill(next.PID, 0); err != nil {
+		t.Fatalf("the next tree's leader %d is gone: %v", next.PID, err)
+	}
+	if in, _ := m.Get(Ref{ID: next.ID}); in.Exit != nil {
+		t.Fatalf("the next tree ended: %+v", in.Exit)
+	}
+}

@@ -19,16 +19,21 @@ import (
 // is the newest run (see lineage).
 type record struct {
 	// Immutable after Start.
-	id        string // the logical process's, shared by its runs
-	seq       uint64 // start order of the logical process
-	lin       *lineage
-	attempt   int  // 1 for the first run
-	spec      Spec // normalised: Name, KillMode, StopSignal and Grace set
-	exe       string
-	pid       int
-	pgid      int
-	p         *proc.Process
-	cg        *cgroup.Group // nil without cgroup containment
+	id      string // the logical process's, shared by its runs
+	seq     uint64 // start order of the logical process
+	lin     *lineage
+	attempt int  // 1 for the first run
+	spec    Spec // normalised: Name, KillMode, StopSignal and Grace set
+	exe     string
+	pid     int
+	pgid    int
+	p       *proc.Process
+	cg      *cgroup.Group // nil without cgroup containment
+	// cgMu orders signals to the tree (readers) before the cgroup is given
+	// back (cgGone, set by closeCgroup): a pooled cgroup then belongs to
+	// another tree, which a late client signal or kill must never reach.
+	cgMu      sync.RWMutex
+	cgGone    bool
 	startedAt time.Time
 	stdout    *output.Stream
 	stderr    *output.Stream
@@ -142,8 +147,12 @@ func (m *Manager) snapshot(r *record, live bool) Info {
 		case exit != nil:
 			info.Usage = exit.Tree
 		case live:
-			u := r.cg.Usage()
-			info.Usage = TreeUsage{CPU: u.CPU, MemCurrent: u.MemCurrent, MemPeak: u.MemPeak}
+			r.cgMu.RLock()
+			if !r.cgGone { // a cgroup given back may hold another tree now
+				u := r.cg.Usage()
+				info.Usage = TreeUsage{CPU: u.CPU, MemCurrent: u.MemCurrent, MemPeak: u.MemPeak}
+			}
+			r.cgMu.RUnlock()
 		}
 	}
 	if st, ok := m.wd.Status(r.id); ok {

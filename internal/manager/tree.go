@@ -54,6 +54,11 @@ func (m *Manager) signalTree(r *record, sig syscall.Signal, leaderSent bool) (st
 	if r.cg == nil {
 		return fmt.Sprintf("group %d", r.pgid), r.p.SignalGroup(sig)
 	}
+	r.cgMu.RLock()
+	defer r.cgMu.RUnlock()
+	if r.cgGone {
+		return "cgroup " + r.cg.Name(), proc.ErrProcessDone // the tree is gone; the cgroup may be another's now
+	}
 	target := "cgroup " + r.cg.Name()
 	n := 0
 	if leaderSent || !isClosed(r.exited) && r.p.Signal(sig) == nil { // a zombie leader is not counted
