@@ -165,7 +165,11 @@ func (d *Daemon) startRuntime(inj *faults.Injector) error {
 	}
 	rt.SetExecShim(d.exe)
 	if inj != nil {
-		d.log.Warn("fault injection is on: this daemon will kill itself", zap.String("PROCD_FAULT", os.Getenv("PROCD_FAULT")))
+		what := "fault injection is on: this daemon will kill itself"
+		if faults.LogWriteDelay(inj) > 0 {
+			what = "fault injection is on: output log files are written slowly"
+		}
+		d.log.Warn(what, zap.String("PROCD_FAULT", os.Getenv("PROCD_FAULT")))
 		rt.SetFaults(inj)
 	}
 	return nil
