@@ -250,6 +250,8 @@ func (s *Store) commit() {
 	batch, upTo := s.pending, s.seqNoted
 	if len(batch) > 0 {
 		s.pending = make(map[string]func() []byte, len(batch))
+	} else {
+		batch = nil // not s.pending, which note writes once mu is released
 	}
 	s.mu.Unlock()
 	var err error
