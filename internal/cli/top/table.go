@@ -45,33 +45,40 @@ func layout(rows []row, width int) (header string, lines []string) {
 	return header, lines
 }
 
-// fit narrows the flexible columns (labels, then name) so that the row
-// fits in width, down to a floor that keeps them readable.
+// fit narrows the flexible columns so that the row fits in width: the
+// labels down to a readable floor, then out altogether (a width of 0
+// hides a column), then the name down to its floor.
 func fit(widths []int, width int) {
 	total := len(gap) * (len(widths) - 1)
 	for _, w := range widths {
 		total += w
 	}
-	for _, flex := range []struct {
-		key   string
-		floor int
-	}{{"labels", 6}, {"name", 8}} {
-		i, _ := columnByKey(flex.key)
-		if over := total - width; over > 0 && widths[i] > flex.floor {
-			cut := min(over, widths[i]-flex.floor)
-			widths[i] -= cut
-			total -= cut
+	labels, _ := columnByKey("labels")
+	name, _ := columnByKey("name")
+	for _, step := range []struct{ col, floor int }{{labels, 10}, {labels, 0}, {name, 8}} {
+		over := total - width
+		if over <= 0 || widths[step.col] <= step.floor {
+			continue
 		}
+		cut := min(over, widths[step.col]-step.floor)
+		if step.floor == 0 {
+			cut = widths[step.col] + len(gap) // the whole column and its gap
+		}
+		widths[step.col] -= min(cut, widths[step.col])
+		total -= cut
 	}
 }
 
 func joinRow(cells []string, widths []int, width int) string {
 	var b strings.Builder
 	for i, s := range cells {
+		w := widths[i]
+		if w == 0 {
+			continue
+		}
 		if i > 0 {
 			b.WriteString(gap)
 		}
-		w := widths[i]
 		if ansi.StringWidth(s) > w {
 			s = ansi.Truncate(s, w, "…")
 		}
