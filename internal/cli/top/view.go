@@ -174,11 +174,11 @@ func (m *model) act(a action) tea.Cmd {
 		if err != nil {
 			return actionMsg{fmt.Sprintf("stop %s: %v", a.id, explain(err))}
 		}
-		for _, r := range resp.GetResults() {
-			if r.GetError() != "" {
-				return actionMsg{fmt.Sprintf("stop %s: %s", a.id, r.GetError())}
+		if rs := resp.GetResults(); len(rs) > 0 { // one target: one result
+			if rs[0].GetError() != "" {
+				return actionMsg{fmt.Sprintf("stop %s: %s", a.id, rs[0].GetError())}
 			}
-			p := r.GetProcess()
+			p := rs[0].GetProcess()
 			return actionMsg{fmt.Sprintf("%s (%s, pid %d) stopped: %s", a.id, a.name, a.pid, exitText(p.GetExit()))}
 		}
 		return actionMsg{"stop " + a.id + ": no such process"}
