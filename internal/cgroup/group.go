@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +30,11 @@ type Group struct {
 	pooled  bool          // from the pool (Take): no limits, no v1 companions
 	cpuBase time.Duration // a recycled group's usage_usec when its tree began
 	held    *heldFiles    // a pooled group's files kept open (nil: opened per read)
+	// killed: cgroup.kill was written. Such a cgroup is never recycled: on
+	// this kernel (6.18) a child cloned into it with CLONE_INTO_CGROUP is
+	// killed at birth ever after (its kill sequence is compared with the
+	// parent's cgroup's), while one moved in is not.
+	killed atomic.Bool
 }
 
 // Name is the cgroup's directory name.
@@ -117,6 +123,7 @@ func (g *Group) WaitEmpty(d time.Duration) bool {
 // cgroup.kill (Linux 5.14+), or else by freezing the cgroup, killing each
 // member and thawing it, so no member can fork away in between.
 func (g *Group) Kill() error {
+	g.killed.Store(true)
 	err := os.WriteFile(filepath.Join(g.v2, "cgroup.kill"), []byte("1"), 0)
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -116,7 +116,7 @@ func (s *Subtree) Release(g *Group) (u Usage, recycled bool) {
 	if g.v2Mem {
 		u.MemCurrent = readInt(filepath.Join(g.v2, "memory.current"))
 	}
-	if err != nil {
+	if err != nil || g.killed.Load() { // see Group.killed
 		return u, false
 	}
 	s.poolMu.Lock()

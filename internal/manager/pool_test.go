@@ -176,8 +176,12 @@ func TestPooledCgroupStopKillsSetsidEscapees(t *testing.T) {
 	if !strings.Contains(res[0].Info.Exit.Reason.String(), "STOPPED") {
 		t.Fatalf("exit %+v", res[0].Info.Exit)
 	}
-	if got := procsOf(t, info.Cgroup); len(got) != 0 {
-		t.Fatalf("cgroup %s holds %v after the stop", info.Cgroup, got)
+	// The escapee needed SIGKILL (cgroup.kill), so the cgroup is not
+	// recycled but removed (TestAKilledCgroupIsNotRecycled): gone or empty.
+	if _, err := os.Stat(info.Cgroup); err == nil {
+		if got := procsOf(t, info.Cgroup); len(got) != 0 {
+			t.Fatalf("cgroup %s holds %v after the stop", info.Cgroup, got)
+		}
 	}
 }
 
@@ -267,5 +271,25 @@ func TestSignalAfterReleaseSparesTheNextTree(t *testing.T) {
 	}
 	if in, _ := m.Get(Ref{ID: next.ID}); in.Exit != nil {
 		t.Fatalf("the next tree ended: %+v", in.Exit)
+	}
+}
+
+// A cgroup that cgroup.kill was written to is not recycled: on this
+// kernel a child cloned into it (CLONE_INTO_CGROUP) is killed at birth
+// ever after. After a stop that ends in SIGKILL, the next trees live.
+func TestAKilledCgroupIsNotRecycled(t *testing.T) {
+	m, _ := pooledManager(t, Config{Grace: 100 * time.Millisecond})
+	victim := mustStart(t, m, sh(`exec sleep 1000`))
+	if _, err := m.Stop(testutil.Context(t), Ref{ID: victim.ID}, nil, StopOptions{Grace: new(time.Duration)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		in := wait(t, m, mustStart(t, m, sh(`exit 7`)).ID)
+		if in.Exit.Code != 7 {
+			t.Fatalf("tree %d after a SIGKILL stop ended %+v, want exit 7 (cgroup %s; the killed one was %s)", i, in.Exit, in.Cgroup, victim.Cgroup)
+		}
+		if in.Cgroup == victim.Cgroup {
+			t.Fatalf("tree %d got the killed tree's cgroup %s", i, in.Cgroup)
+		}
 	}
 }
