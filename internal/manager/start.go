@@ -83,23 +83,7 @@ func (m *Manager) start(spec Spec, attach *AttachOptions, l *lineage) (_ Info, _
 		return Info{}, nil, err
 	}
 	undo = append(undo, m.unreserve)
-	if l == nil {
-		n := m.newID()
-		l = m.newLineage(fmt.Sprintf("p-%d", n), n, &spec)
-	}
-	r := &record{
-		id:      l.id,
-		seq:     l.seq,
-		lin:     l,
-		attempt: l.nextAttempt(),
-		spec:    spec,
-		exe:     res.exe,
-
-		exited: make(chan struct{}),
-		ended:  make(chan struct{}),
-		done:   l.done,
-		state:  Running,
-	}
+	r := m.newRun(spec, res.exe, l)
 	if err := m.openStreams(r); err != nil {
 		return Info{}, nil, err
 	}
@@ -146,6 +130,28 @@ func (m *Manager) start(spec Spec, attach *AttachOptions, l *lineage) (_ Info, _
 		}
 	})
 	return m.info(r), sess, nil
+}
+
+// newRun is the record of a new run of lineage l (nil: a new process, with
+// a new id).
+func (m *Manager) newRun(spec Spec, exe string, l *lineage) *record {
+	if l == nil {
+		n := m.newID()
+		l = m.newLineage(fmt.Sprintf("p-%d", n), n, &spec)
+	}
+	return &record{
+		id:      l.id,
+		seq:     l.seq,
+		lin:     l,
+		attempt: l.nextAttempt(),
+		spec:    spec,
+		exe:     exe,
+
+		exited: make(chan struct{}),
+		ended:  make(chan struct{}),
+		done:   l.done,
+		state:  Running,
+	}
 }
 
 // resolved is what a spec resolves to before anything is acquired.
