@@ -1,5 +1,7 @@
 package kubernetes_test
 
+// Over 500 lines on purpose: a check per manifest and field the README promises, in one place with its fixtures.
+
 import (
 	"bytes"
 	"fmt"
@@ -349,6 +351,7 @@ func check(p *problems, objs []*object) {
 }
 
 func checkPod(p *problems, objs []*object, w workload) {
+	// Long on purpose: one check per property of the campaign pod.
 	o, spec := w.o, &w.tmpl.Spec
 	switch {
 	case w.sel == nil && o.kind == "DaemonSet":
@@ -632,6 +635,7 @@ func procdContainers(ws []workload) (daemons, clients []procdContainer) {
 // CA issues, and every client pod reaches the same socket on the node with
 // a uid or gid the daemon lets in.
 func checkProcd(p *problems, objs []*object, ws []workload) {
+	// Long on purpose: one check per property of the DaemonSet the README promises.
 	daemons, clients := procdContainers(ws)
 	hostSockets := map[string]procdContainer{}
 	for _, d := range daemons {

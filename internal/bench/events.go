@@ -67,6 +67,7 @@ func p6Events(cfg Config, t *Table) error {
 // its own, as separate clients would be) to started and exited, and starts
 // and waits for procs processes from 8 clients.
 func p6Run(cfg Config, subs, procs int, stalled, batch bool) (p6Result, error) {
+	// Long on purpose: one measurement, from its daemon and subscribers to its figures, sharing their clocks.
 	var res p6Result
 	dm, err := startDaemon(cfg, "--retain-finished", "100")
 	if err != nil {

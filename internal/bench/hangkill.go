@@ -21,6 +21,7 @@ import (
 // deadline (start + timeout + extra_buffer) to the process's death, as a
 // pidfd of this program's own sees it, and to the signal_sent event.
 func p2HangKill(cfg Config, t *Table) error {
+	// Long on purpose: one measurement, from its daemon and stopwatch thread to its figures.
 	n := 1000
 	base := 10 * time.Second // every process is started before the first deadline
 	if cfg.Quick {

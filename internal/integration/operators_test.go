@@ -212,6 +212,7 @@ func alertExprs(t *testing.T, file string) map[string]string {
 // name is one a running procd exports; promtool checks and unit-tests the
 // rules, and parses every dashboard query.
 func TestOperatorsKitNamesExportedMetrics(t *testing.T) {
+	// Long on purpose: every metric the dashboard and alerts name, checked against a live procd.
 	d := startDaemon(t, "--metrics-addr", "127.0.0.1:0")
 	d.mustCtl("run", "true")
 	d.ctl("run", "--timeout", "0.2", "--extra-buffer", "0.1", "sleep", "10") // a hung kill

@@ -2,6 +2,8 @@
 
 package integration
 
+// Over 500 lines on purpose: SECURITY.md's table and the command policy, with the PKI helpers they share.
+
 import (
 	"bytes"
 	"context"
@@ -171,6 +173,7 @@ func securityTable(t *testing.T) map[string]string {
 // setpriv; TCP with TLS, client certificates and tokens; plaintext TCP on
 // loopback with tokens), and nothing refused ever runs.
 func TestSecurityTable(t *testing.T) {
+	// Long on purpose: one case per row of SECURITY.md's table over real listeners; split, the table would be too.
 	if os.Getuid() != 0 {
 		t.Skip("needs root to act as other users")
 	}
@@ -474,6 +477,7 @@ func forceCert(t *testing.T, addr, certFile, keyFile, caFile string) error {
 // StartProcess and in a batch; so is a link in /usr/bin that points
 // outside it; and by default a non-root caller may not set LD_PRELOAD.
 func TestCommandPolicy(t *testing.T) {
+	// Long on purpose: a table of policy cases against one daemon.
 	if os.Getuid() != 0 {
 		t.Skip("needs root to act as another user and to write /usr/bin")
 	}

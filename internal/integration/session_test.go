@@ -263,6 +263,7 @@ func childDuration(t *testing.T, d *daemon, verb string, stall time.Duration) ti
 // it is stopped with reason CLIENT_GONE within grace + 1 s; a started
 // process attached and abandoned the same way loses its stdin but runs on.
 func TestVanishedClientLeavesNothingRunning(t *testing.T) {
+	// Long on purpose: the three kinds of vanished client of issue 14, on one daemon.
 	d := startDaemon(t)
 	dir := t.TempDir()
 	procctl := filepath.Join(binDir, "procctl") + " --socket " + d.socket

@@ -2,6 +2,8 @@
 
 package integration
 
+// Over 500 lines on purpose: the persistence promises of issue 17 end to end, with their shared helpers.
+
 import (
 	"context"
 	"encoding/json"
@@ -78,6 +80,7 @@ func lastSeq(t *testing.T, c pb.ProcessServiceClient) uint64 {
 // before the crash gets a clear OUT_OF_RANGE naming the first available
 // event.
 func TestRecordsSurviveACrashOfProcd(t *testing.T) {
+	// Long on purpose: one crash story (fill, crash, restart, check each promise), every step on the same daemon's state.
 	state := filepath.Join(t.TempDir(), "state")
 	d := startDaemon(t, "--state-dir", state, "--retain-finished", "1000")
 	c := dialDaemon(t, d)

@@ -115,6 +115,7 @@ func rowOf(screen, id string) string {
 // at once (on its event), sorts by CPU on P, filters by label, marks the hung
 // process, and stops or kills the selected process on its key and a y.
 func TestTopInTmux(t *testing.T) {
+	// Long on purpose: one tmux session driven key by key; each step depends on the screen before it.
 	d := startDaemon(t)
 	start := func(args ...string) string {
 		return strings.TrimSpace(d.mustCtl(append([]string{"start", "-q"}, args...)...))

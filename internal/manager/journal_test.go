@@ -79,6 +79,7 @@ func valuesOf(vals map[string][]byte) func(func(string, []byte) error) error {
 // After a crash: finished records come back as they were, running ones are
 // LOST with their last state, and ids continue past every reserved one.
 func TestRecoverAfterCrash(t *testing.T) {
+	// Long on purpose: one crash-and-recover scenario, step by step.
 	st := newMemStore()
 	m1, _ := newManager(t, Config{Store: st})
 	done := mustStart(t, m1, sh("exit 3"))

@@ -2,6 +2,8 @@
 
 package manager
 
+// Over 500 lines on purpose: the manager's lifecycle cases, which share their helpers and fixtures.
+
 import (
 	"bytes"
 	"context"

@@ -31,6 +31,7 @@ func ids(ps []*pb.Process) []string {
 // Listing filters, bulk signals with one result per process, stop,
 // cleanup and the counters, over the wire.
 func TestSignalStopCleanupAndStats(t *testing.T) {
+	// Long on purpose: one scenario over the same processes, signal to stats.
 	h := newHarness(t, manager.Config{}, nil, false)
 	ctx := testutil.Context(t)
 	a := h.start(t, &pb.ProcessSpec{Command: []string{"sleep", "300"}, Name: "a", Labels: map[string]string{"campaign": "x"}})

@@ -162,6 +162,7 @@ func TestWatchEventsResumeOutOfRange(t *testing.T) {
 // overtakes it; meanwhile another subscriber gets every event and unary
 // calls keep answering.
 func TestWatchEventsSlowSubscriber(t *testing.T) {
+	// Long on purpose: one scenario whose steps share the stalled stream.
 	bus := events.NewBus(64, nil)
 	h := newHarness(t, manager.Config{}, bus, false)
 	// A fixed flow-control window (which turns off BDP window growth) bounds

@@ -21,6 +21,7 @@ import (
 // Must-show 5 over the wire: every failure has its status code and a
 // message naming what failed, and a failed start leaves no record.
 func TestErrorCodesOverTheWire(t *testing.T) {
+	// Long on purpose: a table of bad requests and the status each must get.
 	h := newHarness(t, manager.Config{}, nil, false)
 	run := h.start(t, &pb.ProcessSpec{Command: []string{"sleep", "300"}, Name: "runner"})
 	byID := func(id string) *pb.SendSignalRequest {
@@ -306,6 +307,7 @@ func TestReadOutputFollowReturnsEverything(t *testing.T) {
 // Bytes dropped from a small ring are reported as skipped_bytes on the
 // first chunk, never silently; tail_bytes returns exactly the tail.
 func TestReadOutputSkippedBytesAndTail(t *testing.T) {
+	// Long on purpose: one output history read every way it can be.
 	const ring, total = 4096, 100000
 	h := newHarness(t, manager.Config{RingSize: ring}, nil, false)
 	// The output waits for a gate opened once the start call returned: a
