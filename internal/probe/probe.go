@@ -52,12 +52,14 @@ func Loop(ctx context.Context, interval, timeout time.Duration, attempt Attempt,
 		actx, cancel := context.WithTimeout(ctx, timeout)
 		err := attempt(actx)
 		cancel()
-		res.Attempts++
-		res.Err = err
-		if err == nil {
+		if err != nil && ctx.Err() != nil && res.Attempts > 0 {
+			// Cut short by the end of ctx (a dial then says "i/o
+			// timeout"): the last complete attempt says why it failed.
 			return res
 		}
-		if ctx.Err() != nil {
+		res.Attempts++
+		res.Err = err
+		if err == nil || ctx.Err() != nil {
 			return res
 		}
 		if report != nil {

@@ -75,3 +75,24 @@ func TestLoop(t *testing.T) {
 		t.Fatalf("cancelled: %+v", res)
 	}
 }
+
+// An attempt cut short by the end of the loop's context does not replace
+// the last complete attempt's error: "connection refused" stays the reason,
+// not the "i/o timeout" a dial reports when its context has ended.
+func TestLoopKeepsTheLastCompleteAttemptsError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	refused := errors.New("connection refused")
+	n := 0
+	res := Loop(ctx, time.Millisecond, time.Second, func(actx context.Context) error {
+		n++
+		if n == 3 {
+			cancel() // the startup timeout, mid-attempt
+			<-actx.Done()
+			return errors.New("i/o timeout")
+		}
+		return refused
+	}, nil)
+	if res.Err != refused || res.Attempts != 2 {
+		t.Fatalf("Loop ended with %v after %d attempts, want the refusal after 2", res.Err, res.Attempts)
+	}
+}
