@@ -101,26 +101,10 @@ func p7Local(cfg Config, dm *daemon, n int) (float64, error) {
 	defer errR.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := dm.c.Attach(ctx)
-	if err != nil {
-		return 0, err
-	}
-	fd := int32(inR.Fd())
 	spec := &pb.ProcessSpec{Command: []string{cfg.Self, "echo-server"}, Stdin: pb.StdinMode_STDIN_MODE_PIPE, BindToSession: true}
-	err = st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: &pb.AttachStart{Target: &pb.AttachStart_Spec{Spec: spec}, Stdin: true,
-		LocalPipes: &pb.LocalPipes{Stdin: &fd, Stdout: int32(outW.Fd()), Stderr: int32(errW.Fd())}}}})
+	st, err := attachLocal(ctx, dm.c, spec, inR, outW, errW)
 	if err != nil {
 		return 0, err
-	}
-	m, err := st.Recv()
-	inR.Close()
-	outW.Close()
-	errW.Close()
-	if err != nil {
-		return 0, err
-	}
-	if !m.GetLocalPipes().GetTaken() {
-		return 0, fmt.Errorf("procd did not take the pipes: %s", m.GetLocalPipes().GetReason())
 	}
 	r := bufio.NewReader(outR)
 	rate, err := roundTrips(n, inW, func() error { _, err := r.ReadString('\n'); return err })
@@ -194,27 +178,12 @@ func pipeCapture(c pb.ProcessServiceClient, args []string, size int64) (time.Dur
 	defer errR.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := c.Attach(ctx)
-	if err != nil {
-		return 0, err
-	}
 	t0 := time.Now()
-	spec := &pb.ProcessSpec{Command: args, BindToSession: true}
-	err = st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: &pb.AttachStart{Target: &pb.AttachStart_Spec{Spec: spec},
-		LocalPipes: &pb.LocalPipes{Stdout: int32(outW.Fd()), Stderr: int32(errW.Fd())}}}})
+	st, err := attachLocal(ctx, c, &pb.ProcessSpec{Command: args, BindToSession: true}, nil, outW, errW)
 	if err != nil {
 		return 0, err
 	}
 	st.CloseSend()
-	m, err := st.Recv()
-	outW.Close()
-	errW.Close()
-	if err != nil {
-		return 0, err
-	}
-	if !m.GetLocalPipes().GetTaken() {
-		return 0, fmt.Errorf("procd did not take the pipes: %s", m.GetLocalPipes().GetReason())
-	}
 	go io.Copy(io.Discard, errR)
 	buf := make([]byte, 64<<10)
 	var got int64
@@ -238,4 +207,39 @@ func pipeCapture(c pb.ProcessServiceClient, args []string, size int64) (time.Dur
 		return 0, fmt.Errorf("the session's pipe got %d bytes of %d", got, size)
 	}
 	return time.Since(t0), nil
+}
+
+// attachLocal starts spec through Attach on the local fast path, handing
+// procd stdin (the read end, or nil), stdout and stderr (write ends), which
+// it closes once procd answered: procd holds its own copies then. It fails
+// unless procd took them.
+func attachLocal(ctx context.Context, c pb.ProcessServiceClient, spec *pb.ProcessSpec, stdin, stdout, stderr *os.File) (pb.ProcessService_AttachClient, error) {
+	defer func() {
+		for _, f := range []*os.File{stdin, stdout, stderr} {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	st, err := c.Attach(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lp := &pb.LocalPipes{Stdout: int32(stdout.Fd()), Stderr: int32(stderr.Fd())}
+	if stdin != nil {
+		fd := int32(stdin.Fd())
+		lp.Stdin = &fd
+	}
+	start := &pb.AttachStart{Target: &pb.AttachStart_Spec{Spec: spec}, Stdin: stdin != nil, LocalPipes: lp}
+	if err := st.Send(&pb.AttachRequest{Kind: &pb.AttachRequest_Start{Start: start}}); err != nil {
+		return nil, err
+	}
+	m, err := st.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if !m.GetLocalPipes().GetTaken() {
+		return nil, fmt.Errorf("procd did not take the local pipes: %s", m.GetLocalPipes().GetReason())
+	}
+	return st, nil
 }

@@ -247,6 +247,19 @@ func (a *app) runBatch(parent context.Context, req *pb.RunBatchRequest, verbose 
 	}
 }
 
+// jobFailure says how a job that did not succeed ended: its exit (but
+// for a timeout, whose exit is procd's stop) and procd's reason.
+func jobFailure(j *pb.JobResult) string {
+	what := outcomeName(j.GetOutcome())
+	if e := j.GetExit(); e != nil && j.GetOutcome() != pb.JobOutcome_JOB_OUTCOME_TIMEOUT {
+		what = exitSummary(e)
+	}
+	if j.GetError() != "" {
+		what += ": " + j.GetError()
+	}
+	return what
+}
+
 func (a *app) printSummary(s *pb.BatchSummary) error {
 	if a.json {
 		if err := printJSON(a.stdout, s); err != nil {
@@ -257,14 +270,7 @@ func (a *app) printSummary(s *pb.BatchSummary) error {
 			if j.GetOutcome() == pb.JobOutcome_JOB_OUTCOME_SUCCEEDED {
 				continue
 			}
-			what := outcomeName(j.GetOutcome())
-			if e := j.GetExit(); e != nil && j.GetOutcome() != pb.JobOutcome_JOB_OUTCOME_TIMEOUT {
-				what = exitSummary(e)
-			}
-			if j.GetError() != "" {
-				what += ": " + j.GetError()
-			}
-			fmt.Fprintf(a.stdout, "job %d\t%s\t%s (%d attempt(s))\n", j.GetIndex(), j.GetProcessId(), what, j.GetAttempts())
+			fmt.Fprintf(a.stdout, "job %d\t%s\t%s (%d attempt(s))\n", j.GetIndex(), j.GetProcessId(), jobFailure(j), j.GetAttempts())
 		}
 		stopped := ""
 		if s.GetStopped() != "" {

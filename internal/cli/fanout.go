@@ -153,13 +153,7 @@ func (a *app) printJobFailures(s *pb.BatchSummary, placement []string) {
 		if j.GetOutcome() == pb.JobOutcome_JOB_OUTCOME_SUCCEEDED {
 			continue
 		}
-		what := outcomeName(j.GetOutcome())
-		if e := j.GetExit(); e != nil && j.GetOutcome() != pb.JobOutcome_JOB_OUTCOME_TIMEOUT {
-			what = exitSummary(e)
-		}
-		if j.GetError() != "" {
-			what += ": " + j.GetError()
-		}
+		what := jobFailure(j)
 		where := placement[j.GetIndex()]
 		if where == "" {
 			where = "-"

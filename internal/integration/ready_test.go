@@ -5,26 +5,15 @@ package integration
 import (
 	"bufio"
 	"context"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// freePort returns a loopback port nothing listens on (for now).
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	l.Close()
-	return port
-}
+	"github.com/procd/procd/internal/testutil"
+)
 
 // Must-show 2: procctl start --wait-ready returns only once the server
 // answers, a server that never listens ends with STARTUP_TIMEOUT, and a
@@ -36,7 +25,7 @@ func TestReadiness(t *testing.T) {
 		if err != nil {
 			t.Skip("python3 is not installed")
 		}
-		port := freePort(t)
+		port := testutil.FreePort(t)
 		url := "http://127.0.0.1:" + port + "/"
 		id := strings.TrimSpace(d.mustCtl("start", "-q", "--ready", url, "--ready-interval", "50ms", "--wait-ready",
 			"--name", "web", "--", py, "-m", "http.server", port, "--bind", "127.0.0.1"))
@@ -60,7 +49,7 @@ func TestReadiness(t *testing.T) {
 	})
 	t.Run("never listens", func(t *testing.T) {
 		began := time.Now()
-		r := d.ctl("start", "--ready", "tcp:"+freePort(t), "--startup-timeout", "1s", "--wait-ready", "--name", "mute", "--", "sleep", "60")
+		r := d.ctl("start", "--ready", "tcp:"+testutil.FreePort(t), "--startup-timeout", "1s", "--wait-ready", "--name", "mute", "--", "sleep", "60")
 		if r.code != 1 || !strings.Contains(r.stderr, "ended before it was ready (STARTUP_TIMEOUT") || !strings.Contains(r.stderr, "connection refused") {
 			t.Fatalf("start of a server that never listens: %v", r)
 		}

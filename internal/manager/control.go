@@ -144,24 +144,32 @@ func (m *Manager) stopOne(ctx context.Context, r *record, opts StopOptions) Stop
 	}
 }
 
+// waitFor looks up what Wait and WaitReady wait on, with timeout's timer
+// (a nil channel for no timeout); stop releases the timer.
+func (m *Manager) waitFor(ref Ref, timeout time.Duration) (r *record, expire <-chan time.Time, stop func(), err error) {
+	if timeout < 0 {
+		return nil, nil, nil, errdefs.Errorf(errdefs.ErrInvalidArgument, "timeout %v is negative", timeout)
+	}
+	if r, err = m.lookup(ref); err != nil {
+		return nil, nil, nil, err
+	}
+	if timeout <= 0 {
+		return r, nil, func() {}, nil
+	}
+	t := time.NewTimer(timeout)
+	return r, t.C, func() { t.Stop() }, nil
+}
+
 // Wait returns the final record once the logical process is final (EXITED
 // or FAILED): a process with a restart policy is waited for across its
 // restarts, until one of its runs ends into no restart. With timeout > 0
 // it returns the current record and timedOut = true after that long.
 func (m *Manager) Wait(ctx context.Context, ref Ref, timeout time.Duration) (info Info, timedOut bool, err error) {
-	if timeout < 0 {
-		return Info{}, false, errdefs.Errorf(errdefs.ErrInvalidArgument, "timeout %v is negative", timeout)
-	}
-	r, err := m.lookup(ref)
+	r, expire, stop, err := m.waitFor(ref, timeout)
 	if err != nil {
 		return Info{}, false, err
 	}
-	var expire <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expire = t.C
-	}
+	defer stop()
 	select {
 	case <-r.done:
 		return m.info(m.latest(r)), false, nil

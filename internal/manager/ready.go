@@ -420,19 +420,11 @@ func (m *Manager) watchLocked(r *record) {
 // when) or has ended, whichever comes first. With timeout > 0 it returns
 // the live record and timedOut = true after that long.
 func (m *Manager) WaitReady(ctx context.Context, ref Ref, timeout time.Duration) (info Info, timedOut bool, err error) {
-	if timeout < 0 {
-		return Info{}, false, errdefs.Errorf(errdefs.ErrInvalidArgument, "timeout %v is negative", timeout)
-	}
-	r, err := m.lookup(ref)
+	r, expire, stop, err := m.waitFor(ref, timeout)
 	if err != nil {
 		return Info{}, false, err
 	}
-	var expire <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expire = t.C
-	}
+	defer stop()
 	for {
 		run, next := m.currentRun(r)
 		select {

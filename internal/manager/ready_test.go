@@ -20,18 +20,6 @@ import (
 	"github.com/procd/procd/internal/testutil"
 )
 
-// freePort returns a loopback port nothing listens on (for now).
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	l.Close()
-	return port
-}
-
 func waitReady(t *testing.T, m *Manager, id string) Info {
 	t.Helper()
 	info, timedOut, err := m.WaitReady(testutil.Context(t), Ref{ID: id}, 20*time.Second)
@@ -62,7 +50,7 @@ func TestReadyTCPStartingUntilThePortAccepts(t *testing.T) {
 	m, bus := newManager(t, Config{})
 	sub, _ := bus.Subscribe(events.Filter{}, nil)
 	defer sub.Close()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	s := Spec{Command: []string{"sleep", "100"}, Ready: Readiness{Kind: ReadyTCP, Addr: port, Interval: 20 * time.Millisecond}}
 	info := mustStart(t, m, s)
 	if info.State != Starting || !info.Ready.ReadyAt.IsZero() {
@@ -148,7 +136,7 @@ func TestReadyExecAndLog(t *testing.T) {
 func TestStartupTimeoutStopsTheProcess(t *testing.T) {
 	m, _ := newManager(t, Config{})
 	s := Spec{Command: []string{"sh", "-c", "trap '' TERM; sleep 100 & wait"}, Grace: 200 * time.Millisecond,
-		Ready: Readiness{Kind: ReadyTCP, Addr: freePort(t), Interval: 50 * time.Millisecond, StartupTimeout: dur(500 * time.Millisecond)}}
+		Ready: Readiness{Kind: ReadyTCP, Addr: testutil.FreePort(t), Interval: 50 * time.Millisecond, StartupTimeout: dur(500 * time.Millisecond)}}
 	info := mustStart(t, m, s)
 	fin := wait(t, m, info.ID)
 	checkEnded(t, fin, ReasonStartupTimeout, 700*time.Millisecond) // timeout + grace, then SIGKILL

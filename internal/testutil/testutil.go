@@ -11,6 +11,7 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -86,4 +87,17 @@ func AssertNoZombies(tb testing.TB) {
 	if !poll(5*time.Second, func() bool { left = Zombies(); return len(left) == 0 }) {
 		tb.Errorf("zombie children left: %v", left)
 	}
+}
+
+// FreePort returns a loopback TCP port nothing listens on (for now: a
+// probe's "nobody there" case).
+func FreePort(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	return port
 }
