@@ -99,7 +99,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		srv := &http.Server{Addr: d.cfg.PprofAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		srv := debugServer(mux)
+		srv.Addr = d.cfg.PprofAddr
 		go func() {
 			if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 				d.log.Warn("pprof server failed", zap.Error(err))

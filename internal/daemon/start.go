@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -328,7 +327,7 @@ func (d *Daemon) startServer(acc server.Access, tlsCfg *tls.Config) error {
 	if err != nil {
 		return fmt.Errorf("--metrics-addr: %w", err)
 	}
-	d.metrics = &http.Server{Handler: d.met.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	d.metrics = debugServer(d.met.Handler())
 	d.metricsL = l
 	d.life.add("metrics server", func(context.Context) error {
 		err := d.metrics.Close()
