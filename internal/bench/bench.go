@@ -139,7 +139,9 @@ func startDaemon(cfg Config, args ...string) (*daemon, error) {
 		prof := filepath.Join(cfg.ProfileDir, fmt.Sprintf("%s-%d.cpu.pprof", cfg.row, daemons))
 		d.cmd.Env = append(os.Environ(), "PROCD_CPUPROFILE="+prof)
 	}
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a bench killed mid-row (timeout, ^C) takes its daemon
+	// with it, which then ends its trees and removes its cgroups.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := d.cmd.Start(); err != nil {
 		return nil, err
 	}
