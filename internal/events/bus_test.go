@@ -260,3 +260,45 @@ func TestCoalesceHoldingSubscriptionLags(t *testing.T) {
 		t.Fatalf("a lagged held subscription returned %v, want [2] or nothing", got)
 	}
 }
+
+// A coalescing subscription that was busy (it sleeps out its window before
+// looking again) still returns an event that follows a quiet spell at once,
+// and one that came while it slept at the window's end.
+func TestCoalesceAfterABusySpell(t *testing.T) {
+	const window = 300 * time.Millisecond
+	b := NewBus(16, nil)
+	s, err := b.Subscribe(Filter{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Coalesce(window)
+	ctx := context.Background()
+	next := func() ([]Event, time.Duration) {
+		t.Helper()
+		t0 := time.Now()
+		evs, err := s.Next(ctx, make([]Event, 0, 8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs, time.Since(t0)
+	}
+	b.Publish(Event{Type: Started})
+	next()
+	returned := time.Now()
+	b.Publish(Event{Type: Exited}) // within the window: busy
+	if evs, _ := next(); len(evs) != 1 || evs[0].Seq != 2 || time.Since(returned) < window {
+		t.Fatalf("an event within the window came %v after the previous return: %v", time.Since(returned), seqs(evs))
+	}
+	go func() {
+		time.Sleep(3 * window) // the quiet spell under test, not a wait for a condition
+		b.Publish(Event{Type: Started})
+	}()
+	evs, _ := next()
+	if len(evs) != 1 || evs[0].Seq != 3 {
+		t.Fatalf("after the quiet spell: %v, want [3]", seqs(evs))
+	}
+	if held := time.Since(evs[0].Time); held >= window {
+		t.Fatalf("an event after a quiet spell was held %v", held)
+	}
+}

@@ -75,12 +75,19 @@ func (c *eventCache) watchResponse(evs []events.Event, batch bool) (*encoded, er
 	if batch {
 		field = fieldEvents
 	}
-	var out []byte
+	// The events' wire forms first, to size the message once.
+	var parts [eventBatch][]byte
+	bs, size := parts[:0], 0
 	for i := range evs {
 		b, err := c.get(&evs[i])
 		if err != nil {
 			return nil, err
 		}
+		bs = append(bs, b)
+		size += protowire.SizeTag(field) + protowire.SizeBytes(len(b))
+	}
+	out := make([]byte, 0, size)
+	for _, b := range bs {
 		out = protowire.AppendTag(out, field, protowire.BytesType)
 		out = protowire.AppendBytes(out, b)
 	}
