@@ -18,7 +18,7 @@ import (
 type p6Result struct {
 	p50, p99, took time.Duration
 	msgs, events   int64         // received by all subscribers
-	procs          int           // started in the measured part
+	procs, rate    int           // started in the measured part; the rate asked (0: closed loop)
 	daemonCPU      time.Duration // the daemon's user+system time in the run
 	clientCPU      time.Duration // this process's (the subscribers and starters)
 }
@@ -83,8 +83,12 @@ func p6Events(cfg Config, t *Table) error {
 // note describes a run's delivery cost and how busy the machine was.
 func (r p6Result) note(name string) string {
 	perEvent := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(max(r.events, 1)) }
-	return fmt.Sprintf("P6 %s: %.0f processes/s, %.1f events per message; CPU per event delivered: daemon %.1f µs, subscribers and starters %.1f µs; the two use %.0f%% of the %d cores",
-		name, float64(r.procs)/r.took.Seconds(), float64(r.events)/float64(max(r.msgs, 1)), perEvent(r.daemonCPU), perEvent(r.clientCPU),
+	asked := ""
+	if r.rate > 0 {
+		asked = fmt.Sprintf(" (%d/s asked)", r.rate)
+	}
+	return fmt.Sprintf("P6 %s: %.0f processes/s%s, %.1f events per message; CPU per event delivered: daemon %.1f µs, subscribers and starters %.1f µs; the two use %.0f%% of the %d cores",
+		name, float64(r.procs)/r.took.Seconds(), asked, float64(r.events)/float64(max(r.msgs, 1)), perEvent(r.daemonCPU), perEvent(r.clientCPU),
 		100*(r.daemonCPU+r.clientCPU).Seconds()/r.took.Seconds()/float64(runtime.NumCPU()), runtime.NumCPU())
 }
 
@@ -190,7 +194,7 @@ func p6Run(cfg Config, subs, procs, rate int, stalled, batch bool) (p6Result, er
 		return res, fmt.Errorf("no event delivered")
 	}
 	res.p50, res.p99 = percentile(lat, 0.5), percentile(lat, 0.99)
-	res.procs = procs - 1
+	res.procs, res.rate = procs-1, rate
 	res.msgs, res.events = msgs.Load(), evCount.Load()
 	return res, nil
 }
