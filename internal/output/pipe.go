@@ -15,14 +15,18 @@ import (
 // order, the process held back while the client lags.
 //
 // Bytes take the shortest way when they can: when the session has nothing
-// pending, the stream's writer (the runtime's pipe reader, in Stream.Write)
-// writes the new bytes into the client's pipe itself, without waking
-// anyone — one hop from the process's pipe to the client's, as when the
-// client reads a child's pipe directly. What it cannot write (the client's
-// pipe is full, or the deliverer is busy) stays in the session, and Run's
-// goroutine delivers it, waiting for the client's pipe to drain. Either
-// way the record (ring, log) and the watchdog's activity get every byte
-// first.
+// pending, the runtime's pipe reader tees the process's next bytes into
+// the client's pipe before it reads them (Stream.Tee, tee(2) on Linux: the
+// kernel shares the pages, nothing is copied through procd), or, where tee
+// cannot, Stream.Write writes them through itself — one hop from the
+// process's pipe to the client's either way, without waking anyone, as
+// when the client reads a child's pipe directly. What does not fit (the
+// client's pipe is full, or the deliverer is busy) stays in the session,
+// Run's goroutine delivers it, waiting for the client's pipe to drain, and
+// meanwhile the stream takes nothing more (Room 0: see lagging), so a
+// client that falls behind is held back by the process's own pipe, as a
+// direct reader is, rather than by a copy in procd. Either way the record
+// (ring, log) and the watchdog's activity get every byte.
 type Pipe struct {
 	ss    *Session
 	f     *os.File // non-blocking, so Run's waits go through Go's poller
@@ -31,8 +35,14 @@ type Pipe struct {
 
 	mu       sync.Mutex // held while writing to fd: one writer at a time, in order
 	detached bool
-	gone     bool  // the client closed its read end: discard
-	skipped  int64 // bytes from before the session opened that were gone
+	gone     bool // the client closed its read end: discard
+	noTee    bool // tee(2) refused these descriptors: write instead
+	// lagging: the client's pipe was full when bytes came; the stream
+	// takes no more (Room 0) until Run has delivered what it holds, so
+	// the process's pipe buffers the rest, as for a direct reader, rather
+	// than procd's memory. Guarded by the stream's lock.
+	lagging bool
+	skipped int64 // bytes from before the session opened that were gone
 }
 
 // NewPipe delivers ss into f, which must be the write end of a pipe (made
@@ -88,7 +98,17 @@ func (p *Pipe) written(b []byte, at int64) {
 		p.gone = true
 		p.ss.off = at + int64(len(b))
 	case n < len(b):
+		p.lagging = true
 		p.kick() // the rest waits in the session for Run
+	}
+}
+
+// wasTeed is written for a Write whose first n bytes tee put in the pipe
+// already; the stream's lock is held.
+func (p *Pipe) wasTeed(b []byte, n int, at int64) {
+	p.ss.off = max(p.ss.off, at+int64(n))
+	if n < len(b) {
+		p.written(b[n:], at+int64(n))
 	}
 }
 
@@ -117,11 +137,28 @@ func (p *Pipe) Run(ctx context.Context) (skipped int64, err error) {
 			}
 			continue
 		}
+		p.caughtUp()
 		select {
 		case <-p.kicks:
 		case <-ctx.Done():
 			return p.skipped, context.Cause(ctx)
 		}
+	}
+}
+
+// isLagging reports lagging; the stream's lock is held.
+func (p *Pipe) isLagging() bool { return p.lagging }
+
+// caughtUp lets the stream take bytes again once Run has delivered what a
+// full pipe left it (see lagging).
+func (p *Pipe) caughtUp() {
+	s := p.ss.s
+	s.mu.Lock()
+	was := p.lagging
+	p.lagging = false
+	s.mu.Unlock()
+	if was {
+		s.wakeWriter()
 	}
 }
 
@@ -195,5 +232,6 @@ func (p *Pipe) close() {
 		}
 	}
 	s.mu.Unlock()
+	s.wakeWriter() // a lagging pipe holds the stream back no longer
 	p.f.Close()
 }

@@ -18,5 +18,10 @@ func NewPipe(*Session, *os.File) (*Pipe, error) {
 // Run does nothing on Windows.
 func (*Pipe) Run(context.Context) (int64, error) { return 0, nil }
 
-func (*Pipe) written([]byte, int64) {}
-func (*Pipe) kick()                 {}
+func (*Pipe) written([]byte, int64)      {}
+func (*Pipe) kick()                      {}
+func (*Pipe) tee(int, int, int64) int    { return 0 }
+func (*Pipe) wasTeed([]byte, int, int64) {}
+
+// lagging is a field on Unix; a Windows Pipe never exists.
+func (*Pipe) isLagging() bool { return false }

@@ -27,11 +27,12 @@ const Unlimited = math.MaxInt
 // their oldest bytes under pressure and counting them. A Session is a pipe:
 // every byte from its start, in order. While sessions are open the stream
 // also keeps the bytes the slowest of them has not read yet, in a hold
-// buffer of at most window (+DrainSlack) bytes, and Room tells the writer how
-// much more it may capture before a session would lose a byte: the writer
-// (the runtime's pipe reader) stops reading the process's pipe at zero, so
-// the process blocks in write(2) as on a direct pipe, and resumes when the
-// callback set by OnRoom runs.
+// buffer of at most window (+DrainSlack) bytes, and Room tells the writer
+// how much more it may capture before a session would lose a byte (nothing,
+// while a session's local pipe is full and Run delivers what it holds: see
+// Pipe); the writer (the runtime's pipe reader) stops reading the process's
+// pipe at zero, so the process blocks in write(2) as on a direct pipe, and
+// resumes when the callback set by OnRoom runs.
 type Stream struct {
 	ring   *Ring
 	log    *LogFile // nil: ring only
@@ -46,6 +47,9 @@ type Stream struct {
 	blocked  bool   // Room returned 0: call onRoom once there is room
 	onRoom   func() // set by the writer
 	pipes    []*Pipe
+	// teed bytes of the next Write are in teePipe already (see Tee).
+	teed    int
+	teePipe *Pipe
 }
 
 // NewStream returns a stream over ring and log (which may be nil) whose
@@ -100,7 +104,13 @@ func (s *Stream) Write(p []byte) int64 {
 	if s.feed != nil {
 		s.feed.write(p, at)
 	}
+	teed, tp := min(s.teed, len(p)), s.teePipe
+	s.teed, s.teePipe = 0, nil
 	for _, pp := range s.pipes {
+		if pp == tp {
+			pp.wasTeed(p, teed, at)
+			continue
+		}
 		pp.written(p, at) // straight into caught-up clients' pipes
 	}
 	if s.hold != nil {
@@ -111,6 +121,27 @@ func (s *Stream) Write(p []byte) int64 {
 		}
 	}
 	return s.ring.Write(p)
+}
+
+// Tee copies up to limit bytes waiting in the pipe fd, without consuming
+// them, into the pipe of one caught-up session (tee(2)), and returns how
+// many: the next Write must start with exactly those bytes (proc.TeeSink).
+// The client's bytes then never pass through procd's memory; the ring and
+// the log still get them from Write.
+func (s *Stream) Tee(fd, limit int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pipes) == 0 {
+		return 0
+	}
+	at, _, _ := s.ring.Info()
+	for _, pp := range s.pipes {
+		if n := pp.tee(fd, limit, at); n > 0 {
+			s.teed, s.teePipe = n, pp
+			return n
+		}
+	}
+	return 0
 }
 
 // allPast reports whether every session has read up to off; s.mu is held.
@@ -126,6 +157,7 @@ func (s *Stream) allPast(off int64) bool {
 // Close marks the end of the stream.
 func (s *Stream) Close() {
 	s.mu.Lock()
+	s.teed, s.teePipe = 0, nil
 	s.ring.Close()
 	if s.hold != nil {
 		s.hold.Close()
@@ -213,6 +245,11 @@ func (s *Stream) Room() int {
 func (s *Stream) roomLocked() int {
 	if len(s.sessions) == 0 {
 		return Unlimited
+	}
+	for _, pp := range s.pipes {
+		if pp.isLagging() && !s.draining {
+			return 0
+		}
 	}
 	total, _, _ := s.ring.Info()
 	slowest := total
