@@ -220,6 +220,10 @@ func (s *streamSink) SetResume(resume func()) {
 	})
 }
 
+// Tee lets a session's local client pipe take the bytes before they are
+// read (proc.TeeSink); Write still gets them all.
+func (s *streamSink) Tee(fd, limit int) int { return s.s.Tee(fd, limit) }
+
 func (s *streamSink) Write(p []byte) {
 	s.r.act.Touch(s.m.clock.Now(), watchdog.Output)
 	if s.lines != nil {

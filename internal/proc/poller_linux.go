@@ -32,6 +32,7 @@ type poller struct {
 	exits   map[int]uint64 // pidfd → token, to remove exit watches
 
 	buf  []byte // scratch for the loop goroutine only
+	big  *pipeBudget
 	done chan struct{}
 }
 
@@ -47,12 +48,14 @@ type pipe struct {
 	token uint64
 	sink  Sink
 	flow  FlowSink      // sink, if it can hold the pipe back; else nil
+	tee   TeeSink       // sink, if it takes tees; else nil
 	done  chan struct{} // closed at EOF or early close
 
 	mu     sync.Mutex // serialises reads, writes to sink and close
 	fd     int
 	closed bool
 	paused bool // out of the epoll set until the sink has room
+	raised bool // made bigPipeSize (see pipeBudget)
 }
 
 const wakeToken = 0
@@ -74,6 +77,7 @@ func newPoller() (*poller, error) {
 		exits:   make(map[int]uint64),
 		next:    wakeToken + 1,
 		buf:     make([]byte, readChunk),
+		big:     newPipeBudget(),
 		done:    make(chan struct{}),
 	}
 	if err := p.ctl(unix.EPOLL_CTL_ADD, wakefd, wakeToken, unix.EPOLLIN); err != nil {
@@ -149,6 +153,7 @@ func (p *poller) addPipe(pp *pipe) {
 		pp.flow = f
 		f.SetResume(func() { p.resume(pp) })
 	}
+	pp.tee, _ = pp.sink.(TeeSink)
 	e := &pollEntry{fd: pp.fd, pipe: pp}
 	if err := p.register(e, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
 		// Closed runtime: nothing will ever read this pipe.
@@ -195,7 +200,7 @@ func (p *poller) loop() {
 			case e.onExit != nil:
 				e.onExit()
 			default:
-				p.readPipe(e.pipe, p.buf, readsPerWake*readChunk, false)
+				p.readPipe(e.pipe, nil, 0, false)
 			}
 		}
 	}
@@ -203,13 +208,21 @@ func (p *poller) loop() {
 
 // readPipe reads what pp has, up to limit bytes, into its sink, and closes it
 // at end of file. Unless force, it reads no more than the sink has room for
-// and pauses the pipe when that is nothing. It reports whether the pipe is
-// closed now.
+// and pauses the pipe when that is nothing, and it stops at a read shorter
+// than asked (the pipe is empty then, or nearly: level-triggered epoll
+// reports what came meanwhile, and a read that only finds EAGAIN would
+// cost every small write one more system call). It reports whether the
+// pipe is closed now. A nil buf is the loop's call: its own buffer, the
+// bigger one for a raised pipe, readsPerWake times over.
 func (p *poller) readPipe(pp *pipe, buf []byte, limit int, force bool) bool {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	if pp.closed {
 		return true
+	}
+	if buf == nil {
+		buf = p.big.buf(pp, p.buf)
+		limit = readsPerWake * len(buf)
 	}
 	for read := 0; read < limit; {
 		want := buf
@@ -221,13 +234,21 @@ func (p *poller) readPipe(pp *pipe, buf []byte, limit int, force bool) bool {
 			}
 			want = buf[:min(len(buf), room)]
 		}
-		n, err := unix.Read(pp.fd, want)
-		if err == unix.EINTR {
-			continue
+		if pp.tee != nil {
+			pp.tee.Tee(pp.fd, len(want)) // the read below takes at least those bytes
 		}
+		n, err := readRetry(pp.fd, want)
 		if n > 0 {
 			pp.sink.Write(buf[:n])
 			read += n
+			if n < len(want) && !force {
+				return false
+			}
+			if n == readChunk && !force {
+				// Its writer outpaces a wake-up per 64 KiB: a bigger
+				// pipe, read in bigger chunks, wakes the loop less.
+				p.big.raise(pp)
+			}
 			continue
 		}
 		if err == unix.EAGAIN {
@@ -238,6 +259,17 @@ func (p *poller) readPipe(pp *pipe, buf []byte, limit int, force bool) bool {
 		return true
 	}
 	return false
+}
+
+// readRetry is read(2), again after EINTR (a tee before it must be
+// followed by the read that takes its bytes).
+func readRetry(fd int, b []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, b)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
 }
 
 // pause takes pp out of the epoll set until resume; pp.mu is held. The
@@ -276,6 +308,7 @@ func (p *poller) finishPipe(pp *pipe) {
 		}
 	}
 	unix.Close(pp.fd)
+	p.big.release(pp)
 	pp.closed = true
 	pp.sink.Close()
 	close(pp.done)

@@ -91,3 +91,16 @@ type FlowSink interface {
 	Room() int
 	SetResume(resume func())
 }
+
+// A TeeSink is a Sink that may take the pipe's next bytes into a pipe of
+// its own with tee(2) before the runtime reads them: a copy that never
+// passes through the daemon's memory. The runtime calls Tee with the
+// pipe's descriptor (non-blocking) and the most it will read next; Tee
+// returns how many bytes it copied (0: none), and the runtime's next Write
+// then starts with exactly those bytes (the pipe holds them, so the read
+// that follows gets at least as many). The sink still gets every byte
+// through Write: a tee is an extra copy, not a diversion.
+type TeeSink interface {
+	Sink
+	Tee(fd, limit int) int
+}
