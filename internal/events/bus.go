@@ -283,8 +283,6 @@ type Subscription struct {
 
 	every time.Duration // Coalesce's window; 0: none
 	last  time.Time     // when Next last returned events, for every
-	busy  bool          // events came within the window last time: sleep it out first
-	timer *time.Timer   // the window's, reused
 }
 
 // StartAfter is the sequence number the subscription started after: a
@@ -312,16 +310,6 @@ func (s *Subscription) Coalesce(d time.Duration) { s.every = d }
 func (s *Subscription) Next(ctx context.Context, buf []Event) ([]Event, error) {
 	limit := max(cap(buf)-len(buf), 1)
 	b := s.bus
-	if s.busy {
-		// Under load the next events are on their way: sleep out the
-		// window first and take what came, one wake-up per window,
-		// instead of waking for the first event and again at the
-		// window's end. If nothing came, the next event goes at once.
-		if err := s.sleep(ctx, time.Until(s.last.Add(s.every))); err != nil {
-			return buf, err
-		}
-	}
-	waited := false
 	for {
 		b.mu.Lock()
 		select {
@@ -334,7 +322,7 @@ func (s *Subscription) Next(ctx context.Context, buf []Event) ([]Event, error) {
 		buf, got = s.take(buf, limit)
 		if got > 0 {
 			b.mu.Unlock()
-			return s.hold(ctx, buf, limit-got, waited)
+			return s.hold(ctx, buf, limit-got)
 		}
 		if b.closed {
 			b.mu.Unlock()
@@ -345,7 +333,6 @@ func (s *Subscription) Next(ctx context.Context, buf []Event) ([]Event, error) {
 		}
 		w := b.wait
 		b.mu.Unlock()
-		waited = true
 		select {
 		case <-w:
 		case <-s.lagged:
@@ -373,16 +360,21 @@ func (s *Subscription) take(buf []Event, limit int) ([]Event, int) {
 
 // hold keeps buf (holding events) until the coalescing window since the
 // previous return has passed, adding what arrives meanwhile (up to room
-// more), and returns it. waited says Next had to wait for the events.
-func (s *Subscription) hold(ctx context.Context, buf []Event, room int, waited bool) ([]Event, error) {
+// more), and returns it.
+func (s *Subscription) hold(ctx context.Context, buf []Event, room int) ([]Event, error) {
 	if s.every <= 0 {
 		return buf, nil
 	}
 	wait := time.Until(s.last.Add(s.every))
-	s.busy = !waited || wait > 0
 	if wait > 0 && room > 0 {
-		if err := s.sleep(ctx, wait); err != nil {
-			return buf, err
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.lagged:
+			return buf, ErrLagged
+		case <-ctx.Done():
+			return buf, ctx.Err()
 		}
 		s.bus.mu.Lock()
 		select {
@@ -396,29 +388,6 @@ func (s *Subscription) hold(ctx context.Context, buf []Event, room int, waited b
 	}
 	s.last = time.Now()
 	return buf, nil
-}
-
-// sleep waits d on the subscription's timer, returning early with the
-// lag or ctx's error.
-func (s *Subscription) sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	if s.timer == nil {
-		s.timer = time.NewTimer(d)
-	} else {
-		s.timer.Reset(d) // Go 1.23 timers: no stale tick after Reset
-	}
-	select {
-	case <-s.timer.C:
-		return nil
-	case <-s.lagged:
-		s.timer.Stop()
-		return ErrLagged
-	case <-ctx.Done():
-		s.timer.Stop()
-		return ctx.Err()
-	}
 }
 
 // Close ends the subscription; it no longer counts as a subscriber.
