@@ -43,6 +43,10 @@ var errShuttingDown = status.Error(codes.Unavailable, "the daemon is shutting do
 
 func (s *processService) StartProcess(ctx context.Context, req *pb.StartProcessRequest) (*pb.StartProcessResponse, error) {
 	spec, err := specFrom(req.GetSpec())
+	var timeout time.Duration
+	if err == nil && req.GetWait() != nil {
+		timeout, err = startWaitTimeout(req.GetWait())
+	}
 	if err != nil {
 		s.m.CountStartFailure()
 		return nil, err
@@ -52,7 +56,10 @@ func (s *processService) StartProcess(ctx context.Context, req *pb.StartProcessR
 	if err != nil {
 		return nil, err
 	}
-	return &pb.StartProcessResponse{Process: processToProto(&info, time.Now())}, nil
+	if req.GetWait() == nil {
+		return &pb.StartProcessResponse{Process: processToProto(&info, time.Now())}, nil
+	}
+	return s.waitStarted(ctx, info, timeout, req.GetWait().GetUntilReady())
 }
 
 func (s *processService) WaitForProcess(ctx context.Context, req *pb.WaitForProcessRequest) (*pb.WaitForProcessResponse, error) {

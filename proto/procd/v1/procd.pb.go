@@ -3168,8 +3168,12 @@ func (x *Process) GetLastState() ProcessState {
 
 // StartProcessRequest starts one process.
 type StartProcessRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Spec          *ProcessSpec           `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Spec  *ProcessSpec           `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	// Wait for the process before responding, as a WaitForProcess on its id
+	// would (one call where a client would make two). Unset: respond once it
+	// is running.
+	Wait          *StartWait `protobuf:"bytes,2,opt,name=wait,proto3" json:"wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3211,17 +3215,103 @@ func (x *StartProcessRequest) GetSpec() *ProcessSpec {
 	return nil
 }
 
-// StartProcessResponse is the record of the started process.
+func (x *StartProcessRequest) GetWait() *StartWait {
+	if x != nil {
+		return x.Wait
+	}
+	return nil
+}
+
+// StartWait makes StartProcess wait for the process it started. Its fields
+// are checked before the start: a bad one fails the call with
+// INVALID_ARGUMENT and starts nothing.
+//
+// The response carries the final record (EXITED or FAILED, its output
+// recorded; a process with a restart policy is waited for across its
+// restarts), or with until_ready the record once the process is ready or
+// has ended, or after timeout the live record with timed_out = true. The
+// wait never ends the process: when the RPC's deadline passes or the client
+// cancels first, the call ends with DEADLINE_EXCEEDED or CANCELLED and no
+// record, and the process keeps running under procd (find it by its name or
+// labels, or bound the wait with timeout, which returns its id). A start
+// that fails fails the call as without wait. A daemon older than this field
+// ignores it and responds once the process is running (timed_out false and
+// a record that is neither final nor, with until_ready, ready): a client
+// that must work with one can then call WaitForProcess.
+type StartWait struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Return the live record with timed_out = true after this long (counted
+	// from the start); unset: wait until the process is final (or ready).
+	// Must be positive: zero would return at once, which is what leaving wait
+	// unset does.
+	Timeout *durationpb.Duration `protobuf:"bytes,1,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// Return as soon as the process is ready (its ready_at is then set) or has
+	// ended, whichever comes first, instead of waiting for its end. Without a
+	// readiness check a process is ready when it starts.
+	UntilReady    bool `protobuf:"varint,2,opt,name=until_ready,json=untilReady,proto3" json:"until_ready,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartWait) Reset() {
+	*x = StartWait{}
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartWait) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartWait) ProtoMessage() {}
+
+func (x *StartWait) ProtoReflect() protoreflect.Message {
+	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartWait.ProtoReflect.Descriptor instead.
+func (*StartWait) Descriptor() ([]byte, []int) {
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *StartWait) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *StartWait) GetUntilReady() bool {
+	if x != nil {
+		return x.UntilReady
+	}
+	return false
+}
+
+// StartProcessResponse is the record of the started process (with wait,
+// the record the wait ended on).
 type StartProcessResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Process       *Process               `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Process *Process               `protobuf:"bytes,1,opt,name=process,proto3" json:"process,omitempty"`
+	// With wait.timeout: the timeout came first, and process is the live
+	// record (the process keeps running).
+	TimedOut      bool `protobuf:"varint,2,opt,name=timed_out,json=timedOut,proto3" json:"timed_out,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StartProcessResponse) Reset() {
 	*x = StartProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3233,7 +3323,7 @@ func (x *StartProcessResponse) String() string {
 func (*StartProcessResponse) ProtoMessage() {}
 
 func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[21]
+	mi := &file_procd_v1_procd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3246,7 +3336,7 @@ func (x *StartProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartProcessResponse.ProtoReflect.Descriptor instead.
 func (*StartProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{21}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StartProcessResponse) GetProcess() *Process {
@@ -3254,6 +3344,13 @@ func (x *StartProcessResponse) GetProcess() *Process {
 		return x.Process
 	}
 	return nil
+}
+
+func (x *StartProcessResponse) GetTimedOut() bool {
+	if x != nil {
+		return x.TimedOut
+	}
+	return false
 }
 
 // WaitForProcessRequest waits for one process to finish (or to be ready).
@@ -3276,7 +3373,7 @@ type WaitForProcessRequest struct {
 
 func (x *WaitForProcessRequest) Reset() {
 	*x = WaitForProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3288,7 +3385,7 @@ func (x *WaitForProcessRequest) String() string {
 func (*WaitForProcessRequest) ProtoMessage() {}
 
 func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[22]
+	mi := &file_procd_v1_procd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3301,7 +3398,7 @@ func (x *WaitForProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessRequest.ProtoReflect.Descriptor instead.
 func (*WaitForProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{22}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WaitForProcessRequest) GetTarget() isWaitForProcessRequest_Target {
@@ -3370,7 +3467,7 @@ type WaitForProcessResponse struct {
 
 func (x *WaitForProcessResponse) Reset() {
 	*x = WaitForProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3382,7 +3479,7 @@ func (x *WaitForProcessResponse) String() string {
 func (*WaitForProcessResponse) ProtoMessage() {}
 
 func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[23]
+	mi := &file_procd_v1_procd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3395,7 +3492,7 @@ func (x *WaitForProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForProcessResponse.ProtoReflect.Descriptor instead.
 func (*WaitForProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{23}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WaitForProcessResponse) GetProcess() *Process {
@@ -3426,7 +3523,7 @@ type GetProcessRequest struct {
 
 func (x *GetProcessRequest) Reset() {
 	*x = GetProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3438,7 +3535,7 @@ func (x *GetProcessRequest) String() string {
 func (*GetProcessRequest) ProtoMessage() {}
 
 func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[24]
+	mi := &file_procd_v1_procd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3451,7 +3548,7 @@ func (x *GetProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessRequest.ProtoReflect.Descriptor instead.
 func (*GetProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{24}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetProcessRequest) GetTarget() isGetProcessRequest_Target {
@@ -3505,7 +3602,7 @@ type GetProcessResponse struct {
 
 func (x *GetProcessResponse) Reset() {
 	*x = GetProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3517,7 +3614,7 @@ func (x *GetProcessResponse) String() string {
 func (*GetProcessResponse) ProtoMessage() {}
 
 func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[25]
+	mi := &file_procd_v1_procd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3530,7 +3627,7 @@ func (x *GetProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetProcessResponse.ProtoReflect.Descriptor instead.
 func (*GetProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{25}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetProcessResponse) GetProcess() *Process {
@@ -3562,7 +3659,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3574,7 +3671,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[26]
+	mi := &file_procd_v1_procd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3587,7 +3684,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{26}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Selector) GetAll() bool {
@@ -3635,7 +3732,7 @@ type ListProcessesRequest struct {
 
 func (x *ListProcessesRequest) Reset() {
 	*x = ListProcessesRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3647,7 +3744,7 @@ func (x *ListProcessesRequest) String() string {
 func (*ListProcessesRequest) ProtoMessage() {}
 
 func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[27]
+	mi := &file_procd_v1_procd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3660,7 +3757,7 @@ func (x *ListProcessesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesRequest.ProtoReflect.Descriptor instead.
 func (*ListProcessesRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{27}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListProcessesRequest) GetStates() []ProcessState {
@@ -3701,7 +3798,7 @@ type ListProcessesResponse struct {
 
 func (x *ListProcessesResponse) Reset() {
 	*x = ListProcessesResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3713,7 +3810,7 @@ func (x *ListProcessesResponse) String() string {
 func (*ListProcessesResponse) ProtoMessage() {}
 
 func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[28]
+	mi := &file_procd_v1_procd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3726,7 +3823,7 @@ func (x *ListProcessesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListProcessesResponse.ProtoReflect.Descriptor instead.
 func (*ListProcessesResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{28}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListProcessesResponse) GetProcesses() []*Process {
@@ -3756,7 +3853,7 @@ type SendSignalRequest struct {
 
 func (x *SendSignalRequest) Reset() {
 	*x = SendSignalRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3768,7 +3865,7 @@ func (x *SendSignalRequest) String() string {
 func (*SendSignalRequest) ProtoMessage() {}
 
 func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[29]
+	mi := &file_procd_v1_procd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3781,7 +3878,7 @@ func (x *SendSignalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalRequest.ProtoReflect.Descriptor instead.
 func (*SendSignalRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{29}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SendSignalRequest) GetTarget() isSendSignalRequest_Target {
@@ -3868,7 +3965,7 @@ type SignalResult struct {
 
 func (x *SignalResult) Reset() {
 	*x = SignalResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3880,7 +3977,7 @@ func (x *SignalResult) String() string {
 func (*SignalResult) ProtoMessage() {}
 
 func (x *SignalResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[30]
+	mi := &file_procd_v1_procd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3893,7 +3990,7 @@ func (x *SignalResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignalResult.ProtoReflect.Descriptor instead.
 func (*SignalResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{30}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SignalResult) GetId() string {
@@ -3936,7 +4033,7 @@ type SendSignalResponse struct {
 
 func (x *SendSignalResponse) Reset() {
 	*x = SendSignalResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3948,7 +4045,7 @@ func (x *SendSignalResponse) String() string {
 func (*SendSignalResponse) ProtoMessage() {}
 
 func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[31]
+	mi := &file_procd_v1_procd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3961,7 +4058,7 @@ func (x *SendSignalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendSignalResponse.ProtoReflect.Descriptor instead.
 func (*SendSignalResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{31}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SendSignalResponse) GetSignal() string {
@@ -3997,7 +4094,7 @@ type StopProcessRequest struct {
 
 func (x *StopProcessRequest) Reset() {
 	*x = StopProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4009,7 +4106,7 @@ func (x *StopProcessRequest) String() string {
 func (*StopProcessRequest) ProtoMessage() {}
 
 func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[32]
+	mi := &file_procd_v1_procd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4022,7 +4119,7 @@ func (x *StopProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessRequest.ProtoReflect.Descriptor instead.
 func (*StopProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{32}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StopProcessRequest) GetTarget() isStopProcessRequest_Target {
@@ -4109,7 +4206,7 @@ type StopResult struct {
 
 func (x *StopResult) Reset() {
 	*x = StopResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4121,7 +4218,7 @@ func (x *StopResult) String() string {
 func (*StopResult) ProtoMessage() {}
 
 func (x *StopResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[33]
+	mi := &file_procd_v1_procd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4134,7 +4231,7 @@ func (x *StopResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResult.ProtoReflect.Descriptor instead.
 func (*StopResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{33}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StopResult) GetProcess() *Process {
@@ -4161,7 +4258,7 @@ type StopProcessResponse struct {
 
 func (x *StopProcessResponse) Reset() {
 	*x = StopProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4173,7 +4270,7 @@ func (x *StopProcessResponse) String() string {
 func (*StopProcessResponse) ProtoMessage() {}
 
 func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[34]
+	mi := &file_procd_v1_procd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4186,7 +4283,7 @@ func (x *StopProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopProcessResponse.ProtoReflect.Descriptor instead.
 func (*StopProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{34}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *StopProcessResponse) GetResults() []*StopResult {
@@ -4210,7 +4307,7 @@ type UpdateActivityRequest struct {
 
 func (x *UpdateActivityRequest) Reset() {
 	*x = UpdateActivityRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4222,7 +4319,7 @@ func (x *UpdateActivityRequest) String() string {
 func (*UpdateActivityRequest) ProtoMessage() {}
 
 func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[35]
+	mi := &file_procd_v1_procd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4235,7 +4332,7 @@ func (x *UpdateActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateActivityRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{35}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdateActivityRequest) GetTarget() isUpdateActivityRequest_Target {
@@ -4289,7 +4386,7 @@ type UpdateActivityResponse struct {
 
 func (x *UpdateActivityResponse) Reset() {
 	*x = UpdateActivityResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4301,7 +4398,7 @@ func (x *UpdateActivityResponse) String() string {
 func (*UpdateActivityResponse) ProtoMessage() {}
 
 func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[36]
+	mi := &file_procd_v1_procd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4314,7 +4411,7 @@ func (x *UpdateActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateActivityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateActivityResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{36}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpdateActivityResponse) GetProcess() *Process {
@@ -4338,7 +4435,7 @@ type RemoveProcessRequest struct {
 
 func (x *RemoveProcessRequest) Reset() {
 	*x = RemoveProcessRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4350,7 +4447,7 @@ func (x *RemoveProcessRequest) String() string {
 func (*RemoveProcessRequest) ProtoMessage() {}
 
 func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[37]
+	mi := &file_procd_v1_procd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4363,7 +4460,7 @@ func (x *RemoveProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessRequest.ProtoReflect.Descriptor instead.
 func (*RemoveProcessRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{37}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RemoveProcessRequest) GetTarget() isRemoveProcessRequest_Target {
@@ -4417,7 +4514,7 @@ type RemoveProcessResponse struct {
 
 func (x *RemoveProcessResponse) Reset() {
 	*x = RemoveProcessResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4429,7 +4526,7 @@ func (x *RemoveProcessResponse) String() string {
 func (*RemoveProcessResponse) ProtoMessage() {}
 
 func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[38]
+	mi := &file_procd_v1_procd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4442,7 +4539,7 @@ func (x *RemoveProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveProcessResponse.ProtoReflect.Descriptor instead.
 func (*RemoveProcessResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{38}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RemoveProcessResponse) GetProcess() *Process {
@@ -4463,7 +4560,7 @@ type CleanupFinishedRequest struct {
 
 func (x *CleanupFinishedRequest) Reset() {
 	*x = CleanupFinishedRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4475,7 +4572,7 @@ func (x *CleanupFinishedRequest) String() string {
 func (*CleanupFinishedRequest) ProtoMessage() {}
 
 func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[39]
+	mi := &file_procd_v1_procd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4488,7 +4585,7 @@ func (x *CleanupFinishedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedRequest.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{39}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CleanupFinishedRequest) GetSelector() *Selector {
@@ -4508,7 +4605,7 @@ type CleanupFinishedResponse struct {
 
 func (x *CleanupFinishedResponse) Reset() {
 	*x = CleanupFinishedResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4520,7 +4617,7 @@ func (x *CleanupFinishedResponse) String() string {
 func (*CleanupFinishedResponse) ProtoMessage() {}
 
 func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[40]
+	mi := &file_procd_v1_procd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4533,7 +4630,7 @@ func (x *CleanupFinishedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupFinishedResponse.ProtoReflect.Descriptor instead.
 func (*CleanupFinishedResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{40}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CleanupFinishedResponse) GetRemovedIds() []string {
@@ -4552,7 +4649,7 @@ type GetStatsRequest struct {
 
 func (x *GetStatsRequest) Reset() {
 	*x = GetStatsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4564,7 +4661,7 @@ func (x *GetStatsRequest) String() string {
 func (*GetStatsRequest) ProtoMessage() {}
 
 func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[41]
+	mi := &file_procd_v1_procd_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4577,7 +4674,7 @@ func (x *GetStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{41}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
 }
 
 // ProcessStats counts processes.
@@ -4608,7 +4705,7 @@ type ProcessStats struct {
 
 func (x *ProcessStats) Reset() {
 	*x = ProcessStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4620,7 +4717,7 @@ func (x *ProcessStats) String() string {
 func (*ProcessStats) ProtoMessage() {}
 
 func (x *ProcessStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[42]
+	mi := &file_procd_v1_procd_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4633,7 +4730,7 @@ func (x *ProcessStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessStats.ProtoReflect.Descriptor instead.
 func (*ProcessStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{42}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ProcessStats) GetRunning() int64 {
@@ -4733,7 +4830,7 @@ type OutputStats struct {
 
 func (x *OutputStats) Reset() {
 	*x = OutputStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4745,7 +4842,7 @@ func (x *OutputStats) String() string {
 func (*OutputStats) ProtoMessage() {}
 
 func (x *OutputStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[43]
+	mi := &file_procd_v1_procd_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4758,7 +4855,7 @@ func (x *OutputStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputStats.ProtoReflect.Descriptor instead.
 func (*OutputStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{43}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *OutputStats) GetBytesCapturedTotal() int64 {
@@ -4797,7 +4894,7 @@ type EventStats struct {
 
 func (x *EventStats) Reset() {
 	*x = EventStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4809,7 +4906,7 @@ func (x *EventStats) String() string {
 func (*EventStats) ProtoMessage() {}
 
 func (x *EventStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[44]
+	mi := &file_procd_v1_procd_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4822,7 +4919,7 @@ func (x *EventStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventStats.ProtoReflect.Descriptor instead.
 func (*EventStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{44}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *EventStats) GetLastSeq() uint64 {
@@ -4880,7 +4977,7 @@ type DaemonStats struct {
 
 func (x *DaemonStats) Reset() {
 	*x = DaemonStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4892,7 +4989,7 @@ func (x *DaemonStats) String() string {
 func (*DaemonStats) ProtoMessage() {}
 
 func (x *DaemonStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[45]
+	mi := &file_procd_v1_procd_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4905,7 +5002,7 @@ func (x *DaemonStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DaemonStats.ProtoReflect.Descriptor instead.
 func (*DaemonStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{45}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DaemonStats) GetVersion() string {
@@ -4993,7 +5090,7 @@ type WatchdogStats struct {
 
 func (x *WatchdogStats) Reset() {
 	*x = WatchdogStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5005,7 +5102,7 @@ func (x *WatchdogStats) String() string {
 func (*WatchdogStats) ProtoMessage() {}
 
 func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[46]
+	mi := &file_procd_v1_procd_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5018,7 +5115,7 @@ func (x *WatchdogStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchdogStats.ProtoReflect.Descriptor instead.
 func (*WatchdogStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{46}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *WatchdogStats) GetActive() bool {
@@ -5113,7 +5210,7 @@ type GetStatsResponse struct {
 
 func (x *GetStatsResponse) Reset() {
 	*x = GetStatsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5125,7 +5222,7 @@ func (x *GetStatsResponse) String() string {
 func (*GetStatsResponse) ProtoMessage() {}
 
 func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[47]
+	mi := &file_procd_v1_procd_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5138,7 +5235,7 @@ func (x *GetStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{47}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetStatsResponse) GetProcesses() *ProcessStats {
@@ -5217,7 +5314,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5229,7 +5326,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[48]
+	mi := &file_procd_v1_procd_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5242,7 +5339,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{48}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -5382,7 +5479,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[49]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5394,7 +5491,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[49]
+	mi := &file_procd_v1_procd_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5407,7 +5504,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{49}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *WatchEventsRequest) GetAfterSeq() uint64 {
@@ -5464,7 +5561,7 @@ type WatchEventsResponse struct {
 
 func (x *WatchEventsResponse) Reset() {
 	*x = WatchEventsResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[50]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5476,7 +5573,7 @@ func (x *WatchEventsResponse) String() string {
 func (*WatchEventsResponse) ProtoMessage() {}
 
 func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[50]
+	mi := &file_procd_v1_procd_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5489,7 +5586,7 @@ func (x *WatchEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsResponse.ProtoReflect.Descriptor instead.
 func (*WatchEventsResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{50}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *WatchEventsResponse) GetEvent() *Event {
@@ -5530,7 +5627,7 @@ type ReadOutputRequest struct {
 
 func (x *ReadOutputRequest) Reset() {
 	*x = ReadOutputRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[51]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5542,7 +5639,7 @@ func (x *ReadOutputRequest) String() string {
 func (*ReadOutputRequest) ProtoMessage() {}
 
 func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[51]
+	mi := &file_procd_v1_procd_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5555,7 +5652,7 @@ func (x *ReadOutputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputRequest.ProtoReflect.Descriptor instead.
 func (*ReadOutputRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{51}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ReadOutputRequest) GetTarget() isReadOutputRequest_Target {
@@ -5643,7 +5740,7 @@ type ReadOutputResponse struct {
 
 func (x *ReadOutputResponse) Reset() {
 	*x = ReadOutputResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[52]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5655,7 +5752,7 @@ func (x *ReadOutputResponse) String() string {
 func (*ReadOutputResponse) ProtoMessage() {}
 
 func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[52]
+	mi := &file_procd_v1_procd_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5668,7 +5765,7 @@ func (x *ReadOutputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOutputResponse.ProtoReflect.Descriptor instead.
 func (*ReadOutputResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{52}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ReadOutputResponse) GetStream() Stream {
@@ -5724,7 +5821,7 @@ type RetryPolicy struct {
 
 func (x *RetryPolicy) Reset() {
 	*x = RetryPolicy{}
-	mi := &file_procd_v1_procd_proto_msgTypes[53]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5736,7 +5833,7 @@ func (x *RetryPolicy) String() string {
 func (*RetryPolicy) ProtoMessage() {}
 
 func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[53]
+	mi := &file_procd_v1_procd_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5749,7 +5846,7 @@ func (x *RetryPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryPolicy.ProtoReflect.Descriptor instead.
 func (*RetryPolicy) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{53}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RetryPolicy) GetMaxAttempts() int32 {
@@ -5826,7 +5923,7 @@ type RunBatchRequest struct {
 
 func (x *RunBatchRequest) Reset() {
 	*x = RunBatchRequest{}
-	mi := &file_procd_v1_procd_proto_msgTypes[54]
+	mi := &file_procd_v1_procd_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5838,7 +5935,7 @@ func (x *RunBatchRequest) String() string {
 func (*RunBatchRequest) ProtoMessage() {}
 
 func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[54]
+	mi := &file_procd_v1_procd_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5851,7 +5948,7 @@ func (x *RunBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchRequest.ProtoReflect.Descriptor instead.
 func (*RunBatchRequest) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{54}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RunBatchRequest) GetJobs() []*ProcessSpec {
@@ -5932,7 +6029,7 @@ type JobResult struct {
 
 func (x *JobResult) Reset() {
 	*x = JobResult{}
-	mi := &file_procd_v1_procd_proto_msgTypes[55]
+	mi := &file_procd_v1_procd_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5944,7 +6041,7 @@ func (x *JobResult) String() string {
 func (*JobResult) ProtoMessage() {}
 
 func (x *JobResult) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[55]
+	mi := &file_procd_v1_procd_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5957,7 +6054,7 @@ func (x *JobResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobResult.ProtoReflect.Descriptor instead.
 func (*JobResult) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{55}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *JobResult) GetIndex() uint32 {
@@ -6040,7 +6137,7 @@ type BatchSummary struct {
 
 func (x *BatchSummary) Reset() {
 	*x = BatchSummary{}
-	mi := &file_procd_v1_procd_proto_msgTypes[56]
+	mi := &file_procd_v1_procd_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6052,7 +6149,7 @@ func (x *BatchSummary) String() string {
 func (*BatchSummary) ProtoMessage() {}
 
 func (x *BatchSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[56]
+	mi := &file_procd_v1_procd_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6065,7 +6162,7 @@ func (x *BatchSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchSummary.ProtoReflect.Descriptor instead.
 func (*BatchSummary) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{56}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *BatchSummary) GetBatchId() string {
@@ -6157,7 +6254,7 @@ type RunBatchResponse struct {
 
 func (x *RunBatchResponse) Reset() {
 	*x = RunBatchResponse{}
-	mi := &file_procd_v1_procd_proto_msgTypes[57]
+	mi := &file_procd_v1_procd_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6169,7 +6266,7 @@ func (x *RunBatchResponse) String() string {
 func (*RunBatchResponse) ProtoMessage() {}
 
 func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[57]
+	mi := &file_procd_v1_procd_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6182,7 +6279,7 @@ func (x *RunBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunBatchResponse.ProtoReflect.Descriptor instead.
 func (*RunBatchResponse) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{57}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RunBatchResponse) GetKind() isRunBatchResponse_Kind {
@@ -6272,7 +6369,7 @@ type BatchStarted struct {
 
 func (x *BatchStarted) Reset() {
 	*x = BatchStarted{}
-	mi := &file_procd_v1_procd_proto_msgTypes[58]
+	mi := &file_procd_v1_procd_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6284,7 +6381,7 @@ func (x *BatchStarted) String() string {
 func (*BatchStarted) ProtoMessage() {}
 
 func (x *BatchStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[58]
+	mi := &file_procd_v1_procd_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6297,7 +6394,7 @@ func (x *BatchStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStarted.ProtoReflect.Descriptor instead.
 func (*BatchStarted) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{58}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *BatchStarted) GetBatchId() string {
@@ -6341,7 +6438,7 @@ type JobAttempt struct {
 
 func (x *JobAttempt) Reset() {
 	*x = JobAttempt{}
-	mi := &file_procd_v1_procd_proto_msgTypes[59]
+	mi := &file_procd_v1_procd_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6353,7 +6450,7 @@ func (x *JobAttempt) String() string {
 func (*JobAttempt) ProtoMessage() {}
 
 func (x *JobAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[59]
+	mi := &file_procd_v1_procd_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6366,7 +6463,7 @@ func (x *JobAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobAttempt.ProtoReflect.Descriptor instead.
 func (*JobAttempt) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{59}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *JobAttempt) GetIndex() uint32 {
@@ -6435,7 +6532,7 @@ type BatchStats struct {
 
 func (x *BatchStats) Reset() {
 	*x = BatchStats{}
-	mi := &file_procd_v1_procd_proto_msgTypes[60]
+	mi := &file_procd_v1_procd_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6447,7 +6544,7 @@ func (x *BatchStats) String() string {
 func (*BatchStats) ProtoMessage() {}
 
 func (x *BatchStats) ProtoReflect() protoreflect.Message {
-	mi := &file_procd_v1_procd_proto_msgTypes[60]
+	mi := &file_procd_v1_procd_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6460,7 +6557,7 @@ func (x *BatchStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchStats.ProtoReflect.Descriptor instead.
 func (*BatchStats) Descriptor() ([]byte, []int) {
-	return file_procd_v1_procd_proto_rawDescGZIP(), []int{60}
+	return file_procd_v1_procd_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *BatchStats) GetBatchesRunning() int64 {
@@ -6762,11 +6859,17 @@ const file_procd_v1_procd_proto_rawDesc = "" +
 	"last_state\x184 \x01(\x0e2\x16.procd.v1.ProcessStateR\tlastState\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"i\n" +
 	"\x13StartProcessRequest\x12)\n" +
-	"\x04spec\x18\x01 \x01(\v2\x15.procd.v1.ProcessSpecR\x04spec\"C\n" +
+	"\x04spec\x18\x01 \x01(\v2\x15.procd.v1.ProcessSpecR\x04spec\x12'\n" +
+	"\x04wait\x18\x02 \x01(\v2\x13.procd.v1.StartWaitR\x04wait\"a\n" +
+	"\tStartWait\x123\n" +
+	"\atimeout\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x1f\n" +
+	"\vuntil_ready\x18\x02 \x01(\bR\n" +
+	"untilReady\"`\n" +
 	"\x14StartProcessResponse\x12+\n" +
-	"\aprocess\x18\x01 \x01(\v2\x11.procd.v1.ProcessR\aprocess\"\x9d\x01\n" +
+	"\aprocess\x18\x01 \x01(\v2\x11.procd.v1.ProcessR\aprocess\x12\x1b\n" +
+	"\ttimed_out\x18\x02 \x01(\bR\btimedOut\"\x9d\x01\n" +
 	"\x15WaitForProcessRequest\x12\x10\n" +
 	"\x02id\x18\x01 \x01(\tH\x00R\x02id\x12\x12\n" +
 	"\x03pid\x18\x02 \x01(\x05H\x00R\x03pid\x123\n" +
@@ -7166,7 +7269,7 @@ func file_procd_v1_procd_proto_rawDescGZIP() []byte {
 }
 
 var file_procd_v1_procd_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_procd_v1_procd_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_procd_v1_procd_proto_goTypes = []any{
 	(StdinMode)(0),                  // 0: procd.v1.StdinMode
 	(ProcessState)(0),               // 1: procd.v1.ProcessState
@@ -7199,120 +7302,121 @@ var file_procd_v1_procd_proto_goTypes = []any{
 	(*OutputInfo)(nil),              // 28: procd.v1.OutputInfo
 	(*Process)(nil),                 // 29: procd.v1.Process
 	(*StartProcessRequest)(nil),     // 30: procd.v1.StartProcessRequest
-	(*StartProcessResponse)(nil),    // 31: procd.v1.StartProcessResponse
-	(*WaitForProcessRequest)(nil),   // 32: procd.v1.WaitForProcessRequest
-	(*WaitForProcessResponse)(nil),  // 33: procd.v1.WaitForProcessResponse
-	(*GetProcessRequest)(nil),       // 34: procd.v1.GetProcessRequest
-	(*GetProcessResponse)(nil),      // 35: procd.v1.GetProcessResponse
-	(*Selector)(nil),                // 36: procd.v1.Selector
-	(*ListProcessesRequest)(nil),    // 37: procd.v1.ListProcessesRequest
-	(*ListProcessesResponse)(nil),   // 38: procd.v1.ListProcessesResponse
-	(*SendSignalRequest)(nil),       // 39: procd.v1.SendSignalRequest
-	(*SignalResult)(nil),            // 40: procd.v1.SignalResult
-	(*SendSignalResponse)(nil),      // 41: procd.v1.SendSignalResponse
-	(*StopProcessRequest)(nil),      // 42: procd.v1.StopProcessRequest
-	(*StopResult)(nil),              // 43: procd.v1.StopResult
-	(*StopProcessResponse)(nil),     // 44: procd.v1.StopProcessResponse
-	(*UpdateActivityRequest)(nil),   // 45: procd.v1.UpdateActivityRequest
-	(*UpdateActivityResponse)(nil),  // 46: procd.v1.UpdateActivityResponse
-	(*RemoveProcessRequest)(nil),    // 47: procd.v1.RemoveProcessRequest
-	(*RemoveProcessResponse)(nil),   // 48: procd.v1.RemoveProcessResponse
-	(*CleanupFinishedRequest)(nil),  // 49: procd.v1.CleanupFinishedRequest
-	(*CleanupFinishedResponse)(nil), // 50: procd.v1.CleanupFinishedResponse
-	(*GetStatsRequest)(nil),         // 51: procd.v1.GetStatsRequest
-	(*ProcessStats)(nil),            // 52: procd.v1.ProcessStats
-	(*OutputStats)(nil),             // 53: procd.v1.OutputStats
-	(*EventStats)(nil),              // 54: procd.v1.EventStats
-	(*DaemonStats)(nil),             // 55: procd.v1.DaemonStats
-	(*WatchdogStats)(nil),           // 56: procd.v1.WatchdogStats
-	(*GetStatsResponse)(nil),        // 57: procd.v1.GetStatsResponse
-	(*Event)(nil),                   // 58: procd.v1.Event
-	(*WatchEventsRequest)(nil),      // 59: procd.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil),     // 60: procd.v1.WatchEventsResponse
-	(*ReadOutputRequest)(nil),       // 61: procd.v1.ReadOutputRequest
-	(*ReadOutputResponse)(nil),      // 62: procd.v1.ReadOutputResponse
-	(*RetryPolicy)(nil),             // 63: procd.v1.RetryPolicy
-	(*RunBatchRequest)(nil),         // 64: procd.v1.RunBatchRequest
-	(*JobResult)(nil),               // 65: procd.v1.JobResult
-	(*BatchSummary)(nil),            // 66: procd.v1.BatchSummary
-	(*RunBatchResponse)(nil),        // 67: procd.v1.RunBatchResponse
-	(*BatchStarted)(nil),            // 68: procd.v1.BatchStarted
-	(*JobAttempt)(nil),              // 69: procd.v1.JobAttempt
-	(*BatchStats)(nil),              // 70: procd.v1.BatchStats
-	nil,                             // 71: procd.v1.ProcessSpec.EnvEntry
-	nil,                             // 72: procd.v1.ProcessSpec.LabelsEntry
-	nil,                             // 73: procd.v1.Process.LabelsEntry
-	nil,                             // 74: procd.v1.Selector.LabelsEntry
-	nil,                             // 75: procd.v1.ListProcessesRequest.LabelsEntry
-	nil,                             // 76: procd.v1.ProcessStats.ExitsByReasonEntry
-	nil,                             // 77: procd.v1.ProcessStats.RestartsByReasonEntry
-	nil,                             // 78: procd.v1.DaemonStats.ControllersEntry
-	nil,                             // 79: procd.v1.WatchdogStats.KillsByReasonEntry
-	nil,                             // 80: procd.v1.Event.LabelsEntry
-	nil,                             // 81: procd.v1.WatchEventsRequest.LabelsEntry
-	nil,                             // 82: procd.v1.RunBatchRequest.LabelsEntry
-	(*durationpb.Duration)(nil),     // 83: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),   // 84: google.protobuf.Timestamp
+	(*StartWait)(nil),               // 31: procd.v1.StartWait
+	(*StartProcessResponse)(nil),    // 32: procd.v1.StartProcessResponse
+	(*WaitForProcessRequest)(nil),   // 33: procd.v1.WaitForProcessRequest
+	(*WaitForProcessResponse)(nil),  // 34: procd.v1.WaitForProcessResponse
+	(*GetProcessRequest)(nil),       // 35: procd.v1.GetProcessRequest
+	(*GetProcessResponse)(nil),      // 36: procd.v1.GetProcessResponse
+	(*Selector)(nil),                // 37: procd.v1.Selector
+	(*ListProcessesRequest)(nil),    // 38: procd.v1.ListProcessesRequest
+	(*ListProcessesResponse)(nil),   // 39: procd.v1.ListProcessesResponse
+	(*SendSignalRequest)(nil),       // 40: procd.v1.SendSignalRequest
+	(*SignalResult)(nil),            // 41: procd.v1.SignalResult
+	(*SendSignalResponse)(nil),      // 42: procd.v1.SendSignalResponse
+	(*StopProcessRequest)(nil),      // 43: procd.v1.StopProcessRequest
+	(*StopResult)(nil),              // 44: procd.v1.StopResult
+	(*StopProcessResponse)(nil),     // 45: procd.v1.StopProcessResponse
+	(*UpdateActivityRequest)(nil),   // 46: procd.v1.UpdateActivityRequest
+	(*UpdateActivityResponse)(nil),  // 47: procd.v1.UpdateActivityResponse
+	(*RemoveProcessRequest)(nil),    // 48: procd.v1.RemoveProcessRequest
+	(*RemoveProcessResponse)(nil),   // 49: procd.v1.RemoveProcessResponse
+	(*CleanupFinishedRequest)(nil),  // 50: procd.v1.CleanupFinishedRequest
+	(*CleanupFinishedResponse)(nil), // 51: procd.v1.CleanupFinishedResponse
+	(*GetStatsRequest)(nil),         // 52: procd.v1.GetStatsRequest
+	(*ProcessStats)(nil),            // 53: procd.v1.ProcessStats
+	(*OutputStats)(nil),             // 54: procd.v1.OutputStats
+	(*EventStats)(nil),              // 55: procd.v1.EventStats
+	(*DaemonStats)(nil),             // 56: procd.v1.DaemonStats
+	(*WatchdogStats)(nil),           // 57: procd.v1.WatchdogStats
+	(*GetStatsResponse)(nil),        // 58: procd.v1.GetStatsResponse
+	(*Event)(nil),                   // 59: procd.v1.Event
+	(*WatchEventsRequest)(nil),      // 60: procd.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 61: procd.v1.WatchEventsResponse
+	(*ReadOutputRequest)(nil),       // 62: procd.v1.ReadOutputRequest
+	(*ReadOutputResponse)(nil),      // 63: procd.v1.ReadOutputResponse
+	(*RetryPolicy)(nil),             // 64: procd.v1.RetryPolicy
+	(*RunBatchRequest)(nil),         // 65: procd.v1.RunBatchRequest
+	(*JobResult)(nil),               // 66: procd.v1.JobResult
+	(*BatchSummary)(nil),            // 67: procd.v1.BatchSummary
+	(*RunBatchResponse)(nil),        // 68: procd.v1.RunBatchResponse
+	(*BatchStarted)(nil),            // 69: procd.v1.BatchStarted
+	(*JobAttempt)(nil),              // 70: procd.v1.JobAttempt
+	(*BatchStats)(nil),              // 71: procd.v1.BatchStats
+	nil,                             // 72: procd.v1.ProcessSpec.EnvEntry
+	nil,                             // 73: procd.v1.ProcessSpec.LabelsEntry
+	nil,                             // 74: procd.v1.Process.LabelsEntry
+	nil,                             // 75: procd.v1.Selector.LabelsEntry
+	nil,                             // 76: procd.v1.ListProcessesRequest.LabelsEntry
+	nil,                             // 77: procd.v1.ProcessStats.ExitsByReasonEntry
+	nil,                             // 78: procd.v1.ProcessStats.RestartsByReasonEntry
+	nil,                             // 79: procd.v1.DaemonStats.ControllersEntry
+	nil,                             // 80: procd.v1.WatchdogStats.KillsByReasonEntry
+	nil,                             // 81: procd.v1.Event.LabelsEntry
+	nil,                             // 82: procd.v1.WatchEventsRequest.LabelsEntry
+	nil,                             // 83: procd.v1.RunBatchRequest.LabelsEntry
+	(*durationpb.Duration)(nil),     // 84: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),   // 85: google.protobuf.Timestamp
 }
 var file_procd_v1_procd_proto_depIdxs = []int32{
 	14,  // 0: procd.v1.AttachRequest.start:type_name -> procd.v1.AttachStart
 	10,  // 1: procd.v1.AttachRequest.resize:type_name -> procd.v1.WindowSize
 	18,  // 2: procd.v1.AttachStart.spec:type_name -> procd.v1.ProcessSpec
 	15,  // 3: procd.v1.AttachStart.local_pipes:type_name -> procd.v1.LocalPipes
-	62,  // 4: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
+	63,  // 4: procd.v1.AttachResponse.output:type_name -> procd.v1.ReadOutputResponse
 	29,  // 5: procd.v1.AttachResponse.exit:type_name -> procd.v1.Process
 	29,  // 6: procd.v1.AttachResponse.started:type_name -> procd.v1.Process
 	16,  // 7: procd.v1.AttachResponse.local_pipes:type_name -> procd.v1.LocalPipesResult
-	71,  // 8: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
-	72,  // 9: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
+	72,  // 8: procd.v1.ProcessSpec.env:type_name -> procd.v1.ProcessSpec.EnvEntry
+	73,  // 9: procd.v1.ProcessSpec.labels:type_name -> procd.v1.ProcessSpec.LabelsEntry
 	3,   // 10: procd.v1.ProcessSpec.kill_mode:type_name -> procd.v1.KillMode
-	83,  // 11: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
-	83,  // 12: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
-	83,  // 13: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
-	83,  // 14: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
-	83,  // 15: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
+	84,  // 11: procd.v1.ProcessSpec.grace:type_name -> google.protobuf.Duration
+	84,  // 12: procd.v1.ProcessSpec.timeout:type_name -> google.protobuf.Duration
+	84,  // 13: procd.v1.ProcessSpec.extra_buffer:type_name -> google.protobuf.Duration
+	84,  // 14: procd.v1.ProcessSpec.max_hang_time:type_name -> google.protobuf.Duration
+	84,  // 15: procd.v1.ProcessSpec.deadline:type_name -> google.protobuf.Duration
 	7,   // 16: procd.v1.ProcessSpec.activity:type_name -> procd.v1.ActivitySource
 	23,  // 17: procd.v1.ProcessSpec.rlimits:type_name -> procd.v1.Rlimit
 	0,   // 18: procd.v1.ProcessSpec.stdin:type_name -> procd.v1.StdinMode
 	10,  // 19: procd.v1.ProcessSpec.window_size:type_name -> procd.v1.WindowSize
 	20,  // 20: procd.v1.ProcessSpec.restart:type_name -> procd.v1.RestartPolicy
 	19,  // 21: procd.v1.ProcessSpec.ready:type_name -> procd.v1.ReadinessProbe
-	83,  // 22: procd.v1.ProcessSpec.startup_timeout:type_name -> google.protobuf.Duration
-	83,  // 23: procd.v1.ReadinessProbe.interval:type_name -> google.protobuf.Duration
-	83,  // 24: procd.v1.ReadinessProbe.attempt_timeout:type_name -> google.protobuf.Duration
+	84,  // 22: procd.v1.ProcessSpec.startup_timeout:type_name -> google.protobuf.Duration
+	84,  // 23: procd.v1.ReadinessProbe.interval:type_name -> google.protobuf.Duration
+	84,  // 24: procd.v1.ReadinessProbe.attempt_timeout:type_name -> google.protobuf.Duration
 	5,   // 25: procd.v1.RestartPolicy.mode:type_name -> procd.v1.RestartMode
 	6,   // 26: procd.v1.RestartPolicy.on:type_name -> procd.v1.RestartFailure
-	83,  // 27: procd.v1.RestartPolicy.delay:type_name -> google.protobuf.Duration
-	83,  // 28: procd.v1.RestartPolicy.max_delay:type_name -> google.protobuf.Duration
-	83,  // 29: procd.v1.RestartPolicy.window:type_name -> google.protobuf.Duration
-	83,  // 30: procd.v1.RestartPolicy.reset_after:type_name -> google.protobuf.Duration
-	84,  // 31: procd.v1.ProcessRun.started_at:type_name -> google.protobuf.Timestamp
-	84,  // 32: procd.v1.ProcessRun.finished_at:type_name -> google.protobuf.Timestamp
+	84,  // 27: procd.v1.RestartPolicy.delay:type_name -> google.protobuf.Duration
+	84,  // 28: procd.v1.RestartPolicy.max_delay:type_name -> google.protobuf.Duration
+	84,  // 29: procd.v1.RestartPolicy.window:type_name -> google.protobuf.Duration
+	84,  // 30: procd.v1.RestartPolicy.reset_after:type_name -> google.protobuf.Duration
+	85,  // 31: procd.v1.ProcessRun.started_at:type_name -> google.protobuf.Timestamp
+	85,  // 32: procd.v1.ProcessRun.finished_at:type_name -> google.protobuf.Timestamp
 	27,  // 33: procd.v1.ProcessRun.exit:type_name -> procd.v1.ExitStatus
 	20,  // 34: procd.v1.RestartStatus.policy:type_name -> procd.v1.RestartPolicy
-	84,  // 35: procd.v1.RestartStatus.next_restart_at:type_name -> google.protobuf.Timestamp
-	83,  // 36: procd.v1.RestartStatus.delay:type_name -> google.protobuf.Duration
-	83,  // 37: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
-	83,  // 38: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
-	83,  // 39: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
-	83,  // 40: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
-	83,  // 41: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
+	85,  // 35: procd.v1.RestartStatus.next_restart_at:type_name -> google.protobuf.Timestamp
+	84,  // 36: procd.v1.RestartStatus.delay:type_name -> google.protobuf.Duration
+	84,  // 37: procd.v1.TreeUsage.cpu:type_name -> google.protobuf.Duration
+	84,  // 38: procd.v1.WatchdogStatus.timeout:type_name -> google.protobuf.Duration
+	84,  // 39: procd.v1.WatchdogStatus.extra_buffer:type_name -> google.protobuf.Duration
+	84,  // 40: procd.v1.WatchdogStatus.max_hang_time:type_name -> google.protobuf.Duration
+	84,  // 41: procd.v1.WatchdogStatus.deadline:type_name -> google.protobuf.Duration
 	7,   // 42: procd.v1.WatchdogStatus.sources:type_name -> procd.v1.ActivitySource
 	7,   // 43: procd.v1.WatchdogStatus.last_activity_source:type_name -> procd.v1.ActivitySource
-	83,  // 44: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
-	84,  // 45: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
-	83,  // 46: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
-	83,  // 47: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
+	84,  // 44: procd.v1.WatchdogStatus.idle:type_name -> google.protobuf.Duration
+	85,  // 45: procd.v1.WatchdogStatus.deadline_at:type_name -> google.protobuf.Timestamp
+	84,  // 46: procd.v1.ResourceUsage.user_cpu:type_name -> google.protobuf.Duration
+	84,  // 47: procd.v1.ResourceUsage.system_cpu:type_name -> google.protobuf.Duration
 	2,   // 48: procd.v1.ExitStatus.reason:type_name -> procd.v1.ExitReason
 	26,  // 49: procd.v1.ExitStatus.rusage:type_name -> procd.v1.ResourceUsage
 	24,  // 50: procd.v1.ExitStatus.tree:type_name -> procd.v1.TreeUsage
-	73,  // 51: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
+	74,  // 51: procd.v1.Process.labels:type_name -> procd.v1.Process.LabelsEntry
 	1,   // 52: procd.v1.Process.state:type_name -> procd.v1.ProcessState
-	84,  // 53: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
-	84,  // 54: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
-	83,  // 55: procd.v1.Process.duration:type_name -> google.protobuf.Duration
+	85,  // 53: procd.v1.Process.started_at:type_name -> google.protobuf.Timestamp
+	85,  // 54: procd.v1.Process.finished_at:type_name -> google.protobuf.Timestamp
+	84,  // 55: procd.v1.Process.duration:type_name -> google.protobuf.Duration
 	27,  // 56: procd.v1.Process.exit:type_name -> procd.v1.ExitStatus
-	84,  // 57: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
+	85,  // 57: procd.v1.Process.last_activity:type_name -> google.protobuf.Timestamp
 	28,  // 58: procd.v1.Process.stdout:type_name -> procd.v1.OutputInfo
 	28,  // 59: procd.v1.Process.stderr:type_name -> procd.v1.OutputInfo
 	3,   // 60: procd.v1.Process.kill_mode:type_name -> procd.v1.KillMode
@@ -7321,110 +7425,112 @@ var file_procd_v1_procd_proto_depIdxs = []int32{
 	23,  // 63: procd.v1.Process.rlimits:type_name -> procd.v1.Rlimit
 	0,   // 64: procd.v1.Process.stdin:type_name -> procd.v1.StdinMode
 	19,  // 65: procd.v1.Process.ready:type_name -> procd.v1.ReadinessProbe
-	84,  // 66: procd.v1.Process.ready_at:type_name -> google.protobuf.Timestamp
-	83,  // 67: procd.v1.Process.startup_timeout:type_name -> google.protobuf.Duration
+	85,  // 66: procd.v1.Process.ready_at:type_name -> google.protobuf.Timestamp
+	84,  // 67: procd.v1.Process.startup_timeout:type_name -> google.protobuf.Duration
 	21,  // 68: procd.v1.Process.runs:type_name -> procd.v1.ProcessRun
 	22,  // 69: procd.v1.Process.restart:type_name -> procd.v1.RestartStatus
-	84,  // 70: procd.v1.Process.lost_at:type_name -> google.protobuf.Timestamp
+	85,  // 70: procd.v1.Process.lost_at:type_name -> google.protobuf.Timestamp
 	1,   // 71: procd.v1.Process.last_state:type_name -> procd.v1.ProcessState
 	18,  // 72: procd.v1.StartProcessRequest.spec:type_name -> procd.v1.ProcessSpec
-	29,  // 73: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
-	83,  // 74: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
-	29,  // 75: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
-	29,  // 76: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
-	74,  // 77: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
-	1,   // 78: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
-	75,  // 79: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
-	29,  // 80: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
-	36,  // 81: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
-	40,  // 82: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
-	36,  // 83: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
-	83,  // 84: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
-	29,  // 85: procd.v1.StopResult.process:type_name -> procd.v1.Process
-	43,  // 86: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
-	29,  // 87: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
-	29,  // 88: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
-	36,  // 89: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
-	76,  // 90: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
-	77,  // 91: procd.v1.ProcessStats.restarts_by_reason:type_name -> procd.v1.ProcessStats.RestartsByReasonEntry
-	83,  // 92: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
-	78,  // 93: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
-	79,  // 94: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
-	83,  // 95: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
-	52,  // 96: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
-	53,  // 97: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
-	54,  // 98: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
-	55,  // 99: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
-	56,  // 100: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
-	70,  // 101: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
-	84,  // 102: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
-	8,   // 103: procd.v1.Event.type:type_name -> procd.v1.EventType
-	80,  // 104: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
-	27,  // 105: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
-	4,   // 106: procd.v1.Event.stream:type_name -> procd.v1.Stream
-	83,  // 107: procd.v1.Event.idle:type_name -> google.protobuf.Duration
-	83,  // 108: procd.v1.Event.delay:type_name -> google.protobuf.Duration
-	8,   // 109: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
-	81,  // 110: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
-	58,  // 111: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
-	58,  // 112: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
-	4,   // 113: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
-	4,   // 114: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
-	83,  // 115: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
-	83,  // 116: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
-	9,   // 117: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
-	18,  // 118: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
-	83,  // 119: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
-	63,  // 120: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
-	83,  // 121: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
-	82,  // 122: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
-	9,   // 123: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
-	27,  // 124: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
-	83,  // 125: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
-	65,  // 126: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
-	83,  // 127: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
-	68,  // 128: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
-	69,  // 129: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
-	69,  // 130: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
-	66,  // 131: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
-	29,  // 132: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
-	9,   // 133: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
-	83,  // 134: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
-	30,  // 135: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
-	32,  // 136: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
-	34,  // 137: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
-	37,  // 138: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
-	39,  // 139: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
-	42,  // 140: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
-	45,  // 141: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
-	47,  // 142: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
-	49,  // 143: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
-	51,  // 144: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
-	59,  // 145: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
-	61,  // 146: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
-	11,  // 147: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
-	13,  // 148: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
-	64,  // 149: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
-	31,  // 150: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
-	33,  // 151: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
-	35,  // 152: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
-	38,  // 153: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
-	41,  // 154: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
-	44,  // 155: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
-	46,  // 156: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
-	48,  // 157: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
-	50,  // 158: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
-	57,  // 159: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
-	60,  // 160: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
-	62,  // 161: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
-	12,  // 162: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
-	17,  // 163: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
-	67,  // 164: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
-	150, // [150:165] is the sub-list for method output_type
-	135, // [135:150] is the sub-list for method input_type
-	135, // [135:135] is the sub-list for extension type_name
-	135, // [135:135] is the sub-list for extension extendee
-	0,   // [0:135] is the sub-list for field type_name
+	31,  // 73: procd.v1.StartProcessRequest.wait:type_name -> procd.v1.StartWait
+	84,  // 74: procd.v1.StartWait.timeout:type_name -> google.protobuf.Duration
+	29,  // 75: procd.v1.StartProcessResponse.process:type_name -> procd.v1.Process
+	84,  // 76: procd.v1.WaitForProcessRequest.timeout:type_name -> google.protobuf.Duration
+	29,  // 77: procd.v1.WaitForProcessResponse.process:type_name -> procd.v1.Process
+	29,  // 78: procd.v1.GetProcessResponse.process:type_name -> procd.v1.Process
+	75,  // 79: procd.v1.Selector.labels:type_name -> procd.v1.Selector.LabelsEntry
+	1,   // 80: procd.v1.ListProcessesRequest.states:type_name -> procd.v1.ProcessState
+	76,  // 81: procd.v1.ListProcessesRequest.labels:type_name -> procd.v1.ListProcessesRequest.LabelsEntry
+	29,  // 82: procd.v1.ListProcessesResponse.processes:type_name -> procd.v1.Process
+	37,  // 83: procd.v1.SendSignalRequest.selector:type_name -> procd.v1.Selector
+	41,  // 84: procd.v1.SendSignalResponse.results:type_name -> procd.v1.SignalResult
+	37,  // 85: procd.v1.StopProcessRequest.selector:type_name -> procd.v1.Selector
+	84,  // 86: procd.v1.StopProcessRequest.grace:type_name -> google.protobuf.Duration
+	29,  // 87: procd.v1.StopResult.process:type_name -> procd.v1.Process
+	44,  // 88: procd.v1.StopProcessResponse.results:type_name -> procd.v1.StopResult
+	29,  // 89: procd.v1.UpdateActivityResponse.process:type_name -> procd.v1.Process
+	29,  // 90: procd.v1.RemoveProcessResponse.process:type_name -> procd.v1.Process
+	37,  // 91: procd.v1.CleanupFinishedRequest.selector:type_name -> procd.v1.Selector
+	77,  // 92: procd.v1.ProcessStats.exits_by_reason:type_name -> procd.v1.ProcessStats.ExitsByReasonEntry
+	78,  // 93: procd.v1.ProcessStats.restarts_by_reason:type_name -> procd.v1.ProcessStats.RestartsByReasonEntry
+	84,  // 94: procd.v1.DaemonStats.uptime:type_name -> google.protobuf.Duration
+	79,  // 95: procd.v1.DaemonStats.controllers:type_name -> procd.v1.DaemonStats.ControllersEntry
+	80,  // 96: procd.v1.WatchdogStats.kills_by_reason:type_name -> procd.v1.WatchdogStats.KillsByReasonEntry
+	84,  // 97: procd.v1.WatchdogStats.check_interval:type_name -> google.protobuf.Duration
+	53,  // 98: procd.v1.GetStatsResponse.processes:type_name -> procd.v1.ProcessStats
+	54,  // 99: procd.v1.GetStatsResponse.output:type_name -> procd.v1.OutputStats
+	55,  // 100: procd.v1.GetStatsResponse.events:type_name -> procd.v1.EventStats
+	56,  // 101: procd.v1.GetStatsResponse.daemon:type_name -> procd.v1.DaemonStats
+	57,  // 102: procd.v1.GetStatsResponse.watchdog:type_name -> procd.v1.WatchdogStats
+	71,  // 103: procd.v1.GetStatsResponse.batches:type_name -> procd.v1.BatchStats
+	85,  // 104: procd.v1.Event.time:type_name -> google.protobuf.Timestamp
+	8,   // 105: procd.v1.Event.type:type_name -> procd.v1.EventType
+	81,  // 106: procd.v1.Event.labels:type_name -> procd.v1.Event.LabelsEntry
+	27,  // 107: procd.v1.Event.exit:type_name -> procd.v1.ExitStatus
+	4,   // 108: procd.v1.Event.stream:type_name -> procd.v1.Stream
+	84,  // 109: procd.v1.Event.idle:type_name -> google.protobuf.Duration
+	84,  // 110: procd.v1.Event.delay:type_name -> google.protobuf.Duration
+	8,   // 111: procd.v1.WatchEventsRequest.types:type_name -> procd.v1.EventType
+	82,  // 112: procd.v1.WatchEventsRequest.labels:type_name -> procd.v1.WatchEventsRequest.LabelsEntry
+	59,  // 113: procd.v1.WatchEventsResponse.event:type_name -> procd.v1.Event
+	59,  // 114: procd.v1.WatchEventsResponse.events:type_name -> procd.v1.Event
+	4,   // 115: procd.v1.ReadOutputRequest.stream:type_name -> procd.v1.Stream
+	4,   // 116: procd.v1.ReadOutputResponse.stream:type_name -> procd.v1.Stream
+	84,  // 117: procd.v1.RetryPolicy.initial:type_name -> google.protobuf.Duration
+	84,  // 118: procd.v1.RetryPolicy.max:type_name -> google.protobuf.Duration
+	9,   // 119: procd.v1.RetryPolicy.retry_on:type_name -> procd.v1.JobOutcome
+	18,  // 120: procd.v1.RunBatchRequest.jobs:type_name -> procd.v1.ProcessSpec
+	84,  // 121: procd.v1.RunBatchRequest.timeout:type_name -> google.protobuf.Duration
+	64,  // 122: procd.v1.RunBatchRequest.retry:type_name -> procd.v1.RetryPolicy
+	84,  // 123: procd.v1.RunBatchRequest.deadline:type_name -> google.protobuf.Duration
+	83,  // 124: procd.v1.RunBatchRequest.labels:type_name -> procd.v1.RunBatchRequest.LabelsEntry
+	9,   // 125: procd.v1.JobResult.outcome:type_name -> procd.v1.JobOutcome
+	27,  // 126: procd.v1.JobResult.exit:type_name -> procd.v1.ExitStatus
+	84,  // 127: procd.v1.JobResult.duration:type_name -> google.protobuf.Duration
+	66,  // 128: procd.v1.BatchSummary.jobs:type_name -> procd.v1.JobResult
+	84,  // 129: procd.v1.BatchSummary.wall_time:type_name -> google.protobuf.Duration
+	69,  // 130: procd.v1.RunBatchResponse.started:type_name -> procd.v1.BatchStarted
+	70,  // 131: procd.v1.RunBatchResponse.attempt_started:type_name -> procd.v1.JobAttempt
+	70,  // 132: procd.v1.RunBatchResponse.attempt_finished:type_name -> procd.v1.JobAttempt
+	67,  // 133: procd.v1.RunBatchResponse.summary:type_name -> procd.v1.BatchSummary
+	29,  // 134: procd.v1.JobAttempt.process:type_name -> procd.v1.Process
+	9,   // 135: procd.v1.JobAttempt.outcome:type_name -> procd.v1.JobOutcome
+	84,  // 136: procd.v1.JobAttempt.retry_delay:type_name -> google.protobuf.Duration
+	30,  // 137: procd.v1.ProcessService.StartProcess:input_type -> procd.v1.StartProcessRequest
+	33,  // 138: procd.v1.ProcessService.WaitForProcess:input_type -> procd.v1.WaitForProcessRequest
+	35,  // 139: procd.v1.ProcessService.GetProcess:input_type -> procd.v1.GetProcessRequest
+	38,  // 140: procd.v1.ProcessService.ListProcesses:input_type -> procd.v1.ListProcessesRequest
+	40,  // 141: procd.v1.ProcessService.SendSignal:input_type -> procd.v1.SendSignalRequest
+	43,  // 142: procd.v1.ProcessService.StopProcess:input_type -> procd.v1.StopProcessRequest
+	46,  // 143: procd.v1.ProcessService.UpdateActivity:input_type -> procd.v1.UpdateActivityRequest
+	48,  // 144: procd.v1.ProcessService.RemoveProcess:input_type -> procd.v1.RemoveProcessRequest
+	50,  // 145: procd.v1.ProcessService.CleanupFinished:input_type -> procd.v1.CleanupFinishedRequest
+	52,  // 146: procd.v1.ProcessService.GetStats:input_type -> procd.v1.GetStatsRequest
+	60,  // 147: procd.v1.ProcessService.WatchEvents:input_type -> procd.v1.WatchEventsRequest
+	62,  // 148: procd.v1.ProcessService.ReadOutput:input_type -> procd.v1.ReadOutputRequest
+	11,  // 149: procd.v1.ProcessService.WriteInput:input_type -> procd.v1.WriteInputRequest
+	13,  // 150: procd.v1.ProcessService.Attach:input_type -> procd.v1.AttachRequest
+	65,  // 151: procd.v1.BatchService.RunBatch:input_type -> procd.v1.RunBatchRequest
+	32,  // 152: procd.v1.ProcessService.StartProcess:output_type -> procd.v1.StartProcessResponse
+	34,  // 153: procd.v1.ProcessService.WaitForProcess:output_type -> procd.v1.WaitForProcessResponse
+	36,  // 154: procd.v1.ProcessService.GetProcess:output_type -> procd.v1.GetProcessResponse
+	39,  // 155: procd.v1.ProcessService.ListProcesses:output_type -> procd.v1.ListProcessesResponse
+	42,  // 156: procd.v1.ProcessService.SendSignal:output_type -> procd.v1.SendSignalResponse
+	45,  // 157: procd.v1.ProcessService.StopProcess:output_type -> procd.v1.StopProcessResponse
+	47,  // 158: procd.v1.ProcessService.UpdateActivity:output_type -> procd.v1.UpdateActivityResponse
+	49,  // 159: procd.v1.ProcessService.RemoveProcess:output_type -> procd.v1.RemoveProcessResponse
+	51,  // 160: procd.v1.ProcessService.CleanupFinished:output_type -> procd.v1.CleanupFinishedResponse
+	58,  // 161: procd.v1.ProcessService.GetStats:output_type -> procd.v1.GetStatsResponse
+	61,  // 162: procd.v1.ProcessService.WatchEvents:output_type -> procd.v1.WatchEventsResponse
+	63,  // 163: procd.v1.ProcessService.ReadOutput:output_type -> procd.v1.ReadOutputResponse
+	12,  // 164: procd.v1.ProcessService.WriteInput:output_type -> procd.v1.WriteInputResponse
+	17,  // 165: procd.v1.ProcessService.Attach:output_type -> procd.v1.AttachResponse
+	68,  // 166: procd.v1.BatchService.RunBatch:output_type -> procd.v1.RunBatchResponse
+	152, // [152:167] is the sub-list for method output_type
+	137, // [137:152] is the sub-list for method input_type
+	137, // [137:137] is the sub-list for extension type_name
+	137, // [137:137] is the sub-list for extension extendee
+	0,   // [0:137] is the sub-list for field type_name
 }
 
 func init() { file_procd_v1_procd_proto_init() }
@@ -7459,39 +7565,39 @@ func file_procd_v1_procd_proto_init() {
 	file_procd_v1_procd_proto_msgTypes[8].OneofWrappers = []any{}
 	file_procd_v1_procd_proto_msgTypes[10].OneofWrappers = []any{}
 	file_procd_v1_procd_proto_msgTypes[17].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[22].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[23].OneofWrappers = []any{
 		(*WaitForProcessRequest_Id)(nil),
 		(*WaitForProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[24].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[25].OneofWrappers = []any{
 		(*GetProcessRequest_Id)(nil),
 		(*GetProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[29].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[30].OneofWrappers = []any{
 		(*SendSignalRequest_Id)(nil),
 		(*SendSignalRequest_Pid)(nil),
 		(*SendSignalRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[32].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[33].OneofWrappers = []any{
 		(*StopProcessRequest_Id)(nil),
 		(*StopProcessRequest_Pid)(nil),
 		(*StopProcessRequest_Selector)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[35].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[36].OneofWrappers = []any{
 		(*UpdateActivityRequest_Id)(nil),
 		(*UpdateActivityRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[37].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[38].OneofWrappers = []any{
 		(*RemoveProcessRequest_Id)(nil),
 		(*RemoveProcessRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[49].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[51].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[50].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[52].OneofWrappers = []any{
 		(*ReadOutputRequest_Id)(nil),
 		(*ReadOutputRequest_Pid)(nil),
 	}
-	file_procd_v1_procd_proto_msgTypes[53].OneofWrappers = []any{}
-	file_procd_v1_procd_proto_msgTypes[57].OneofWrappers = []any{
+	file_procd_v1_procd_proto_msgTypes[54].OneofWrappers = []any{}
+	file_procd_v1_procd_proto_msgTypes[58].OneofWrappers = []any{
 		(*RunBatchResponse_Started)(nil),
 		(*RunBatchResponse_AttemptStarted)(nil),
 		(*RunBatchResponse_AttemptFinished)(nil),
@@ -7503,7 +7609,7 @@ func file_procd_v1_procd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_procd_v1_procd_proto_rawDesc), len(file_procd_v1_procd_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   73,
+			NumMessages:   74,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

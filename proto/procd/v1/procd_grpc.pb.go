@@ -49,7 +49,9 @@ const (
 type ProcessServiceClient interface {
 	// StartProcess starts a process and returns its record once it is running.
 	// Exec failures (executable not found, missing cwd, permission) fail the call
-	// and leave no record behind.
+	// and leave no record behind. With wait set it also waits for the process,
+	// as WaitForProcess would, and returns its final record: start and wait in
+	// one call.
 	StartProcess(ctx context.Context, in *StartProcessRequest, opts ...grpc.CallOption) (*StartProcessResponse, error)
 	// WaitForProcess returns the final record once the process and its tree are
 	// gone and its output is recorded (or, with until_ready, once it is ready);
@@ -288,7 +290,9 @@ type ProcessService_AttachClient = grpc.BidiStreamingClient[AttachRequest, Attac
 type ProcessServiceServer interface {
 	// StartProcess starts a process and returns its record once it is running.
 	// Exec failures (executable not found, missing cwd, permission) fail the call
-	// and leave no record behind.
+	// and leave no record behind. With wait set it also waits for the process,
+	// as WaitForProcess would, and returns its final record: start and wait in
+	// one call.
 	StartProcess(context.Context, *StartProcessRequest) (*StartProcessResponse, error)
 	// WaitForProcess returns the final record once the process and its tree are
 	// gone and its output is recorded (or, with until_ready, once it is ready);

@@ -894,16 +894,28 @@ class SignalResult(_message.Message):
     def __init__(self, id: _Optional[str] = ..., pid: _Optional[int] = ..., delivered: bool = ..., error: _Optional[str] = ...) -> None: ...
 
 class StartProcessRequest(_message.Message):
-    __slots__ = ["spec"]
+    __slots__ = ["spec", "wait"]
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
     spec: ProcessSpec
-    def __init__(self, spec: _Optional[_Union[ProcessSpec, _Mapping]] = ...) -> None: ...
+    wait: StartWait
+    def __init__(self, spec: _Optional[_Union[ProcessSpec, _Mapping]] = ..., wait: _Optional[_Union[StartWait, _Mapping]] = ...) -> None: ...
 
 class StartProcessResponse(_message.Message):
-    __slots__ = ["process"]
+    __slots__ = ["process", "timed_out"]
     PROCESS_FIELD_NUMBER: _ClassVar[int]
+    TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
     process: Process
-    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ...) -> None: ...
+    timed_out: bool
+    def __init__(self, process: _Optional[_Union[Process, _Mapping]] = ..., timed_out: bool = ...) -> None: ...
+
+class StartWait(_message.Message):
+    __slots__ = ["timeout", "until_ready"]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_READY_FIELD_NUMBER: _ClassVar[int]
+    timeout: _duration_pb2.Duration
+    until_ready: bool
+    def __init__(self, timeout: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ..., until_ready: bool = ...) -> None: ...
 
 class StopProcessRequest(_message.Message):
     __slots__ = ["grace", "id", "pid", "selector", "signal"]

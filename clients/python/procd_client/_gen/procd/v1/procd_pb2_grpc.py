@@ -98,7 +98,9 @@ class ProcessServiceServicer(object):
     def StartProcess(self, request, context):
         """StartProcess starts a process and returns its record once it is running.
         Exec failures (executable not found, missing cwd, permission) fail the call
-        and leave no record behind.
+        and leave no record behind. With wait set it also waits for the process,
+        as WaitForProcess would, and returns its final record: start and wait in
+        one call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
