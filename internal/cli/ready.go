@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 
 	"strings"
@@ -84,25 +83,6 @@ func parseReady(v string) (*pb.ReadinessProbe, error) {
 		return &pb.ReadinessProbe{Log: arg}, nil
 	}
 	return nil, usagef("--ready %q: use notify, tcp:PORT, http://127.0.0.1:PORT/PATH, exec:CMD or log:REGEX", v)
-}
-
-// waitReady waits until the process p is ready; a process that ended
-// first is an error that says how it ended.
-func (a *app) waitReady(ctx context.Context, p *pb.Process) (*pb.Process, error) {
-	c, err := a.dial()
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Process.WaitForProcess(ctx, &pb.WaitForProcessRequest{
-		Target: &pb.WaitForProcessRequest_Id{Id: p.GetId()}, UntilReady: true})
-	if err != nil {
-		return nil, a.explain(err)
-	}
-	got := resp.GetProcess()
-	if got.GetReadyAt() == nil {
-		return got, fmt.Errorf("%s ended before it was ready (%s)", got.GetId(), notReadyReason(got))
-	}
-	return got, nil
 }
 
 // notReadyReason says how a process that was never ready ended.

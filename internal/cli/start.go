@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/procd/procd/internal/client"
 	"github.com/procd/procd/internal/config"
 	"github.com/procd/procd/internal/policy"
 	pb "github.com/procd/procd/proto/procd/v1"
@@ -271,7 +272,10 @@ func (f *specFlags) spec(args []string) (*pb.ProcessSpec, error) {
 	return s, nil
 }
 
-func (a *app) startProcess(ctx context.Context, f *specFlags, args []string) (*pb.Process, error) {
+// startProcess starts the process the flags and args describe; with
+// untilReady it also waits, in the same call, until it is ready or ended
+// (a wait --rpc-timeout does not bound).
+func (a *app) startProcess(ctx context.Context, f *specFlags, args []string, untilReady bool) (*pb.Process, error) {
 	spec, err := f.spec(args)
 	if err != nil {
 		return nil, err
@@ -282,6 +286,10 @@ func (a *app) startProcess(ctx context.Context, f *specFlags, args []string) (*p
 	c, err := a.dial()
 	if err != nil {
 		return nil, err
+	}
+	if untilReady {
+		p, _, err := client.StartWait(ctx, c.Process, spec, &pb.StartWait{UntilReady: true})
+		return p, a.explain(err)
 	}
 	ctx, cancel := a.callCtx(ctx)
 	defer cancel()
@@ -313,19 +321,19 @@ first.
   procctl start --restart on-failure --restart-max 5/1m --restart-delay 100ms --restart-max-delay 1s -- ./server`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.startProcess(cmd.Context(), &f, args)
+			untilReady := waitReady && f.ready.ready != ""
+			p, err := a.startProcess(cmd.Context(), &f, args, untilReady)
 			if err != nil {
 				return err
 			}
-			if waitReady {
-				if f.ready.ready == "" {
-					fmt.Fprintf(a.stderr, "procctl: %s: no --ready check; it was ready when it started\n", p.GetId())
-				} else if p, err = a.waitReady(cmd.Context(), p); err != nil {
-					if a.json {
-						printJSON(a.stdout, p)
-					}
-					return err
+			if waitReady && !untilReady {
+				fmt.Fprintf(a.stderr, "procctl: %s: no --ready check; it was ready when it started\n", p.GetId())
+			}
+			if untilReady && p.GetReadyAt() == nil {
+				if a.json {
+					printJSON(a.stdout, p)
 				}
+				return fmt.Errorf("%s ended before it was ready (%s)", p.GetId(), notReadyReason(p))
 			}
 			switch {
 			case a.json:
