@@ -101,3 +101,40 @@ func FreePort(tb testing.TB) string {
 	l.Close()
 	return port
 }
+
+// The race detector's cost, for bounds that measure a program built with
+// -race: Go's documentation (doc/articles/race_detector) puts it at 5-10×
+// the memory and 2-20× the execution time. A bound that measures such a
+// program (a daemon the test built and started, whose build the test
+// binary's own race setting says nothing about) widens its upper limit by
+// these factors; lower limits stay, since the detector never makes
+// anything happen sooner. The factors sit at the low end of the ranges on
+// purpose: what the tests bound is mostly waiting on timers, kernels and
+// other processes, not the instrumented code itself, and a bound widened
+// too far could no longer fail.
+const (
+	RaceTimeFactor   = 3
+	RaceMemoryFactor = 5
+)
+
+// Build says how a program under test was built.
+type Build struct {
+	Race bool // built with -race
+}
+
+// Time widens an upper time bound for the build: d, or d × RaceTimeFactor.
+func (b Build) Time(d time.Duration) time.Duration {
+	if b.Race {
+		return d * RaceTimeFactor
+	}
+	return d
+}
+
+// Memory widens an upper memory bound (bytes) for the build: n, or
+// n × RaceMemoryFactor.
+func (b Build) Memory(n int64) int64 {
+	if b.Race {
+		return n * RaceMemoryFactor
+	}
+	return n
+}

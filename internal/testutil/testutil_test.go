@@ -47,3 +47,13 @@ func TestZombiesSeesAnUnreapedChild(t *testing.T) {
 		t.Fatal("a reaped child is still listed")
 	}
 }
+
+func TestBuildWidensOnlyRaceBounds(t *testing.T) {
+	plain, race := Build{}, Build{Race: true}
+	if plain.Time(time.Second) != time.Second || plain.Memory(1<<20) != 1<<20 {
+		t.Fatalf("a plain build's bounds changed: %v, %d", plain.Time(time.Second), plain.Memory(1<<20))
+	}
+	if race.Time(time.Second) != RaceTimeFactor*time.Second || race.Memory(1<<20) != RaceMemoryFactor<<20 {
+		t.Fatalf("a race build's bounds: %v, %d", race.Time(time.Second), race.Memory(1<<20))
+	}
+}
