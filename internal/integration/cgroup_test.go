@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	"github.com/procd/procd/internal/testutil"
+	pb "github.com/procd/procd/proto/procd/v1"
 )
 
 // needCgroups skips unless the daemon contains trees in cgroups.
@@ -28,6 +31,11 @@ func needCgroups(t *testing.T, d *daemon) {
 func treePids(t *testing.T, d *daemon, id string) []int {
 	t.Helper()
 	cg, _ := d.statusJSON(id)["cgroup"].(string)
+	return cgroupPids(cg)
+}
+
+// cgroupPids lists the processes in cgroup directory cg.
+func cgroupPids(cg string) []int {
 	b, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
 	var out []int
 	for _, f := range strings.Fields(string(b)) {
@@ -118,22 +126,38 @@ func stringOf(v any) string {
 }
 
 // startTrees starts n trees, every other one with a setsid escapee, and
-// returns the pids of all their processes once they are all running.
+// returns the pids of all their processes once they are all running. It
+// starts and looks them up over one gRPC connection: a procctl process
+// per call costs a second or more of a loaded 2-core machine when the
+// binaries are race-built, and 100 trees took 200 of them.
 func startTrees(t *testing.T, d *daemon, n int) []int {
 	t.Helper()
+	c := dialDaemon(t, d)
 	var ids []string
 	for i := range n {
 		script := `sleep 1000 & wait`
 		if i%2 == 1 {
 			script = `setsid sleep 1000 & sleep 1000 & wait`
 		}
-		ids = append(ids, strings.TrimSpace(d.mustCtl("start", "-q", "--timeout", "0", "--", "sh", "-c", script)))
+		resp, err := c.StartProcess(testutil.Context(t), &pb.StartProcessRequest{Spec: &pb.ProcessSpec{
+			Command: []string{"sh", "-c", script}, Timeout: durationpb.New(0)}})
+		if err != nil {
+			t.Fatalf("start tree %d: %v", i, err)
+		}
+		ids = append(ids, resp.GetProcess().GetId())
 	}
 	var all []int
 	for i, id := range ids {
 		want := 2 + i%2
 		var pids []int
-		testutil.WaitFor(t, "tree "+id, func() bool { pids = treePids(t, d, id); return len(pids) == want })
+		testutil.WaitFor(t, "tree "+id, func() bool {
+			resp, err := c.GetProcess(testutil.Context(t), &pb.GetProcessRequest{Target: &pb.GetProcessRequest_Id{Id: id}})
+			if err != nil {
+				t.Fatalf("get %s: %v", id, err)
+			}
+			pids = cgroupPids(resp.GetProcess().GetCgroup())
+			return len(pids) == want
+		})
 		all = append(all, pids...)
 	}
 	return all
