@@ -422,6 +422,10 @@ func burstUntilKilled(t *testing.T, d *daemon, c pb.ProcessServiceClient, killAf
 			}
 		})
 	}
+	// The random instant falls within the burst, after its first start: a
+	// race-built daemon on a loaded machine can take longer than the
+	// instant to get there (and then the store holds no record).
+	testutil.WaitFor(t, "the burst's first start", func() bool { return maxID.Load() > 0 })
 	time.Sleep(killAfter) // the random instant of the crash: what the test is about
 	d.cmd.Process.Signal(syscall.SIGKILL)
 	<-d.exited

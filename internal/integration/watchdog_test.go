@@ -36,14 +36,14 @@ func TestRunTimeoutEndsHungProcess(t *testing.T) {
 	if got := reasonOf(t, d, "p-1"); got != "EXIT_REASON_HUNG" {
 		t.Fatalf("reason %s", got)
 	}
-	if ran := runningFor(t, d, "p-1"); ran < 1500*time.Millisecond || ran > 4*time.Second {
+	if ran := runningFor(t, d, "p-1"); !onTime(ran, 1500*time.Millisecond, 2500*time.Millisecond) {
 		t.Fatalf("ran %v, want about 1.5 s and never less", ran)
 	}
 	r = d.ctl("run", "--timeout", "1", "--extra-buffer", "0.5", "--no-auto-kill", "--max-hang-time", "3s", "--", "sleep", "100")
 	if r.code != 137 {
 		t.Fatalf("run --no-auto-kill: %v", r)
 	}
-	if ran := runningFor(t, d, "p-2"); ran < 3*time.Second || ran > 6*time.Second {
+	if ran := runningFor(t, d, "p-2"); !onTime(ran, 3*time.Second, 3*time.Second) {
 		t.Fatalf("ran %v, want about 3 s", ran)
 	}
 }
@@ -54,9 +54,12 @@ func TestRunTimeoutEndsHungProcess(t *testing.T) {
 func TestNotifyWatchdogPings(t *testing.T) {
 	d := startDaemon(t)
 	notifier := filepath.Join(binDir, "notifier")
-	pinger := strings.TrimSpace(d.mustCtl("start", "-q", "--timeout", "500ms", "--extra-buffer", "250ms", "--",
-		notifier, "-ready", "-status", "fuzzing", "-interval", "200ms", "-count", "15"))
-	silent := strings.TrimSpace(d.mustCtl("start", "-q", "--timeout", "500ms", "--extra-buffer", "250ms", "--", "sleep", "100"))
+	// The windows widen by the build's time factor (a ping has to get
+	// through a slower daemon), the pings with them: still 6× the timeout.
+	timeout, buffer, interval := built.Time(500*time.Millisecond), built.Time(250*time.Millisecond), built.Time(200*time.Millisecond)
+	pinger := strings.TrimSpace(d.mustCtl("start", "-q", "--timeout", timeout.String(), "--extra-buffer", buffer.String(), "--",
+		notifier, "-ready", "-status", "fuzzing", "-interval", interval.String(), "-count", "15"))
+	silent := strings.TrimSpace(d.mustCtl("start", "-q", "--timeout", timeout.String(), "--extra-buffer", buffer.String(), "--", "sleep", "100"))
 
 	// This test process is outside every tree: its pings are refused.
 	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: filepath.Join(d.dir, "notify.sock"), Net: "unixgram"})
@@ -70,7 +73,7 @@ func TestNotifyWatchdogPings(t *testing.T) {
 	if r := d.ctl("wait", silent); r.code != 143 || reasonOf(t, d, silent) != "EXIT_REASON_HUNG" {
 		t.Fatalf("silent process: %v", r)
 	}
-	if ran := runningFor(t, d, silent); ran < 750*time.Millisecond || ran > 3*time.Second {
+	if ran := runningFor(t, d, silent); !onTime(ran, timeout+buffer, 2250*time.Millisecond) {
 		t.Fatalf("silent process ran %v", ran)
 	}
 	st := d.statusJSON(pinger)
@@ -82,8 +85,8 @@ func TestNotifyWatchdogPings(t *testing.T) {
 	if r := d.ctl("wait", pinger); r.code != 143 {
 		t.Fatalf("pinger: %v", r)
 	}
-	// 15 pings × 200 ms = 3 s = 6× the timeout, then 750 ms of silence.
-	if ran := runningFor(t, d, pinger); ran < 3*time.Second || ran > 6*time.Second || reasonOf(t, d, pinger) != "EXIT_REASON_HUNG" {
+	// 15 pings × interval = 6× the timeout, then timeout + buffer of silence.
+	if ran := runningFor(t, d, pinger); !onTime(ran, 15*interval, 3*time.Second) || reasonOf(t, d, pinger) != "EXIT_REASON_HUNG" {
 		t.Fatalf("pinger ran %v", ran)
 	}
 	if out := d.mustCtl("stats"); !strings.Contains(out, "5 rejected") {
@@ -95,10 +98,14 @@ func TestNotifyWatchdogPings(t *testing.T) {
 func TestOutputAndHeartbeatSources(t *testing.T) {
 	d := startDaemon(t)
 	chatty := []string{"--", "sh", "-c", "while :; do echo tick; sleep 0.2; done"}
-	on := strings.TrimSpace(d.mustCtl(append([]string{"start", "-q", "--timeout", "600ms", "--extra-buffer", "200ms"}, chatty...)...))
-	off := strings.TrimSpace(d.mustCtl(append([]string{"start", "-q", "--timeout", "600ms", "--extra-buffer", "200ms", "--activity", "heartbeat,notify"}, chatty...)...))
-	silent := strings.TrimSpace(d.mustCtl("start", "-q", "--timeout", "600ms", "--extra-buffer", "200ms", "sleep", "100"))
-	for range 12 { // 2.4 s of heartbeats, three times the hang threshold
+	// The windows widen by the build's time factor: a heartbeat is a
+	// procctl round trip, slower race-built.
+	window := []string{"--timeout", built.Time(600 * time.Millisecond).String(), "--extra-buffer", built.Time(200 * time.Millisecond).String()}
+	on := strings.TrimSpace(d.mustCtl(append(append([]string{"start", "-q"}, window...), chatty...)...))
+	off := strings.TrimSpace(d.mustCtl(append(append([]string{"start", "-q", "--activity", "heartbeat,notify"}, window...), chatty...)...))
+	silent := strings.TrimSpace(d.mustCtl(append(append([]string{"start", "-q"}, window...), "sleep", "100")...))
+	// Heartbeats for three times the hang threshold.
+	for end := time.Now().Add(3 * built.Time(800*time.Millisecond)); time.Now().Before(end); {
 		d.mustCtl("heartbeat", silent)
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -122,7 +129,7 @@ func TestDeadline(t *testing.T) {
 	if r.code != 143 || reasonOf(t, d, "p-1") != "EXIT_REASON_DEADLINE" {
 		t.Fatalf("run --deadline: exit %d, reason %s", r.code, reasonOf(t, d, "p-1"))
 	}
-	if ran := runningFor(t, d, "p-1"); ran < 2*time.Second || ran > 4*time.Second {
+	if ran := runningFor(t, d, "p-1"); !onTime(ran, 2*time.Second, 2*time.Second) {
 		t.Fatalf("ran %v", ran)
 	}
 }
