@@ -22,11 +22,13 @@ const notifyHelperEnv = "PROCD_TEST_NOTIFY_HELPER"
 
 // notifyHelper is the test binary run as a child: it sends sd_notify
 // datagrams to $NOTIFY_SOCKET (after PROCD_TEST_DELAY, READY=1 and STATUS once, then WATCHDOG=1
-// every PROCD_TEST_INTERVAL for PROCD_TEST_COUNT times), then stays silent.
+// every PROCD_TEST_INTERVAL for PROCD_TEST_COUNT times, or with PROCD_TEST_STOP_FILE set
+// until that file exists), then stays silent.
 func notifyHelper() {
 	path := os.Getenv("NOTIFY_SOCKET")
 	interval, _ := time.ParseDuration(os.Getenv("PROCD_TEST_INTERVAL"))
 	count, _ := strconv.Atoi(os.Getenv("PROCD_TEST_COUNT"))
+	stopFile := os.Getenv("PROCD_TEST_STOP_FILE")
 	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		os.Stderr.WriteString("notify helper: " + err.Error() + "\n")
@@ -36,7 +38,12 @@ func notifyHelper() {
 		time.Sleep(delay) // a silent start-up
 	}
 	conn.Write([]byte("READY=1\nSTATUS=warming up"))
-	for range count {
+	for i := 0; stopFile != "" || i < count; i++ {
+		if stopFile != "" {
+			if _, err := os.Stat(stopFile); err == nil {
+				break
+			}
+		}
 		conn.Write([]byte("WATCHDOG=1"))
 		time.Sleep(interval)
 	}
@@ -225,12 +232,26 @@ func helperSpec(interval time.Duration, count int, timeout time.Duration) Spec {
 }
 
 // Must-show 2: WATCHDOG=1 keeps a process alive past 5× its timeout; it is
-// killed about timeout + buffer after it stops; READY and STATUS are kept.
+// killed timeout + buffer after its pings stop; READY and STATUS are kept;
+// datagrams from outside a process's tree do not keep it alive.
+//
+// The pinger is this race-built binary: on a loaded machine it can take
+// seconds to reach its first datagram, so its idle clock starts at its
+// READY=1 (readiness notify), and it pings until told to stop, so that no
+// step depends on how fast the machine runs it. The bound (750 ms) is
+// over twice the longest gap between its pings seen at load 20 (0.3 s).
 func TestNotifyWatchdogKeepsAliveAndForeignDatagramsDoNot(t *testing.T) {
 	m, l := notifyManager(t)
-	const timeout = 300 * time.Millisecond
-	pinger := mustStart(t, m, helperSpec(50*time.Millisecond, 40, timeout)) // pings for 2 s
-	silent := mustStart(t, m, Spec{Command: []string{"sleep", "100"}, Watchdog: WatchdogSpec{Timeout: dur(timeout), ExtraBuffer: dur(timeout / 2)}})
+	sub, _ := m.bus.Subscribe(events.Filter{Types: []events.Type{events.Hung}}, nil)
+	defer sub.Close()
+	const timeout, buffer = 500 * time.Millisecond, 250 * time.Millisecond
+	stopFile := filepath.Join(t.TempDir(), "stop")
+	s := helperSpec(50*time.Millisecond, 0, timeout)
+	s.Env["PROCD_TEST_STOP_FILE"] = stopFile
+	s.Ready = Readiness{Kind: ReadyNotify}
+	pinger := mustStart(t, m, s)
+	readyAt := waitReady(t, m, pinger.ID).Ready.ReadyAt
+	silent := mustStart(t, m, Spec{Command: []string{"sleep", "100"}, Watchdog: WatchdogSpec{Timeout: dur(timeout), ExtraBuffer: dur(buffer)}})
 
 	// Datagrams from outside silent's tree: from this test process...
 	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: l.Path(), Net: "unixgram"})
@@ -254,18 +275,29 @@ func TestNotifyWatchdogKeepsAliveAndForeignDatagramsDoNot(t *testing.T) {
 		}
 	}()
 	// ...do not keep it alive: it is hung on time.
-	checkEnded(t, wait(t, m, silent.ID), ReasonHung, timeout+timeout/2)
+	checkEnded(t, wait(t, m, silent.ID), ReasonHung, timeout+buffer)
 
-	if got, _ := m.Get(Ref{ID: pinger.ID}); got.State != Running || got.LastSource != watchdog.Notify ||
-		!got.Watchdog.Ready || got.Watchdog.NotifyStatus != "warming up" {
-		t.Fatalf("pinger: %v source %v ready %v status %q", got.State, got.LastSource, got.Watchdog.Ready, got.Watchdog.NotifyStatus)
+	// The pinger's own datagrams do: it runs on past five timeouts.
+	got := testutil.WaitForValue(t, "the pinger alive 5 timeouts past ready, or ended",
+		func() Info { got, _ := m.Get(Ref{ID: pinger.ID}); return got },
+		func(got Info) bool { return got.State != Running || time.Since(readyAt) > 5*timeout })
+	if got.State != Running || got.LastSource != watchdog.Notify || !got.Watchdog.Ready || got.Watchdog.NotifyStatus != "warming up" {
+		t.Fatalf("pinger %v after ready: %v source %v ready %v status %q, exit %+v",
+			time.Since(readyAt), got.State, got.LastSource, got.Watchdog.Ready, got.Watchdog.NotifyStatus, got.Exit)
+	}
+	stopped := time.Now()
+	if err := os.WriteFile(stopFile, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	fin := wait(t, m, pinger.ID)
-	ran := fin.FinishedAt.Sub(fin.StartedAt)
-	if fin.Exit.Reason != ReasonHung || ran < 2*time.Second+timeout {
-		t.Fatalf("pinger ended after %v with %+v; want HUNG after its 2 s of pings + %v", ran, fin.Exit, timeout)
+	hung := nextOf(t, sub, pinger.ID, events.Hung)
+	if fin.Exit.Reason != ReasonHung || fin.FinishedAt.Before(stopped) || fin.FinishedAt.Sub(stopped) > timeout+buffer+5*time.Second {
+		t.Fatalf("pinger ended %v after its pings were stopped with %+v; want HUNG after about %v", fin.FinishedAt.Sub(stopped), fin.Exit, timeout+buffer)
 	}
-	if accepted, rejected := l.Stats(); accepted < 20 || rejected < 5 {
+	if hung.Idle < timeout+buffer || hung.Idle > timeout+buffer+5*time.Second {
+		t.Fatalf("pinger hung when idle %v; want %v or a little more", hung.Idle, timeout+buffer)
+	}
+	if accepted, rejected := l.Stats(); accepted < 5 || rejected < 5 {
 		t.Fatalf("notify stats: %d accepted, %d rejected", accepted, rejected)
 	}
 }
