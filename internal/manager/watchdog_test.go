@@ -142,18 +142,24 @@ func TestOutputSourceKeepsAChattyProcessAlive(t *testing.T) {
 
 func TestHeartbeatKeepsASilentProcessAlive(t *testing.T) {
 	m, _ := newManager(t, Config{})
-	info := mustStart(t, m, hangSpec([]string{"sleep", "100"}, 300*time.Millisecond, 100*time.Millisecond))
-	for range 15 { // 1.5 s, almost four timeouts
+	// The bound (1 s) is wide for a loaded machine: the idle clock runs
+	// from before the fork, the first heartbeat follows Start's return
+	// (up to 0.45 s seen at load 20), and the test's own pace slips (0.3 s seen).
+	const timeout, buffer = 300 * time.Millisecond, 700 * time.Millisecond
+	info := mustStart(t, m, hangSpec([]string{"sleep", "100"}, timeout, buffer))
+	pace := time.NewTicker(50 * time.Millisecond)
+	defer pace.Stop()
+	for time.Since(info.StartedAt) < 3*(timeout+buffer) { // ten timeouts, three bounds
 		if _, err := m.UpdateActivity(Ref{ID: info.ID}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		<-pace.C
 	}
 	got, _ := m.Get(Ref{ID: info.ID})
 	if got.State != Running || got.LastSource != watchdog.Heartbeat {
 		t.Fatalf("after heartbeats: %v, last source %v", got.State, got.LastSource)
 	}
-	fin := wait(t, m, info.ID) // heartbeats stopped: hung after 400 ms of silence
+	fin := wait(t, m, info.ID) // heartbeats stopped: hung after 1 s of silence
 	if fin.Exit.Reason != ReasonHung {
 		t.Fatalf("exit %+v", fin.Exit)
 	}
