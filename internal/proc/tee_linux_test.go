@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,9 +120,11 @@ func TestABusyPipeIsRaisedWithinTheBudget(t *testing.T) {
 	}()
 	var procs []*Process
 	var exits []chan struct{}
+	var sinks []*counter
 	for range 2 { // writers far faster than one wake-up per 64 KiB
-		p, exited := start(t, "head -c 1G /dev/zero", discard{}, nil)
-		procs, exits = append(procs, p), append(exits, exited)
+		c := &counter{}
+		p, exited := start(t, "head -c 1G /dev/zero", c, nil)
+		procs, exits, sinks = append(procs, p), append(exits, exited), append(sinks, c)
 	}
 	size := func(pp *pipe) int {
 		pp.mu.Lock()
@@ -143,6 +146,17 @@ func TestABusyPipeIsRaisedWithinTheBudget(t *testing.T) {
 	if allowed == 0 {
 		if hasCapSysResource() {
 			t.Fatal("a privileged procd has no budget for big pipes")
+		}
+		// Not privileged: nothing may be raised while they write (2 GiB
+		// would take longer than waitClosed allows under -race and load).
+		testutil.WaitFor(t, "both writers under way", func() bool {
+			return sinks[0].n.Load() > 1<<20 && sinks[1].n.Load() > 1<<20
+		})
+		if n := raised(); n != 0 {
+			t.Fatalf("%d pipes raised without CAP_SYS_RESOURCE", n)
+		}
+		for _, p := range procs {
+			p.SignalGroup(unix.SIGKILL)
 		}
 		for _, e := range exits {
 			waitClosed(t, e, "exit")
@@ -168,8 +182,9 @@ func TestABusyPipeIsRaisedWithinTheBudget(t *testing.T) {
 	}
 }
 
-// discard is a Sink that keeps nothing.
-type discard struct{}
+// counter is a Sink that counts what it is given.
+type counter struct{ n atomic.Int64 }
 
-func (discard) Write([]byte) {}
-func (discard) Close()       {}
+func (c *counter) Write(p []byte) { c.n.Add(int64(len(p))) }
+func (*counter) Close()           {}
+
