@@ -187,4 +187,3 @@ type counter struct{ n atomic.Int64 }
 
 func (c *counter) Write(p []byte) { c.n.Add(int64(len(p))) }
 func (*counter) Close()           {}
-
