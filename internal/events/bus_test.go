@@ -191,13 +191,7 @@ func TestResumedSequenceContinuesAndReserves(t *testing.T) {
 // events that follow within the window together, once it has passed.
 func TestCoalesceHoldsEventsWithinTheWindow(t *testing.T) {
 	const window = 2 * time.Second
-	b := NewBus(16, nil)
-	s, err := b.Subscribe(Filter{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.Coalesce(window)
+	b, s := coalescing(t, window)
 	ctx := context.Background()
 	b.Publish(Event{Type: Started})
 	t0 := time.Now()
@@ -266,13 +260,7 @@ func TestCoalesceHoldingSubscriptionLags(t *testing.T) {
 // and one that came while it slept at the window's end.
 func TestCoalesceAfterABusySpell(t *testing.T) {
 	const window = 300 * time.Millisecond
-	b := NewBus(16, nil)
-	s, err := b.Subscribe(Filter{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.Coalesce(window)
+	b, s := coalescing(t, window)
 	ctx := context.Background()
 	next := func() ([]Event, time.Duration) {
 		t.Helper()
@@ -301,4 +289,17 @@ func TestCoalesceAfterABusySpell(t *testing.T) {
 	if held := time.Since(evs[0].Time); held >= window {
 		t.Fatalf("an event after a quiet spell was held %v", held)
 	}
+}
+
+// coalescing is a small bus and one subscription to it coalescing at window.
+func coalescing(t *testing.T, window time.Duration) (*Bus, *Subscription) {
+	t.Helper()
+	b := NewBus(16, nil)
+	s, err := b.Subscribe(Filter{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	s.Coalesce(window)
+	return b, s
 }

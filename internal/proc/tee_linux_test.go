@@ -143,6 +143,15 @@ func TestABusyPipeIsRaisedWithinTheBudget(t *testing.T) {
 		}
 		return n
 	}
+	killAll := func() {
+		for _, p := range procs {
+			p.SignalGroup(unix.SIGKILL)
+		}
+		for i, e := range exits {
+			waitClosed(t, e, "exit")
+			procs[i].WaitOutput(10 * time.Second)
+		}
+	}
 	if allowed == 0 {
 		if hasCapSysResource() {
 			t.Fatal("a privileged procd has no budget for big pipes")
@@ -155,25 +164,14 @@ func TestABusyPipeIsRaisedWithinTheBudget(t *testing.T) {
 		if n := raised(); n != 0 {
 			t.Fatalf("%d pipes raised without CAP_SYS_RESOURCE", n)
 		}
-		for _, p := range procs {
-			p.SignalGroup(unix.SIGKILL)
-		}
-		for _, e := range exits {
-			waitClosed(t, e, "exit")
-		}
+		killAll()
 		return
 	}
 	testutil.WaitFor(t, "a busy pipe raised to 1 MiB", func() bool { return raised() == 1 })
 	if n := raised(); n != 1 {
 		t.Fatalf("%d pipes raised with a budget of one", n)
 	}
-	for _, p := range procs {
-		p.SignalGroup(unix.SIGKILL)
-	}
-	for i, e := range exits {
-		waitClosed(t, e, "exit")
-		procs[i].WaitOutput(10 * time.Second)
-	}
+	killAll()
 	b.mu.Lock()
 	left := b.left
 	b.mu.Unlock()
