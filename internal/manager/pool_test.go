@@ -178,10 +178,13 @@ func TestPooledCgroupStopKillsSetsidEscapees(t *testing.T) {
 	}
 	// The escapee needed SIGKILL (cgroup.kill), so the cgroup is not
 	// recycled but removed (TestAKilledCgroupIsNotRecycled): gone or empty.
-	if _, err := os.Stat(info.Cgroup); err == nil {
-		if got := procsOf(t, info.Cgroup); len(got) != 0 {
-			t.Fatalf("cgroup %s holds %v after the stop", info.Cgroup, got)
-		}
+	// It may go between a look and a read, so a missing file counts as gone.
+	b, err := os.ReadFile(info.Cgroup + "/cgroup.procs")
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatalf("read %s/cgroup.procs: %v", info.Cgroup, err)
+	}
+	if got := pids(t, string(b)); len(got) != 0 {
+		t.Fatalf("cgroup %s holds %v after the stop", info.Cgroup, got)
 	}
 }
 
