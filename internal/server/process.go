@@ -76,17 +76,22 @@ func (s *processService) WaitForProcess(ctx context.Context, req *pb.WaitForProc
 		done := info.State.Final() || req.GetUntilReady() && !info.Ready.ReadyAt.IsZero()
 		return &pb.WaitForProcessResponse{Process: processToProto(&info, time.Now()), TimedOut: !done}, nil
 	}
-	ctx, stop := s.untilShutdown(ctx)
-	defer stop()
-	wait := s.m.Wait
-	if req.GetUntilReady() {
-		wait = s.m.WaitReady
-	}
-	info, timedOut, err := wait(ctx, refFrom(req), timeout)
+	info, timedOut, err := s.wait(ctx, refFrom(req), timeout, req.GetUntilReady())
 	if err != nil {
 		return nil, s.interrupted(err)
 	}
 	return &pb.WaitForProcessResponse{Process: processToProto(&info, time.Now()), TimedOut: timedOut}, nil
+}
+
+// wait is the manager's Wait, or WaitReady with untilReady, cut short when
+// the daemon begins shutting down (WaitForProcess and StartProcess's wait).
+func (s *processService) wait(ctx context.Context, ref manager.Ref, timeout time.Duration, untilReady bool) (manager.Info, bool, error) {
+	ctx, stop := s.untilShutdown(ctx)
+	defer stop()
+	if untilReady {
+		return s.m.WaitReady(ctx, ref, timeout)
+	}
+	return s.m.Wait(ctx, ref, timeout)
 }
 
 // untilShutdown returns a context that also ends when the daemon begins

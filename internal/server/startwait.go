@@ -38,13 +38,7 @@ func startWaitTimeout(w *pb.StartWait) (time.Duration, error) {
 // process it just started. A wait cut short leaves the process running,
 // and the error names it.
 func (s *processService) waitStarted(ctx context.Context, started manager.Info, timeout time.Duration, untilReady bool) (*pb.StartProcessResponse, error) {
-	ctx, stop := s.untilShutdown(ctx)
-	defer stop()
-	wait := s.m.Wait
-	if untilReady {
-		wait = s.m.WaitReady
-	}
-	info, timedOut, err := wait(ctx, manager.Ref{ID: started.ID}, timeout)
+	info, timedOut, err := s.wait(ctx, manager.Ref{ID: started.ID}, timeout, untilReady)
 	if err != nil {
 		select {
 		case <-s.shutdown:
