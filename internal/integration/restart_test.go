@@ -127,7 +127,7 @@ func TestStopDuringBackoffCancelsTheRestart(t *testing.T) {
 	if last.reason != "EXIT_REASON_EXITED" {
 		t.Fatalf("the stop did not come during a backoff: the last run %+v", last)
 	}
-	time.Sleep(time.Until(last.finished.Add(delay + 500*time.Millisecond)))
+	time.Sleep(time.Until(last.finished.Add(delay + 500*time.Millisecond))) // an absence: only waiting past the cancelled restart shows it
 	st = d.statusJSON(id)
 	if after := runsOf(t, st); len(after) != len(runs) || st["state"] != "PROCESS_STATE_EXITED" {
 		t.Fatalf("after the restart's time: %v, runs %+v (%d at the stop)", st["state"], after, len(runs))
