@@ -261,9 +261,14 @@ func (d *daemon) ctl(args ...string) result {
 	return d.ctlIn(nil, args...)
 }
 
+// ctlLimit bounds one procctl run (widened for a race-built procctl):
+// reached only when something hangs.
+const ctlLimit = 60 * time.Second
+
 func (d *daemon) ctlIn(stdin []byte, args ...string) result {
 	d.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	limit := built.Time(ctlLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "procctl"), append([]string{"--socket", d.socket}, args...)...)
 	var out, errb bytes.Buffer
@@ -274,6 +279,12 @@ func (d *daemon) ctlIn(stdin []byte, args ...string) result {
 	err := cmd.Run()
 	if strings.Contains(errb.String(), "WARNING: DATA RACE") {
 		d.t.Errorf("the race detector reported a data race in procctl %v:\n%s", args, errb.String())
+	}
+	if err != nil && ctx.Err() != nil {
+		// Killed: its output is cut wherever it was, with nothing on
+		// stderr, which a caller checking only the output would take
+		// for procd's answer.
+		d.t.Fatalf("procctl %v: still running after %v, killed (stdout %d bytes so far, stderr %q)", args, limit, out.Len(), errb.String())
 	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

@@ -136,8 +136,8 @@ func TestLogFilesKeepEverything(t *testing.T) {
 	id := strings.TrimSpace(d.mustCtl("start", "-q", "--log-files", "--", "cat", data))
 	d.mustCtl("wait", id)
 	r := d.ctl("logs", "--stream", "stdout", id)
-	if sum := sha256.Sum256([]byte(r.stdout)); hex.EncodeToString(sum[:]) != want || r.stderr != "" {
-		t.Fatalf("read back %d bytes (want 52428800), stderr %q", len(r.stdout), r.stderr)
+	if sum := sha256.Sum256([]byte(r.stdout)); hex.EncodeToString(sum[:]) != want || r.stderr != "" || r.code != 0 {
+		t.Fatalf("read back %d bytes (want 52428800), exit %d, stderr %q", len(r.stdout), r.code, r.stderr)
 	}
 	// A second process writes 100 MiB with a 4 × 4 MiB cap: disk use stays
 	// under it and the reader is told what was lost.
@@ -150,8 +150,8 @@ func TestLogFilesKeepEverything(t *testing.T) {
 		t.Fatalf("log files use %d bytes, over the 16 MiB cap", du)
 	}
 	r = d2.ctl("logs", "--stream", "stdout", id)
-	if len(r.stdout) != 16<<20 || !strings.Contains(r.stderr, "were dropped") {
-		t.Fatalf("read %d bytes of a capped log, stderr %q", len(r.stdout), r.stderr)
+	if len(r.stdout) != 16<<20 || !strings.Contains(r.stderr, "were dropped") || r.code != 0 {
+		t.Fatalf("read %d bytes of a capped log, exit %d, stderr %q", len(r.stdout), r.code, r.stderr)
 	}
 	d2.mustCtl("rm", id)
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
