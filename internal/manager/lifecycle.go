@@ -76,8 +76,9 @@ func (m *Manager) settle(r *record) {
 			zap.String("process-id", r.id), zap.Duration("pipe-wait", m.cfg.PipeWait))
 	}
 	// The streams are closed: the final record waits (bounded) for their
-	// log files to hold every byte, so a reader of a finished process's
-	// logs finds them whole. A disk slower than that keeps writing after.
+	// log files to hold every byte, so the files in the log directory are
+	// whole. A disk slower than that keeps writing after; readers through
+	// procd get those bytes meanwhile from the log's writer (Stream.ReadAt).
 	logWait := time.Now().Add(m.cfg.PipeWait)
 	if !r.stdout.WaitLog(time.Until(logWait)) || !r.stderr.WaitLog(time.Until(logWait)) {
 		m.log.Warn("log files still being written when the process's record was finished",

@@ -20,13 +20,17 @@ const keepSpare = 256 << 10
 // never waits for a disk: a slow disk delays only this log. Bytes are
 // queued up to LogBacklog; beyond that the log skips them, and readers of
 // those offsets are told what they missed, as with any follower that falls
-// behind.
+// behind. Until the log holds them, queued bytes are read from memory
+// (readAt): a reader is never told a byte is gone that the log will hold.
 type logFeed struct {
 	log *LogFile
 
 	mu       sync.Mutex
 	pending  []byte // queued bytes, from offset start
 	start    int64
+	busy     []byte // the bytes being written to the log now, from busyAt
+	busyAt   int64
+	logged   int64  // the log holds (or has skipped) every offset before this
 	end      int64  // the offset after the last byte written to the stream
 	spare    []byte // the writer's last buffer, for reuse
 	dropping bool   // bytes were skipped since pending was last emptied
@@ -110,17 +114,42 @@ func (f *logFeed) run() {
 		}
 		buf, start := f.pending, f.start
 		f.pending, f.spare = f.spare[:0], nil
+		f.busy, f.busyAt = buf, start // readable until the log has it
 		f.mu.Unlock()
 
 		f.log.Skip(start) // nothing when no byte was skipped
 		f.log.Write(buf)
 
+		f.mu.Lock()
+		f.busy, f.logged = nil, start+int64(len(buf))
 		if cap(buf) <= keepSpare {
-			f.mu.Lock()
 			f.spare = buf[:0]
-			f.mu.Unlock()
+		}
+		f.mu.Unlock()
+	}
+}
+
+// readAt copies bytes from offset off that the log does not hold yet but
+// will: those its writer is writing now or has queued. Bytes between off
+// and the first queued byte after it were skipped (start says so). ok is
+// false when the log has offset off already, or never will and nothing
+// after it is queued: the caller reads the log, then the ring.
+func (f *logFeed) readAt(p []byte, off int64) (n int, start int64, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if off < f.logged {
+		return 0, off, false
+	}
+	for _, q := range [2]struct {
+		at int64
+		b  []byte
+	}{{f.busyAt, f.busy}, {f.start, f.pending}} {
+		if len(q.b) > 0 && off < q.at+int64(len(q.b)) {
+			start = max(off, q.at)
+			return copy(p, q.b[start-q.at:]), start, true
 		}
 	}
+	return 0, off, false
 }
 
 // wait waits up to d for the writer to finish after close; it reports

@@ -2,9 +2,16 @@ package output
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/procd/procd/internal/testutil"
 )
 
 func readStream(s *Stream, off int64) ([]byte, int64) {
@@ -103,14 +110,21 @@ func TestStalledLogDelaysOnlyTheLog(t *testing.T) {
 	if drops != 1 {
 		t.Fatalf("the drop was reported %d times, want once", drops)
 	}
+	// Meanwhile a reader gets what the log will hold, from its writer's
+	// queue, then is told what the log and the ring both missed.
+	early, skipped := followRecord(t, s, 0)
+	queued := int64(len(early)) - 1<<20 // the rest came from the ring
+	if queued < LogBacklog || int64(len(early))+skipped != total {
+		t.Fatalf("while the disk stalled: read %d bytes, told %d were missed, of %d", len(early), skipped, total)
+	}
 	s.Close()
 	close(stall) // the disk recovers
 	if !s.WaitLog(time.Minute) {
 		t.Fatal("the log writer did not finish")
 	}
 	written := log.DiskUsage()
-	if written < LogBacklog-int64(len(chunk)) || written+s.LogMissed() != total {
-		t.Fatalf("the log wrote %d and missed %d of %d bytes", written, s.LogMissed(), total)
+	if written != queued || written+s.LogMissed() != total {
+		t.Fatalf("the log wrote %d (%d were read from its queue) and missed %d of %d bytes", written, queued, s.LogMissed(), total)
 	}
 	// A reader from offset 0 gets the log's bytes, then is told what the
 	// log and the ring both missed.
@@ -130,4 +144,85 @@ func TestStalledLogDelaysOnlyTheLog(t *testing.T) {
 	if off != total {
 		t.Fatalf("the read ended at %d, want %d", off, total)
 	}
+}
+
+// followRecord reads s from off through a record follower (what a non-follow
+// ReadOutput does), returning the bytes and the total the reader was told
+// it missed.
+func followRecord(t *testing.T, s *Stream, off int64) ([]byte, int64) {
+	t.Helper()
+	rd := NewReader(false, nil)
+	defer rd.Close()
+	rd.Add(1, s, off, false)
+	var out []byte
+	var skipped int64
+	for {
+		ch, err := rd.Next(context.Background(), 128<<10)
+		if errors.Is(err, io.EOF) {
+			return out, skipped
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ch.Data...)
+		skipped += ch.Skipped
+	}
+}
+
+// Bytes older than the ring that the log's writer has taken but not yet
+// written (a slow disk) are read from the writer's queue, neither reported
+// as missed nor cut short: after the stream ends, a reader sees everything
+// the log will ever hold, whether or not its writer has drained (the final
+// record waits for it only up to --pipe-wait).
+func TestLaggingLogWriterIsReadFromItsQueue(t *testing.T) {
+	log, err := OpenLog(t.TempDir(), "stdout", 64<<10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stalled atomic.Bool
+	blocked, stall := make(chan struct{}, 1), make(chan struct{})
+	release := sync.OnceFunc(func() { stalled.Store(false); close(stall) })
+	t.Cleanup(release)
+	log.delay = func(int) {
+		if stalled.Load() {
+			blocked <- struct{}{}
+			<-stall
+		}
+	}
+	s := NewStream(NewRing(64<<10), log, 0)
+	rng := rand.New(rand.NewPCG(5, 6))
+	all := make([]byte, 1<<20)
+	for i := range all {
+		all[i] = byte(rng.IntN(256))
+	}
+	// On disk: the first 100 KiB. In the writer's hands, stalled mid-write:
+	// the next 200 KiB. Queued behind it: the rest, of which the ring holds
+	// the last 64 KiB.
+	s.Write(all[:100<<10])
+	testutil.WaitFor(t, "the first bytes on disk", func() bool { return log.DiskUsage() == 100<<10 })
+	stalled.Store(true)
+	s.Write(all[100<<10 : 300<<10])
+	<-blocked
+	for p := all[300<<10:]; len(p) > 0; p = p[min(len(p), 9000):] {
+		s.Write(p[:min(len(p), 9000)])
+	}
+	s.Close()
+	if s.WaitLog(10 * time.Millisecond) {
+		t.Fatal("the log's writer finished while its disk was stalled")
+	}
+	for _, from := range []int{0, 50 << 10, 150 << 10, 500 << 10} {
+		got, skipped := followRecord(t, s, int64(from))
+		if skipped != 0 || !bytes.Equal(got, all[from:]) {
+			t.Fatalf("from %d, the writer stalled: read %d bytes, told %d were missed; want %d bytes, none missed",
+				from, len(got), skipped, len(all)-from)
+		}
+	}
+	release()
+	if !s.WaitLog(time.Minute) {
+		t.Fatal("the log writer did not finish")
+	}
+	if got, skipped := followRecord(t, s, 0); skipped != 0 || !bytes.Equal(got, all) || log.DiskUsage() != int64(len(all)) {
+		t.Fatalf("the writer done: read %d bytes, %d missed; the log holds %d", len(got), skipped, log.DiskUsage())
+	}
+	s.Remove()
 }

@@ -188,11 +188,17 @@ func (s *Stream) RingDropped() int64 {
 }
 
 // ReadAt reads from offset off like Ring.ReadAt, falling back to the log
-// for offsets older than the ring. start-off is what the caller missed:
-// bytes neither the ring nor the log holds any more.
+// for offsets older than the ring (and to what the log's writer still
+// holds for the log, when the disk lags). start-off is what the caller
+// missed: bytes neither the ring nor the log holds any more, nor ever will.
 func (s *Stream) ReadAt(p []byte, off int64) (n int, start int64, eof bool) {
 	if s.log != nil {
 		if _, ringOldest, _ := s.ring.Info(); off < ringOldest {
+			// The queue before the log: bytes leave the queue only once
+			// the log has them.
+			if n, start, ok := s.feed.readAt(p, off); ok {
+				return n, start, false
+			}
 			if n, start, err := s.log.ReadAt(p, off); err == nil && n > 0 {
 				// Never return bytes beyond what the ring says exists yet.
 				return n, start, false
