@@ -159,6 +159,28 @@ func TestLogFilesKeepEverything(t *testing.T) {
 	}
 }
 
+// A log file whose disk lags (PROCD_FAULT=slow-log-write:1000, a second
+// per 64 KiB: 4 MiB take a minute to write, and the final record waits
+// only --pipe-wait for them) is read whole right after wait, nothing
+// reported dropped: what its writer still holds is read from memory.
+// Before, the reader went from the log's end to the ring's 1 MiB and was
+// told the bytes between were dropped, though the log would hold them.
+func TestLogsAfterWaitWhileTheLogFileLags(t *testing.T) {
+	d := startDaemonEnv(t, []string{"PROCD_FAULT=slow-log-write:1000"}, "--ring-size", "1MiB")
+	data := filepath.Join(d.dir, "data")
+	exec.Command("sh", "-c", "head -c 4194304 /dev/urandom > "+data).Run()
+	want := fileSum(t, data)
+	id := strings.TrimSpace(d.mustCtl("start", "-q", "--log-files", "--", "cat", data))
+	d.mustCtl("wait", id)
+	r := d.ctl("logs", "--stream", "stdout", id)
+	if sum := sha256.Sum256([]byte(r.stdout)); hex.EncodeToString(sum[:]) != want || r.stderr != "" || r.code != 0 {
+		t.Fatalf("read back %d bytes (want 4194304), exit %d, stderr %q", len(r.stdout), r.code, r.stderr)
+	}
+	if du := dirSize(t, d.statusJSON(id)["logDir"].(string)); du >= 4<<20 {
+		t.Fatalf("the log file had caught up (%d bytes) by the read: it did not lag", du)
+	}
+}
+
 func fileSum(t *testing.T, path string) string {
 	t.Helper()
 	f, err := os.Open(path)
