@@ -22,6 +22,13 @@ func main() {
 		bench.EchoServer()
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "spawn-loop" {
+		if err := bench.SpawnLoop(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "procd-bench spawn-loop:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	procd := flag.String("procd", "bin/procd", "procd binary")
 	procctl := flag.String("procctl", "bin/procctl", "procctl binary")
 	rows := flag.String("rows", "", "comma-separated rows to run (default all: P1..P7)")

@@ -72,6 +72,13 @@ func TestBenchmarkProgramSmoke(t *testing.T) {
 			t.Fatalf("P1 row %q missing from the table:\n%s", want, table)
 		}
 	}
+	// Each CPU-per-start row carries its same-run floor: the Go os/exec
+	// loop's own CPU per spawn, and procd's ratio to it.
+	for _, line := range strings.Split(table, "\n") {
+		if strings.Contains(line, "procd CPU per start") && (!strings.Contains(line, "Go os/exec, its own CPU per spawn") || !strings.Contains(line, "x Go")) {
+			t.Fatalf("CPU per start without its same-run baseline and ratio: %s", line)
+		}
+	}
 	// P2 is measured to each process's death (the bench's own pidfds),
 	// and P6 says how many events each batch message carried; P6's goal
 	// row starts at a fixed rate, its saturated variant is still printed.
