@@ -254,6 +254,7 @@ func (d *Daemon) startCore(inj *faults.Injector, pol *policy.Policy) error {
 	mcfg.Faults = inj
 	mcfg.StartCheck = startCheck(pol)
 	mcfg.RunResolved = pol.RestrictsExecutables()
+	mcfg.CheckSkipsExecutable = !mcfg.RunResolved // only a rule on executables reads the path
 	if pol.Rules() > 0 {
 		d.log.Info("command policy in force", zap.Int("rules", pol.Rules()), zap.Bool("executables-limited", mcfg.RunResolved))
 	}

@@ -13,8 +13,9 @@ import (
 type StartCheck struct {
 	Caller *Caller
 	// Command0 is the program as the spec named it; Executable is the
-	// absolute path it resolved to (PATH lookup, then symbolic links),
-	// which runs when Config.RunResolved is set.
+	// absolute path it resolved to (PATH lookup, then symbolic links —
+	// not those with Config.CheckSkipsExecutable), which runs when
+	// Config.RunResolved is set.
 	Command0, Executable string
 	// Env lists the names of the variables the spec sets (not those
 	// inherited from procd's environment), sorted.
@@ -29,9 +30,10 @@ type StartCheck struct {
 	GIDs   []int
 }
 
-// admit resolves exe to the absolute path without symbolic links, asks
-// Config.StartCheck, and returns the path to run: the resolved one with
-// Config.RunResolved, else exe.
+// admit resolves exe to the absolute path without symbolic links (only
+// the absolute path when Config.CheckSkipsExecutable says the check does
+// not look), asks Config.StartCheck, and returns the path to run: the
+// resolved one with Config.RunResolved, else exe.
 func (m *Manager) admit(spec *Spec, exe string, cred *proc.Credential) (string, error) {
 	abs := exe
 	if !filepath.IsAbs(abs) {
@@ -41,9 +43,11 @@ func (m *Manager) admit(spec *Spec, exe string, cred *proc.Credential) (string, 
 	if err != nil {
 		return "", fmt.Errorf("resolve executable %q: %w", exe, err)
 	}
-	resolved, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return "", errdefs.Errorf(errdefs.ErrNotFound, "resolve executable %q: %v", exe, err)
+	resolved := abs
+	if m.cfg.RunResolved || !m.cfg.CheckSkipsExecutable {
+		if resolved, err = filepath.EvalSymlinks(abs); err != nil {
+			return "", errdefs.Errorf(errdefs.ErrNotFound, "resolve executable %q: %v", exe, err)
+		}
 	}
 	req := &StartCheck{Caller: spec.Caller, Command0: spec.Command[0], Executable: resolved,
 		User: spec.User, UID: -1, Group: spec.Group, GID: -1, Groups: spec.Groups}

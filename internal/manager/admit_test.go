@@ -72,3 +72,36 @@ func TestStartCheck(t *testing.T) {
 		t.Fatalf("a refused start left records: %+v", l)
 	}
 }
+
+// A check that does not read the executable (CheckSkipsExecutable, the
+// daemon's default policy) costs the start no resolution of symbolic
+// links: it sees the absolute path as found, and the link runs. With
+// RunResolved the path is resolved all the same, since it is what runs.
+func TestStartCheckSkipsExecutable(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.sh")
+	os.WriteFile(real, []byte("#!/bin/sh\necho \"$0\"\n"), 0o755)
+	link := filepath.Join(dir, "link.sh")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	realResolved, _ := filepath.EvalSymlinks(real)
+	caller := &Caller{UID: 1000, GID: 1000, Transport: "unix", Role: "control", Desc: "uid 1000"}
+	for _, runResolved := range []bool{false, true} {
+		var seen []StartCheck
+		check := func(r *StartCheck) error { seen = append(seen, *r); return nil }
+		m, _ := newManager(t, Config{StartCheck: check, RunResolved: runResolved, CheckSkipsExecutable: true})
+		info := mustStart(t, m, Spec{Command: []string{link}, Caller: caller})
+		wait(t, m, info.ID)
+		want := link
+		if runResolved {
+			want = realResolved
+		}
+		if got := strings.TrimSpace(stdout(t, m, info.ID)); got != want {
+			t.Errorf("RunResolved %v: the script ran as %q, want %q", runResolved, got, want)
+		}
+		if len(seen) != 1 || seen[0].Executable != want || seen[0].Command0 != link {
+			t.Fatalf("RunResolved %v: StartCheck saw %+v, want the executable %q", runResolved, seen, want)
+		}
+	}
+}

@@ -94,6 +94,13 @@ type Config struct {
 	// limits executables; otherwise a #! script keeps seeing the path it
 	// was started by.
 	RunResolved bool
+	// CheckSkipsExecutable says StartCheck never reads
+	// StartCheck.Executable (the daemon sets it when no rule of its policy
+	// limits executables, which is also when RunResolved is off): a start
+	// then does not resolve the executable's symbolic links, one lstat per
+	// path component that nothing would read, and Executable is the
+	// absolute path as found on PATH. Ignored with RunResolved.
+	CheckSkipsExecutable bool
 
 	// StateDir holds per-process output log files (StateDir/logs/ID).
 	StateDir string
