@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -198,4 +199,57 @@ func TestRestartAfterKillWaitsForTheGuardian(t *testing.T) {
 		}
 	}
 	d.mustCtl("stop", "--all")
+}
+
+// Issue 15: a procd killed together with its guardian (kill -9 of its
+// process group, as an interrupted test run does) leaves its directories
+// in every hierarchy, and no later daemon has its name. The next procd to
+// start, on any socket, removes them; a live idle daemon's directories,
+// as empty as the dead one's, stay.
+func TestStartRemovesDeadDaemonsCgroups(t *testing.T) {
+	liveName, deadName := uniqueCgroupName()+"-live", uniqueCgroupName()+"-dead"
+	live := startDaemon(t, "--cgroup-name", liveName)
+	needCgroups(t, live)
+	live.mustCtl("run", "--", "true") // a tree ended: its cgroup is back in the pool, empty
+	liveDirs := cgroupDirsNamed(liveName)
+	dead := startDaemon(t, "--cgroup-name", deadName)
+	id := strings.TrimSpace(dead.mustCtl("start", "-q", "--memory", "64M", "--pids", "16", "--cpu", "0.5", "--", "sleep", "1000"))
+	var tree []int
+	testutil.WaitFor(t, "the limited tree to run", func() bool { tree = treePids(t, dead, id); return len(tree) == 1 })
+	deadDirs := cgroupDirsNamed(deadName)
+	if len(deadDirs) < 2 {
+		t.Fatalf("procd %q has directories %v; want the cgroup2 one and v1 ones for its limits", deadName, deadDirs)
+	}
+	if err := syscall.Kill(-dead.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-dead.exited
+	// The leader dies with the daemon (its parent-death signal); the
+	// guardian, killed with it, removed nothing.
+	testutil.WaitFor(t, "the tree and the guardian to be gone", func() bool {
+		return len(aliveAmong(tree)) == 0 && len(guardiansOf(deadName)) == 0
+	})
+	testutil.WaitFor(t, "the dead daemon's cgroup2 directory to report empty", func() bool {
+		for _, dir := range deadDirs {
+			if b, err := os.ReadFile(filepath.Join(dir, "cgroup.events")); err == nil {
+				return strings.Contains(string(b), "populated 0")
+			}
+		}
+		return false
+	})
+	if left := cgroupDirsNamed(deadName); len(left) != len(deadDirs) {
+		t.Fatalf("directories %v of %v left before the next start: the test shows nothing", left, deadDirs)
+	}
+	next := startDaemon(t) // another socket, another name
+	if left := cgroupDirsNamed(deadName); len(left) > 0 {
+		t.Errorf("the dead daemon's directories %v are left after the next start:\n%s", left, next.logs)
+	}
+	if got := cgroupDirsNamed(liveName); !slices.Equal(got, liveDirs) {
+		t.Errorf("the live daemon's directories are %v after the next start, were %v:\n%s", got, liveDirs, next.logs)
+	}
+	if !strings.Contains(next.logs.String(), deadName) {
+		t.Errorf("the next daemon does not log what it removed:\n%s", next.logs)
+	}
+	live.mustCtl("run", "--", "true") // and the live one still works
+	live.mustCtl("run", "--memory", "64M", "--", "true")
 }
