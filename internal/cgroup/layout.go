@@ -12,6 +12,11 @@
 // cgroup.kill) always uses cgroup2. Limits use v2 controllers where they are
 // available, else v1 hierarchies. The package is only files: every path is
 // under a root that tests point at a fake tree.
+//
+// Each procd owns one directory in every hierarchy it uses, locked for as
+// long as it (or its guardian) lives; Setup removes the directories of
+// procds that are provably gone beside its own (owner.go says how it
+// proves it).
 package cgroup
 
 import (

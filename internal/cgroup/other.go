@@ -26,6 +26,9 @@ func (s *Subtree) Controllers() map[string]string { return nil }
 // Remove does nothing.
 func (s *Subtree) Remove() error { return nil }
 
+// LockFiles is empty.
+func (s *Subtree) LockFiles() []*os.File { return nil }
+
 // Dirs is empty.
 func (s *Subtree) Dirs() []string { return nil }
 

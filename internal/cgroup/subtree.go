@@ -29,6 +29,7 @@ type Subtree struct {
 	v2Ctrl map[string]bool   // controllers enabled for the processes' cgroups
 	v1Base map[string]string // controller → absolute directory
 	v1Home map[string]string // controller → the daemon's own tasks file
+	locks  []*os.File        // the directories above, open and locked (owner.go)
 
 	poolMu  sync.Mutex
 	idle    []*Group // empty, uncharged cgroups for the next trees without limits
@@ -44,7 +45,9 @@ type Subtree struct {
 // the cgroup, e.g. by systemd's Delegate=yes), the controllers it can
 // enable there, and v1 directories for controllers only v1 has. Processes
 // left in the subtree by an earlier procd (one that was killed) are killed
-// and their cgroups removed; Leftovers says what was found.
+// and their cgroups removed; the directories of other procds that are
+// gone, beside its own, are removed (owner.go). Leftovers says what was
+// found. Each directory stays locked until Remove.
 //
 // An error means containment by cgroup is unavailable; its message says
 // why, for the daemon to log as it falls back to process groups.
@@ -66,16 +69,28 @@ func Setup(l Layout, o Options) (*Subtree, Leftovers, error) {
 	s := &Subtree{log: o.Logger, v2Ctrl: map[string]bool{}, v1Base: map[string]string{}, v1Home: map[string]string{}, poolMax: o.PoolSize}
 	s.v2Base = filepath.Join(self, o.Name)
 	s.v2Rel = filepath.Join(l.V2Self, o.Name)
-	if err := os.Mkdir(s.v2Base, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := s.claim(s.v2Base); err != nil {
 		return nil, left, fmt.Errorf("create %s: %w (procd needs root, or a cgroup delegated to it)", s.v2Base, err)
 	}
 	probe := filepath.Join(s.v2Base, ".probe")
 	if err := os.Mkdir(probe, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		s.unlock()
 		return nil, left, fmt.Errorf("cgroup %s is not writable: %w", s.v2Base, err)
 	}
 	os.Remove(probe)
 	left = s.sweep()
 	s.enableControllers(self, atRealRoot(self, l.V2Self))
+	s.setupV1(l, o.Name)
+	sweepAbandoned(self, o.Name, true, &left.Abandoned)
+	for _, dir := range s.v1Base {
+		sweepAbandoned(filepath.Dir(dir), o.Name, false, &left.Abandoned)
+	}
+	return s, left, nil
+}
+
+// setupV1 makes (and claims) v1 directories for the limits whose
+// controllers v2 does not offer here.
+func (s *Subtree) setupV1(l Layout, name string) {
 	for _, c := range v1Controllers {
 		if s.v2Ctrl[c] {
 			continue
@@ -84,8 +99,8 @@ func Setup(l Layout, o Options) (*Subtree, Leftovers, error) {
 		if !ok {
 			continue
 		}
-		dir := filepath.Join(h.Mount, h.Self, o.Name)
-		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		dir := filepath.Join(h.Mount, h.Self, name)
+		if err := s.claim(dir); err != nil {
 			s.log.Info("cgroup v1 controller not usable", zap.String("controller", c), zap.Error(err))
 			continue
 		}
@@ -93,7 +108,20 @@ func Setup(l Layout, o Options) (*Subtree, Leftovers, error) {
 		s.v1Base[c] = dir
 		s.v1Home[c] = filepath.Join(h.Mount, h.Self, "tasks")
 	}
-	return s, left, nil
+}
+
+// claim makes and locks one of procd's directories (owner.go).
+func (s *Subtree) claim(dir string) error {
+	f, marked, err := claim(dir)
+	if err != nil {
+		return err
+	}
+	s.locks = append(s.locks, f)
+	if !marked {
+		s.log.Info("cannot mark a cgroup directory as locked by its owner; no other procd will remove it if this one dies with its guardian",
+			zap.String("dir", dir), zap.String("attribute", ownerAttr))
+	}
+	return nil
 }
 
 // atRealRoot reports whether self, the process's cgroup2 directory, is
@@ -179,10 +207,11 @@ func (s *Subtree) sweepV1(dir string) {
 	}
 }
 
-// Remove deletes procd's directories from every hierarchy. It is for a
-// clean shutdown, when every process cgroup is gone; a directory that is
-// not empty stays (the next Setup sweeps it). Each daemon on another
-// socket has its own name, so leaving them would pile up.
+// Remove deletes procd's directories from every hierarchy and lets go of
+// their locks. It is for a clean shutdown, when every process cgroup is
+// gone; a directory that is not empty stays (the next Setup on this
+// socket sweeps it, or another procd's once it is empty). Each daemon on
+// another socket has its own name, so leaving them would pile up.
 func (s *Subtree) Remove() error {
 	errs := s.drainPool()
 	for _, dir := range s.v1Base {
@@ -193,6 +222,7 @@ func (s *Subtree) Remove() error {
 	if err := removeDir(s.v2Base); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
+	s.unlock()
 	return errors.Join(errs...)
 }
 

@@ -24,10 +24,20 @@ type Options struct {
 }
 
 // Leftovers are what Setup found of a previous procd in the subtree and
-// killed.
+// killed, and of other procds that are gone beside it.
 type Leftovers struct {
-	Groups []string // cgroup names
-	Pids   []int
+	Groups    []string // cgroup names
+	Pids      []int
+	Abandoned Abandoned
+}
+
+// Abandoned is what Setup found of procds that are gone (their daemon and
+// guardian both) in the directories beside its own, in every hierarchy it
+// uses; Linux-only.
+type Abandoned struct {
+	Removed  []string // their directories, removed with everything below them
+	Busy     []string // left: they still hold processes, or could not be removed
+	Unmarked []string // procd directories no owner marked (an older procd's), left
 }
 
 // Limits bound one process tree. Zero values mean no limit.

@@ -217,7 +217,24 @@ func (d *Daemon) setupCgroups() error {
 		d.log.Warn("killed leftovers of a previous procd", zap.Int("processes", len(left.Pids)),
 			zap.Ints("pids", left.Pids), zap.Strings("cgroups", left.Groups))
 	}
+	logAbandoned(d.log, left.Abandoned)
 	return nil
+}
+
+// logAbandoned says what Setup found of procds that died with their
+// guardians: what it removed, and what it left and why.
+func logAbandoned(log *zap.Logger, a cgroup.Abandoned) {
+	if len(a.Removed) > 0 {
+		log.Info("removed the cgroup directories of procds that are gone", zap.Strings("dirs", a.Removed))
+	}
+	if len(a.Busy) > 0 {
+		log.Warn("left cgroup directories of procds that are gone: they still hold processes (the daemon on their socket kills them at its next start)",
+			zap.Strings("dirs", a.Busy))
+	}
+	if len(a.Unmarked) > 0 {
+		log.Info("left procd cgroup directories that no owner marked (an older procd's, which may be alive): remove them by hand once their daemon is gone",
+			zap.Strings("dirs", a.Unmarked))
+	}
 }
 
 func discoverAndSetup(name string, log *zap.Logger) (*cgroup.Subtree, cgroup.Leftovers, error) {

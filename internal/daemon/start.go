@@ -176,17 +176,21 @@ func (d *Daemon) startRuntime(inj *faults.Injector) error {
 
 // startGuardian starts the helper that kills the trees, and removes the
 // cgroup directories, if the daemon dies. It holds the socket lock until
-// it is done, so a daemon restarted on the same socket waits for it. A
-// guardian that cannot start is a warning: procd runs without one.
+// it is done, so a daemon restarted on the same socket waits for it, and
+// the cgroup directories' locks, so no other procd removes them as
+// abandoned before it has. A guardian that cannot start is a warning:
+// procd runs without one.
 func (d *Daemon) startGuardian() error {
 	if runtime.GOOS != "linux" {
 		return nil
 	}
 	var dirs []string
+	hold := []*os.File{d.lock}
 	if d.cgroups != nil {
 		dirs = d.cgroups.Dirs()
+		hold = append(hold, d.cgroups.LockFiles()...)
 	}
-	g, err := proc.StartGuardian(d.exe, dirs, d.lock)
+	g, err := proc.StartGuardian(d.exe, dirs, hold)
 	if err != nil {
 		d.log.Warn("no guardian: process trees may outlive a crashed procd", zap.Error(err))
 		return nil

@@ -146,11 +146,13 @@ type Guardian struct {
 
 // StartGuardian starts exe (which must call RunHelper) as the guardian of
 // the cgroup directories dirs (cgroup.Subtree.Dirs: the cgroup2 base
-// first; none without cgroup containment). hold, if not nil, is kept open
-// by the guardian until it has finished: the daemon passes its socket
-// lock, so a daemon started on the same socket after a crash waits for the
-// cleanup instead of racing it.
-func StartGuardian(exe string, dirs []string, hold *os.File) (*Guardian, error) {
+// first; none without cgroup containment). The files in hold (nil ones
+// are skipped) are kept open by the guardian until it has finished: the
+// daemon passes its socket lock, so a daemon started on the same socket
+// after a crash waits for the cleanup instead of racing it, and its
+// locked cgroup directories (cgroup.Subtree.LockFiles), so no other procd
+// takes them for abandoned while the guardian lives.
+func StartGuardian(exe string, dirs []string, hold []*os.File) (*Guardian, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -163,8 +165,10 @@ func StartGuardian(exe string, dirs []string, hold *os.File) (*Guardian, error) 
 	}
 	defer devNull.Close()
 	files := []*os.File{r, devNull, os.Stderr}
-	if hold != nil {
-		files = append(files, hold)
+	for _, f := range hold {
+		if f != nil {
+			files = append(files, f)
+		}
 	}
 	p, err := os.StartProcess(exe, append([]string{exe, helperGuardian}, dirs...), &os.ProcAttr{Files: files})
 	if err != nil {

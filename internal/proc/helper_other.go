@@ -17,7 +17,7 @@ func (rt *Runtime) SetExecShim(string) {}
 type Guardian struct{}
 
 // StartGuardian fails off Linux.
-func StartGuardian(string, []string, *os.File) (*Guardian, error) {
+func StartGuardian(string, []string, []*os.File) (*Guardian, error) {
 	return nil, errors.New("the guardian is Linux-only")
 }
 
