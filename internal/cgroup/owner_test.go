@@ -258,3 +258,48 @@ func TestOtherUsersCannotLockTheDirectories(t *testing.T) {
 		}
 	}
 }
+
+// Two procds starting at once beside a dead one: each dead directory is
+// removed once, by one of them, and neither removes the other's, which
+// may be made but not yet locked when the other sweeps.
+func TestTwoProcdsStartingAtOnce(t *testing.T) {
+	l := realParent(t)
+	for i := range 10 {
+		dead, _ := setupAt(t, l, fmt.Sprintf("procd-dead-%d", i))
+		dead.Prefill(2)
+		dead.unlock()
+		type started struct {
+			s    *Subtree
+			left Leftovers
+			err  error
+		}
+		done := make(chan started, 2)
+		for _, name := range []string{"procd-a", "procd-b"} {
+			go func() {
+				s, left, err := Setup(l, Options{Name: name})
+				done <- started{s, left, err}
+			}()
+		}
+		var removed []string
+		var subs []*Subtree
+		for range 2 {
+			r := <-done
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			removed = append(removed, r.left.Abandoned.Removed...)
+			subs = append(subs, r.s)
+		}
+		if !sameSet(removed, dead.Dirs()) || len(exist(dead.Dirs())) > 0 {
+			t.Fatalf("round %d: removed %v between them; want each of %v once", i, removed, dead.Dirs())
+		}
+		for _, s := range subs {
+			if got := exist(s.Dirs()); len(got) != len(s.Dirs()) {
+				t.Fatalf("round %d: a starting procd has %v of %v", i, got, s.Dirs())
+			}
+			if err := s.Remove(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
