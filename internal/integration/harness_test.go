@@ -261,7 +261,7 @@ func (d *daemon) ctl(args ...string) result {
 	return d.ctlIn(nil, args...)
 }
 
-// ctlLimit bounds one procctl run (widened for a race-built procctl):
+// ctlLimit bounds one procctl run (widened when procd is race-built):
 // reached only when something hangs.
 const ctlLimit = 60 * time.Second
 
