@@ -195,18 +195,24 @@ func TestFileAndCPUSources(t *testing.T) {
 	m, _ := newManager(t, Config{Watchdog: WatchdogDefaults{CheckInterval: 50 * time.Millisecond}})
 	dir := t.TempDir()
 	file := filepath.Join(dir, "stats")
-	s := hangSpec([]string{"sh", "-c", "while :; do touch " + file + "; sleep 0.1; done"}, 400*time.Millisecond, 100*time.Millisecond)
+	// The toucher and the spinner get a window of 1.5 s: every 0.1 s a
+	// touch (a fork and exec, which takes hundreds of milliseconds at load
+	// 17 on these VMs: a 0.5 s window flaked), and a spinning shell that
+	// only needs a CPU now and then. They must outlive it twice over.
+	window, buffer := 1200*time.Millisecond, 300*time.Millisecond
+	s := hangSpec([]string{"sh", "-c", "while :; do touch " + file + "; sleep 0.1; done"}, window, buffer)
 	s.Watchdog.ActivityFile = file
 	s.Watchdog.Sources = watchdog.Sources(watchdog.File)
 	toucher := mustStart(t, m, s)
-	busy := hangSpec([]string{"sh", "-c", "while :; do :; done"}, 400*time.Millisecond, 100*time.Millisecond)
+	busy := hangSpec([]string{"sh", "-c", "while :; do :; done"}, window, buffer)
 	busy.Watchdog.Sources = watchdog.Sources(watchdog.CPU)
 	spinner := mustStart(t, m, busy)
 	idle := hangSpec([]string{"sleep", "100"}, 400*time.Millisecond, 100*time.Millisecond)
 	idle.Watchdog.Sources = watchdog.Sources(watchdog.CPU)
 	sleeper := mustStart(t, m, idle)
 	checkEnded(t, wait(t, m, sleeper.ID), ReasonHung, 500*time.Millisecond)
-	time.Sleep(500 * time.Millisecond)
+	// An absence (no hang) is shown by waiting: two windows past the start.
+	time.Sleep(time.Until(toucher.StartedAt.Add(2 * (window + buffer))))
 	for _, id := range []string{toucher.ID, spinner.ID} {
 		if got, _ := m.Get(Ref{ID: id}); got.State != Running {
 			t.Fatalf("%s (%s) not running: %+v", id, got.Watchdog.Settings.Sources, got.Exit)
