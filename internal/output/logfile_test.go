@@ -226,3 +226,64 @@ func TestLaggingLogWriterIsReadFromItsQueue(t *testing.T) {
 	}
 	s.Remove()
 }
+
+// Regression: a log that skipped bytes (its writer fell LogBacklog behind)
+// and resumed at offset S must not hide the bytes before S that the ring
+// still holds. A reader of a skipped offset older than the ring is told
+// it missed only what neither the log nor the ring holds, then reads the
+// ring from its oldest byte, not from S (the log's queue used to answer
+// first with S, and the reader lost the ring's bytes before it).
+func TestReaderOfASkippedOffsetGetsTheRingBeforeTheLogResumes(t *testing.T) {
+	log, err := OpenLog(t.TempDir(), "stdout", 64<<20, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked, next := make(chan struct{}), make(chan struct{})
+	log.delay = func(int) { blocked <- struct{}{}; <-next }
+	s := NewStream(NewRing(64<<10), log, 0)
+	rng := rand.NewChaCha8([32]byte{7, 8})
+	var all []byte
+	write := func(n int) {
+		p := make([]byte, n)
+		rng.Read(p)
+		s.Write(p)
+		all = append(all, p...)
+	}
+	write(64 << 10) // the writer takes it and stalls on the disk
+	<-blocked
+	for range LogBacklog/(64<<10) + 4 { // fills the queue, then 256 KiB are skipped
+		write(64 << 10)
+	}
+	skipFrom := int64(64<<10 + LogBacklog)
+	next <- struct{}{} // the first write lands; the writer takes the queue and stalls
+	<-blocked
+	write(16 << 10) // queued at S: the ring holds the 48 KiB skipped before it
+	total := int64(len(all))
+	ringOldest := total - 64<<10
+
+	check := func(when string) {
+		t.Helper()
+		buf := make([]byte, 1<<20)
+		n, start, _ := s.ReadAt(buf, skipFrom)
+		if start != ringOldest || int64(n) != total-ringOldest || !bytes.Equal(buf[:n], all[start:]) {
+			t.Errorf("%s: a read from %d (skipped) starts at %d with %d bytes; want the ring's %d from %d (the log resumes at %d)",
+				when, skipFrom, start, n, total-ringOldest, ringOldest, total-16<<10)
+		}
+	}
+	check("the log's writer stalled")
+	s.Close()
+	close(next)
+	go func() {
+		for range blocked {
+		}
+	}()
+	if !s.WaitLog(time.Minute) {
+		t.Fatal("the log writer did not finish")
+	}
+	close(blocked)
+	if log.Missed() != 256<<10 {
+		t.Fatalf("the log missed %d bytes, want %d", log.Missed(), 256<<10)
+	}
+	check("the log written")
+	s.Remove()
+}

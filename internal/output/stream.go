@@ -192,20 +192,38 @@ func (s *Stream) RingDropped() int64 {
 // holds for the log, when the disk lags). start-off is what the caller
 // missed: bytes neither the ring nor the log holds any more, nor ever will.
 func (s *Stream) ReadAt(p []byte, off int64) (n int, start int64, eof bool) {
-	if s.log != nil {
-		if _, ringOldest, _ := s.ring.Info(); off < ringOldest {
-			// The queue before the log: bytes leave the queue only once
-			// the log has them.
-			if n, start, ok := s.feed.readAt(p, off); ok {
-				return n, start, false
-			}
-			if n, start, err := s.log.ReadAt(p, off); err == nil && n > 0 {
-				// Never return bytes beyond what the ring says exists yet.
-				return n, start, false
-			}
+	for s.log != nil {
+		_, ringOldest, _ := s.ring.Info()
+		if off >= ringOldest {
+			break
+		}
+		n, start, ok := s.readLog(p, off)
+		if !ok {
+			break
+		}
+		if start <= ringOldest {
+			return n, start, false
+		}
+		// The log skipped [off, start) (it fell behind), and the ring
+		// holds [ringOldest, start): read them there, unless the ring has
+		// moved past start meanwhile (then the log is first again).
+		if n, rstart, eof := s.ring.ReadAt(p, off); rstart <= start {
+			return n, rstart, eof
 		}
 	}
 	return s.ring.ReadAt(p, off)
+}
+
+// readLog reads off from the log's writer's queue, else from the log: ok is
+// false when neither holds off or anything after it.
+func (s *Stream) readLog(p []byte, off int64) (n int, start int64, ok bool) {
+	// The queue before the log: bytes leave the queue only once the log
+	// has them.
+	if n, start, ok := s.feed.readAt(p, off); ok {
+		return n, start, true
+	}
+	n, start, err := s.log.ReadAt(p, off)
+	return n, start, err == nil && n > 0
 }
 
 // Wait is Ring.Wait.
