@@ -204,7 +204,9 @@ func TestInheritedLocksKeepDirectoriesOwned(t *testing.T) {
 }
 
 // An owner that finds its directory removed by a sweeper while it waited
-// for the lock makes it again, and holds the new one.
+// for the lock makes it again, and holds the new one. (The test waits for
+// the owner to have the old directory open: without that wait it passed
+// most runs with the check that catches the removal disabled.)
 func TestClaimOutlastsASweeper(t *testing.T) {
 	l := realParent(t)
 	dir := filepath.Join(l.v2Path(), "procd-raced")
@@ -226,6 +228,9 @@ func TestClaimOutlastsASweeper(t *testing.T) {
 		f, _, err := claim(dir)
 		done <- claimed{f, err}
 	}()
+	// The owner must have the old directory open before it goes, or the
+	// test shows only a mkdir.
+	testutil.WaitFor(t, "the owner to open the directory the sweeper holds", func() bool { return openCount(dir) == 2 })
 	if err := removeDir(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +248,18 @@ func TestClaimOutlastsASweeper(t *testing.T) {
 	} else {
 		f.Close()
 	}
+}
+
+// openCount is how many of the process's descriptors have dir open.
+func openCount(dir string) int {
+	fds, _ := os.ReadDir("/proc/self/fd")
+	n := 0
+	for _, fd := range fds {
+		if target, _ := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); target == dir {
+			n++
+		}
+	}
+	return n
 }
 
 // Another local user cannot open procd's directories (mode 0711) to hold
