@@ -99,6 +99,7 @@ type daemon struct {
 	t      testing.TB
 	env    []string            // extra environment for procd
 	cred   *syscall.Credential // run procd as this user (nil: the test's)
+	join   []string            // cgroup.procs files procd's process joins before procd runs (nil: the test's cgroups)
 	dir    string
 	socket string
 	cmd    *exec.Cmd
@@ -138,11 +139,17 @@ func startDaemon(t testing.TB, args ...string) *daemon {
 // startDaemonEnv is startDaemon with extra environment variables.
 func startDaemonEnv(t testing.TB, env []string, args ...string) *daemon {
 	t.Helper()
+	return launch(t, &daemon{env: env}, args...)
+}
+
+// launch starts d (its env, cred and join set) as startDaemon does.
+func launch(t testing.TB, d *daemon, args ...string) *daemon {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "pdi")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, dir: dir, socket: filepath.Join(dir, "procd.sock"), env: env}
+	d.t, d.dir, d.socket = t, dir, filepath.Join(dir, "procd.sock")
 	d.start(args...)
 	t.Cleanup(func() {
 		d.stop()
@@ -154,7 +161,14 @@ func startDaemonEnv(t testing.TB, env []string, args ...string) *daemon {
 func (d *daemon) start(args ...string) {
 	d.t.Helper()
 	d.logs = newSyncBuffer()
-	d.cmd = exec.Command(filepath.Join(binDir, "procd"), append([]string{"--socket", d.socket, "--log-level", "debug"}, args...)...)
+	argv := append([]string{filepath.Join(binDir, "procd"), "--socket", d.socket, "--log-level", "debug"}, args...)
+	if len(d.join) > 0 {
+		// A shell joins the cgroups, then execs procd in its place (the
+		// same pid): procd starts in them.
+		const script = `n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 1; shift; n=$((n-1)); done; exec "$@"`
+		argv = append(append([]string{"/bin/sh", "-c", script, "sh", strconv.Itoa(len(d.join))}, d.join...), argv...)
+	}
+	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	d.cmd.Env = os.Environ()
 	if built.Race {

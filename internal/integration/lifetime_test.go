@@ -22,12 +22,32 @@ import (
 // cgroupDirsNamed lists the directories called name in procd's place of
 // every cgroup hierarchy (the test's own cgroup, where a procd it starts
 // makes its directory), cgroup2 and v1 alike.
-func cgroupDirsNamed(name string) []string {
+func cgroupDirsNamed(name string) []string { return dirsNamedIn(ownCgroups(), name) }
+
+// dirsNamedIn lists the directories called name in parents.
+func dirsNamedIn(parents []string, name string) []string {
+	var out []string
+	for _, p := range parents {
+		dir := filepath.Join(p, name)
+		if _, err := os.Stat(dir); err == nil {
+			out = append(out, dir)
+		}
+	}
+	return out
+}
+
+// ownCgroups lists the test's cgroup directory in every hierarchy,
+// cgroup2 and v1 alike (named hierarchies left out).
+func ownCgroups() []string { return ownCgroupsOf(func(string) bool { return true }) }
+
+// ownCgroupsOf is ownCgroups for the hierarchies whose controllers
+// (/proc/self/cgroup's second field: "" for cgroup2) keep says.
+func ownCgroupsOf(keep func(controllers string) bool) []string {
 	b, _ := os.ReadFile("/proc/self/cgroup")
 	var out []string
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
+		if len(parts) != 3 || strings.HasPrefix(parts[1], "name=") || !keep(parts[1]) {
 			continue
 		}
 		mount := filepath.Join("/sys/fs/cgroup", parts[1])
@@ -37,15 +57,57 @@ func cgroupDirsNamed(name string) []string {
 				mount = "/sys/fs/cgroup"
 			}
 		}
-		if strings.HasPrefix(parts[1], "name=") {
-			continue
-		}
-		dir := filepath.Join(mount, parts[2], name)
-		if _, err := os.Stat(dir); err == nil {
-			out = append(out, dir)
-		}
+		out = append(out, filepath.Join(mount, parts[2]))
 	}
 	return out
+}
+
+// privateCgroups makes an empty cgroup below the test's own in cgroup2
+// and in the v1 hierarchies procd uses (memory, pids, cpu), for procds the
+// test starts there (daemon.join): their directories sit beside no other
+// procd's, so no procd another test (or another user of the machine)
+// starts meanwhile sweeps them. It returns the cgroups and their
+// cgroup.procs files; once their processes are gone (the daemons stop,
+// then their guardians) they are removed, with what is left below them.
+func privateCgroups(t *testing.T) (parents, procs []string) {
+	t.Helper()
+	name := fmt.Sprintf("it-private-%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	procdUses := func(controllers string) bool {
+		return controllers == "" || slices.ContainsFunc(strings.Split(controllers, ","), func(c string) bool {
+			return c == "memory" || c == "pids" || c == "cpu"
+		})
+	}
+	for _, own := range ownCgroupsOf(procdUses) {
+		dir := filepath.Join(own, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Skipf("cannot make a private cgroup: %v", err)
+		}
+		t.Cleanup(func() {
+			testutil.WaitFor(t, "the private cgroup's processes to exit", func() bool { return len(cgroupPids(dir)) == 0 })
+			if err := rmdirTree(dir); err != nil {
+				t.Errorf("remove the test's private cgroup: %v", err)
+			}
+		})
+		parents = append(parents, dir)
+		procs = append(procs, filepath.Join(dir, "cgroup.procs"))
+	}
+	return parents, procs
+}
+
+// rmdirTree removes an empty cgroup and those below it, the deepest first.
+func rmdirTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := rmdirTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return os.Remove(dir)
 }
 
 // guardiansOf lists the pids of procd guardians whose arguments mention
@@ -205,18 +267,22 @@ func TestRestartAfterKillWaitsForTheGuardian(t *testing.T) {
 // process group, as an interrupted test run does) leaves its directories
 // in every hierarchy, and no later daemon has its name. The next procd to
 // start, on any socket, removes them; a live idle daemon's directories,
-// as empty as the dead one's, stay.
+// as empty as the dead one's, stay. The three daemons run in a cgroup of
+// the test's own (privateCgroups): a procd that another test on the
+// machine starts between the kill and the next start would sweep the dead
+// one's directories first.
 func TestStartRemovesDeadDaemonsCgroups(t *testing.T) {
+	parents, join := privateCgroups(t)
 	liveName, deadName := uniqueCgroupName()+"-live", uniqueCgroupName()+"-dead"
-	live := startDaemon(t, "--cgroup-name", liveName)
+	live := launch(t, &daemon{join: join}, "--cgroup-name", liveName)
 	needCgroups(t, live)
 	live.mustCtl("run", "--", "true") // a tree ended: its cgroup is back in the pool, empty
-	liveDirs := cgroupDirsNamed(liveName)
-	dead := startDaemon(t, "--cgroup-name", deadName)
+	liveDirs := dirsNamedIn(parents, liveName)
+	dead := launch(t, &daemon{join: join}, "--cgroup-name", deadName)
 	id := strings.TrimSpace(dead.mustCtl("start", "-q", "--memory", "64M", "--pids", "16", "--cpu", "0.5", "--", "sleep", "1000"))
 	var tree []int
 	testutil.WaitFor(t, "the limited tree to run", func() bool { tree = treePids(t, dead, id); return len(tree) == 1 })
-	deadDirs := cgroupDirsNamed(deadName)
+	deadDirs := dirsNamedIn(parents, deadName)
 	if len(deadDirs) < 2 {
 		t.Fatalf("procd %q has directories %v; want the cgroup2 one and v1 ones for its limits", deadName, deadDirs)
 	}
@@ -237,14 +303,14 @@ func TestStartRemovesDeadDaemonsCgroups(t *testing.T) {
 		}
 		return false
 	})
-	if left := cgroupDirsNamed(deadName); len(left) != len(deadDirs) {
+	if left := dirsNamedIn(parents, deadName); len(left) != len(deadDirs) {
 		t.Fatalf("directories %v of %v left before the next start: the test shows nothing", left, deadDirs)
 	}
-	next := startDaemon(t) // another socket, another name
-	if left := cgroupDirsNamed(deadName); len(left) > 0 {
+	next := launch(t, &daemon{join: join}) // another socket, another name
+	if left := dirsNamedIn(parents, deadName); len(left) > 0 {
 		t.Errorf("the dead daemon's directories %v are left after the next start:\n%s", left, next.logs)
 	}
-	if got := cgroupDirsNamed(liveName); !slices.Equal(got, liveDirs) {
+	if got := dirsNamedIn(parents, liveName); !slices.Equal(got, liveDirs) {
 		t.Errorf("the live daemon's directories are %v after the next start, were %v:\n%s", got, liveDirs, next.logs)
 	}
 	var said string
