@@ -273,6 +273,12 @@ func TestRestartAfterKillWaitsForTheGuardian(t *testing.T) {
 // one's directories first.
 func TestStartRemovesDeadDaemonsCgroups(t *testing.T) {
 	parents, join := privateCgroups(t)
+	if len(parents) < 2 {
+		// Only cgroup2: the daemons would share a cgroup below the root,
+		// where the no-internal-process rule leaves at most one of them
+		// its controllers, and the dead one's limits need them.
+		t.Skipf("no v1 hierarchy for procd's limits beside cgroup2 (%v): the dead daemon's limited tree cannot run beside the others", parents)
+	}
 	liveName, deadName := uniqueCgroupName()+"-live", uniqueCgroupName()+"-dead"
 	live := launch(t, &daemon{join: join}, "--cgroup-name", liveName)
 	needCgroups(t, live)
