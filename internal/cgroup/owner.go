@@ -83,7 +83,7 @@ func claim(dir string) (f *os.File, marked bool, err error) {
 			f.Close() // a sweeper removed it while we waited: make it again
 			continue
 		}
-		os.Chmod(dir, 0o711) // made by an older procd
+		f.Chmod(0o711) // an older procd made it 0755: see the Mkdir above
 		return f, unix.Fsetxattr(int(f.Fd()), ownerAttr, []byte("flock"), 0) == nil, nil
 	}
 	return nil, false, fmt.Errorf("lock %s: it was removed under procd ten times", dir)

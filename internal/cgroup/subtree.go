@@ -70,7 +70,11 @@ func Setup(l Layout, o Options) (*Subtree, Leftovers, error) {
 	s.v2Base = filepath.Join(self, o.Name)
 	s.v2Rel = filepath.Join(l.V2Self, o.Name)
 	if err := s.claim(s.v2Base); err != nil {
-		return nil, left, fmt.Errorf("create %s: %w (procd needs root, or a cgroup delegated to it)", s.v2Base, err)
+		hint := ""
+		if errors.Is(err, os.ErrPermission) {
+			hint = " (procd needs root, or a cgroup delegated to it)"
+		}
+		return nil, left, fmt.Errorf("create %s: %w%s", s.v2Base, err, hint)
 	}
 	probe := filepath.Join(s.v2Base, ".probe")
 	if err := os.Mkdir(probe, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
