@@ -65,18 +65,29 @@ func claim(dir string) (f *os.File, marked bool, err error) {
 	for range 10 {
 		// 0711: others may reach the cgroups below (a process reading
 		// its own limits) but not open the directory to hold its lock.
-		if err := os.Mkdir(dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+		err := os.Mkdir(dir, 0o711)
+		if err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, false, err
 		}
+		// A directory this call made and could not lock is removed again:
+		// left, it would carry no mark, and every other procd would log it
+		// for removal by hand.
+		made := err == nil
 		f, err := openDir(dir)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // swept between the mkdir and the open
 		}
 		if err != nil {
+			if made {
+				os.Remove(dir)
+			}
 			return nil, false, err
 		}
 		if err := lockShared(f, claimWait); err != nil {
 			f.Close()
+			if made {
+				os.Remove(dir)
+			}
 			return nil, false, fmt.Errorf("lock %s: %w", dir, err)
 		}
 		if !sameDir(f, dir) {

@@ -3,6 +3,7 @@
 package cgroup
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"go.uber.org/zap/zaptest"
+	"golang.org/x/sys/unix"
 
 	"github.com/procd/procd/internal/testutil"
 )
@@ -318,5 +320,39 @@ func TestTwoProcdsStartingAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// A directory claim made but could not lock (here: no descriptor left to
+// open it) is removed again rather than left unmarked for every other
+// procd to log.
+func TestAFailedClaimRemovesWhatItMade(t *testing.T) {
+	l := realParent(t)
+	dir := filepath.Join(l.v2Path(), "procd-claim")
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	// The lowest free descriptor becomes the limit: no open can succeed.
+	free, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(free)
+	low := old
+	low.Cur = uint64(free)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := claim(dir)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err == nil {
+		f.Close()
+		t.Fatal("claim opened the directory with no descriptor left")
+	}
+	if _, serr := os.Stat(dir); !errors.Is(serr, os.ErrNotExist) {
+		t.Fatalf("claim failed (%v) and left the directory it made: %v", err, serr)
 	}
 }
