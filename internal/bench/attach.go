@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"time"
 
+	"github.com/procd/procd/internal/client"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -185,15 +186,7 @@ func pipeCapture(c pb.ProcessServiceClient, args []string, size int64) (time.Dur
 	}
 	st.CloseSend()
 	go io.Copy(io.Discard, errR)
-	buf := make([]byte, 64<<10)
-	var got int64
-	for {
-		n, err := outR.Read(buf)
-		got += int64(n)
-		if err != nil {
-			break
-		}
-	}
+	got, _ := client.CopyLocalPipe(io.Discard, outR) // procctl's copy
 	for {
 		m, err := st.Recv()
 		if err != nil {

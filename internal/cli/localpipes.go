@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/procd/procd/internal/client"
 	pb "github.com/procd/procd/proto/procd/v1"
 )
 
@@ -62,8 +63,9 @@ func (p *clientPipes) closeAll() {
 
 // taken starts the copies once procd holds its copies: procctl closes the
 // ends it gave (so end of file comes when procd closes its own), copies
-// stdout and stderr out and, with stdin, its standard input in (closing
-// the pipe at end of input).
+// stdout and stderr out (client.CopyLocalPipe: a busy pipe is raised to
+// 1 MiB) and, with stdin, its standard input in (closing the pipe at end
+// of input).
 func (p *clientPipes) taken(a *app) {
 	p.outW.Close()
 	p.errW.Close()
@@ -74,7 +76,7 @@ func (p *clientPipes) taken(a *app) {
 		p.copies.Add(1)
 		go func() {
 			defer p.copies.Done()
-			if _, err := io.Copy(c.w, c.r); err != nil {
+			if _, err := client.CopyLocalPipe(c.w, c.r); err != nil {
 				io.Copy(io.Discard, c.r) // procctl's own output is gone: keep procd unblocked
 			}
 			c.r.Close()
