@@ -63,7 +63,7 @@ func (p *clientPipes) closeAll() {
 
 // taken starts the copies once procd holds its copies: procctl closes the
 // ends it gave (so end of file comes when procd closes its own), copies
-// stdout and stderr out (client.CopyLocalPipe: a busy pipe is raised to
+// stdout and stderr out (client.CopyLocalPipe: a privileged procctl raises a busy pipe to
 // 1 MiB) and, with stdin, its standard input in (closing the pipe at end
 // of input).
 func (p *clientPipes) taken(a *app) {

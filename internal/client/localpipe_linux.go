@@ -22,10 +22,14 @@ const (
 // 64 KiB) it raises the pipe to 1 MiB and reads 256 KiB at a time: with a
 // default pipe every 64 KiB pauses the process's own pipe in procd and
 // wakes the client. Only a busy pipe is raised, once, so a quiet session
-// costs nothing. The pages are charged to the caller's own user; when the
-// kernel refuses (fs.pipe-max-size lowered, or an unprivileged user over
-// fs.pipe-user-pages-soft: EPERM) the copy goes on at the size it has,
-// never failing over it. A write error on w is returned as is.
+// costs nothing, and only by a caller the kernel exempts from the per-user
+// pipe allowance (CAP_SYS_RESOURCE or CAP_SYS_ADMIN, as for procd's own):
+// pipes are charged to the user that made them, and an unprivileged user
+// over fs.pipe-user-pages-soft gets two-page pipes for everything it runs
+// from then on (about 64 busy sessions at once would do it), a cost a
+// single procctl cannot see coming. When the kernel refuses anyway
+// (fs.pipe-max-size lowered) the copy goes on at the size it has, never
+// failing over it. A write error on w is returned as is.
 func CopyLocalPipe(w io.Writer, r *os.File) (int64, error) {
 	buf := make([]byte, 64<<10)
 	raised := false
@@ -39,7 +43,7 @@ func CopyLocalPipe(w io.Writer, r *os.File) (int64, error) {
 				return total, werr
 			}
 			if n == len(buf) && !raised {
-				raised = true
+				raised = true // asked once, whatever the answer
 				if raisePipe(r) {
 					buf = make([]byte, localChunk)
 				}
@@ -54,9 +58,12 @@ func CopyLocalPipe(w io.Writer, r *os.File) (int64, error) {
 	}
 }
 
-// raisePipe asks for localPipeSize on r's pipe, and says whether it got
-// more than the default.
+// raisePipe asks for localPipeSize on r's pipe, if the caller may, and
+// says whether it got more than the default.
 func raisePipe(r *os.File) bool {
+	if !mayRaisePipes() {
+		return false
+	}
 	sc, err := r.SyscallConn()
 	if err != nil {
 		return false
@@ -68,4 +75,17 @@ func raisePipe(r *os.File) bool {
 		return false
 	}
 	return got > 64<<10
+}
+
+// mayRaisePipes reports whether the caller has CAP_SYS_RESOURCE or
+// CAP_SYS_ADMIN, either of which exempts its pipes from the per-user
+// allowance (fs/pipe.c, pipe_is_unprivileged_user). A variable for tests.
+var mayRaisePipes = func() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	has := func(c int) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	return has(unix.CAP_SYS_RESOURCE) || has(unix.CAP_SYS_ADMIN)
 }
