@@ -37,13 +37,19 @@ func newPipeBudget() *pipeBudget {
 	return b
 }
 
+// hasCapSysResource reports whether procd's pipes are exempt from the
+// per-user allowance: CAP_SYS_RESOURCE or CAP_SYS_ADMIN (fs/pipe.c,
+// pipe_is_unprivileged_user; a root without the first, as in some
+// sandboxes, still has the second). bigPipeSize is pipe-max-size's
+// default, which needs neither.
 func hasCapSysResource() bool {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		return false
 	}
-	return data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0
+	has := func(c int) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	return has(unix.CAP_SYS_RESOURCE) || has(unix.CAP_SYS_ADMIN)
 }
 
 // raise makes pp's pipe bigPipeSize if the budget allows; pp.mu is held.

@@ -162,7 +162,7 @@ func TestABusyPipeIsRaisedWithinTheBudget(t *testing.T) {
 			return sinks[0].n.Load() > 1<<20 && sinks[1].n.Load() > 1<<20
 		})
 		if n := raised(); n != 0 {
-			t.Fatalf("%d pipes raised without CAP_SYS_RESOURCE", n)
+			t.Fatalf("%d pipes raised without CAP_SYS_RESOURCE or CAP_SYS_ADMIN", n)
 		}
 		killAll()
 		return
