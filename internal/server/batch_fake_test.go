@@ -82,7 +82,12 @@ func TestRunBatchStalledReaderIsBounded(t *testing.T) {
 		req.Jobs = append(req.Jobs, &pb.ProcessSpec{Command: []string{"fuzz", "--seed", "42"}})
 	}
 	before := heapInUse()
-	stream, err := pb.NewBatchServiceClient(conn).RunBatch(testutil.Context(t), req)
+	// The stream lasts the whole batch, 100,000 attempts: more than one
+	// step's Deadline on a loaded 2-core machine (it ran out at load 28
+	// under -race).
+	ctx, cancel := context.WithTimeout(context.Background(), 4*testutil.Deadline)
+	defer cancel()
+	stream, err := pb.NewBatchServiceClient(conn).RunBatch(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}

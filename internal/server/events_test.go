@@ -351,7 +351,12 @@ func TestWatchEventsFilters(t *testing.T) {
 func TestOutputDroppedEventFollowsStarted(t *testing.T) {
 	h := newHarness(t, manager.Config{RingSize: 1}, nil, false)
 	zero := uint64(0)
-	s, err := h.c.WatchEvents(testutil.Context(t), &pb.WatchEventsRequest{AfterSeq: &zero})
+	// The subscription lasts the whole test, 320 starts and exits: more
+	// than one step's Deadline on a loaded 2-core machine (it ran out at
+	// load 28 under -race).
+	ctx, cancel := context.WithTimeout(context.Background(), 4*testutil.Deadline)
+	defer cancel()
+	s, err := h.c.WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: &zero})
 	if err != nil {
 		t.Fatal(err)
 	}
