@@ -126,18 +126,9 @@ func TestABusyPipeIsRaisedWithinTheBudget(t *testing.T) {
 		p, exited := start(t, "head -c 1G /dev/zero", c, nil)
 		procs, exits, sinks = append(procs, p), append(exits, exited), append(sinks, c)
 	}
-	size := func(pp *pipe) int {
-		pp.mu.Lock()
-		defer pp.mu.Unlock()
-		if pp.closed {
-			return 0
-		}
-		n, _ := unix.FcntlInt(uintptr(pp.fd), unix.F_GETPIPE_SZ, 0)
-		return n
-	}
 	raised := func() (n int) {
 		for _, p := range procs {
-			if size(p.pipes[0]) == bigPipeSize {
+			if pipeSize(p.pipes[0]) == bigPipeSize {
 				n++
 			}
 		}
