@@ -104,12 +104,12 @@ type spawnLoop struct {
 func goExecLoop(cfg Config, conc int, d time.Duration) (spawnLoop, error) {
 	out, err := exec.Command(cfg.Self, "spawn-loop", strconv.Itoa(conc), d.String()).Output()
 	if err != nil {
-		return spawnLoop{}, fmt.Errorf("Go os/exec loop: %w", err)
+		return spawnLoop{}, fmt.Errorf("the Go os/exec loop: %w", err)
 	}
 	var r spawnLoop
 	var ns int64
 	if _, err := fmt.Sscan(string(out), &r.rate, &r.n, &ns); err != nil {
-		return spawnLoop{}, fmt.Errorf("Go os/exec loop printed %q: %w", out, err)
+		return spawnLoop{}, fmt.Errorf("the Go os/exec loop printed %q: %w", out, err)
 	}
 	r.cpu = time.Duration(ns)
 	return r, nil
