@@ -13,19 +13,32 @@ import (
 	"github.com/procd/procd/internal/errdefs"
 )
 
+// linkedScript makes a script that prints its $0 and a symbolic link to
+// it, and returns the link and the script's resolved path.
+func linkedScript(t *testing.T) (link, resolved string) {
+	t.Helper()
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.sh")
+	if err := os.WriteFile(real, []byte("#!/bin/sh\necho \"$0\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link = filepath.Join(dir, "link.sh")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := filepath.EvalSymlinks(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link, resolved
+}
+
 // StartCheck sees the executable after PATH lookup with its links
 // resolved, the variables the spec sets and the resolved user; it refuses
 // with PERMISSION_DENIED before anything runs; RunResolved runs the path
 // it saw.
 func TestStartCheck(t *testing.T) {
-	dir := t.TempDir()
-	real := filepath.Join(dir, "real.sh")
-	os.WriteFile(real, []byte("#!/bin/sh\necho \"$0\"\n"), 0o755)
-	link := filepath.Join(dir, "link.sh")
-	if err := os.Symlink(real, link); err != nil {
-		t.Fatal(err)
-	}
-	realResolved, _ := filepath.EvalSymlinks(real)
+	link, realResolved := linkedScript(t)
 	var seen []StartCheck
 	refuse := false
 	check := func(r *StartCheck) error {
@@ -78,14 +91,7 @@ func TestStartCheck(t *testing.T) {
 // links: it sees the absolute path as found, and the link runs. With
 // RunResolved the path is resolved all the same, since it is what runs.
 func TestStartCheckSkipsExecutable(t *testing.T) {
-	dir := t.TempDir()
-	real := filepath.Join(dir, "real.sh")
-	os.WriteFile(real, []byte("#!/bin/sh\necho \"$0\"\n"), 0o755)
-	link := filepath.Join(dir, "link.sh")
-	if err := os.Symlink(real, link); err != nil {
-		t.Fatal(err)
-	}
-	realResolved, _ := filepath.EvalSymlinks(real)
+	link, realResolved := linkedScript(t)
 	caller := &Caller{UID: 1000, GID: 1000, Transport: "unix", Role: "control", Desc: "uid 1000"}
 	for _, runResolved := range []bool{false, true} {
 		var seen []StartCheck
