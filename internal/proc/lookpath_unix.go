@@ -37,6 +37,12 @@ func LookPath(file, path, dir string) (string, error) {
 			dir = "." // POSIX: an empty PATH element is the current directory
 		}
 		cand := filepath.Join(dir, file)
+		switch probeExecutable(inDir(dir, cand)) {
+		case probeFound:
+			return cand, nil
+		case probeMissing:
+			continue
+		}
 		err := checkExecutable(inDir(dir, cand))
 		if err == nil {
 			return cand, nil
@@ -49,6 +55,36 @@ func LookPath(file, path, dir string) (string, error) {
 		return "", denied
 	}
 	return "", errdefs.Errorf(errdefs.ErrNotFound, "executable %q not found in PATH (%s)", file, path)
+}
+
+// probe is what probeExecutable found.
+type probe int
+
+const (
+	probeFound   probe = iota // a regular file the daemon's user may execute
+	probeMissing              // nothing there (ENOENT, ENOTDIR): try the next PATH entry
+	probeOther                // anything else: checkExecutable says what
+)
+
+// probeExecutable is LookPath's check of one candidate: a stat and an
+// access, and no error built. Most candidates of a PATH search miss (true
+// is in the fourth directory of Debian's default PATH), and building each
+// miss's error (checkExecutable's message, os.Stat's PathError) was half
+// of resolving a command by name, 3-7% of the daemon's CPU in the start
+// rows (issue 18's profiles).
+func probeExecutable(file string) probe {
+	var st unix.Stat_t
+	switch err := unix.Stat(file, &st); err {
+	case nil:
+	case unix.ENOENT, unix.ENOTDIR:
+		return probeMissing
+	default:
+		return probeOther
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || unix.Access(file, unix.X_OK) != nil {
+		return probeOther
+	}
+	return probeFound
 }
 
 func checkExecutable(file string) error {
