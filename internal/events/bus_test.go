@@ -303,3 +303,71 @@ func coalescing(t *testing.T, window time.Duration) (*Bus, *Subscription) {
 	s.Coalesce(window)
 	return b, s
 }
+
+// Many subscribers read the ring under a shared lock while several
+// publishers write: each subscriber gets every event once, in order, none
+// misses a wake-up (each would otherwise wait here until the test's
+// deadline), Close wakes every waiter, and a publish after Close is
+// harmless.
+func TestManySubscribersSeeEveryEventAndClose(t *testing.T) {
+	const subs, pubs, each = 50, 4, 200
+	b := NewBus(subs*pubs*each, nil)
+	errs := make(chan error, subs)
+	for range subs {
+		s, err := b.Subscribe(Filter{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer s.Close()
+			var want uint64 = 1
+			for {
+				evs, err := s.Next(context.Background(), make([]Event, 0, 7))
+				for _, e := range evs {
+					if e.Seq != want {
+						errs <- errors.New("out of order or missed")
+						return
+					}
+					want++
+				}
+				if errors.Is(err, ErrClosed) {
+					if want != pubs*each+1 {
+						errs <- errors.New("closed before every event arrived")
+						return
+					}
+					errs <- nil
+					return
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	for range pubs {
+		go func() {
+			for range each {
+				b.Publish(Event{Type: Started})
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range pubs {
+		<-done
+	}
+	b.Close()
+	for range subs {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("a subscriber still waits after Close: a wake-up was lost")
+		}
+	}
+	b.Publish(Event{Type: Exited}) // after Close: must not panic
+	b.Close()
+}
