@@ -119,12 +119,12 @@ func p7Relay(cfg Config, n int, record bool) (float64, error) {
 	}
 	rec.Close()
 	defer os.Remove(rec.Name())
-	tee := exec.Command("tee", rec.Name())
-	if !record {
-		tee = exec.Command("cat")
+	relay := exec.Command("cat")
+	if record {
+		relay = exec.Command("tee", rec.Name())
 	}
-	tee.Stdin = mid
-	out, err := tee.StdoutPipe()
+	relay.Stdin = mid
+	out, err := relay.StdoutPipe()
 	if err != nil {
 		return 0, err
 	}
@@ -132,12 +132,12 @@ func p7Relay(cfg Config, n int, record bool) (float64, error) {
 		return 0, err
 	}
 	defer srv.Wait()
-	if err := tee.Start(); err != nil {
+	if err := relay.Start(); err != nil {
 		in.Close()
 		return 0, err
 	}
-	defer tee.Wait()
-	defer in.Close() // first: the server's end of file is tee's
+	defer relay.Wait()
+	defer in.Close() // first: the server's end of file is the relay's
 	r := bufio.NewReader(out)
 	return roundTrips(n, in, func() error { _, err := r.ReadString('\n'); return err })
 }

@@ -139,11 +139,9 @@ func machineTimes() cpuTicks {
 		return cpuTicks{}
 	}
 	var t cpuTicks
-	for i, v := range f[1:] {
+	// The first eight: guest and guest_nice are already in user and nice.
+	for i, v := range f[1:min(len(f), 9)] {
 		n, _ := strconv.ParseUint(v, 10, 64)
-		if i == 8 { // guest and guest_nice are already in user and nice
-			break
-		}
 		t.total += n
 		if i == 3 || i == 4 {
 			t.idle += n

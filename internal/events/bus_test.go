@@ -304,8 +304,7 @@ func coalescing(t *testing.T, window time.Duration) (*Bus, *Subscription) {
 	return b, s
 }
 
-// Many subscribers read the ring under a shared lock while several
-// publishers write: each subscriber gets every event once, in order, none
+// Many subscribers read the ring while several publishers write: each subscriber gets every event once, in order, none
 // misses a wake-up (each would otherwise wait here until the test's
 // deadline), Close wakes every waiter, and a publish after Close is
 // harmless.

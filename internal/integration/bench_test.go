@@ -81,7 +81,7 @@ func TestBenchmarkProgramSmoke(t *testing.T) {
 	}
 	// P2 is measured to each process's death (the bench's own pidfds),
 	// and P6 says how many events each batch message carried; P6's goal
-	// row starts at a fixed rate, its saturated variant is still printed.
+	// row starts at an open-loop rate, its saturated variants are still printed.
 	// P7 prices the extra hop: one relay process (tee, cat) in the same run.
 	for _, want := range []string{"process dead (pidfd)", "P6 batch:", "events per message", "processes started at", "closed-loop starters",
 		"through tee(1)", "P7: one relay process in the path",
