@@ -278,3 +278,49 @@ func TestNamespaceRootIsNotTheRealRoot(t *testing.T) {
 		t.Fatalf("procd did not move itself into a leaf in a namespace's root: daemon/cgroup.procs = %q", got)
 	}
 }
+
+// Two v1 controllers mounted together (mount -t cgroup -o memory,pids)
+// share one directory per tree: limits on both go into it, made once,
+// and a spawner thread joins its tasks file once.
+func TestV1CoMountedControllers(t *testing.T) {
+	root := t.TempDir()
+	v2 := filepath.Join(root, "unified")
+	shared := filepath.Join(root, "memory,pids")
+	os.MkdirAll(v2, 0o755)
+	os.MkdirAll(filepath.Join(shared, "sandbox"), 0o755)
+	h := V1Hierarchy{Mount: shared, Self: "/sandbox"}
+	s, _, err := Setup(Layout{V2Mount: v2, V2Self: "/", V1: map[string]V1Hierarchy{Memory: h, Pids: h}}, Options{Name: "procd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Controllers(); c[Memory] != "v1" || c[Pids] != "v1" {
+		t.Fatalf("controllers %v", c)
+	}
+	g, err := s.New("p-1", Limits{MemoryMax: 64 << 20, PidsMax: 20})
+	if err != nil {
+		t.Fatalf("limits on two co-mounted controllers: %v", err)
+	}
+	for file, want := range map[string]string{
+		"sandbox/procd/p-1/memory.limit_in_bytes": "67108864",
+		"sandbox/procd/p-1/pids.max":              "20",
+	} {
+		if got := readString(filepath.Join(shared, file)); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	if tasks := g.V1Tasks(); len(tasks) != 1 {
+		t.Fatalf("tasks %v, want the shared directory's once", tasks)
+	}
+	// A tree with only a pids limit still gets the accounting memory
+	// cgroup, which is the same directory.
+	g2, err := s.New("p-2", Limits{PidsMax: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tasks := g2.V1Tasks(); len(tasks) != 1 {
+		t.Fatalf("tasks %v, want the shared directory's once", tasks)
+	}
+	if d := s.Dirs(); len(d) != 2 {
+		t.Fatalf("dirs %v, want the v2 base and the one shared v1 directory", d)
+	}
+}

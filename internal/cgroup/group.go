@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -63,7 +64,10 @@ func (g *Group) Open() (*os.File, error) {
 func (g *Group) V1Tasks() []Tasks {
 	var out []Tasks
 	for c, dir := range g.v1 {
-		out = append(out, Tasks{Join: filepath.Join(dir, "tasks"), Home: g.v1Home[c]})
+		t := Tasks{Join: filepath.Join(dir, "tasks"), Home: g.v1Home[c]}
+		if !slices.Contains(out, t) { // co-mounted controllers share a directory
+			out = append(out, t)
+		}
 	}
 	return out
 }

@@ -86,15 +86,17 @@ func Setup(l Layout, o Options) (*Subtree, Leftovers, error) {
 	s.enableControllers(self, atRealRoot(self, l.V2Self))
 	s.setupV1(l, o.Name)
 	sweepAbandoned(self, o.Name, true, &left.Abandoned)
-	for _, dir := range s.v1Base {
+	for _, dir := range s.Dirs()[1:] {
 		sweepAbandoned(filepath.Dir(dir), o.Name, false, &left.Abandoned)
 	}
 	return s, left, nil
 }
 
 // setupV1 makes (and claims) v1 directories for the limits whose
-// controllers v2 does not offer here.
+// controllers v2 does not offer here. Controllers mounted together in one
+// hierarchy (-o memory,pids) share its directory, claimed and swept once.
 func (s *Subtree) setupV1(l Layout, name string) {
+	claimed := map[string]bool{}
 	for _, c := range v1Controllers {
 		if s.v2Ctrl[c] {
 			continue
@@ -104,11 +106,14 @@ func (s *Subtree) setupV1(l Layout, name string) {
 			continue
 		}
 		dir := filepath.Join(h.Mount, h.Self, name)
-		if err := s.claim(dir); err != nil {
-			s.log.Info("cgroup v1 controller not usable", zap.String("controller", c), zap.Error(err))
-			continue
+		if !claimed[dir] {
+			if err := s.claim(dir); err != nil {
+				s.log.Info("cgroup v1 controller not usable", zap.String("controller", c), zap.Error(err))
+				continue
+			}
+			s.sweepV1(dir)
+			claimed[dir] = true
 		}
-		s.sweepV1(dir)
 		s.v1Base[c] = dir
 		s.v1Home[c] = filepath.Join(h.Mount, h.Self, "tasks")
 	}
@@ -230,13 +235,13 @@ func (s *Subtree) Remove() error {
 	return errors.Join(errs...)
 }
 
-// Dirs lists procd's directories in every hierarchy: the cgroup2 base
-// first, then the v1 ones (for the guardian, which removes them after a
-// crash).
+// Dirs lists procd's directories in every hierarchy, each once: the
+// cgroup2 base first, then the v1 ones (for the guardian, which removes
+// them after a crash).
 func (s *Subtree) Dirs() []string {
 	out := []string{s.v2Base}
 	for _, c := range v1Controllers {
-		if d := s.v1Base[c]; d != "" {
+		if d := s.v1Base[c]; d != "" && !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}
@@ -331,21 +336,18 @@ func (s *Subtree) New(name string, lim Limits) (*Group, error) {
 				continue
 			case s.v1Base[c] != "":
 				// Only a v1 memory cgroup can tell the tree's memory use here.
-				dir := filepath.Join(s.v1Base[c], name)
-				if err := os.Mkdir(dir, 0o755); err != nil {
-					return fail(fmt.Errorf("create cgroup %s: %w", dir, err))
+				if err := s.makeV1(g, c); err != nil {
+					return fail(err)
 				}
-				g.v1[c] = dir
 			}
 			continue
 		}
 		dir := g.v2
 		if !s.v2Ctrl[c] {
-			dir = filepath.Join(s.v1Base[c], name)
-			if err := os.Mkdir(dir, 0o755); err != nil {
-				return fail(fmt.Errorf("create cgroup %s: %w", dir, err))
+			if err := s.makeV1(g, c); err != nil {
+				return fail(err)
 			}
-			g.v1[c] = dir
+			dir = g.v1[c]
 		} else if c == Memory {
 			g.v2Mem = true
 		}
@@ -354,6 +356,23 @@ func (s *Subtree) New(name string, lim Limits) (*Group, error) {
 		}
 	}
 	return g, nil
+}
+
+// makeV1 makes g's cgroup in controller c's v1 hierarchy, unless another
+// controller mounted in the same hierarchy already made it.
+func (s *Subtree) makeV1(g *Group, c string) error {
+	dir := filepath.Join(s.v1Base[c], g.name)
+	for _, d := range g.v1 {
+		if d == dir {
+			g.v1[c] = dir
+			return nil
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	g.v1[c] = dir
+	return nil
 }
 
 // writeLimit writes one controller's limit in v2 or v1 form.
